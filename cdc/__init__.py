@@ -1,0 +1,1 @@
+"""CDC streaming replicator: shared core (CLI, settings, errors, source schema, local stack)."""

@@ -1,0 +1,165 @@
+"""The `cdc` command. Subcommands load their settings from the environment once."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from cdc.errors import CdcError
+
+log = logging.getLogger("cdc")
+
+
+def _setup_logging(verbose: bool) -> None:
+    level = logging.DEBUG if verbose else getattr(logging, os.environ.get("LOG_LEVEL", "INFO").upper(), logging.INFO)
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def cli(verbose: bool) -> None:
+    """CDC streaming replicator: PostgreSQL -> Debezium -> Kafka -> MySQL replica and marts."""
+    _setup_logging(verbose)
+
+
+# --- cdc local -------------------------------------------------------------
+
+@cli.group()
+def local() -> None:
+    """Run the pipeline's parts as local processes (no Docker)."""
+
+
+_dir_option = click.option(
+    "--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
+    default=Path("stack"), show_default=True, help="Folder holding all of the stack's data and logs.",
+)
+
+
+@local.command("up")
+@_dir_option
+@click.option("--infra-only", is_flag=True, help="Start only PostgreSQL, MariaDB, the broker and Kafka Connect.")
+def local_up(folder: Path, infra_only: bool) -> None:
+    """Start the stack, apply the schema, register the connector, write DIR/stack.env."""
+    from cdc.local import stack
+
+    stack.up(folder, progress=lambda message: click.echo(f"  {message}"))
+    if not infra_only:
+        click.echo("  (the consumer and marts workers are not part of this release; started with --infra-only)")
+    env_file = folder.resolve() / stack.ENV_FILE
+    click.echo(f"\nUse it:  set -a; . {env_file}; set +a\nStop it: cdc local down --dir {folder}")
+
+
+@local.command("down")
+@_dir_option
+def local_down(folder: Path) -> None:
+    """Stop every process of the stack (data stays in DIR)."""
+    from cdc.local import stack
+
+    stopped = stack.down(folder, progress=lambda message: click.echo(f"  {message}"))
+    click.echo(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+@local.command("status")
+@_dir_option
+def local_status(folder: Path) -> None:
+    """Show each part of the stack; exit 1 if any is down."""
+    from cdc.local import stack
+
+    parts = stack.status(folder)
+    width = max(len(part.name) for part in parts)
+    for part in parts:
+        state = "up" if part.running else "DOWN"
+        click.echo(f"{part.name:<{width}}  {state:<4}  {part.detail}")
+    if not all(part.running for part in parts):
+        sys.exit(1)
+
+
+# --- cdc connectors --------------------------------------------------------
+
+@cli.group()
+def connectors() -> None:
+    """The Debezium PostgresConnector in Kafka Connect."""
+
+
+@connectors.command("apply")
+@click.option("--timeout", type=float, default=None, help="Seconds to wait for RUNNING (default CONNECTOR_TIMEOUT or 120).")
+def connectors_apply(timeout: float | None) -> None:
+    """Create or update the connector (idempotent) and wait until it and its tasks run."""
+    from cdc.settings import ConnectorSettings
+    from connectors.client import ConnectClient, apply_connector, wait_for_connect
+    from connectors.template import render
+
+    settings = ConnectorSettings.from_env()
+    limit = timeout if timeout is not None else settings.timeout_seconds
+    client = ConnectClient(settings.connect_url)
+    wait_for_connect(client, limit)
+    name, config = render(settings)
+    result = apply_connector(client, name, config, limit)
+    click.echo(result.describe())
+
+
+@connectors.command("status")
+def connectors_status() -> None:
+    """Show the connector's and its tasks' states; exit 1 unless all run."""
+    from cdc.settings import ConnectorSettings
+    from connectors.client import ConnectClient, first_lines
+    from connectors.template import render
+
+    settings = ConnectorSettings.from_env()
+    name, _ = render(settings)
+    current = ConnectClient(settings.connect_url).status(name)
+    click.echo(current.describe())
+    if current.trace:
+        click.echo(first_lines(current.trace))
+    if not current.running:
+        sys.exit(1)
+
+
+# --- cdc schema ------------------------------------------------------------
+
+@cli.group()
+def schema() -> None:
+    """The PostgreSQL source schema."""
+
+
+@schema.command("apply")
+def schema_apply() -> None:
+    """Apply the source schema migrations that are not applied yet."""
+    from cdc.settings import SourceSettings
+    from cdc.source.migrate import apply_migrations
+
+    applied = apply_migrations(SourceSettings.from_env())
+    click.echo(f"applied: {', '.join(applied) or 'nothing, already up to date'}")
+
+
+def _register_optional_commands() -> None:
+    from generator.cli import generate
+
+    cli.add_command(generate)
+
+
+_register_optional_commands()
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except CdcError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

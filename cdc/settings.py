@@ -1,0 +1,149 @@
+"""Configuration: read from the environment once, into one frozen object per component.
+
+Every component takes its settings object as an argument; nothing reads
+os.environ behind the caller's back, so tests build settings from a dict.
+Secrets are kept out of ``repr`` (and so out of logs).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from cdc.errors import ConfigError
+
+Env = Mapping[str, str]
+
+DEFAULT_TOPIC_PREFIX = "shop"
+SOURCE_TABLES = ("users", "product_categories", "products", "orders", "order_details")
+
+
+def _required(env: Env, name: str, example: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(
+            f"{name} is not set (example: {name}={example}). "
+            "For a local stack run: set -a; . DIR/stack.env; set +a"
+        )
+    return value
+
+
+def _int(env: Env, name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    """The parts of a ``scheme://user:password@host:port/database`` URL."""
+
+    host: str
+    port: int
+    user: str
+    database: str
+    password: str = field(default="", repr=False)
+
+    @classmethod
+    def parse(cls, url: str, *, variable: str, default_port: int) -> DatabaseUrl:
+        parts = urlsplit(url)
+        database = parts.path.lstrip("/")
+        if not parts.hostname or not database:
+            raise ConfigError(f"{variable} must look like scheme://user:password@host:port/database")
+        return cls(
+            host=parts.hostname,
+            port=parts.port or default_port,
+            user=unquote(parts.username or ""),
+            database=database,
+            password=unquote(parts.password or ""),
+        )
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """The PostgreSQL source database (schema, generator, verification)."""
+
+    dsn: str = field(repr=False)
+
+    @classmethod
+    def from_env(cls, env: Env = os.environ) -> SourceSettings:
+        dsn = _required(env, "PG_DSN", "postgresql://postgres@127.0.0.1:5432/shop")
+        DatabaseUrl.parse(dsn, variable="PG_DSN", default_port=5432)
+        return cls(dsn=dsn)
+
+
+@dataclass(frozen=True)
+class MySqlSettings:
+    """The MySQL/MariaDB database that holds the replica and the marts."""
+
+    url: DatabaseUrl
+
+    @classmethod
+    def from_env(cls, env: Env = os.environ) -> MySqlSettings:
+        raw = _required(env, "MYSQL_URL", "mysql://root@127.0.0.1:3306/shop")
+        return cls(url=DatabaseUrl.parse(raw, variable="MYSQL_URL", default_port=3306))
+
+    def connect_kwargs(self) -> dict[str, object]:
+        return {
+            "host": self.url.host,
+            "port": self.url.port,
+            "user": self.url.user,
+            "password": self.url.password,
+            "database": self.url.database,
+        }
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """The Kafka-protocol broker and the topic naming Debezium uses."""
+
+    bootstrap: str
+    topic_prefix: str = DEFAULT_TOPIC_PREFIX
+
+    @classmethod
+    def from_env(cls, env: Env = os.environ) -> KafkaSettings:
+        return cls(
+            bootstrap=_required(env, "KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+            topic_prefix=env.get("TOPIC_PREFIX", "").strip() or DEFAULT_TOPIC_PREFIX,
+        )
+
+    def table_topic(self, table: str) -> str:
+        """Debezium's topic for a source table: <prefix>.<schema>.<table>."""
+        return f"{self.topic_prefix}.public.{table}"
+
+
+@dataclass(frozen=True)
+class ConnectorSettings:
+    """Kafka Connect and the values substituted into connectors/postgres-source.json."""
+
+    connect_url: str
+    name: str
+    topic_prefix: str
+    slot_name: str
+    topic_partitions: int
+    topic_replication_factor: int
+    database: DatabaseUrl  # the source as the Connect worker reaches it
+    timeout_seconds: int
+
+    @classmethod
+    def from_env(cls, env: Env = os.environ) -> ConnectorSettings:
+        # Connect may reach PostgreSQL under another name than the CLI does
+        # (compose service names), and should use a replication-only user.
+        dsn = env.get("DEBEZIUM_PG_DSN", "").strip() or _required(
+            env, "PG_DSN", "postgresql://postgres@127.0.0.1:5432/shop"
+        )
+        return cls(
+            connect_url=_required(env, "CONNECT_URL", "http://127.0.0.1:8083").rstrip("/"),
+            name=env.get("CONNECTOR_NAME", "").strip() or "shop-postgres",
+            topic_prefix=env.get("TOPIC_PREFIX", "").strip() or DEFAULT_TOPIC_PREFIX,
+            slot_name=env.get("SLOT_NAME", "").strip() or "cdc_shop",
+            topic_partitions=_int(env, "TOPIC_PARTITIONS", 4),
+            topic_replication_factor=_int(env, "TOPIC_REPLICATION_FACTOR", 1),
+            database=DatabaseUrl.parse(dsn, variable="DEBEZIUM_PG_DSN/PG_DSN", default_port=5432),
+            timeout_seconds=_int(env, "CONNECTOR_TIMEOUT", 120),
+        )

@@ -1,0 +1,1 @@
+"""The PostgreSQL source: its schema and how it is applied."""

@@ -1,0 +1,1 @@
+"""The Debezium PostgresConnector: its configuration template and the Connect REST client."""

@@ -1,0 +1,139 @@
+"""Kafka Connect REST: create or update the connector and wait until it runs."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from cdc.errors import ConnectorError
+
+log = logging.getLogger(__name__)
+
+TRACE_LINES = 8
+
+
+@dataclass(frozen=True)
+class ConnectorStatus:
+    name: str
+    connector_state: str
+    task_states: tuple[str, ...]
+    trace: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return (
+            self.connector_state == "RUNNING"
+            and bool(self.task_states)
+            and all(state == "RUNNING" for state in self.task_states)
+        )
+
+    @property
+    def failed(self) -> bool:
+        return self.connector_state == "FAILED" or "FAILED" in self.task_states
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> ConnectorStatus:
+        tasks = body.get("tasks", [])
+        traces = [body["connector"].get("trace")] + [task.get("trace") for task in tasks]
+        return cls(
+            name=body["name"],
+            connector_state=body["connector"]["state"],
+            task_states=tuple(task["state"] for task in tasks),
+            trace=next((trace for trace in traces if trace), None),
+        )
+
+    def describe(self) -> str:
+        tasks = ", ".join(self.task_states) or "no tasks yet"
+        return f"{self.name}: connector {self.connector_state}, tasks [{tasks}]"
+
+
+def first_lines(trace: str, count: int = TRACE_LINES) -> str:
+    return "\n".join(trace.strip().splitlines()[:count])
+
+
+class ConnectClient:
+    def __init__(self, base_url: str, *, request_timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.request_timeout = request_timeout
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.base_url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.request_timeout) as response:
+                payload = response.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")
+            raise ConnectorError(
+                f"Kafka Connect answered {exc.code} to {method} {path}: {detail[:2000]}"
+            ) from exc
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ConnectorError(
+                f"Kafka Connect is unreachable at {self.base_url} (CONNECT_URL): {reason}"
+            ) from exc
+        return json.loads(payload) if payload else None
+
+    def is_up(self) -> bool:
+        try:
+            self._request("GET", "/")
+        except ConnectorError:
+            return False
+        return True
+
+    def put_config(self, name: str, config: dict[str, str]) -> None:
+        """Create or update (PUT is idempotent)."""
+        self._request("PUT", f"/connectors/{name}/config", config)
+
+    def status(self, name: str) -> ConnectorStatus:
+        return ConnectorStatus.from_json(self._request("GET", f"/connectors/{name}/status"))
+
+    def connectors(self) -> list[str]:
+        return list(self._request("GET", "/connectors"))
+
+    def delete(self, name: str) -> None:
+        self._request("DELETE", f"/connectors/{name}")
+
+    def wait_until_running(self, name: str, timeout: float) -> ConnectorStatus:
+        deadline = time.monotonic() + timeout
+        last: ConnectorStatus | str = "no status yet"
+        while time.monotonic() < deadline:
+            try:
+                status = self.status(name)
+            except ConnectorError as exc:
+                last = str(exc)  # 404 for a moment right after the PUT
+            else:
+                if status.failed:
+                    raise ConnectorError(
+                        f"connector {status.describe()}\n{first_lines(status.trace or 'no trace')}"
+                    )
+                if status.running:
+                    return status
+                last = status
+            time.sleep(0.5)
+        described = last.describe() if isinstance(last, ConnectorStatus) else last
+        raise ConnectorError(f"connector {name} not RUNNING after {timeout:.0f}s; last seen: {described}")
+
+
+def wait_for_connect(client: ConnectClient, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if client.is_up():
+            return
+        time.sleep(0.5)
+    raise ConnectorError(f"Kafka Connect is unreachable at {client.base_url} (CONNECT_URL) after {timeout:.0f}s")
+
+
+def apply_connector(client: ConnectClient, name: str, config: dict[str, str], timeout: float) -> ConnectorStatus:
+    log.info("applying connector %s to %s", name, client.base_url)
+    client.put_config(name, config)
+    return client.wait_until_running(name, timeout)

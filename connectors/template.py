@@ -1,0 +1,55 @@
+"""Render connectors/postgres-source.json with hosts and credentials from the settings.
+
+The JSON file is the single source of truth for the connector, used by the
+local stack, the tests and docker compose alike. Placeholders are
+``${NAME}``; they are substituted inside string values only, so a password
+with quotes cannot break the JSON.
+"""
+from __future__ import annotations
+
+import json
+from importlib import resources
+from string import Template
+from typing import Any
+
+from cdc.errors import ConfigError
+from cdc.settings import ConnectorSettings
+
+TEMPLATE_FILE = "postgres-source.json"
+
+
+def template_text() -> str:
+    return (resources.files("connectors") / TEMPLATE_FILE).read_text(encoding="utf-8")
+
+
+def substitutions(settings: ConnectorSettings) -> dict[str, str]:
+    db = settings.database
+    return {
+        "CONNECTOR_NAME": settings.name,
+        "PG_HOST": db.host,
+        "PG_PORT": str(db.port),
+        "PG_USER": db.user,
+        "PG_PASSWORD": db.password,
+        "PG_DATABASE": db.database,
+        "SLOT_NAME": settings.slot_name,
+        "TOPIC_PREFIX": settings.topic_prefix,
+        "TOPIC_PARTITIONS": str(settings.topic_partitions),
+        "TOPIC_REPLICATION_FACTOR": str(settings.topic_replication_factor),
+    }
+
+
+def _substitute(value: Any, values: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        try:
+            return Template(value).substitute(values)
+        except KeyError as exc:
+            raise ConfigError(f"{TEMPLATE_FILE}: unknown placeholder ${{{exc.args[0]}}}") from None
+    if isinstance(value, dict):
+        return {key: _substitute(item, values) for key, item in value.items()}
+    return value
+
+
+def render(settings: ConnectorSettings) -> tuple[str, dict[str, str]]:
+    """The connector's name and its complete configuration."""
+    document = _substitute(json.loads(template_text()), substitutions(settings))
+    return document["name"], document["config"]
