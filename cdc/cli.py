@@ -91,15 +91,19 @@ def connectors() -> None:
 @connectors.command("apply")
 @click.option("--timeout", type=float, default=None, help="Seconds to wait for RUNNING (default CONNECTOR_TIMEOUT or 120).")
 def connectors_apply(timeout: float | None) -> None:
-    """Create or update the connector (idempotent) and wait until it and its tasks run."""
-    from cdc.settings import ConnectorSettings
+    """Create the source topics, create or update the connector (idempotent), wait until it runs."""
+    from cdc.settings import ConnectorSettings, KafkaSettings
+    from cdc.topics import ensure_topics, source_topics
     from connectors.client import ConnectClient, apply_connector, wait_for_connect
     from connectors.template import render
 
     settings = ConnectorSettings.from_env()
+    kafka = KafkaSettings.from_env()
     limit = timeout if timeout is not None else settings.timeout_seconds
     client = ConnectClient(settings.connect_url)
     wait_for_connect(client, limit)
+    ensure_topics(kafka.bootstrap, source_topics(settings.topic_prefix),
+                  settings.topic_partitions, settings.topic_replication_factor)
     name, config = render(settings)
     result = apply_connector(client, name, config, limit)
     click.echo(result.describe())

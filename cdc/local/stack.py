@@ -18,6 +18,7 @@ from cdc.local import broker, connect, mariadb, postgres
 from cdc.local.processes import ProcessRecord, free_port, stop
 from cdc.settings import ConnectorSettings, SourceSettings
 from cdc.source.migrate import apply_migrations
+from cdc.topics import ensure_topics, source_topics
 from connectors.client import ConnectClient, ConnectorStatus, apply_connector
 from connectors.template import render
 
@@ -136,6 +137,8 @@ def _start_infra(state: StackState, progress: Progress, die_with_parent: bool) -
     state.save()
 
     settings = ConnectorSettings.from_env(state.env)
+    ensure_topics(state.env["KAFKA_BOOTSTRAP"], source_topics(settings.topic_prefix),
+                  settings.topic_partitions, settings.topic_replication_factor)
     name, config = render(settings)
     progress(f"registering connector {name}")
     apply_connector(ConnectClient(settings.connect_url), name, config, settings.timeout_seconds)

@@ -1,0 +1,48 @@
+"""Create the pipeline's topics explicitly, with a known partition count.
+
+Relying on auto-creation would leave the partition count to the broker's
+default; the Faust marts need their tables' partitions to equal their source
+topics' partitions, so the count is decided here (TOPIC_PARTITIONS).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from cdc.errors import ConnectorError
+from cdc.settings import SOURCE_TABLES
+
+log = logging.getLogger(__name__)
+
+
+def source_topics(topic_prefix: str) -> list[str]:
+    return [f"{topic_prefix}.public.{table}" for table in SOURCE_TABLES]
+
+
+def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, replication_factor: int) -> list[str]:
+    """Create the topics that do not exist yet; return those created."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    try:
+        existing = set(admin.list_topics(timeout=15).topics)
+    except KafkaException as exc:
+        raise ConnectorError(f"the Kafka broker is unreachable at {bootstrap} (KAFKA_BOOTSTRAP): {exc}") from exc
+    wanted = [name for name in topics if name not in existing]
+    if not wanted:
+        return []
+    futures = admin.create_topics(
+        [NewTopic(name, num_partitions=partitions, replication_factor=replication_factor) for name in wanted],
+        operation_timeout=15,
+    )
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result()
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise ConnectorError(f"cannot create topic {name}: {exc}") from exc
+    log.info("created topics %s (%d partitions)", ", ".join(created), partitions)
+    return created

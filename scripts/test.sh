@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The project's one test command (README, .ci/run): installs what the tests
+# need on a fresh Debian 12 machine, then runs the whole suite against a real
+# local stack that the tests start and stop themselves.
+#
+#   bash scripts/test.sh [pytest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install.sh
+
+# Unit tests first (seconds), then integration tests against the real stack.
+python3 -m pytest -p no:cacheprovider "$@"
