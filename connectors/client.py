@@ -51,6 +51,14 @@ class ConnectorStatus:
         return f"{self.name}: connector {self.connector_state}, tasks [{tasks}]"
 
 
+def _error_message(body: bytes) -> str:
+    text = body.decode(errors="replace")
+    try:
+        return str(json.loads(text)["message"])[:2000]
+    except (ValueError, KeyError, TypeError):
+        return text[:2000]
+
+
 def first_lines(trace: str, count: int = TRACE_LINES) -> str:
     return "\n".join(trace.strip().splitlines()[:count])
 
@@ -72,9 +80,8 @@ class ConnectClient:
             with urllib.request.urlopen(request, timeout=self.request_timeout) as response:
                 payload = response.read()
         except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")
             raise ConnectorError(
-                f"Kafka Connect answered {exc.code} to {method} {path}: {detail[:2000]}"
+                f"Kafka Connect answered {exc.code} to {method} {path}: {_error_message(exc.read())}"
             ) from exc
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)

@@ -1,0 +1,70 @@
+"""`cdc local up|status|down` as a user runs it: a detached stack that `down` removes completely."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cdc.local.processes import ProcessRecord
+
+pytestmark = pytest.mark.integration
+
+
+def cdc(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["cdc", *args], capture_output=True, text=True, timeout=timeout, env=env or dict(os.environ))
+
+
+@pytest.fixture(scope="module")
+def cli_stack() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="cdc-cli-stack-", dir="/tmp"))
+    folder.chmod(0o755)
+    try:
+        result = cdc("local", "up", "--dir", str(folder), "--infra-only")
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield folder
+    finally:
+        cdc("local", "down", "--dir", str(folder))
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _records(folder: Path) -> list[ProcessRecord]:
+    state = json.loads((folder / "stack.json").read_text())
+    return [ProcessRecord.from_json(item) for item in state["processes"].values()]
+
+
+def test_up_writes_stack_env_with_every_setting(cli_stack: Path) -> None:
+    lines = (cli_stack / "stack.env").read_text().splitlines()
+    keys = {line.split("=", 1)[0] for line in lines if line and not line.startswith("#")}
+
+    assert {"PG_DSN", "MYSQL_URL", "KAFKA_BOOTSTRAP", "CONNECT_URL"} <= keys
+
+
+def test_status_shows_every_part_up(cli_stack: Path) -> None:
+    result = cdc("local", "status", "--dir", str(cli_stack))
+
+    assert result.returncode == 0, result.stdout
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert names == ["postgres", "mariadb", "broker", "connect", "connector"]
+
+
+def test_up_refuses_a_folder_whose_stack_is_running(cli_stack: Path) -> None:
+    result = cdc("local", "up", "--dir", str(cli_stack), "--infra-only")
+
+    assert result.returncode == 1
+    assert "a stack is already running in" in result.stderr
+
+
+def test_down_leaves_no_process_of_the_stack(cli_stack: Path) -> None:
+    records = _records(cli_stack)
+
+    result = cdc("local", "down", "--dir", str(cli_stack))
+
+    assert result.returncode == 0, result.stderr
+    assert [record.name for record in records if record.alive()] == []
+    assert "stopped: connect, broker, mariadb, postgres" in result.stdout

@@ -1,0 +1,31 @@
+from connectors.client import ConnectorStatus, first_lines
+
+
+def test_running_needs_the_connector_and_every_task_running() -> None:
+    body = {"name": "c", "connector": {"state": "RUNNING"}, "tasks": [{"id": 0, "state": "RUNNING"}]}
+
+    assert ConnectorStatus.from_json(body).running
+
+
+def test_no_tasks_yet_is_not_running() -> None:
+    body = {"name": "c", "connector": {"state": "RUNNING"}, "tasks": []}
+
+    assert not ConnectorStatus.from_json(body).running
+
+
+def test_a_failed_task_makes_the_connector_failed_and_keeps_its_trace() -> None:
+    body = {
+        "name": "c",
+        "connector": {"state": "RUNNING"},
+        "tasks": [{"id": 0, "state": "FAILED", "trace": "org.Boom: no slot\n\tat a\n\tat b"}],
+    }
+
+    status = ConnectorStatus.from_json(body)
+
+    assert status.failed and not status.running
+    assert status.trace == "org.Boom: no slot\n\tat a\n\tat b"
+    assert status.describe() == "c: connector RUNNING, tasks [FAILED]"
+
+
+def test_first_lines_cuts_a_long_trace() -> None:
+    assert first_lines("a\nb\nc\nd", count=2) == "a\nb"
