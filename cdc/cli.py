@@ -143,13 +143,23 @@ def schema_apply() -> None:
     click.echo(f"applied: {', '.join(applied) or 'nothing, already up to date'}")
 
 
-def _register_optional_commands() -> None:
+def _register_stage_commands() -> None:
+    """Each stage package owns its commands in its own cli module."""
     from generator.cli import generate
 
     cli.add_command(generate)
+    for module_name, names in (("consumer.cli", ("consume", "verify")), ("marts.cli", ("marts",))):
+        try:
+            module = __import__(module_name, fromlist=list(names))
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        for name in names:
+            cli.add_command(getattr(module, name))
 
 
-_register_optional_commands()
+_register_stage_commands()
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""The replication consumer: Debezium topics -> MySQL replica."""

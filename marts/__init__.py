@@ -1,0 +1,1 @@
+"""The Faust marts worker: incrementally maintained analytic tables in MySQL."""
