@@ -1,0 +1,27 @@
+# One image for every Python service (migrate, connector, consumer, marts,
+# generator); docker compose gives each its own command.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN useradd --create-home --uid 10001 cdc
+WORKDIR /app
+
+# Dependencies in their own layer: rebuilt only when pyproject.toml changes.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+COPY README.md ./
+COPY cdc ./cdc
+COPY connectors ./connectors
+COPY consumer ./consumer
+COPY generator ./generator
+COPY marts ./marts
+RUN pip install --no-deps .
+
+USER cdc
+ENV MARTS_DATA_DIR=/home/cdc/marts-data
+CMD ["cdc", "--help"]

