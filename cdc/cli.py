@@ -44,14 +44,13 @@ _dir_option = click.option(
 
 @local.command("up")
 @_dir_option
-@click.option("--infra-only", is_flag=True, help="Start only PostgreSQL, MariaDB, the broker and Kafka Connect.")
+@click.option("--infra-only", is_flag=True,
+              help="Start only PostgreSQL, MariaDB, the broker and Kafka Connect (not the consumer and marts workers).")
 def local_up(folder: Path, infra_only: bool) -> None:
     """Start the stack, apply the schema, register the connector, write DIR/stack.env."""
     from cdc.local import stack
 
-    stack.up(folder, progress=lambda message: click.echo(f"  {message}"))
-    if not infra_only:
-        click.echo("  (the consumer and marts workers are not part of this release; started with --infra-only)")
+    stack.up(folder, progress=lambda message: click.echo(f"  {message}"), infra_only=infra_only)
     env_file = folder.resolve() / stack.ENV_FILE
     click.echo(f"\nUse it:  set -a; . {env_file}; set +a\nStop it: cdc local down --dir {folder}")
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,7 +18,7 @@ from pathlib import Path
 
 from cdc.errors import CdcError, LocalStackError
 from cdc.local import broker, connect, mariadb, postgres
-from cdc.local.processes import ProcessRecord, free_port, stop
+from cdc.local.processes import ProcessRecord, free_port, spawn, stop, tail
 from cdc.settings import ConnectorSettings, SourceSettings
 from cdc.source.migrate import apply_migrations
 from cdc.topics import ensure_topics, source_topics
@@ -76,8 +79,12 @@ def write_env_file(folder: Path, env: Mapping[str, str]) -> Path:
     return path
 
 
-def up(folder: Path, *, progress: Progress = log.info, die_with_parent: bool = False) -> StackState:
-    """Start PostgreSQL, MariaDB, the broker and Kafka Connect; apply schema and connector."""
+def up(folder: Path, *, progress: Progress = log.info, die_with_parent: bool = False,
+       infra_only: bool = True) -> StackState:
+    """Start PostgreSQL, MariaDB, the broker and Kafka Connect; apply schema and connector.
+
+    Without `infra_only`, also start the replication consumer and the marts worker.
+    """
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     state = StackState.load(folder)
@@ -89,6 +96,8 @@ def up(folder: Path, *, progress: Progress = log.info, die_with_parent: bool = F
     state = StackState(folder)
     try:
         _start_infra(state, progress, die_with_parent)
+        if not infra_only:
+            _start_workers(state, progress, die_with_parent)
     except BaseException:
         progress("start-up failed; stopping what was started")
         down(folder, progress=progress)
@@ -145,6 +154,25 @@ def _start_infra(state: StackState, progress: Progress, die_with_parent: bool) -
     write_env_file(folder, state.env)
     state.save()
     progress(f"stack is up; settings in {folder / ENV_FILE}")
+
+
+WORKERS = {"consumer": ("consume",), "marts": ("marts",)}
+WORKER_SETTLE_SECONDS = 3.0
+
+
+def _start_workers(state: StackState, progress: Progress, die_with_parent: bool) -> None:
+    """The pipeline's Python workers, as `python -m cdc <command>` with the stack's settings."""
+    env = {**os.environ, **state.env, "MARTS_DATA_DIR": str(state.folder / "marts")}
+    for name, command in WORKERS.items():
+        progress(f"starting the {name} worker (cdc {' '.join(command)})")
+        record = spawn(name, [sys.executable, "-m", "cdc", *command], state.folder / "logs" / f"{name}.log",
+                       env=env, die_with_parent=die_with_parent)
+        state.add(record)
+    time.sleep(WORKER_SETTLE_SECONDS)  # a worker with a broken setting exits at once
+    for name in WORKERS:
+        record = state.processes[name]
+        if not record.alive():
+            raise LocalStackError(f"the {name} worker exited; its log {record.log}:\n{tail(Path(record.log))}")
 
 
 def down(folder: Path, *, progress: Progress = log.info) -> list[str]:
