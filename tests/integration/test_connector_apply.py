@@ -15,18 +15,13 @@ from confluent_kafka import Consumer
 from cdc.local.processes import free_port
 from cdc.settings import SOURCE_TABLES
 from connectors.client import ConnectClient
+from tests.cli import run_cdc
 
 pytestmark = pytest.mark.integration
 
 
-def cdc(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["cdc", *args], env={**_base_env(), **env}, capture_output=True, text=True, timeout=timeout)
-
-
-def _base_env() -> dict[str, str]:
-    import os
-
-    return {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG", "PYTHONPATH")}
+def cdc(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cdc(*args, env=env)
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from cdc.local.processes import ProcessRecord
+from tests.cli import run_cdc
 
 pytestmark = pytest.mark.integration
 
 
-def cdc(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["cdc", *args], capture_output=True, text=True, timeout=timeout, env=env or dict(os.environ))
+cdc = run_cdc
 
 
 @pytest.fixture(scope="module")
