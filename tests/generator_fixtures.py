@@ -42,8 +42,8 @@ def _reachable(dsn: str) -> bool:
     return True
 
 
-@pytest.fixture(scope="session")
-def pg_admin_dsn(request: pytest.FixtureRequest) -> str:
+def find_admin_dsn(request: pytest.FixtureRequest) -> str:
+    """The DSN of a server's `postgres` database to create scratch databases with (see the module doc)."""
     configured = os.environ.get(ADMIN_DSN_VARIABLE, "").strip()
     for dsn in (configured,) if configured else DEFAULT_ADMIN_DSNS:
         if _reachable(dsn):

@@ -14,12 +14,12 @@ from generator.cli import generate
 from generator.dataset import SeedPlan
 from generator.model import Timeline
 from generator.seed import SeedSummary, seed_database
-from tests.generator_fixtures import (  # noqa: F401  (pg_admin_dsn is a fixture)
+from tests.generator_fixtures import (
     LINE_PRICE_MISMATCHES,
     ORDERS_WITHOUT_LINES,
     SHOP_TABLES,
     TOTAL_MISMATCHES,
-    pg_admin_dsn,
+    find_admin_dsn,
     query,
     row_counts,
     scratch_database,
@@ -27,6 +27,12 @@ from tests.generator_fixtures import (  # noqa: F401  (pg_admin_dsn is a fixture
 )
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def pg_admin_dsn(request: pytest.FixtureRequest) -> str:
+    return find_admin_dsn(request)
+
 
 PLAN = SeedPlan(users=300, categories=20, products=120, orders=1500, seed=11)
 
@@ -79,7 +85,9 @@ def test_every_seeded_order_total_is_the_exact_sum_of_its_one_to_five_lines(
     assert query(settings, TOTAL_MISMATCHES) == []
     assert query(settings, ORDERS_WITHOUT_LINES) == []
     assert query(settings, LINE_PRICE_MISMATCHES) == []
-    lines_per_order = query(settings, "SELECT MIN(n), MAX(n) FROM (SELECT count(*) n FROM order_details GROUP BY order_id) s")
+    lines_per_order = query(
+        settings, "SELECT MIN(n), MAX(n) FROM (SELECT count(*) n FROM order_details GROUP BY order_id) s"
+    )
     assert lines_per_order == [(1, 5)]
     repeated_products = query(
         settings, "SELECT order_id FROM order_details GROUP BY order_id, product_id HAVING count(*) > 1"
@@ -95,7 +103,8 @@ def test_categories_form_a_tree_of_at_most_three_levels_with_a_quarter_roots(
         WITH RECURSIVE tree AS (
             SELECT category_id, 1 AS depth FROM product_categories WHERE parent_category_id IS NULL
             UNION ALL
-            SELECT c.category_id, tree.depth + 1 FROM product_categories c JOIN tree ON c.parent_category_id = tree.category_id
+            SELECT c.category_id, tree.depth + 1
+            FROM product_categories c JOIN tree ON c.parent_category_id = tree.category_id
         )
         SELECT depth, count(*) FROM tree GROUP BY depth ORDER BY depth
     """)
@@ -154,7 +163,9 @@ def test_append_adds_a_batch_with_ids_after_the_existing_ones(empty_db: SourceSe
         "order_details": last_line + summary.rows["order_details"],
     }
     assert query(empty_db, TOTAL_MISMATCHES) == []
-    ((user_id,),) = query(empty_db, "INSERT INTO users (first_name, last_name, email) VALUES ('A', 'B', 'a@b.c') RETURNING user_id")
+    ((user_id,),) = query(
+        empty_db, "INSERT INTO users (first_name, last_name, email) VALUES ('A', 'B', 'a@b.c') RETURNING user_id"
+    )
     assert user_id == 16
 
 
@@ -177,3 +188,16 @@ def test_cli_seed_of_a_database_with_data_fails_with_a_hint_at_append(
     result = CliRunner().invoke(generate, ["seed"], env={"PG_DSN": settings.dsn})
     assert isinstance(result.exception, GeneratorError)
     assert "--append" in str(result.exception)
+
+
+def test_cli_seed_if_empty_leaves_a_database_with_data_alone_and_succeeds(
+    seeded: tuple[SourceSettings, SeedSummary]
+) -> None:
+    settings, _ = seeded
+    before = row_counts(settings)
+
+    result = CliRunner().invoke(generate, ["seed", "--if-empty"], env={"PG_DSN": settings.dsn})
+
+    assert result.exit_code == 0, result.output
+    assert "not seeding: the source already holds data" in result.output
+    assert row_counts(settings) == before

@@ -1,0 +1,110 @@
+"""`cdc generate`: seed the source database, then stream live shop transactions into it."""
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import click
+
+from cdc.settings import SourceSettings
+from cdc.source.migrate import apply_migrations
+
+log = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@click.group()
+def generate() -> None:
+    """Generate source data: a deterministic seed, then a live stream of transactions.
+
+    Both read PG_DSN and apply the source schema first, so an empty database works.
+    """
+
+
+@generate.command("seed")
+@click.option("--users", type=click.IntRange(min=0), default=1000, show_default=True)
+@click.option("--categories", type=click.IntRange(min=0), default=20, show_default=True,
+              help="A quarter are top-level; the rest sit below them, at most three levels deep.")
+@click.option("--products", type=click.IntRange(min=0), default=500, show_default=True)
+@click.option("--orders", type=click.IntRange(min=0), default=5000, show_default=True,
+              help="Each with 1-5 lines of distinct products.")
+@click.option("--seed", "seed_value", type=int, default=1, show_default=True,
+              help="The same seed gives the same rows, ids and timestamps included.")
+@click.option("--append", is_flag=True,
+              help="Allow a database that already holds data: the new rows get ids after the highest "
+                   "existing ones, and new products and orders may also refer to existing categories, "
+                   "users and products. Without it, seeding a non-empty database is refused.")
+@click.option("--if-empty", is_flag=True,
+              help="Seed only an empty database; when it holds data, say so and exit 0 "
+                   "(for a service that runs at every start, like docker compose's generator).")
+def seed_command(users: int, categories: int, products: int, orders: int, seed_value: int, append: bool,
+                 if_empty: bool) -> None:
+    """Bulk-load users, categories, products and orders with COPY, in one transaction."""
+    from generator.dataset import SeedPlan
+    from generator.report import seed_report
+    from generator.seed import occupied_tables, seed_database
+
+    plan = SeedPlan(users=users, categories=categories, products=products, orders=orders, seed=seed_value)
+    settings = SourceSettings.from_env()
+    apply_migrations(settings)
+    if if_empty and (occupied := occupied_tables(settings)):
+        click.echo(f"not seeding: the source already holds data ({', '.join(occupied)})")
+        return
+    with click.progressbar(length=plan.entities, label="seeding", file=sys.stderr) as bar:
+        summary = seed_database(settings, plan, append=append, progress=bar.update)
+    click.echo(seed_report(summary))
+
+
+@generate.command("live")
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              help="Transactions per second, on a steady schedule.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds to run. Default: until Ctrl-C or SIGTERM.")
+@click.option("--seed", "seed_value", type=int, default=None,
+              help="Seeds the choices (default: a random seed, shown at the end).")
+def live_command(rate: float, duration: float | None, seed_value: int | None) -> None:
+    """Apply a stream of shop transactions: new orders, status changes, cancellations, deletes,
+    line edits, renames, price changes, new users and products.
+
+    Every transaction keeps each order's total_amount equal to the sum of its lines.
+    Needs a seeded database. Prints the achieved rate and the count of each kind at the end.
+    """
+    from generator.live import LiveConfig, run_live
+    from generator.report import live_report
+
+    seed = seed_value if seed_value is not None else random.SystemRandom().randrange(2**31)
+    config = LiveConfig(rate=rate, duration=duration, seed=seed)
+    settings = SourceSettings.from_env()
+    apply_migrations(settings)
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        summary = run_live(settings, config, stop)
+    click.echo(live_report(summary))
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """While inside: the first SIGINT/SIGTERM sets stop (finish cleanly), a second interrupts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.info("%s: stopping after the current transaction", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {signum: signal.signal(signum, handle) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -1,0 +1,128 @@
+"""The live stream: shop transactions at a steady rate until the duration ends or stop is asked for."""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any
+
+import psycopg2
+from psycopg2 import errors
+
+from cdc.errors import GeneratorError
+from cdc.settings import SourceSettings
+from generator import db, pacing, transactions
+from generator.model import Randomness
+from generator.tables import CATEGORIES, PRODUCTS, USERS
+from generator.transactions import Kind, Tx
+
+log = logging.getLogger(__name__)
+
+ON_SCHEDULE_SHARE = 0.95  # below this share of the requested rate a run fell behind
+MAX_ON_SCHEDULE_LAG = 1.0  # seconds; a transaction started later than this: fell behind
+# Lost to another writer: the transaction is rolled back, counted, and the stream goes on.
+CONTENTION = (errors.DeadlockDetected, errors.SerializationFailure, errors.LockNotAvailable)
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    rate: float
+    duration: float | None = None  # seconds; None: until stopped
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0:
+            raise GeneratorError(f"--rate must be positive, got {self.rate}")
+        if self.duration is not None and self.duration <= 0:
+            raise GeneratorError(f"--duration must be positive, got {self.duration}")
+
+
+@dataclass(frozen=True)
+class LiveSummary:
+    seed: int
+    requested_rate: float
+    elapsed_seconds: float
+    counts: Mapping[Kind, int]  # committed transactions by kind (every kind present, maybe 0)
+    failed: int  # rolled back after contention with another writer
+    max_lag_seconds: float
+
+    @property
+    def transactions(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def achieved_rate(self) -> float:
+        return pacing.per_second(self.transactions, self.elapsed_seconds)
+
+    @property
+    def fell_behind(self) -> bool:
+        return (
+            self.achieved_rate < ON_SCHEDULE_SHARE * self.requested_rate
+            or self.max_lag_seconds > MAX_ON_SCHEDULE_LAG
+        )
+
+
+def run_live(
+    settings: SourceSettings,
+    config: LiveConfig,
+    stop: threading.Event | None = None,
+    clock: pacing.Clock | None = None,
+) -> LiveSummary:
+    """Apply transactions at config.rate per second; stop after config.duration or when stop is set."""
+    clock = clock or pacing.Clock.real(stop or threading.Event())
+    rand = Randomness.stream(config.seed, "live")
+    conn = db.connect(settings, "cdc-generate-live")
+    try:
+        _prepare(conn)
+        return _stream(conn, config, rand, clock)
+    except psycopg2.Error as exc:
+        raise GeneratorError(f"the live stream failed: {exc}".strip()) from exc
+    finally:
+        conn.close()
+
+
+def _prepare(conn: Any) -> None:
+    with conn, conn.cursor() as cur:
+        # A load generator's own commits need not wait for the disk.
+        cur.execute("SET synchronous_commit TO off")
+        empty = [t.name for t in (USERS, CATEGORIES, PRODUCTS) if not db.has_rows(cur, t)]
+    if empty:
+        raise GeneratorError(f"no rows in {', '.join(empty)} yet: run `cdc generate seed` first")
+
+
+def _stream(conn: Any, config: LiveConfig, rand: Randomness, clock: pacing.Clock) -> LiveSummary:
+    counts: Counter[Kind] = Counter({kind: 0 for kind in Kind})
+    failed, max_lag = 0, 0.0
+    started = clock.now()
+    for slot in pacing.slots(config.rate, config.duration, clock):
+        max_lag = max(max_lag, slot.lag)
+        outcome = _one_transaction(conn, transactions.draw_kind(rand), rand)
+        if outcome is None:
+            failed += 1
+        else:
+            counts[outcome] += 1
+    summary = LiveSummary(
+        seed=config.seed,
+        requested_rate=config.rate,
+        elapsed_seconds=clock.now() - started,
+        counts=MappingProxyType(dict(counts)),
+        failed=failed,
+        max_lag_seconds=max_lag,
+    )
+    log.info("live: %d transactions in %.1f s (%.1f/s)", summary.transactions, summary.elapsed_seconds,
+             summary.achieved_rate)
+    return summary
+
+
+def _one_transaction(conn: Any, kind: Kind, rand: Randomness) -> Kind | None:
+    """Apply one transaction of kind (or its fallback) and commit; None if contention rolled it back."""
+    try:
+        with conn, conn.cursor() as cur:
+            return transactions.apply(kind, Tx(cur, rand, datetime.now(timezone.utc)))
+    except CONTENTION as exc:
+        log.warning("%s rolled back: %s", kind, str(exc).strip())
+        return None
