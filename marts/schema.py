@@ -1,0 +1,43 @@
+"""DDL of the marts, their state tables and the applied-offsets table (MySQL 8 and MariaDB 10.11)."""
+from __future__ import annotations
+
+from marts.contributions import MARTS, MartSpec
+from marts.tables import STATE_TABLES, StateTable
+
+TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+OFFSETS = "mart_offsets"
+
+# Keys and labels of mart rows: the same types as in the state tables.
+COLUMN_TYPES = {
+    "first_name": "TEXT NOT NULL", "last_name": "TEXT NOT NULL", "name": "TEXT NOT NULL",
+    "user_id": "BIGINT NOT NULL", "status": "VARCHAR(32) NOT NULL", "category_id": "BIGINT NOT NULL",
+}
+
+
+def state_ddl(table: StateTable) -> str:
+    columns = [f"{column.name} {column.sql_type}" for column in table.columns]
+    columns.append(f"PRIMARY KEY ({table.key})")
+    columns.extend(f"KEY {table.name}_{name}_idx ({name})" for name in table.indexes)
+    return f"CREATE TABLE IF NOT EXISTS {table.name} (\n  " + ",\n  ".join(columns) + f"\n) {TABLE_OPTIONS}"
+
+
+def mart_ddl(spec: MartSpec) -> str:
+    columns = [f"{name} {COLUMN_TYPES[name]}" for name in spec.keys + spec.labels]
+    columns.extend(f"{name} {sql_type}" for name, sql_type in zip(spec.measures, spec.measure_types))
+    columns.append("updated_at DATETIME(6) NOT NULL")
+    columns.append(f"PRIMARY KEY ({', '.join(spec.keys)})")
+    return f"CREATE TABLE IF NOT EXISTS {spec.name} (\n  " + ",\n  ".join(columns) + f"\n) {TABLE_OPTIONS}"
+
+
+OFFSETS_DDL = f"""CREATE TABLE IF NOT EXISTS {OFFSETS} (
+  topic VARCHAR(249) NOT NULL,
+  partition_id INT NOT NULL,
+  last_offset BIGINT NOT NULL,
+  source_ts_ms BIGINT NULL,
+  applied_at DATETIME(6) NOT NULL,
+  PRIMARY KEY (topic, partition_id)
+) {TABLE_OPTIONS}"""
+
+
+def all_ddl() -> list[str]:
+    return [state_ddl(table) for table in STATE_TABLES.values()] + [mart_ddl(spec) for spec in MARTS] + [OFFSETS_DDL]

@@ -1,0 +1,51 @@
+"""The marts worker's own settings (MARTS_*), read once into a frozen object."""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cdc.errors import ConfigError
+from cdc.settings import Env
+
+DEFAULT_APP_ID = "cdc-marts"
+
+
+def _number(env: Env, name: str, default: float, kind: type = float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class MartsSettings:
+    """app_id is the Kafka consumer group; several workers with one app_id share the partitions."""
+
+    app_id: str = DEFAULT_APP_ID
+    batch_size: int = 500  # events per MySQL transaction at most
+    batch_seconds: float = 0.2  # how long a batch waits to fill up
+    data_dir: Path = Path(tempfile.gettempdir()) / "cdc-marts"
+    session_timeout: float = 6.0  # broker session / rebalance timeouts (seconds)
+    partitions: int = 4  # of every source topic
+    max_attempts: int = 30  # of one batch transaction on deadlocks and lost connections
+
+    @classmethod
+    def from_env(cls, env: Env = os.environ) -> MartsSettings:
+        app_id = env.get("MARTS_APP_ID", "").strip() or DEFAULT_APP_ID
+        data_dir = env.get("MARTS_DATA_DIR", "").strip()
+        return cls(
+            app_id=app_id,
+            batch_size=int(_number(env, "MARTS_BATCH_SIZE", cls.batch_size, int)),
+            batch_seconds=_number(env, "MARTS_BATCH_SECONDS", cls.batch_seconds),
+            data_dir=Path(data_dir) if data_dir else cls.data_dir / app_id,
+            session_timeout=_number(env, "MARTS_SESSION_TIMEOUT", cls.session_timeout),
+            partitions=int(_number(env, "TOPIC_PARTITIONS", cls.partitions, int)),
+        )

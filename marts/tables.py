@@ -1,0 +1,94 @@
+"""What the marts keep of each source table: a narrow state table in MySQL.
+
+Only the columns the mart definitions read are kept. Each state table says
+which of its columns are mere labels (names copied into mart rows; a change
+of only those relabels mart rows instead of recomputing contributions) and,
+per mart, the WHERE fragment that scopes the mart's contribution query to
+the groups one of its rows takes part in (see marts.store). Every scope
+joins the changed row itself, so a row absent from the state contributes
+nothing (marts.store skips the query then).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from cdc.settings import SOURCE_TABLES
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # "id", "int", "text", "decimal"
+    sql_type: str
+
+
+@dataclass(frozen=True)
+class StateTable:
+    source: str  # the PostgreSQL table
+    name: str  # the MySQL state table
+    columns: tuple[Column, ...]  # the first is the primary key
+    labels: tuple[str, ...] = ()  # columns that only name mart rows
+    scopes: tuple[tuple[str, str], ...] = ()  # (mart name, WHERE fragment with one %s: this key)
+    indexes: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return self.columns[0].name
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+    def label_only(self, old: Row, new: Row) -> bool:
+        """Both rows exist and differ in label columns only."""
+        changed = {name for name, a, b in zip(self.column_names, old, new) if a != b}
+        return bool(changed) and changed <= set(self.labels)
+
+
+ID = "BIGINT NOT NULL"
+NAME = "TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL"
+STATUS = "VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL"
+MONEY = "DECIMAL(14,2) NOT NULL"
+
+USERS = StateTable(
+    "users", "mart_state_users",
+    (Column("user_id", "id", ID), Column("first_name", "text", NAME), Column("last_name", "text", NAME)),
+    labels=("first_name", "last_name"),
+    scopes=(("user_activity", "o.user_id = %s"),),
+)
+CATEGORIES = StateTable(
+    "product_categories", "mart_state_categories",
+    (Column("category_id", "id", ID), Column("name", "text", NAME)),
+    labels=("name",),
+    scopes=(("sales_by_category", "p.category_id = %s"),),
+)
+PRODUCTS = StateTable(
+    "products", "mart_state_products",
+    (Column("product_id", "id", ID), Column("category_id", "id", ID)),
+    scopes=(("sales_by_category", "p.product_id = %s"),),
+    indexes=("category_id",),
+)
+ORDERS = StateTable(
+    "orders", "mart_state_orders",
+    (Column("order_id", "id", ID), Column("user_id", "id", ID), Column("status", "text", STATUS),
+     Column("total_amount", "decimal", MONEY)),
+    scopes=(("user_activity", "o.order_id = %s"), ("sales_by_category", "l.order_id = %s"),),
+    indexes=("user_id",),
+)
+LINES = StateTable(
+    "order_details", "mart_state_lines",
+    (Column("order_detail_id", "id", ID), Column("order_id", "id", ID), Column("product_id", "id", ID),
+     Column("quantity", "int", "BIGINT NOT NULL"), Column("total_price", "decimal", MONEY)),
+    scopes=(("sales_by_category", "l.order_detail_id = %s"),),
+    indexes=("order_id", "product_id"),
+)
+
+STATE_TABLES: Mapping[str, StateTable] = MappingProxyType(
+    {table.source: table for table in (USERS, CATEGORIES, PRODUCTS, ORDERS, LINES)}
+)
+assert set(STATE_TABLES) == set(SOURCE_TABLES)

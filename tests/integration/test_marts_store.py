@@ -1,0 +1,336 @@
+"""The store layer against the stack's MariaDB, without Kafka: events fed in chosen orders.
+
+A simulated source applies random shop changes and records the Debezium
+change events each produces, per (topic, partition) in order (a row's
+events stay in its key's partition, as with Debezium). The events are then
+delivered interleaved at random across partitions, with replays, in random
+batches; the marts must equal the definitions over the simulated source's
+final rows, exactly.
+"""
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+import pymysql
+import pytest
+
+from cdc.settings import MySqlSettings
+from cdc.verify import compare
+from marts import reference
+from marts.events import Event, Position, RowChange, Truncate
+from marts.store import MartStore, ensure_schema
+from marts.verify import SALES_BY_CATEGORY, USER_ACTIVITY, mart_rows
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = 4
+STATUSES = ("pending", "paid", "shipped", "completed", "cancelled")
+
+
+@pytest.fixture
+def mysql(stack_env: dict[str, str]) -> Iterator[MySqlSettings]:
+    settings = MySqlSettings.from_env(stack_env)
+    own = MySqlSettings(replace(settings.url, database=f"marts_{uuid.uuid4().hex[:12]}"))
+    ensure_schema(own)
+    yield own
+    conn = pymysql.connect(**{**own.connect_kwargs(), "database": None})
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{own.url.database}`")
+    conn.close()
+
+
+class Source:
+    """A tiny shop database that records its change events per (table, partition)."""
+
+    def __init__(self, rand: random.Random) -> None:
+        self.rand = rand
+        self.rows: dict[str, dict[int, tuple[Any, ...]]] = {
+            t: {} for t in ("users", "product_categories", "products", "orders", "order_details")
+        }
+        self.log: dict[tuple[str, int], list[Event]] = {}
+        self.next_id = 1
+
+    def put(self, table: str, row: tuple[Any, ...] | None, key: int | None = None) -> None:
+        key = row[0] if row is not None else key
+        assert key is not None
+        if row is None:
+            self.rows[table].pop(key)
+        else:
+            self.rows[table][key] = row
+        self.emit(table, key % PARTITIONS, RowChange(table, key, row))
+
+    def emit(self, table: str, partition: int, change: RowChange | Truncate | None) -> None:
+        events = self.log.setdefault((table, partition), [])
+        events.append(Event(Position(f"shop.public.{table}", partition, len(events)), change))
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def pick(self, table: str) -> tuple[Any, ...] | None:
+        rows = self.rows[table]
+        return rows[self.rand.choice(list(rows))] if rows else None
+
+    def money(self) -> Decimal:
+        return Decimal(self.rand.randint(1, 100_000)) / 100
+
+    # --- the kinds of change -------------------------------------------------------
+
+    def new_user(self) -> None:
+        self.put("users", (self.new_id(), f"First{self.rand.randint(1, 9)}", f"Last{self.rand.randint(1, 9)}"))
+
+    def new_category(self) -> None:
+        self.put("product_categories", (self.new_id(), f"Cat {self.rand.randint(1, 99)} 🚀"))
+
+    def new_product(self) -> None:
+        category = self.pick("product_categories")
+        if category:
+            self.put("products", (self.new_id(), category[0]))
+
+    def new_order(self) -> None:
+        user, lines = self.pick("users"), []
+        if not user or not self.rows["products"]:
+            return
+        order_id = self.new_id()
+        for _ in range(self.rand.randint(1, 4)):
+            lines.append((self.new_id(), order_id, self.pick("products")[0], self.rand.randint(1, 5), self.money()))
+        self.put("orders", (order_id, user[0], "pending", sum((line[4] for line in lines), Decimal(0))))
+        for line in lines:
+            self.put("order_details", line)
+
+    def change_status(self) -> None:
+        order = self.pick("orders")
+        if order:
+            self.put("orders", order[:2] + (self.rand.choice(STATUSES),) + order[3:])
+
+    def edit_amount(self) -> None:
+        order = self.pick("orders")
+        if order:
+            self.put("orders", order[:3] + (self.money(),))
+
+    def edit_quantity(self) -> None:
+        line = self.pick("order_details")
+        if line:
+            self.put("order_details", line[:3] + (self.rand.randint(1, 9), self.money()))
+
+    def delete_line(self) -> None:
+        line = self.pick("order_details")
+        if line:
+            self.put("order_details", None, line[0])
+
+    def delete_order(self) -> None:
+        order = self.pick("orders")
+        if order:
+            for line in [l for l in self.rows["order_details"].values() if l[1] == order[0]]:
+                self.put("order_details", None, line[0])
+            self.put("orders", None, order[0])
+
+    def move_product(self) -> None:
+        product, category = self.pick("products"), self.pick("product_categories")
+        if product and category:
+            self.put("products", (product[0], category[0]))
+
+    def rename_user(self) -> None:
+        user = self.pick("users")
+        if user:
+            self.put("users", (user[0], user[1], f"Renamed{self.rand.randint(1, 99)}"))
+
+    def rename_category(self) -> None:
+        category = self.pick("product_categories")
+        if category:
+            self.put("product_categories", (category[0], f"Renamed {self.rand.randint(1, 99)}"))
+
+    def tombstone(self) -> None:
+        self.emit("order_details", self.rand.randrange(PARTITIONS), None)
+
+    KINDS = ("new_user", "new_category", "new_product", "new_order", "new_order", "new_order", "change_status",
+             "change_status", "edit_amount", "edit_quantity", "delete_line", "delete_order", "move_product",
+             "rename_user", "rename_category", "tombstone")
+
+    def run(self, steps: int) -> None:
+        for _ in range(3):
+            self.new_user()
+            self.new_category()
+            self.new_product()
+        for _ in range(steps):
+            getattr(self, self.rand.choice(self.KINDS))()
+        for _ in range(5):  # last, so that no later change of the same rows hides a missed relabel
+            self.rename_user()
+            self.rename_category()
+
+    def expected(self) -> dict[str, list[tuple[Any, ...]]]:
+        r = self.rows
+        return {
+            "user_activity": reference.user_activity(r["users"], r["orders"]),
+            "sales_by_category": reference.sales_by_category(
+                r["product_categories"], r["products"], r["orders"], r["order_details"]),
+        }
+
+
+def shuffled_delivery(log: dict[tuple[str, int], list[Event]], rand: random.Random,
+                      replay_share: float = 0.1) -> list[Event]:
+    """All events, each partition in order, partitions interleaved at random; some ranges delivered twice."""
+    cursors = {tp: 0 for tp in log}
+    out: list[Event] = []
+    while cursors:
+        tp = rand.choice(sorted(cursors))
+        start = cursors[tp]
+        end = min(len(log[tp]), start + rand.randint(1, 8))
+        out.extend(log[tp][start:end])
+        if start and rand.random() < replay_share:  # a replay from an earlier offset
+            out.extend(log[tp][rand.randrange(start):end])
+        cursors[tp] = end
+        if end == len(log[tp]):
+            del cursors[tp]
+    return out
+
+
+def feed(store: MartStore, events: list[Event], rand: random.Random) -> None:
+    while events:
+        size = rand.randint(1, 40)
+        store.apply(events[:size])
+        events = events[size:]
+
+
+def assert_marts_match(mysql: MySqlSettings, expected: dict[str, list[tuple[Any, ...]]]) -> None:
+    for definition in (USER_ACTIVITY, SALES_BY_CATEGORY):
+        report = compare(definition.name, definition.columns, definition.key_width,
+                         expected[definition.name], mart_rows(mysql, definition))
+        assert report.matches, report
+        assert report.source_rows > 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_changes_in_any_arrival_order_with_replays_give_the_definitions(
+    mysql: MySqlSettings, seed: int
+) -> None:
+    rand = random.Random(seed)
+    source = Source(rand)
+    source.run(400)
+    store = MartStore(mysql)
+    try:
+        feed(store, shuffled_delivery(source.log, rand), rand)
+        assert_marts_match(mysql, source.expected())
+        # A whole replay after "a crash" changes nothing.
+        feed(store, [e for events in source.log.values() for e in events], rand)
+        assert_marts_match(mysql, source.expected())
+    finally:
+        store.close()
+
+
+def test_two_stores_applying_disjoint_partitions_concurrently_give_the_definitions(mysql: MySqlSettings) -> None:
+    rand = random.Random(11)
+    source = Source(rand)
+    source.run(400)
+    halves: list[list[Event]] = [[], []]
+    for (table, partition), events in sorted(source.log.items()):
+        halves[partition % 2].extend(events)
+    errors: list[BaseException] = []
+
+    def work(events: list[Event], seed: int) -> None:
+        store = MartStore(mysql)
+        try:
+            feed(store, events, random.Random(seed))
+        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+            errors.append(exc)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=work, args=(half, n)) for n, half in enumerate(halves)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors
+    assert_marts_match(mysql, source.expected())
+
+
+def _at(table: str, offset: int, change: RowChange | Truncate | None) -> Event:
+    return Event(Position(f"shop.public.{table}", 0, offset), change)
+
+
+def test_a_line_before_its_order_product_and_category_then_cancel_and_rename(mysql: MySqlSettings) -> None:
+    store = MartStore(mysql)
+    try:
+        line = _at("order_details", 0, RowChange("order_details", 100, (100, 10, 20, 3, Decimal("30.00"))))
+        order = _at("orders", 0, RowChange("orders", 10, (10, 1, "paid", Decimal("30.00"))))
+        product = _at("products", 0, RowChange("products", 20, (20, 5)))
+        category = _at("product_categories", 0, RowChange("product_categories", 5, (5, "Books")))
+        user = _at("users", 0, RowChange("users", 1, (1, "Ann", "Lee")))
+        for event in (line, order, product):
+            store.apply([event])
+        assert mart_rows(mysql, SALES_BY_CATEGORY) == [] and mart_rows(mysql, USER_ACTIVITY) == []
+        store.apply([category, user])
+        assert mart_rows(mysql, SALES_BY_CATEGORY) == [(5, "Books", 3, Decimal("30.00"))]
+        assert mart_rows(mysql, USER_ACTIVITY) == [(1, "paid", "Ann", "Lee", 1, Decimal("30.00"))]
+        store.apply([_at("orders", 1, RowChange("orders", 10, (10, 1, "cancelled", Decimal("30.00")))),
+                     _at("product_categories", 1, RowChange("product_categories", 5, (5, "Novels"))),
+                     _at("users", 1, RowChange("users", 1, (1, "Ann", "Smith")))])
+        assert mart_rows(mysql, SALES_BY_CATEGORY) == []
+        assert mart_rows(mysql, USER_ACTIVITY) == [(1, "cancelled", "Ann", "Smith", 1, Decimal("30.00"))]
+        store.apply([_at("orders", 2, RowChange("orders", 10, (10, 1, "paid", Decimal("30.00"))))])
+        assert mart_rows(mysql, SALES_BY_CATEGORY) == [(5, "Novels", 3, Decimal("30.00"))]
+        # A stale duplicate (offset 1 again) is skipped.
+        store.apply([_at("orders", 1, RowChange("orders", 10, (10, 1, "cancelled", Decimal("30.00"))))])
+        assert mart_rows(mysql, SALES_BY_CATEGORY) == [(5, "Novels", 3, Decimal("30.00"))]
+    finally:
+        store.close()
+
+
+def test_truncate_of_lines_empties_sales_and_keeps_orders(mysql: MySqlSettings) -> None:
+    store = MartStore(mysql)
+    try:
+        store.apply([
+            _at("users", 0, RowChange("users", 1, (1, "Ann", "Lee"))),
+            _at("product_categories", 0, RowChange("product_categories", 5, (5, "Books"))),
+            _at("products", 0, RowChange("products", 20, (20, 5))),
+            _at("orders", 0, RowChange("orders", 10, (10, 1, "paid", Decimal("7.50")))),
+            _at("order_details", 0, RowChange("order_details", 100, (100, 10, 20, 3, Decimal("7.50")))),
+            _at("order_details", 1, None),  # a tombstone: nothing
+        ])
+        assert mart_rows(mysql, SALES_BY_CATEGORY) == [(5, "Books", 3, Decimal("7.50"))]
+        store.apply([_at("order_details", 2, Truncate("order_details"))])
+        assert mart_rows(mysql, SALES_BY_CATEGORY) == []
+        assert mart_rows(mysql, USER_ACTIVITY) == [(1, "paid", "Ann", "Lee", 1, Decimal("7.50"))]
+    finally:
+        store.close()
+
+
+def test_product_move_quantity_edit_line_delete_and_order_delete(mysql: MySqlSettings) -> None:
+    store = MartStore(mysql)
+    line = lambda n, qty, price: RowChange("order_details", n, (n, 10, 20 + n % 2, qty, Decimal(price)))  # noqa: E731
+    try:
+        store.apply([
+            _at("product_categories", 0, RowChange("product_categories", 5, (5, "Books"))),
+            _at("product_categories", 1, RowChange("product_categories", 6, (6, "Games"))),
+            _at("products", 0, RowChange("products", 20, (20, 5))),
+            _at("products", 1, RowChange("products", 21, (21, 5))),
+            _at("users", 0, RowChange("users", 1, (1, "Ann", "Lee"))),
+            _at("orders", 0, RowChange("orders", 10, (10, 1, "pending", Decimal("6.00")))),
+            _at("order_details", 0, line(100, 1, "1.00")),
+            _at("order_details", 1, line(101, 2, "5.00")),
+        ])
+        assert mart_rows(mysql, SALES_BY_CATEGORY) == [(5, "Books", 3, Decimal("6.00"))]
+        store.apply([_at("products", 2, RowChange("products", 21, (21, 6)))])  # line 101 moves to Games
+        assert sorted(mart_rows(mysql, SALES_BY_CATEGORY)) == [(5, "Books", 1, Decimal("1.00")),
+                                                               (6, "Games", 2, Decimal("5.00"))]
+        store.apply([_at("order_details", 2, line(100, 4, "4.00")),
+                     _at("orders", 1, RowChange("orders", 10, (10, 1, "pending", Decimal("9.00"))))])
+        assert sorted(mart_rows(mysql, SALES_BY_CATEGORY)) == [(5, "Books", 4, Decimal("4.00")),
+                                                               (6, "Games", 2, Decimal("5.00"))]
+        assert mart_rows(mysql, USER_ACTIVITY) == [(1, "pending", "Ann", "Lee", 1, Decimal("9.00"))]
+        store.apply([_at("order_details", 3, RowChange("order_details", 101, None))])
+        assert mart_rows(mysql, SALES_BY_CATEGORY) == [(5, "Books", 4, Decimal("4.00"))]
+        # The order goes before its last line's delete arrives: everything it contributed goes with it.
+        store.apply([_at("orders", 2, RowChange("orders", 10, None))])
+        assert mart_rows(mysql, SALES_BY_CATEGORY) == [] and mart_rows(mysql, USER_ACTIVITY) == []
+        store.apply([_at("order_details", 4, RowChange("order_details", 100, None))])
+        assert mart_rows(mysql, SALES_BY_CATEGORY) == []
+    finally:
+        store.close()

@@ -1,0 +1,72 @@
+"""Decoding Debezium events (JSON without schemas) into what the marts need."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from marts.events import MalformedEvent, Position, RowChange, Truncate, decode
+
+AT = Position("shop.public.orders", 2, 41)
+ORDER = {"order_id": 7, "user_id": 3, "order_date": "2026-03-29T01:59:59.999999Z",
+         "total_amount": "1234567890.12", "status": "pending", "delivery_date": 1}
+
+
+def event(op: str, before: object = None, after: object = None) -> bytes:
+    return json.dumps({"before": before, "after": after, "op": op, "source": {"ts_ms": 1700000000123},
+                       "ts_ms": 1700000000200}).encode()
+
+
+@pytest.mark.parametrize("op", ["c", "r", "u"])
+def test_create_snapshot_and_update_carry_the_narrowed_after_image(op: str) -> None:
+    decoded = decode(AT, "orders", event(op, ORDER if op == "u" else None, {**ORDER, "status": "paid"}))
+    assert decoded.change == RowChange("orders", 7, (7, 3, "paid", Decimal("1234567890.12")))
+    assert decoded.position == AT and decoded.source_ts_ms == 1700000000123
+
+
+def test_delete_takes_its_key_from_the_before_image() -> None:
+    assert decode(AT, "orders", event("d", ORDER)).change == RowChange("orders", 7, None)
+
+
+def test_tombstone_is_no_change_and_truncate_is_table_wide() -> None:
+    assert decode(AT, "orders", None).change is None
+    assert decode(AT, "orders", event("t")).change == Truncate("orders")
+
+
+def test_unicode_and_empty_names_survive() -> None:
+    user = {"user_id": 1, "first_name": "Zoë 🚀", "last_name": "", "email": "z@example.com"}
+    assert decode(AT, "users", event("c", None, user)).change == RowChange("users", 1, (1, "Zoë 🚀", ""))
+
+
+@pytest.mark.parametrize("value", [
+    b"not json", b"[1, 2]", event("x", None, ORDER), event("c", None, None),
+    event("c", None, {**ORDER, "total_amount": 12.5}), event("c", None, {**ORDER, "total_amount": "NaN"}),
+    event("c", None, {**ORDER, "user_id": "3"}), event("c", None, {**ORDER, "user_id": True}),
+    event("c", None, {k: v for k, v in ORDER.items() if k != "status"}),
+    event("c", None, {**ORDER, "status": None}),
+])
+def test_malformed_events_raise_malformed_event(value: bytes) -> None:
+    with pytest.raises(MalformedEvent):
+        decode(AT, "orders", value)
+
+
+def test_an_unknown_table_is_malformed() -> None:
+    with pytest.raises(MalformedEvent):
+        decode(AT, "cdc_heartbeat", event("c", None, {"id": 1}))
+
+
+def test_a_batch_keeps_malformed_events_as_no_ops_so_their_offsets_count(caplog: pytest.LogCaptureFixture) -> None:
+    from types import SimpleNamespace
+
+    from marts.app import decode_batch
+
+    def message(offset: int, value: bytes | None) -> SimpleNamespace:
+        return SimpleNamespace(message=SimpleNamespace(topic="shop.public.orders", partition=1, offset=offset,
+                                                      value=value))
+
+    batch = decode_batch([message(5, b"{broken"), message(6, event("c", None, ORDER)), message(7, None)],
+                         {"shop.public.orders": "orders"})
+    assert [e.position.offset for e in batch] == [5, 6, 7]
+    assert [e.change is None for e in batch] == [True, False, True]
+    assert "shop.public.orders[1]@5" in caplog.text

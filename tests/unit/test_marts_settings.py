@@ -1,0 +1,35 @@
+"""MartsSettings from an environment mapping."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cdc.errors import ConfigError
+from marts.schema import all_ddl
+from marts.settings import MartsSettings
+
+
+def test_defaults() -> None:
+    settings = MartsSettings.from_env({})
+    assert settings.app_id == "cdc-marts" and settings.batch_size == 500 and settings.partitions == 4
+    assert settings.data_dir.name == "cdc-marts"
+
+
+def test_values_from_the_environment() -> None:
+    settings = MartsSettings.from_env({"MARTS_APP_ID": "m2", "MARTS_BATCH_SIZE": "50", "MARTS_BATCH_SECONDS": "0.5",
+                                       "MARTS_DATA_DIR": "/tmp/x", "TOPIC_PARTITIONS": "8"})
+    assert (settings.app_id, settings.batch_size, settings.batch_seconds) == ("m2", 50, 0.5)
+    assert (settings.data_dir, settings.partitions) == (Path("/tmp/x"), 8)
+
+
+@pytest.mark.parametrize("env", [{"MARTS_BATCH_SIZE": "many"}, {"MARTS_BATCH_SIZE": "0"},
+                                 {"MARTS_BATCH_SECONDS": "-1"}])
+def test_bad_values_are_config_errors(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        MartsSettings.from_env(env)
+
+
+def test_ddl_uses_exact_decimals() -> None:
+    ddl = "\n".join(all_ddl())
+    assert "DECIMAL(20,2)" in ddl and "FLOAT" not in ddl and "DOUBLE" not in ddl
