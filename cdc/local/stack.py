@@ -19,7 +19,7 @@ from pathlib import Path
 from cdc.errors import CdcError, LocalStackError
 from cdc.local import broker, connect, mariadb, postgres
 from cdc.local.processes import ProcessRecord, free_port, spawn, stop, tail
-from cdc.settings import ConnectorSettings, SourceSettings
+from cdc.settings import ConnectorSettings, DatabaseUrl, SourceSettings
 from cdc.source.migrate import apply_migrations
 from cdc.topics import ensure_topics, source_topics
 from connectors.client import ConnectClient, ConnectorStatus, apply_connector
@@ -187,6 +187,25 @@ def down(folder: Path, *, progress: Progress = log.info) -> list[str]:
             stop(record)
             stopped.append(name)
     return stopped
+
+
+RESTARTABLE = ("mariadb",)
+
+
+def restart(folder: Path, name: str, *, die_with_parent: bool = False, progress: Progress = log.info) -> ProcessRecord:
+    """Stop one part of a running stack and start it again on the same port with the same data.
+
+    Only "mariadb" for now (what the consumer's crash-safety test needs).
+    """
+    state = StackState.load(folder.resolve())
+    record = state.processes.get(name)
+    if name not in RESTARTABLE or record is None:
+        raise LocalStackError(f"cannot restart {name!r}: restartable parts are {', '.join(RESTARTABLE)}")
+    port = DatabaseUrl.parse(state.env["MYSQL_URL"], variable="MYSQL_URL", default_port=3306).port
+    progress(f"restarting {name} (pid {record.pid}) on 127.0.0.1:{port}")
+    stop(record)
+    state.add(mariadb.start(state.folder / "mariadb", port, Path(record.log), die_with_parent))
+    return state.processes[name]
 
 
 @dataclass(frozen=True)

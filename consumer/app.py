@@ -1,0 +1,287 @@
+"""The poll loop: consume -> decode -> batch -> write to MySQL -> dead letters -> commit offsets.
+
+At-least-once with idempotent writes: a batch's offsets are committed
+(synchronously, explicit offsets) only after its MySQL transaction committed
+and its dead letters were confirmed by the broker. Upserts and deletes by
+primary key are idempotent, so re-reading any suffix of a topic after a
+crash leaves the replica as it was.
+
+Pipelining: one writer thread writes a batch (MySQL transaction, then its
+dead letters) while this thread consumes and decodes the next one. At most
+one batch is in flight and batches are written in consumption order; the
+offsets of a batch are committed here, once its write has finished.
+
+MySQL unreachable: the batch is kept, every assigned partition is paused
+and the loop keeps calling consume() (which serves heartbeats and keeps
+max.poll.interval.ms satisfied), retrying the write with exponential backoff
+(0.5 s .. 10 s). When the write succeeds the partitions are resumed. No
+crash loop, nothing lost.
+
+Rebalances (eager "range" assignor: every partition is revoked): the
+revoke callback writes and commits the pending batch; if MySQL is down it
+abandons the batch, uncommitted, and whoever owns each partition next
+re-reads it from the last committed offset. Lost partitions (session
+expired) drop the batch without committing.
+
+SIGTERM/SIGINT set `stop`: the loop ends, the pending batch gets a last
+attempt of a few seconds (abandoned if MySQL is down: nothing was
+committed for it), the consumer leaves its group, and the run returns.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+
+from cdc.errors import ConsumerError
+from consumer import offsets
+from consumer.batch import Batch
+from consumer.deadletter import DeadLetterError, DeadLetterProducer
+from consumer.envelope import RawMessage, decode
+from consumer.replica_schema import REPLICA_TABLES, TableSpec
+from consumer.settings import ConsumerSettings
+from consumer.sink import MySqlSink, MySqlUnavailable
+from consumer.stats import Stats, serve_metrics, update_lag
+
+log = logging.getLogger(__name__)
+
+CONSUME_MAX = 1000  # messages per consume() call
+SHUTDOWN_FLUSH_SECONDS = 5.0
+REVOKE_FLUSH_SECONDS = 5.0
+
+
+@dataclass
+class Backoff:
+    first: float = 0.5
+    limit: float = 10.0
+    delay: float = 0.0
+    next_try: float = 0.0
+
+    @property
+    def failing(self) -> bool:
+        return self.delay > 0
+
+    def ready(self) -> bool:
+        return time.monotonic() >= self.next_try
+
+    def failed(self) -> float:
+        self.delay = min(self.delay * 2, self.limit) if self.delay else self.first
+        self.next_try = time.monotonic() + self.delay
+        return self.delay
+
+    def reset(self) -> None:
+        self.delay = self.next_try = 0.0
+
+
+class Replicator:
+    def __init__(self, settings: ConsumerSettings, stats: Stats | None = None) -> None:
+        self.settings = settings
+        self.stats = stats or Stats()
+        self.tables: dict[str, TableSpec] = {
+            topic: REPLICA_TABLES[table] for topic, table in settings.topics().items()
+        }
+        self.sink = MySqlSink(settings.mysql)
+        self.deadletters = DeadLetterProducer(settings.kafka.bootstrap, settings.deadletter_topic)
+        self.consumer = Consumer({**settings.kafka_config(), "error_cb": self._kafka_error})
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mysql-writer")
+        self.batch = Batch()  # filling up
+        self.in_flight: tuple[Batch, Future[int]] | None = None  # being written by the writer thread
+        self.failed: Batch | None = None  # written before self.batch once MySQL is back
+        self.backoff = Backoff()
+        self.committed: dict[tuple[str, int], int] = {}  # next offset to read, as committed
+
+    # --- the loop ---------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        server = serve_metrics(self.stats, self.settings.metrics_port) if self.settings.metrics_port else None
+        self._connect_sink_at_start(stop)
+        self.consumer.subscribe(list(self.tables), on_assign=self._on_assign, on_revoke=self._on_revoke,
+                                on_lost=self._on_lost)
+        log.info("consuming %s as group %s; dead letters to %s", ", ".join(self.tables),
+                 self.settings.group_id, self.settings.deadletter_topic)
+        try:
+            while not stop.is_set():
+                self._consume_once()
+                self._complete(block=self.batch.messages >= self.settings.batch_size)
+                self._write_if_due()
+                self._log_progress()
+            if not self._write_all(time.monotonic() + SHUTDOWN_FLUSH_SECONDS):
+                self._abandon("stopping")
+        finally:
+            self.consumer.close()
+            self.writer.shutdown(wait=True)
+            self.deadletters.close()
+            self.sink.close()
+            if server is not None:
+                server.shutdown()
+        log.info("stopped: %s", self.stats.progress_line())
+
+    def _connect_sink_at_start(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.sink.connect()
+                break
+            except MySqlUnavailable as exc:
+                log.warning("%s; retrying in %.1f s", exc, self.backoff.failed())
+                stop.wait(self.backoff.delay)
+        self.backoff.reset()
+
+    def _consume_once(self) -> None:
+        timeout = 0.1
+        if self.batch and not self.backoff.failing:
+            timeout = max(min(self.settings.flush_interval - self.batch.age(), 0.1), 0.005)
+        room = max(self.settings.batch_size - self.batch.messages, 1)
+        for message in self.consumer.consume(num_messages=min(CONSUME_MAX, room), timeout=timeout):
+            self._take(message)
+
+    def _take(self, message: Message) -> None:
+        error = message.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                log.warning("consume error on %s[%s]: %s", message.topic(), message.partition(), error)
+            return
+        raw = RawMessage(message.topic(), message.partition(), message.offset(), message.key(), message.value())
+        self.batch.add(decode(raw, self.tables))
+
+    # --- writing: one batch at a time in the writer thread, offsets committed here ------
+
+    def _write_if_due(self) -> None:
+        if self.in_flight is not None:
+            return
+        if self.failed is not None:
+            if self.backoff.ready():
+                self._submit(self.failed)
+                self.failed = None
+            return
+        if self.batch and (self.batch.messages >= self.settings.batch_size
+                           or self.batch.age() >= self.settings.flush_interval):
+            self._submit(self._take_batch())
+
+    def _take_batch(self) -> Batch:
+        batch, self.batch = self.batch, Batch()
+        return batch
+
+    def _submit(self, batch: Batch) -> None:
+        self.in_flight = (batch, self.writer.submit(self._write, batch))
+
+    def _write(self, batch: Batch) -> int:
+        """In the writer thread: MySQL transaction, then dead letters; the count of rows applied."""
+        result = self.sink.write(batch)
+        letters = batch.dead_letters + result.dead_letters
+        self.deadletters.send(letters)
+        self.stats.dead_lettered_more(len(letters))
+        return result.applied
+
+    def _complete(self, block: bool) -> bool:
+        """Finish the in-flight write (commit its offsets); False if it failed or is still running."""
+        if self.in_flight is None:
+            return True
+        batch, future = self.in_flight
+        if not block and not future.done():
+            return False
+        self.in_flight = None
+        try:
+            applied = future.result()
+        except (MySqlUnavailable, DeadLetterError) as exc:
+            self.failed = batch
+            self.stats.write_failures += 1
+            log.warning("batch of %d messages not written (%s); pausing consumption, retry in %.1f s",
+                        batch.messages, exc, self.backoff.failed())
+            self._pause()
+            return False
+        if offsets.commit(self.consumer, batch.offsets):
+            self.committed.update({where: offset + 1 for where, offset in batch.offsets.items()})
+        self.stats.flushed(batch.messages, applied)
+        if self.backoff.failing:
+            log.info("MySQL writes succeed again; resuming consumption")
+            self.backoff.reset()
+            self._resume()
+        return True
+
+    def _write_all(self, deadline: float) -> bool:
+        """Write and commit everything consumed, in order; False if MySQL stays unavailable past deadline."""
+        while True:
+            if not self._complete(block=True):
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(min(self.backoff.delay, max(deadline - time.monotonic(), 0.0)))
+            if self.failed is not None:
+                batch, self.failed = self.failed, None
+            elif self.batch:
+                batch = self._take_batch()
+            else:
+                return True
+            self._submit(batch)
+
+    # --- pausing and rebalancing --------------------------------------------
+
+    def _pause(self) -> None:
+        assigned = self.consumer.assignment()
+        if assigned:
+            self.consumer.pause(assigned)
+
+    def _resume(self) -> None:
+        assigned = self.consumer.assignment()
+        if assigned:
+            self.consumer.resume(assigned)
+
+    def _on_assign(self, consumer: Consumer, partitions: Sequence[TopicPartition]) -> None:
+        log.info("assigned %s", _describe(partitions))
+        if self.backoff.failing:
+            consumer.pause(list(partitions))
+
+    def _on_revoke(self, consumer: Consumer, partitions: Sequence[TopicPartition]) -> None:
+        log.info("revoked %s", _describe(partitions))
+        if not self._write_all(time.monotonic() + REVOKE_FLUSH_SECONDS):
+            self._abandon("revoked")
+        self.backoff.reset()
+
+    def _on_lost(self, consumer: Consumer, partitions: Sequence[TopicPartition]) -> None:
+        log.warning("lost %s", _describe(partitions))
+        self._abandon("lost")
+
+    def _abandon(self, why: str) -> None:
+        """Drop what is not committed (nothing is committed for it; it is re-read from the committed offsets)."""
+        if self.in_flight is not None:
+            self.in_flight[1].exception()  # wait for the writer; whatever it wrote is idempotent
+        dropped = [batch for batch in (self.in_flight and self.in_flight[0], self.failed, self.batch) if batch]
+        if dropped:
+            log.warning("%s: abandoning %d uncommitted messages; they will be re-read",
+                        why, sum(batch.messages for batch in dropped))
+        self.in_flight, self.failed, self.batch = None, None, Batch()
+
+    # --- progress -----------------------------------------------------------
+
+    def _log_progress(self) -> None:
+        if not self.stats.due(self.settings.stats_interval):
+            return
+        highs = {}
+        for tp in self.consumer.assignment():
+            try:
+                _, high = self.consumer.get_watermark_offsets(tp, timeout=0.5, cached=False)
+            except Exception:  # noqa: BLE001 - progress must never stop the pipeline
+                continue
+            highs[(tp.topic, tp.partition)] = high
+        update_lag(self.stats, highs, self.committed)
+        log.info("progress: %s", self.stats.progress_line())
+
+    def _kafka_error(self, error: KafkaError) -> None:
+        log.warning("kafka: %s", error)
+
+
+def _describe(partitions: Sequence[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing"
+
+
+def run(settings: ConsumerSettings, stop: threading.Event) -> Stats:
+    """Run the replicator until `stop` is set; return its counters."""
+    if settings.batch_size < 1:
+        raise ConsumerError("the batch size must be positive")
+    replicator = Replicator(settings)
+    replicator.run(stop)
+    return replicator.stats

@@ -1,0 +1,77 @@
+"""The pending batch: the last change per primary key, per table, plus where each partition got to.
+
+Coalescing keeps per-key order: a key's later change replaces its earlier
+one, and keys are independent of each other (the replica has no foreign
+keys or unique indexes besides the primary key). A truncate drops what the
+batch held for its table and is applied first when the batch is written, so
+the order truncate-then-later-changes is kept inside one transaction.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from consumer.deadletter import DeadLetter
+from consumer.envelope import ChangeEvent, Decoded, DecodeError, Key, RawMessage
+
+
+@dataclass(frozen=True)
+class Action:
+    event: ChangeEvent
+    delete: bool  # delete the key; otherwise upsert event.row
+
+
+@dataclass
+class TableChanges:
+    truncate: bool = False
+    actions: dict[Key, Action] = field(default_factory=dict)
+
+    def add(self, event: ChangeEvent) -> None:
+        if event.is_truncate:
+            self.truncate = True
+            self.actions.clear()
+            return
+        assert event.key is not None
+        if event.old_key is not None:
+            self.actions.pop(event.old_key, None)
+            self.actions[event.old_key] = Action(event, delete=True)
+        self.actions.pop(event.key, None)  # re-insert: dict order follows the latest change
+        self.actions[event.key] = Action(event, delete=event.is_delete)
+
+    def deletes(self) -> list[Action]:
+        return [action for action in self.actions.values() if action.delete]
+
+    def upserts(self) -> list[Action]:
+        return [action for action in self.actions.values() if not action.delete]
+
+
+@dataclass
+class Batch:
+    tables: dict[str, TableChanges] = field(default_factory=dict)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # highest offset seen
+    messages: int = 0
+    changes: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, decoded: Decoded) -> None:
+        self._seen(decoded.raw)
+        if isinstance(decoded, DecodeError):
+            self.dead_letters.append(DeadLetter(decoded.raw, decoded.error, "decode"))
+        elif isinstance(decoded, ChangeEvent):
+            self.tables.setdefault(decoded.table, TableChanges()).add(decoded)
+            self.changes += 1
+
+    def _seen(self, raw: RawMessage) -> None:
+        self.messages += 1
+        where = (raw.topic, raw.partition)
+        self.offsets[where] = max(raw.offset, self.offsets.get(where, -1))
+
+    def age(self) -> float:
+        return time.monotonic() - self.started
+
+    def __bool__(self) -> bool:
+        return self.messages > 0
+
+    def actions(self) -> int:
+        return sum(len(table.actions) + table.truncate for table in self.tables.values())

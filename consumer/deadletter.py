@@ -1,0 +1,85 @@
+"""The dead-letter topic: the original bytes of a message that cannot be applied, with the reason.
+
+Key and value are the consumed message's own bytes (unchanged, so the
+message can be inspected or replayed); the reason and the source position
+travel in headers:
+
+    cdc.error            what was wrong (e.g. "value is not JSON: ...")
+    cdc.stage            decode (bad message) or apply (MySQL refused the row)
+    cdc.source.topic / cdc.source.partition / cdc.source.offset
+
+Every dead letter is also logged. The batch's offsets are committed only
+after the producer confirmed delivery, so a dead letter is never lost.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from cdc.errors import ConsumerError
+from cdc.topics import ensure_topics
+from consumer.envelope import RawMessage
+
+log = logging.getLogger(__name__)
+
+DELIVERY_TIMEOUT_S = 30.0
+
+
+class DeadLetterError(ConsumerError):
+    """The dead-letter topic did not confirm delivery (the batch is retried, not committed)."""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    raw: RawMessage
+    error: str
+    stage: str  # "decode" or "apply"
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return [
+            ("cdc.error", self.error.encode()),
+            ("cdc.stage", self.stage.encode()),
+            ("cdc.source.topic", self.raw.topic.encode()),
+            ("cdc.source.partition", str(self.raw.partition).encode()),
+            ("cdc.source.offset", str(self.raw.offset).encode()),
+        ]
+
+
+class DeadLetterProducer:
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        ensure_topics(bootstrap, [topic], partitions=1, replication_factor=1)
+        self._producer = Producer({
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "enable.idempotence": False,
+            "linger.ms": 5,
+            "message.timeout.ms": int(DELIVERY_TIMEOUT_S * 1000),
+        })
+
+    def send(self, letters: Sequence[DeadLetter]) -> None:
+        """Produce every letter and wait for confirmation; DeadLetterError if any failed."""
+        if not letters:
+            return
+        failures: list[str] = []
+
+        def delivered(error: KafkaError | None, message: Message) -> None:
+            if error is not None:
+                failures.append(str(error))
+
+        for letter in letters:
+            log.warning("dead-letter %s (%s): %s -> %s", letter.raw.where(), letter.stage, letter.error, self.topic)
+            self._producer.produce(self.topic, key=letter.raw.key, value=letter.raw.value,
+                                   headers=letter.headers(), on_delivery=delivered)
+        remaining = self._producer.flush(DELIVERY_TIMEOUT_S)
+        if failures or remaining:
+            raise DeadLetterError(
+                f"dead-letter topic {self.topic} did not confirm {len(failures) + remaining} message(s): "
+                f"{'; '.join(failures[:3]) or 'timed out'}"
+            )
+
+    def close(self) -> None:
+        self._producer.flush(5)

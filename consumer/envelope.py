@@ -1,0 +1,171 @@
+"""Decode one Debezium message (JSON without schemas) into a change, a skip, or a decode error.
+
+Errors are data: `decode` never raises for bad input, it returns DecodeError
+carrying the original message, so the caller dead-letters it and goes on.
+
+Ops: c (insert), r (snapshot read), u (update) -> upsert of `after`;
+d -> delete of the key; t (truncate, key null) -> empty the table; a value
+of null is the tombstone Debezium writes after a delete (for log
+compaction) and carries nothing for the replica. Debezium turns a primary
+key change into a delete of the old key plus a create of the new one; an
+update whose `before` has another key than its `after` is still handled
+(old key deleted) in case another producer emits it that way.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from consumer.replica_schema import TableSpec
+from consumer.types import ValueConversionError
+
+UPSERT_OPS = frozenset({"c", "r", "u"})
+Key = tuple[Any, ...]
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """A message as consumed: where it was and its original bytes (what a dead letter carries)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+    def where(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    table: str
+    op: str  # c, r, u, d or t
+    key: Key | None  # primary key values; None for a truncate
+    row: Row | None  # MySQL values in column order, for c/r/u
+    raw: RawMessage
+    old_key: Key | None = None  # an update that moved the row to another key
+
+    @property
+    def is_truncate(self) -> bool:
+        return self.op == "t"
+
+    @property
+    def is_delete(self) -> bool:
+        return self.op == "d"
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A message with nothing to apply (a tombstone)."""
+
+    raw: RawMessage
+    reason: str
+
+
+@dataclass(frozen=True)
+class DecodeError:
+    raw: RawMessage
+    error: str
+
+
+Decoded = ChangeEvent | Skip | DecodeError
+
+
+class _Invalid(Exception):
+    pass
+
+
+def decode(raw: RawMessage, tables: Mapping[str, TableSpec]) -> Decoded:
+    """`tables` maps each consumed topic to its replica table."""
+    spec = tables.get(raw.topic)
+    if spec is None:
+        return DecodeError(raw, f"unknown topic {raw.topic!r}: no replica table for it")
+    if raw.value is None:
+        return Skip(raw, "tombstone")
+    try:
+        return _decode(raw, spec)
+    except (_Invalid, ValueConversionError) as exc:
+        return DecodeError(raw, str(exc))
+
+
+def _json(data: bytes, what: str) -> Any:
+    try:
+        return json.loads(data.decode())
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _Invalid(f"{what} is not JSON: {exc}") from None
+
+
+def _decode(raw: RawMessage, spec: TableSpec) -> ChangeEvent:
+    assert raw.value is not None
+    envelope = _json(raw.value, "value")
+    if not isinstance(envelope, dict):
+        raise _Invalid(f"value is not a Debezium envelope object: {type(envelope).__name__}")
+    op = envelope.get("op")
+    source_table = (envelope.get("source") or {}).get("table") if isinstance(envelope.get("source"), dict) else None
+    if source_table is not None and source_table != spec.name:
+        raise _Invalid(f"event for table {source_table!r} on the topic of table {spec.name!r}")
+    if op == "t":
+        return ChangeEvent(spec.name, "t", None, None, raw)
+    if op in UPSERT_OPS:
+        after = envelope.get("after")
+        row = _row(spec, after, "after")
+        key = tuple([row[position] for position in spec.key_positions])
+        if raw.key != _debezium_key(spec, key):  # fast path: Debezium's exact bytes
+            message_key = _message_key(raw, spec)
+            if message_key != key:
+                raise _Invalid(f"message key {message_key} differs from the row's primary key {key}")
+        before = envelope.get("before")
+        old_key = None
+        if op == "u" and isinstance(before, dict) and any(before.get(name) != after[name] for name in spec.key):
+            old_key = _before_key(spec, before)
+        return ChangeEvent(spec.name, op, key, row, raw, old_key if old_key != key else None)
+    if op == "d":
+        return ChangeEvent(spec.name, "d", _message_key(raw, spec), None, raw)
+    raise _Invalid(f"unknown or missing op {op!r}")
+
+
+def _row(spec: TableSpec, data: Any, field: str) -> Row:
+    if not isinstance(data, dict):
+        raise _Invalid(f"{field} is missing or not an object")
+    try:
+        row = tuple([column.convert(data[column.name]) for column in spec.columns])
+    except KeyError:
+        row = None
+    if row is None or len(data) != len(row):
+        unknown = sorted(set(data) - set(spec.column_names))
+        if unknown:
+            raise _Invalid(f"{field} has columns the replica does not know: {', '.join(unknown)}")
+        missing = [column.name for column in spec.columns if column.name not in data]
+        raise _Invalid(f"{field} lacks columns: {', '.join(missing)}")
+    return row
+
+
+def _key_values(spec: TableSpec, data: Any, what: str) -> Key:
+    if not isinstance(data, dict) or any(name not in data for name in spec.key):
+        raise _Invalid(f"{what} lacks the primary key {', '.join(spec.key)}")
+    values = tuple([spec.columns[position].convert(data[name]) for name, position in zip(spec.key, spec.key_positions)])
+    if any(value is None for value in values):
+        raise _Invalid(f"{what} has a null primary key")
+    return values
+
+
+def _debezium_key(spec: TableSpec, key: Key) -> bytes:
+    """The key as Debezium's JSON converter writes it, e.g. b'{"order_id":5}' (int keys only)."""
+    return ("{" + ",".join(f'"{name}":{value}' for name, value in zip(spec.key, key)) + "}").encode()
+
+
+def _message_key(raw: RawMessage, spec: TableSpec) -> Key:
+    if raw.key is None:
+        raise _Invalid("missing message key")
+    return _key_values(spec, _json(raw.key, "key"), "message key")
+
+
+def _before_key(spec: TableSpec, before: dict[str, Any]) -> Key | None:
+    try:
+        return _key_values(spec, before, "before")
+    except (_Invalid, ValueConversionError):
+        return None

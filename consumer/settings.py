@@ -1,0 +1,64 @@
+"""ConsumerSettings: everything `cdc consume` needs, read from the environment once."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from cdc.errors import ConfigError
+from cdc.settings import SOURCE_TABLES, Env, KafkaSettings, MySqlSettings
+from cdc.settings import _int as integer_setting
+
+
+def _at_least(env: Env, name: str, default: int, minimum: int) -> int:
+    value = integer_setting(env, name, default)
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class ConsumerSettings:
+    kafka: KafkaSettings
+    mysql: MySqlSettings
+    group_id: str = "cdc-replica"
+    batch_size: int = 5000  # changes per MySQL transaction at most
+    flush_interval: float = 0.15  # seconds a change may wait for its batch
+    deadletter_topic: str = "shop.deadletter"
+    stats_interval: float = 10.0  # seconds between progress log lines
+    metrics_port: int = 0  # Prometheus text endpoint; 0: off
+    max_poll_interval_ms: int = 45_000
+
+    @classmethod
+    def from_env(cls, env: Env = os.environ) -> ConsumerSettings:
+        kafka = KafkaSettings.from_env(env)
+        return cls(
+            kafka=kafka,
+            mysql=MySqlSettings.from_env(env),
+            group_id=env.get("CONSUMER_GROUP", "").strip() or "cdc-replica",
+            batch_size=_at_least(env, "CONSUMER_BATCH_SIZE", 5000, 1),
+            flush_interval=_at_least(env, "CONSUMER_FLUSH_MS", 150, 1) / 1000,
+            deadletter_topic=env.get("DEADLETTER_TOPIC", "").strip() or f"{kafka.topic_prefix}.deadletter",
+            stats_interval=_at_least(env, "STATS_INTERVAL", 10, 1),
+            metrics_port=_at_least(env, "METRICS_PORT", 0, 0),
+        )
+
+    def topics(self) -> dict[str, str]:
+        """Consumed topic -> replica table (the heartbeat topic is not consumed)."""
+        return {self.kafka.table_topic(table): table for table in SOURCE_TABLES}
+
+    def kafka_config(self) -> dict[str, object]:
+        return {
+            "bootstrap.servers": self.kafka.bootstrap,
+            "group.id": self.group_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 1000,
+            "max.poll.interval.ms": self.max_poll_interval_ms,
+            # Eager assignors: a rebalance revokes every partition, so an
+            # abandoned batch is re-read from the committed offsets by whoever
+            # gets each partition next (see consumer.app).
+            "partition.assignment.strategy": "range",
+            "fetch.wait.max.ms": 50,
+        }

@@ -1,0 +1,133 @@
+"""Per-column mapping of Debezium JSON values (no schemas) to exact MySQL parameter values.
+
+The connector runs with decimal.handling.mode=string and
+time.precision.mode=adaptive_time_microseconds, so values arrive as:
+
+    numeric      -> "1234.50"                      -> Decimal (never float)
+    timestamptz  -> "2024-03-30T23:30:00.123456Z"  -> naive datetime in UTC (DATETIME(6))
+    date         -> 19812 (days since 1970-01-01)  -> date
+    bigint/int   -> 42                             -> int
+    text         -> "Zoë 🚀"                       -> str (utf8mb4)
+    NULL         -> null                           -> None
+
+A value that cannot be converted, or that MySQL/MariaDB's DATETIME/DATE
+cannot hold (their range is 1000-01-01 .. 9999-12-31; PostgreSQL goes from
+4713 BC to 294276 AD), raises ValueConversionError and the change is
+dead-lettered with that message: storing a clamped or shifted value would
+make the replica silently differ from the source.
+"""
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+EPOCH = date(1970, 1, 1)
+MYSQL_MIN_DATE = date(1000, 1, 1)
+MYSQL_MAX_DATE = date(9999, 12, 31)
+_DECIMAL = re.compile(r"^-?\d+(?:\.\d+)?$")
+
+
+class ValueConversionError(ValueError):
+    """A Debezium value that has no exact MySQL counterpart."""
+
+
+class Kind(enum.Enum):
+    BIGINT = "BIGINT"
+    INT = "INT"
+    DECIMAL = "DECIMAL(12,2)"
+    TEXT = "LONGTEXT"
+    TIMESTAMP = "DATETIME(6)"
+    DATE = "DATE"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    nullable: bool = False
+    _convert: Callable[[Any], Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_convert", _CONVERTERS[self.kind])
+
+    def convert(self, value: Any) -> Any:
+        """Debezium JSON value -> MySQL parameter, or ValueConversionError naming the column."""
+        if value is None:
+            if self.nullable:
+                return None
+            raise ValueConversionError(f"column {self.name} is NOT NULL but the value is null")
+        try:
+            return self._convert(value)
+        except ValueConversionError as exc:
+            raise ValueConversionError(f"column {self.name}: {exc}") from None
+
+
+def _integer(value: Any) -> int:
+    if value.__class__ is not int:  # bool is an int subclass and is refused too
+        raise ValueConversionError(f"expected an integer, got {value!r}")
+    return value
+
+
+def _decimal(value: Any) -> Decimal:
+    if not isinstance(value, str) or not _DECIMAL.match(value):
+        raise ValueConversionError(f"expected a decimal string like \"12.50\", got {value!r}")
+    try:
+        return Decimal(value)
+    except InvalidOperation:  # pragma: no cover - the pattern already rules this out
+        raise ValueConversionError(f"not a decimal: {value!r}") from None
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueConversionError(f"expected a string, got {value!r}")
+    return value
+
+
+def _in_mysql_range(day: date, value: str) -> None:
+    if not MYSQL_MIN_DATE <= day <= MYSQL_MAX_DATE:
+        raise ValueConversionError(
+            f"{value} is outside the MySQL/MariaDB DATE/DATETIME range 1000-01-01..9999-12-31"
+        )
+
+
+def _timestamp(value: Any) -> datetime:
+    if not isinstance(value, str) or not value.endswith("Z") or value.count("T") != 1 or len(value) < 20:
+        raise ValueConversionError(f"expected a UTC timestamp like \"2024-03-30T23:30:00.123456Z\", got {value!r}")
+    digits = value[20:-1]
+    if len(digits) > 6 or (value[19:20] not in ("Z", ".") or (value[19] == "." and not digits.isdigit())):
+        raise ValueConversionError(f"expected a UTC timestamp with at most microseconds, got {value!r}")
+    try:
+        result = datetime.fromisoformat(value[:-1])
+    except ValueError as exc:
+        raise ValueConversionError(f"invalid timestamp {value!r}: {exc}") from None
+    if result.tzinfo is not None:
+        raise ValueConversionError(f"expected a UTC timestamp ending in Z, got {value!r}")
+    _in_mysql_range(result.date(), value)
+    return result
+
+
+def _date(value: Any) -> date:
+    days = _integer(value)
+    try:
+        result = EPOCH + timedelta(days=days)
+    except OverflowError:
+        raise ValueConversionError(
+            f"{days} days since 1970-01-01 is outside the MySQL/MariaDB DATE range 1000-01-01..9999-12-31"
+        ) from None
+    _in_mysql_range(result, f"{days} days since 1970-01-01 ({result.isoformat()})")
+    return result
+
+
+_CONVERTERS = {
+    Kind.BIGINT: _integer,
+    Kind.INT: _integer,
+    Kind.DECIMAL: _decimal,
+    Kind.TEXT: _text,
+    Kind.TIMESTAMP: _timestamp,
+    Kind.DATE: _date,
+}

@@ -1,0 +1,109 @@
+"""The replica converges on the source: under a live load, through SIGKILLs and a MariaDB restart."""
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from confluent_kafka import Consumer
+
+from cdc.local import stack as local_stack
+from consumer.offsets import partition_lags
+from consumer.settings import ConsumerSettings
+from tests.consumer_support import ConsumerProcess, replica, run_cdc, wait_for_match  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def seeded(stack_env: dict[str, str]) -> dict[str, str]:
+    """A few more rows in the shared source (appended: other tests' rows stay)."""
+    result = run_cdc(stack_env, "generate", "seed", "--append", "--users", "40", "--categories", "6",
+                     "--products", "30", "--orders", "150", "--seed", "11")
+    assert result.returncode == 0, result.stderr
+    return stack_env
+
+
+@pytest.fixture
+def seeded_replica(seeded: dict[str, str], replica: dict[str, str]) -> dict[str, str]:
+    return replica
+
+
+def live(env: dict[str, str], seconds: float, seed: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cdc", "generate", "live", "--rate", "40", "--duration", str(seconds), "--seed", str(seed)],
+        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def test_replica_converges_under_live_load(seeded_replica: dict[str, str], tmp_path: Path) -> None:
+    replica = seeded_replica
+    consumer = ConsumerProcess(replica, tmp_path / "consume.log").start()
+    try:
+        load = live(replica, 10, seed=5)
+        assert load.wait(timeout=120) == 0, load.stdout.read() if load.stdout else ""
+        wait_for_match(replica, timeout=60)
+        verified = run_cdc(replica, "verify", "--wait", "10")
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert "MISMATCH" not in verified.stdout and "order_details" in verified.stdout
+        stats = run_cdc(replica, "consume", "--stats")
+        assert stats.returncode == 0, stats.stderr
+        assert "shop.public.orders" in stats.stdout and "total lag 0" in stats.stdout
+        assert consumer.stop() == 0, consumer.output()[-3000:]
+    finally:
+        consumer.ensure_stopped()
+    assert "progress:" in consumer.output()
+
+    # Replaying the topics from the start (a new group, same replica) leaves the replica as it is.
+    first = committed(replica)
+    replay_env = {**replica, "CONSUMER_GROUP": replica["CONSUMER_GROUP"] + "-replay"}
+    replay = ConsumerProcess(replay_env, tmp_path / "replay.log").start()
+    try:
+        deadline = time.monotonic() + 60
+        while committed(replay_env) < first and time.monotonic() < deadline:
+            time.sleep(1)
+        assert committed(replay_env) >= first
+        wait_for_match(replica, timeout=10)
+        assert replay.stop() == 0
+    finally:
+        replay.ensure_stopped()
+
+
+def committed(env: dict[str, str]) -> int:
+    """The group's committed offsets, summed over all partitions."""
+    settings = ConsumerSettings.from_env(env)
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap, "group.id": settings.group_id})
+    try:
+        return sum(lag.committed or 0 for lag in partition_lags(consumer, settings.topics()))
+    finally:
+        consumer.close()
+
+
+def test_replica_survives_sigkills_and_a_mariadb_restart(
+    seeded_replica: dict[str, str], stack_dir: Path, tmp_path: Path
+) -> None:
+    replica = seeded_replica
+    rng = random.Random(int(time.time()))
+    consumer = ConsumerProcess(replica, tmp_path / "consume.log").start()
+    load = live(replica, 20, seed=6)
+    try:
+        for _ in range(3):
+            time.sleep(rng.uniform(1.5, 4.0))
+            assert consumer.kill() == -9
+            consumer.start()
+        time.sleep(rng.uniform(1.0, 3.0))
+        local_stack.restart(stack_dir, "mariadb", die_with_parent=True)  # while the consumer runs
+        assert load.wait(timeout=120) == 0, load.stdout.read() if load.stdout else ""
+        wait_for_match(replica, timeout=90)
+        assert consumer.stop() == 0, consumer.output()[-3000:]
+    finally:
+        consumer.ensure_stopped()
+        if load.poll() is None:
+            load.kill()
+    log = consumer.output()
+    assert "pausing consumption" in log and "resuming consumption" in log, log[-3000:]

@@ -1,0 +1,53 @@
+"""Debezium JSON values -> exact MySQL parameter values."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+
+from consumer.types import Column, Kind, ValueConversionError
+
+
+@pytest.mark.parametrize(("kind", "value", "expected"), [
+    (Kind.DECIMAL, "1234567890.12", Decimal("1234567890.12")),
+    (Kind.DECIMAL, "-0.01", Decimal("-0.01")),
+    (Kind.DECIMAL, "0.00", Decimal("0.00")),
+    (Kind.TIMESTAMP, "2024-03-30T23:30:00.123456Z", datetime(2024, 3, 30, 23, 30, 0, 123456)),
+    (Kind.TIMESTAMP, "2024-03-30T23:30:00Z", datetime(2024, 3, 30, 23, 30)),
+    (Kind.TIMESTAMP, "2024-03-30T23:30:00.5Z", datetime(2024, 3, 30, 23, 30, 0, 500000)),
+    (Kind.TIMESTAMP, "9999-12-31T23:59:59.999999Z", datetime(9999, 12, 31, 23, 59, 59, 999999)),
+    (Kind.TIMESTAMP, "1000-01-01T00:00:00Z", datetime(1000, 1, 1)),
+    (Kind.DATE, 1, date(1970, 1, 2)),
+    (Kind.DATE, -1, date(1969, 12, 31)),
+    (Kind.BIGINT, 9223372036854775807, 9223372036854775807),
+    (Kind.TEXT, "", ""),
+    (Kind.TEXT, "Zoë 🚀", "Zoë 🚀"),
+])
+def test_converts_exactly(kind: Kind, value: object, expected: object) -> None:
+    result = Column("c", kind).convert(value)
+    assert result == expected and type(result) is type(expected)
+
+
+def test_null_only_where_nullable() -> None:
+    assert Column("phone", Kind.TEXT, nullable=True).convert(None) is None
+    with pytest.raises(ValueConversionError, match="phone is NOT NULL"):
+        Column("phone", Kind.TEXT).convert(None)
+
+
+@pytest.mark.parametrize(("kind", "value", "message"), [
+    (Kind.DECIMAL, 12.5, "decimal string"),
+    (Kind.DECIMAL, "1e5", "decimal string"),
+    (Kind.BIGINT, "5", "integer"),
+    (Kind.BIGINT, True, "integer"),
+    (Kind.TEXT, 5, "string"),
+    (Kind.TIMESTAMP, "2024-03-30 23:30:00", "UTC timestamp"),
+    (Kind.TIMESTAMP, "2024-02-30T00:00:00Z", "invalid timestamp"),
+    (Kind.TIMESTAMP, "0001-01-01T00:00:00Z", "outside the MySQL/MariaDB DATE/DATETIME range"),
+    (Kind.TIMESTAMP, "0999-12-31T23:59:59.999999Z", "outside"),
+    (Kind.DATE, -719162, "outside"),  # 0001-01-01
+    (Kind.DATE, 10**9, "outside"),
+])
+def test_rejects_values_without_an_exact_mysql_counterpart(kind: Kind, value: object, message: str) -> None:
+    with pytest.raises(ValueConversionError, match=message):
+        Column("c", kind).convert(value)
