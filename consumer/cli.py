@@ -75,19 +75,27 @@ def _print_stats(settings: ConsumerSettings) -> None:
 @click.command("verify")
 @click.option("--wait", "wait_seconds", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Retry until everything matches or this many seconds have passed.")
-def verify(wait_seconds: float) -> None:
-    """Compare every replica table with its source row by row; exit 1 unless all match."""
+@click.option("--scope", type=click.Choice(["all", "replica", "marts"]), default="all", show_default=True,
+              help="replica: the five tables; marts: user_activity and sales_by_category against their SQL "
+                   "definitions evaluated on the source.")
+def verify(wait_seconds: float, scope: str) -> None:
+    """Compare the replica tables and the marts with the source row by row; exit 1 unless all match."""
+    from cdc.errors import CdcError
     from cdc.settings import MySqlSettings, SourceSettings
     from cdc.verify import render
     from consumer.verify import replica_reports, run_checks
+    from marts.verify import mart_reports
 
-    from cdc.errors import CdcError
-
-    source, replica = SourceSettings.from_env(), MySqlSettings.from_env()
+    source, mysql = SourceSettings.from_env(), MySqlSettings.from_env()
+    checks = {
+        "replica": lambda: replica_reports(source, mysql),
+        "marts": lambda: mart_reports(source, mysql),
+    }
+    selected = [check for name, check in checks.items() if scope in ("all", name)]
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            reports = run_checks([lambda: replica_reports(source, replica)])
+            reports = run_checks(selected)
         except CdcError:
             if time.monotonic() >= deadline:
                 raise

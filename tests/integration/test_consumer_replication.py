@@ -48,7 +48,7 @@ def test_replica_converges_under_live_load(seeded_replica: dict[str, str], tmp_p
         load = live(replica, 10, seed=5)
         assert load.wait(timeout=120) == 0, load.stdout.read() if load.stdout else ""
         wait_for_match(replica, timeout=60)
-        verified = run_cdc(replica, "verify", "--wait", "10")
+        verified = run_cdc(replica, "verify", "--scope", "replica", "--wait", "10")
         assert verified.returncode == 0, verified.stdout + verified.stderr
         assert "MISMATCH" not in verified.stdout and "order_details" in verified.stdout
         stats = run_cdc(replica, "consume", "--stats")

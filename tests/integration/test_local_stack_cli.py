@@ -1,4 +1,4 @@
-"""`cdc local up|status|down` as a user runs it: a detached stack that `down` removes completely."""
+"""`cdc local up|status|down` as a user runs it: the whole pipeline, detached, and `down` removes it completely."""
 from __future__ import annotations
 
 import json
@@ -23,12 +23,17 @@ def cli_stack() -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="cdc-cli-stack-", dir="/tmp"))
     folder.chmod(0o755)
     try:
-        result = cdc("local", "up", "--dir", str(folder), "--infra-only")
+        result = cdc("local", "up", "--dir", str(folder))
         assert result.returncode == 0, result.stdout + result.stderr
         yield folder
     finally:
         cdc("local", "down", "--dir", str(folder))
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stack_env(folder: Path) -> dict[str, str]:
+    lines = (folder / "stack.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
 def _records(folder: Path) -> list[ProcessRecord]:
@@ -48,7 +53,22 @@ def test_status_shows_every_part_up(cli_stack: Path) -> None:
 
     assert result.returncode == 0, result.stdout
     names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert names == ["postgres", "mariadb", "broker", "connect", "connector"]
+    assert names == ["postgres", "mariadb", "broker", "connect", "consumer", "marts", "connector"]
+
+
+def test_generated_changes_reach_the_replica_and_the_marts_exactly(cli_stack: Path) -> None:
+    env = _stack_env(cli_stack)
+    seed = cdc("generate", "seed", "--users", "60", "--categories", "8", "--products", "50", "--orders", "300", env=env)
+    assert seed.returncode == 0, seed.stderr
+    live = cdc("generate", "live", "--rate", "40", "--duration", "8", "--seed", "9", env=env)
+    assert live.returncode == 0, live.stderr
+
+    verified = cdc("verify", "--wait", "120", env=env)
+
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert [line.split()[0] for line in verified.stdout.splitlines()[2:] if not line.startswith(" ")] == [
+        "users", "product_categories", "products", "orders", "order_details", "user_activity", "sales_by_category",
+    ]
 
 
 def test_up_refuses_a_folder_whose_stack_is_running(cli_stack: Path) -> None:
@@ -65,4 +85,4 @@ def test_down_leaves_no_process_of_the_stack(cli_stack: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert [record.name for record in records if record.alive()] == []
-    assert "stopped: connect, broker, mariadb, postgres" in result.stdout
+    assert "stopped: marts, consumer, connect, broker, mariadb, postgres" in result.stdout
