@@ -1,32 +1,54 @@
-"""Marts benchmark against a running stack (`cdc local up`; then: set -a; . DIR/stack.env; set +a).
+"""Marts benchmark: freshness, backlog drain, and one incremental update vs a recompute.
 
-    python bench/marts_bench.py [--orders 20000] [--rate 50] [--live-seconds 20] [--workers 1]
+    python -m bench.marts_bench [--orders 20000] [--rate 700] [--live-seconds 25] [--sizes 100000,1000000]
+                                [--stack-env DIR/stack.env] [--keep]
 
-Measures, on its own MySQL database and consumer group:
+Needs nothing running: it starts its own local stack (cdc.local.stack.up,
+die_with_parent=True) in a temporary /tmp folder and always tears it down;
+with --stack-env it uses a running stack instead (`cdc local up`).
+On its own MySQL database and consumer group it measures:
+
 1. backlog drain: `cdc marts` worker(s) started on topics already holding
-   every event so far (seed included): events/s until all are applied;
-2. freshness under live load (`cdc generate live`): per applied batch and
-   partition, MySQL commit time minus the source commit time (Debezium's
-   source.ts_ms), sampled from mart_offsets; p50/p99/max; and the share of
-   it spent before the event reached Kafka (message timestamp - source.ts_ms);
-3. one incremental update (one order's status change, its own transaction)
-   vs recomputing both marts with their defining SQL on a MySQL copy of the
-   source tables (the replica's shape) and on PostgreSQL.
-It writes nothing but its own MySQL database (dropped unless --keep or a
-mismatch) and prints the figures.
+   every event so far (a seed of --orders orders): events/s until all are
+   applied;
+2. freshness under live load (`cdc generate live --rate R`; R counts
+   transactions, of which ~28% are new orders: 700 tx/s ~ 200 new orders/s;
+   the achieved new orders/s is printed): per applied batch and partition,
+   MySQL commit time of the batch minus the source commit time of its last
+   event (Debezium's source.ts_ms), sampled from mart_offsets; p50/p99/max;
+   and the part of it spent before the event reached Kafka. The marts are
+   then verified against their definitions on PostgreSQL;
+3. at each of --sizes orders in the source: the source is seeded up to that
+   size (Kafka Connect stopped first when the stack is the benchmark's own:
+   the events are not consumed), its five tables copied into MySQL in the
+   replica's shape (replica_*), and the marts' state tables and marts
+   bootstrapped from that copy with SQL (the one-time bulk initialisation,
+   `bootstrap` below; the worker would take over from there). Then (a) one
+   incremental update through MartStore in its own transaction: an order's
+   status change (to cancelled and back: the heavier kind, it moves the
+   order's lines) and a line's quantity change, median of 50 each; (b) both
+   marts recomputed with their defining SQL on the replica copy (the batch
+   approach), median of 3.
+
+Prints one table with every figure and the machine that produced them.
 """
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
+import re
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import replace
+from datetime import timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,13 +57,15 @@ import psycopg2
 import pymysql
 from confluent_kafka import Consumer, TopicPartition
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from cdc.verify import render  # noqa: E402
-from cdc.settings import SOURCE_TABLES, KafkaSettings, MySqlSettings, SourceSettings  # noqa: E402
-from marts.events import Event, Position, RowChange  # noqa: E402
-from marts.store import MartStore, connect  # noqa: E402
-from marts.verify import DEFINITIONS, mart_reports  # noqa: E402
+from cdc.local import stack as local_stack
+from cdc.local.processes import stop as stop_process
+from cdc.settings import SOURCE_TABLES, KafkaSettings, MySqlSettings, SourceSettings
+from cdc.verify import render
+from marts.contributions import MARTS
+from marts.events import Event, Position, RowChange
+from marts.store import MartStore, connect, ensure_schema
+from marts.tables import STATE_TABLES
+from marts.verify import DEFINITIONS, mart_reports
 
 REPLICA_COLUMNS = {
     "users": ("user_id BIGINT PRIMARY KEY", "first_name TEXT", "last_name TEXT"),
@@ -52,6 +76,8 @@ REPLICA_COLUMNS = {
     "order_details": ("order_detail_id BIGINT PRIMARY KEY", "order_id BIGINT", "product_id BIGINT",
                       "quantity INT", "total_price DECIMAL(12,2)", "KEY (order_id)", "KEY (product_id)"),
 }
+CDC = [sys.executable, "-m", "cdc"]
+Table = list[tuple[str, str]]
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -108,11 +134,11 @@ def settled_end_offsets(kafka: KafkaSettings, quiet: float = 3.0) -> dict[tuple[
 
 
 def drain(env: dict[str, str], kafka: KafkaSettings, mysql: MySqlSettings, log: Path,
-          count: int) -> list[subprocess.Popen[bytes]]:
+          count: int, table: Table) -> list[subprocess.Popen[bytes]]:
     target = settled_end_offsets(kafka)
     events = sum(offset + 1 for offset in target.values())
     started = time.monotonic()
-    workers = [subprocess.Popen(["cdc", "marts"], env=env, stdout=log.with_suffix(f".{n}.log").open("wb"),
+    workers = [subprocess.Popen([*CDC, "marts"], env=env, stdout=log.with_suffix(f".{n}.log").open("wb"),
                                 stderr=subprocess.STDOUT) for n in range(count)]
     conn = wait_for_connection(mysql)
     while not applied_offsets(conn):
@@ -122,7 +148,8 @@ def drain(env: dict[str, str], kafka: KafkaSettings, mysql: MySqlSettings, log: 
     conn.close()
     print(f"backlog with {count} worker(s): {events} events; worker start to first batch {first - started:.1f} s; "
           f"drained in {done - first:.1f} s = {events / (done - first):.0f} events/s "
-          f"({events / (done - started):.0f} events/s including startup and group join)")
+          f"({events / (done - started):.0f} events/s including startup and group join)", flush=True)
+    table.append((f"backlog drain, {count} worker(s), {events} events", f"{events / (done - first):.0f} events/s"))
     return workers
 
 
@@ -135,159 +162,349 @@ def wait_for_connection(mysql: MySqlSettings) -> Any:
     raise SystemExit("no MySQL database")
 
 
-def freshness(env: dict[str, str], kafka: KafkaSettings, mysql: MySqlSettings, rate: float, seconds: float) -> None:
+def freshness(env: dict[str, str], kafka: KafkaSettings, mysql: MySqlSettings, rate: float, seconds: float,
+              table: Table) -> None:
+    """Per change event: when the MySQL transaction of the batch holding it committed (first sighting of
+    its partition's applied offset at or past it in mart_offsets, polled every ~20 ms, so at most that
+    much late) minus when the source committed it (Debezium's source.ts_ms)."""
     conn = connect(mysql)
+    sightings: dict[tuple[str, int], list[tuple[int, float]]] = {}
     seen = applied_offsets(conn)
-    lags: list[float] = []
-    generator = subprocess.Popen(
-        ["cdc", "generate", "live", "--rate", str(rate), "--duration", str(seconds), "--seed", "77"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
     tail = KafkaLag(kafka)
+    started = time.time()
+    generator = subprocess.Popen(
+        [*CDC, "generate", "live", "--rate", str(rate), "--duration", str(seconds), "--seed", "77"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )
     while generator.poll() is None:
-        lags.extend(new_lags(conn, seen))
+        sight(conn, seen, sightings)
         tail.poll(0.02)
-    wait_caught_up(conn, settled_end_offsets(kafka), 120)
-    lags.extend(new_lags(conn, seen))
-    tail.poll(1.0)
+    report = generator.stdout.read().decode() if generator.stdout else ""
+    target = settled_end_offsets(kafka)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not (caught_up(seen, target) and tail.reached(target)):
+        sight(conn, seen, sightings)
+        tail.poll(0.02)
     tail.close()
     conn.close()
+    lags = []
+    for tp, offset, source_ts in tail.events:
+        if source_ts < started:
+            continue  # committed before the live load (the broker's end offsets may lag a little)
+        done = sightings.get(tp, [])
+        index = bisect.bisect_left(done, (offset, -1.0))
+        if index < len(done):
+            lags.append(done[index][1] - source_ts)
+    achieved = re.search(r"achieved ([0-9.]+) transactions/s.*? over ([0-9.]+) s", report)
+    orders = re.search(r"^\s*new_order\s+([0-9,]+)", report, re.MULTILINE)
+    if achieved and orders:
+        tx_rate, elapsed = float(achieved.group(1)), float(achieved.group(2))
+        new_orders = int(orders.group(1).replace(",", "")) / elapsed
+        load = f"{tx_rate:.0f} tx/s = {new_orders:.0f} new orders/s for {elapsed:.0f} s"
+    else:
+        load = f"{rate:g} tx/s requested for {seconds:g} s (generator report unreadable)"
+        print(report)
+    print(f"live load: {load}; {len(tail.events)} change events", flush=True)
     if lags:
-        print(f"freshness under live load ({rate:g} tx/s for {seconds:g} s, {len(lags)} samples): "
-              f"p50 {1000 * percentile(lags, 0.5):.0f} ms, p99 {1000 * percentile(lags, 0.99):.0f} ms, "
-              f"max {1000 * max(lags):.0f} ms")
+        table.append((f"freshness, source commit -> mart commit, per event ({load}; {len(lags)} events)",
+                      f"p50 {1000 * percentile(lags, 0.5):.0f} ms, p99 {1000 * percentile(lags, 0.99):.0f} ms, "
+                      f"max {1000 * max(lags):.0f} ms; p99 < 2 s: {'yes' if percentile(lags, 0.99) < 2 else 'NO'}"))
     if tail.lags:
-        print(f"  of which source commit -> Kafka (Debezium, {len(tail.lags)} events): "
-              f"p50 {1000 * percentile(tail.lags, 0.5):.0f} ms, p99 {1000 * percentile(tail.lags, 0.99):.0f} ms")
+        table.append(("  of which source commit -> Kafka (Debezium + Connect)",
+                      f"p50 {1000 * percentile(tail.lags, 0.5):.0f} ms, "
+                      f"p99 {1000 * percentile(tail.lags, 0.99):.0f} ms"))
+
+
+def caught_up(seen: dict[tuple[str, int], tuple[int, Any, Any]], target: dict[tuple[str, int], int]) -> bool:
+    return all(seen.get(tp, (-1,))[0] >= offset for tp, offset in target.items())
+
+
+def sight(conn: Any, seen: dict[tuple[str, int], tuple[int, Any, Any]],
+          sightings: dict[tuple[str, int], list[tuple[int, float]]]) -> None:
+    for tp, row in applied_offsets(conn).items():
+        offset, _, applied_at = row
+        if seen.get(tp, (-1,))[0] < offset:
+            sightings.setdefault(tp, []).append((offset, applied_at.replace(tzinfo=timezone.utc).timestamp()))
+        seen[tp] = row
 
 
 class KafkaLag:
-    """Tails the source topics from their end: message timestamp (produced) minus source commit time."""
+    """Tails the source topics from their end: each change event's position and source commit time, and
+    its message timestamp (produced) minus that."""
 
     def __init__(self, kafka: KafkaSettings) -> None:
-        self.consumer = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": f"bench-{uuid.uuid4().hex}"})
-        self.consumer.assign([TopicPartition(topic, partition, offset + 1)
-                              for (topic, partition), offset in end_offsets(kafka).items()])
+        self.consumer = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
+                                  "enable.auto.commit": False})
+        assignment = []
+        self.start: dict[tuple[str, int], int] = {}  # the first offset tailed
+        for table in SOURCE_TABLES:
+            topic = kafka.table_topic(table)
+            for partition in self.consumer.list_topics(topic, timeout=10).topics[topic].partitions:
+                _, high = self.consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+                assignment.append(TopicPartition(topic, partition, high))
+                self.start[(topic, partition)] = high
+        self.consumer.assign(assignment)
         self.lags: list[float] = []
+        self.events: list[tuple[tuple[str, int], int, float]] = []
+        self.position: dict[tuple[str, int], int] = {}
+        self.since = time.time()
 
     def poll(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             message = self.consumer.poll(0.01)
-            if message is None or message.error() or not message.value():
+            if message is None or message.error():
+                continue
+            tp = (message.topic(), message.partition())
+            self.position[tp] = message.offset()
+            if not message.value():
                 continue
             source_ts = json.loads(message.value()).get("source", {}).get("ts_ms")
-            if source_ts:
+            if source_ts and source_ts / 1000 >= self.since:
                 self.lags.append((message.timestamp()[1] - source_ts) / 1000)
+                self.events.append((tp, message.offset(), source_ts / 1000))
+
+    def reached(self, target: dict[tuple[str, int], int]) -> bool:
+        return all(self.position.get(tp, -1) >= offset for tp, offset in target.items()
+                   if offset >= self.start.get(tp, 0))
 
     def close(self) -> None:
         self.consumer.close()
 
 
-def new_lags(conn: Any, seen: dict[tuple[str, int], tuple[int, Any, Any]]) -> list[float]:
-    out = []
-    for tp, row in applied_offsets(conn).items():
-        offset, source_ts, applied_at = row
-        if seen.get(tp, (-1,))[0] < offset and source_ts is not None:
-            out.append(applied_at.timestamp() - source_ts / 1000)
-        seen[tp] = row
-    return out
-
-
 def copy_source(source: SourceSettings, conn: Any) -> int:
+    """The five source tables into replica_* tables of conn's database (the replica's shape), streamed."""
     pg = psycopg2.connect(source.dsn)
     rows_copied = 0
     try:
-        with pg, pg.cursor() as pcur, conn.cursor() as cur:
-            for table, columns in REPLICA_COLUMNS.items():
-                names = [c.split()[0] for c in columns if not c.startswith("KEY")]
+        for table, columns in REPLICA_COLUMNS.items():
+            names = [c.split()[0] for c in columns if not c.startswith("KEY")]
+            with conn.cursor() as cur:
                 cur.execute(f"DROP TABLE IF EXISTS replica_{table}")
                 cur.execute(f"CREATE TABLE replica_{table} ({', '.join(columns)}) DEFAULT CHARSET=utf8mb4")
+            with pg, pg.cursor(name=f"copy_{table}") as pcur:
+                pcur.itersize = 20000
                 pcur.execute(f"SELECT {', '.join(names)} FROM {table}")
-                rows = pcur.fetchall()
-                for start in range(0, len(rows), 5000):
-                    cur.executemany(f"INSERT INTO replica_{table} VALUES ({', '.join(['%s'] * len(names))})",
-                                    rows[start:start + 5000])
-                rows_copied += len(rows)
-        conn.commit()
+                while rows := pcur.fetchmany(20000):
+                    with conn.cursor() as cur:
+                        cur.executemany(f"INSERT INTO replica_{table} VALUES ({', '.join(['%s'] * len(names))})",
+                                        rows)
+                    conn.commit()
+                    rows_copied += len(rows)
     finally:
         pg.close()
     return rows_copied
 
 
-def recompute_vs_incremental(source: SourceSettings, mysql: MySqlSettings) -> None:
-    conn = connect(mysql)
-    rows = copy_source(source, conn)
-    mysql_times = []
-    for _ in range(5):
-        started = time.perf_counter()
-        with conn.cursor() as cur:
-            for definition in DEFINITIONS:
-                sql = definition.sql
-                for table in REPLICA_COLUMNS:
-                    sql = sql.replace(f" {table} ", f" replica_{table} ")
-                cur.execute(sql)
-                cur.fetchall()
-        conn.rollback()
-        mysql_times.append(time.perf_counter() - started)
-    pg = psycopg2.connect(source.dsn)
-    pg_times = []
-    for _ in range(5):
-        started = time.perf_counter()
-        with pg, pg.cursor() as cur:
-            for definition in DEFINITIONS:
-                cur.execute(definition.sql)
-                cur.fetchall()
-        pg_times.append(time.perf_counter() - started)
-    pg.close()
+STATE_FROM_REPLICA = {
+    "users": "SELECT user_id, first_name, last_name FROM replica_users",
+    "product_categories": "SELECT category_id, name FROM replica_product_categories",
+    "products": "SELECT product_id, category_id FROM replica_products",
+    "orders": "SELECT order_id, user_id, status, total_amount FROM replica_orders",
+    "order_details": "SELECT order_detail_id, order_id, product_id, quantity, total_price FROM replica_order_details",
+}
+MARTS_FROM_STATE = {
+    "user_activity": (
+        "SELECT o.user_id, o.status, u.first_name, u.last_name, COUNT(*), SUM(o.total_amount), UTC_TIMESTAMP(6)"
+        " FROM mart_state_orders o JOIN mart_state_users u ON u.user_id = o.user_id"
+        " GROUP BY o.user_id, o.status, u.first_name, u.last_name"),
+    "sales_by_category": (
+        "SELECT c.category_id, c.name, SUM(l.quantity), SUM(l.total_price), COUNT(*), UTC_TIMESTAMP(6)"
+        " FROM mart_state_lines l JOIN mart_state_orders o ON o.order_id = l.order_id"
+        " JOIN mart_state_products p ON p.product_id = l.product_id"
+        " JOIN mart_state_categories c ON c.category_id = p.category_id"
+        " WHERE o.status <> 'cancelled' GROUP BY c.category_id, c.name"),
+}
+
+
+def bootstrap(conn: Any) -> None:
+    """One-time bulk initialisation of the state tables and marts from a replica copy (replica_*).
+
+    What a deployment on an existing replica would do once, instead of
+    streaming history through Kafka: fill each state table with its narrow
+    columns, then each mart with its definition over the state (the same
+    query the incremental contributions use, unscoped). The worker then
+    continues from the Kafka offsets matching the copy.
+    """
+    with conn.cursor() as cur:
+        for source, query in STATE_FROM_REPLICA.items():
+            table = STATE_TABLES[source]
+            cur.execute(f"DELETE FROM {table.name}")
+            cur.execute(f"INSERT INTO {table.name} ({', '.join(table.column_names)}) {query}")
+        for spec in MARTS:
+            cur.execute(f"DELETE FROM {spec.name}")
+            cur.execute(f"INSERT INTO {spec.name} ({', '.join(spec.columns)}, updated_at)"
+                        f" {MARTS_FROM_STATE[spec.name]}")
+    conn.commit()
+
+
+def recompute_seconds(conn: Any) -> float:
+    """Both marts with their defining SQL on the replica copy (results fetched, nothing written)."""
+    started = time.perf_counter()
+    with conn.cursor() as cur:
+        for definition in DEFINITIONS:
+            sql = definition.sql
+            for table in REPLICA_COLUMNS:
+                sql = sql.replace(f" {table} ", f" replica_{table} ")
+            cur.execute(sql)
+            cur.fetchall()
+    conn.rollback()
+    return time.perf_counter() - started
+
+
+def incremental_seconds(mysql: MySqlSettings, conn: Any, size: int, runs: int = 50) -> tuple[list[float], list[float]]:
+    """One order status change and one line quantity change, each its own MartStore transaction (there and
+    back, so the marts end as they were): (order times, line times)."""
     with conn.cursor() as cur:
         cur.execute("SELECT order_id, user_id, status, total_amount FROM mart_state_orders"
-                    " WHERE status <> 'cancelled' ORDER BY order_id LIMIT 100")
+                    " WHERE status <> 'cancelled' ORDER BY RAND(7) LIMIT %s", (runs // 2,))
         orders = cur.fetchall()
-    conn.close()
-    store, offset, times = MartStore(mysql), 0, []
+        cur.execute("SELECT l.order_detail_id, l.order_id, l.product_id, l.quantity, l.total_price"
+                    " FROM mart_state_lines l JOIN mart_state_orders o ON o.order_id = l.order_id"
+                    " WHERE o.status <> 'cancelled' ORDER BY RAND(8) LIMIT %s", (runs // 2,))
+        lines = cur.fetchall()
+    conn.rollback()
+    topic, offset = f"bench.incremental.{size}.{uuid.uuid4().hex[:6]}", 0
+    store = MartStore(mysql)
+    order_times, line_times = [], []
+
+    def timed(change: RowChange, into: list[float]) -> None:
+        nonlocal offset
+        event = Event(Position(topic, 0, offset), change)
+        offset += 1
+        started = time.perf_counter()
+        store.apply([event])
+        into.append(time.perf_counter() - started)
+
     try:
         for order_id, user_id, status, amount in orders:
-            for new_status in ("cancelled", status):  # there and back: the marts end as they were
-                event = Event(Position("bench.orders", 0, offset), RowChange("orders", order_id,
-                              (order_id, user_id, new_status, Decimal(amount))))
-                offset += 1
-                started = time.perf_counter()
-                store.apply([event])
-                times.append(time.perf_counter() - started)
+            for new_status in ("cancelled", status):
+                timed(RowChange("orders", order_id, (order_id, user_id, new_status, Decimal(amount))), order_times)
+        for line_id, order_id, product_id, quantity, price in lines:
+            unit = Decimal(price) / quantity
+            for new_quantity in (quantity + 1, quantity):
+                row = (line_id, order_id, product_id, new_quantity, (unit * new_quantity).quantize(Decimal("0.01")))
+                timed(RowChange("order_details", line_id, row if new_quantity != quantity else
+                                (line_id, order_id, product_id, quantity, Decimal(price))), line_times)
     finally:
         store.close()
-    print(f"recompute both marts with the defining SQL ({rows} source rows): "
-          f"MySQL copy median {1000 * statistics.median(mysql_times):.0f} ms, "
-          f"PostgreSQL median {1000 * statistics.median(pg_times):.0f} ms")
-    print(f"one incremental update (an order's status change, own transaction, {len(times)} runs): "
-          f"median {1000 * statistics.median(times):.1f} ms, p99 {1000 * percentile(times, 0.99):.1f} ms")
+    return order_times, line_times
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--orders", type=int, default=20000, help="extra seeded orders (0: none)")
-    parser.add_argument("--rate", type=float, default=50)
-    parser.add_argument("--live-seconds", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=1, help="marts workers sharing the partitions")
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark's MySQL database")
-    args = parser.parse_args()
-    source, kafka = SourceSettings.from_env(), KafkaSettings.from_env()
-    base = MySqlSettings.from_env()
+def source_orders(source: SourceSettings) -> int:
+    pg = psycopg2.connect(source.dsn)
+    try:
+        with pg, pg.cursor() as cur:
+            cur.execute("SELECT count(*) FROM orders")
+            return int(cur.fetchone()[0])
+    finally:
+        pg.close()
+
+
+def seed(env: dict[str, str], orders: int) -> None:
+    subprocess.run([*CDC, "generate", "seed", "--append", "--orders", str(orders), "--users",
+                    str(max(1, orders // 5)), "--products", str(max(1, orders // 20)), "--categories", "20",
+                    "--seed", str(int(time.time()))], env=env, check=True, capture_output=True)
+
+
+def scale(env: dict[str, str], source: SourceSettings, base: MySqlSettings, size: int, table: Table) -> None:
+    have = source_orders(source)
+    started = time.monotonic()
+    if size > have:
+        seed(env, size - have)
+    seeded = time.monotonic() - started
+    total = source_orders(source)
+    mysql = MySqlSettings(replace(base.url, database=f"marts_bench_scale_{uuid.uuid4().hex[:8]}"))
+    ensure_schema(mysql)
+    conn = connect(mysql)
+    try:
+        started = time.monotonic()
+        rows = copy_source(source, conn)
+        copied = time.monotonic() - started
+        started = time.monotonic()
+        bootstrap(conn)
+        booted = time.monotonic() - started
+        print(f"{total} orders: seeded in {seeded:.0f} s, {rows} rows copied to MySQL in {copied:.0f} s, "
+              f"bootstrap of state and marts {booted:.1f} s", flush=True)
+        order_times, line_times = incremental_seconds(mysql, conn, total)
+        recompute = [recompute_seconds(conn) for _ in range(3)]
+    finally:
+        conn.close()
+        drop_database(base, mysql.url.database)
+    label = f"{total:,} orders ({rows:,} source rows)"
+    ms = 1000 * statistics.median(recompute)
+    order_ms, line_ms = 1000 * statistics.median(order_times), 1000 * statistics.median(line_times)
+    print(f"{total} orders: order update {order_ms:.1f} ms, line update {line_ms:.1f} ms, recompute {ms:.0f} ms",
+          flush=True)
+    table.append((f"{label}: one order status change (cancel/uncancel), own transaction, median of {len(order_times)}",
+                  f"{order_ms:.1f} ms (p99 {1000 * percentile(order_times, 0.99):.1f} ms)"))
+    table.append((f"{label}: one line quantity change, own transaction, median of {len(line_times)}",
+                  f"{line_ms:.1f} ms (p99 {1000 * percentile(line_times, 0.99):.1f} ms)"))
+    table.append((f"{label}: recompute both marts, defining SQL on the MySQL replica copy, median of 3",
+                  f"{ms:.0f} ms = {ms / order_ms:.0f}x an order update, {ms / line_ms:.0f}x a line update"))
+    table.append((f"{label}: one-time bootstrap of state + marts from the copy (SQL)", f"{1000 * booted:.0f} ms"))
+
+
+def drop_database(base: MySqlSettings, name: str) -> None:
+    conn = connect(base)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}"
+
+
+def print_table(table: Table) -> None:
+    width = max(len(name) for name, _ in table)
+    print()
+    print(f"{'measure':<{width}}  figure")
+    print(f"{'-' * width}  {'-' * 40}")
+    for name, value in table:
+        print(f"{name:<{width}}  {value}")
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end (shared machine)")
+
+
+def load_env(path: Path) -> dict[str, str]:
+    out = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            out[key.strip()] = value.strip()
+    return out
+
+
+def run(args: argparse.Namespace, stack_env: dict[str, str], connect_process: Any) -> None:
+    env = {**os.environ, **stack_env}
+    source, kafka, base = SourceSettings.from_env(env), KafkaSettings.from_env(env), MySqlSettings.from_env(env)
     name = f"marts_bench_{uuid.uuid4().hex[:8]}"
     mysql = MySqlSettings(replace(base.url, database=name))
-    env = {**os.environ, "MYSQL_URL": f"mysql://{base.url.user}@{base.url.host}:{base.url.port}/{name}",
-           "MARTS_APP_ID": f"bench-{name}", "MARTS_DATA_DIR": f"/tmp/{name}"}
+    env.update({"MYSQL_URL": f"mysql://{base.url.user}@{base.url.host}:{base.url.port}/{name}",
+                "MARTS_APP_ID": f"bench-{name}", "MARTS_DATA_DIR": f"/tmp/{name}"})
+    if base.url.password:
+        env["MYSQL_URL"] = f"mysql://{base.url.user}:{base.url.password}@{base.url.host}:{base.url.port}/{name}"
+    table: Table = []
     if args.orders:
-        subprocess.run(["cdc", "generate", "seed", "--append", "--orders", str(args.orders), "--users",
-                        str(args.orders // 5), "--products", str(args.orders // 20), "--categories", "20",
-                        "--seed", str(int(time.time()))], env=env, check=True, capture_output=True)
+        seed(env, args.orders)
     log = Path(f"/tmp/{name}.log")
-    print(f"worker logs: {log.with_suffix('.*.log')}")
-    workers = drain(env, kafka, mysql, log, args.workers)
+    print(f"worker logs: {log.with_suffix('.*.log')}", flush=True)
+    workers = drain(env, kafka, mysql, log, args.workers, table)
     reports = []
     try:
-        freshness(env, kafka, mysql, args.rate, args.live_seconds)
+        if args.live_seconds:
+            freshness(env, kafka, mysql, args.rate, args.live_seconds, table)
         for _ in range(30):
             reports = mart_reports(source, mysql)
             if all(report.matches for report in reports):
@@ -295,19 +512,47 @@ def main() -> None:
             time.sleep(1)
         if not all(report.matches for report in reports):
             print(render(reports))
-        print("verification:", ", ".join(f"{r.name} {'OK' if r.matches else 'MISMATCH'} ({r.source_rows} rows)"
-                                          for r in reports))
+        table.append(("verification of the marts against their definitions on PostgreSQL",
+                      ", ".join(f"{r.name} {'OK' if r.matches else 'MISMATCH'} ({r.source_rows} rows)"
+                                for r in reports)))
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
         for worker in workers:
             worker.wait(timeout=60)
-    recompute_vs_incremental(source, mysql)
     if not args.keep and reports and all(report.matches for report in reports):
-        conn = connect(base)
-        with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE `{name}`")
-        conn.close()
+        drop_database(base, name)
+    if connect_process is not None:
+        stop_process(connect_process)  # the scale part's seeds are not consumed: spare the CPUs
+    for size in args.sizes:
+        scale(env, source, base, size, table)
+    print_table(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=20000, help="seeded orders for the backlog (0: none)")
+    parser.add_argument("--rate", type=float, default=700, help="live transactions/s (~28%% are new orders)")
+    parser.add_argument("--live-seconds", type=float, default=25, help="0: no freshness measure")
+    parser.add_argument("--workers", type=int, default=1, help="marts workers sharing the partitions")
+    parser.add_argument("--sizes", default="100000,1000000",
+                        help="comma-separated order counts for incremental vs recompute (empty: none)")
+    parser.add_argument("--stack-env", type=Path, help="use the running stack of this stack.env file")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark's MySQL database")
+    args = parser.parse_args()
+    args.sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
+    if args.stack_env:
+        run(args, load_env(args.stack_env), None)
+        return
+    folder = Path(tempfile.mkdtemp(prefix="cdc-marts-bench-", dir="/tmp"))
+    folder.chmod(0o755)
+    try:
+        print(f"starting a stack in {folder} ...", flush=True)
+        state = local_stack.up(folder, progress=lambda message: None, die_with_parent=True)
+        run(args, state.env, state.processes["connect"])
+    finally:
+        local_stack.down(folder, progress=lambda message: None)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

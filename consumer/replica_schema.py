@@ -19,6 +19,7 @@ event is dead-lettered until then, never dropped silently).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,10 +36,14 @@ class TableSpec:
 
     column_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
     key_positions: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    converters: tuple[tuple[str, Callable[[Any], Any]], ...] = field(init=False, repr=False, compare=False)
+    key_json: str = field(init=False, repr=False, compare=False)  # '{"order_id":%s}' % key: Debezium's int key
 
     def __post_init__(self) -> None:
         names = tuple(column.name for column in self.columns)
         object.__setattr__(self, "column_names", names)
+        object.__setattr__(self, "converters", tuple((column.name, column.fast_convert) for column in self.columns))
+        object.__setattr__(self, "key_json", "{" + ",".join(f'"{name}":%s' for name in self.key) + "}")
         object.__setattr__(self, "key_positions", tuple(names.index(name) for name in self.key))
 
     def ddl(self) -> str:

@@ -2,10 +2,11 @@
 
 Per table: the truncate (if any) as `DELETE FROM` (transactional, unlike
 TRUNCATE which commits implicitly), then the deletes as one
-`DELETE ... WHERE key IN (...)`, then the upserts through executemany of
-`INSERT ... VALUES (...) ON DUPLICATE KEY UPDATE c=VALUES(c)` -- the form
-both MySQL 8 and MariaDB 10.11 accept, and the one PyMySQL rewrites into a
-single multi-row INSERT (it matches pymysql.cursors.RE_INSERT_VALUES).
+`DELETE ... WHERE key IN (...)`, then the upserts as multi-row
+`INSERT ... VALUES (...), (...) ON DUPLICATE KEY UPDATE c=VALUES(c)` -- the
+form both MySQL 8 and MariaDB 10.11 accept. The rows' literals are rendered
+by RowRenderer (exactly as PyMySQL escapes them, several times faster);
+upsert_sql, the one-row form with placeholders, serves the row-by-row path.
 Upserts and deletes of a batch touch distinct keys (the batch keeps one
 action per key), so their relative order does not matter.
 
@@ -23,8 +24,10 @@ never silently truncated) and with time_zone +00:00.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pymysql
@@ -33,6 +36,7 @@ from cdc.errors import ConsumerError
 from cdc.settings import MySqlSettings
 from consumer.batch import Action, Batch, TableChanges
 from consumer.deadletter import DeadLetter
+from consumer.envelope import Row
 from consumer.replica_schema import REPLICA_TABLES, TableSpec, ensure_database, ensure_tables
 
 log = logging.getLogger(__name__)
@@ -43,6 +47,9 @@ log = logging.getLogger(__name__)
 RETRYABLE_SERVER_ERRORS = frozenset({1040, 1044, 1045, 1053, 1142, 1143, 1146, 1205, 1213, 1290, 1836, 1927, 4031})
 CLIENT_ERRORS = 2000  # 2000..2999: client side (cannot connect, lost connection, ...)
 DELETE_CHUNK = 1000
+# Characters of one multi-row upsert: PyMySQL's executemany stops at 1,024,000 bytes; 4 bytes a
+# character at most keeps a statement under MariaDB's and MySQL's default max_allowed_packet (16 MiB+).
+MAX_STATEMENT = 1_000_000
 
 
 class MySqlUnavailable(ConsumerError):
@@ -61,10 +68,68 @@ def _quote(name: str) -> str:
 
 
 def upsert_sql(spec: TableSpec) -> str:
-    columns = ", ".join(map(_quote, spec.column_names))
     placeholders = ", ".join(["%s"] * len(spec.columns))
+    return f"{_upsert_head(spec)}({placeholders}){_upsert_tail(spec)}"
+
+
+def _upsert_head(spec: TableSpec) -> str:
+    return f"INSERT INTO {_quote(spec.name)} ({', '.join(map(_quote, spec.column_names))}) VALUES "
+
+
+def _upsert_tail(spec: TableSpec) -> str:
     updates = ", ".join(f"{_quote(name)}=VALUES({_quote(name)})" for name in spec.column_names if name not in spec.key)
-    return f"INSERT INTO {_quote(spec.name)} ({columns}) VALUES ({placeholders}) ON DUPLICATE KEY UPDATE {updates}"
+    return f" ON DUPLICATE KEY UPDATE {updates}"
+
+
+def _datetime_literal(value: datetime) -> str:
+    return f"'{value.isoformat(' ')}'" if value.tzinfo is None else pymysql.converters.escape_datetime(value)
+
+
+def _date_literal(value: date) -> str:
+    return f"'{value.isoformat()}'"
+
+
+class RowRenderer:
+    """Rows -> SQL literals, as PyMySQL's escaping writes them, in a fraction of its time.
+
+    PyMySQL's executemany escapes every value through several generic layers, which costs more
+    than decoding the message it came from; the replica's values have few exact types, so each
+    gets a direct conversion and anything else goes through the connection's own escape.
+    """
+
+    def __init__(self, escape: Callable[[Any], str]) -> None:
+        self._escape = escape
+        self._by_type: dict[type, Callable[[Any], str]] = {
+            int: int.__repr__, str: escape, Decimal: _decimal_literal, datetime: _datetime_literal,
+            date: _date_literal, type(None): _null_literal,
+        }
+
+    def row(self, row: Row) -> str:
+        by_type, escape = self._by_type, self._escape
+        return "(" + ",".join([by_type.get(value.__class__, escape)(value) for value in row]) + ")"
+
+    def upserts(self, spec: TableSpec, rows: Sequence[Row]) -> Iterator[str]:
+        """Multi-row upserts of at most MAX_STATEMENT characters each (and at least one row)."""
+        head, tail = _upsert_head(spec), _upsert_tail(spec)
+        chunk: list[str] = []
+        size = 0
+        for row in rows:
+            literal = self.row(row)
+            if chunk and size + len(literal) > MAX_STATEMENT:
+                yield head + ",".join(chunk) + tail
+                chunk, size = [], 0
+            chunk.append(literal)
+            size += len(literal) + 1
+        if chunk:
+            yield head + ",".join(chunk) + tail
+
+
+def _decimal_literal(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _null_literal(value: None) -> str:
+    return "NULL"
 
 
 def delete_sql(spec: TableSpec, count: int) -> str:
@@ -100,6 +165,7 @@ class MySqlSink:
         self._settings = settings
         self._connect_timeout = connect_timeout
         self._conn: Any = None
+        self._render: RowRenderer | None = None
 
     def connect(self) -> None:
         """Open the connection if needed, creating the database and tables (idempotent)."""
@@ -118,6 +184,7 @@ class MySqlSink:
         except pymysql.MySQLError as exc:
             raise MySqlUnavailable(f"MySQL at {self._settings.url.host}:{self._settings.url.port}: {exc}") from exc
         self._conn = conn
+        self._render = RowRenderer(conn.escape)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -148,6 +215,8 @@ class MySqlSink:
             raise MySqlUnavailable(f"MySQL write failed, will retry: {exc}") from exc
 
     def _apply_all(self, batch: Batch) -> int:
+        render = self._render
+        assert render is not None, "connect() sets it with the connection"
         applied = 0
         with self._conn.cursor() as cur:
             for name, changes in batch.tables.items():
@@ -159,8 +228,8 @@ class MySqlSink:
                     chunk = deletes[start:start + DELETE_CHUNK]
                     cur.execute(delete_sql(spec, len(chunk)), _flat_keys(chunk))
                 upserts = changes.upserts()
-                if upserts:
-                    cur.executemany(upsert_sql(spec), [action.event.row for action in upserts])
+                for statement in render.upserts(spec, [action.event.row for action in upserts]):
+                    cur.execute(statement)  # no parameters: PyMySQL sends it as it is
                 applied += len(changes.actions) + changes.truncate
         return applied
 

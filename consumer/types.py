@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 EPOCH = date(1970, 1, 1)
@@ -51,9 +52,15 @@ class Column:
     kind: Kind
     nullable: bool = False
     _convert: Callable[[Any], Any] = field(init=False, repr=False, compare=False)
+    # Like convert, but its errors do not name the column and a null in a NOT NULL column fails with
+    # the converter's own message: for the decoder's per-message hot path, which calls convert
+    # again on failure to get the exact message.
+    fast_convert: Callable[[Any], Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_convert", _CONVERTERS[self.kind])
+        convert = _CONVERTERS[self.kind]
+        object.__setattr__(self, "_convert", convert)
+        object.__setattr__(self, "fast_convert", _or_none(convert) if self.nullable else convert)
 
     def convert(self, value: Any) -> Any:
         """Debezium JSON value -> MySQL parameter, or ValueConversionError naming the column."""
@@ -65,6 +72,12 @@ class Column:
             return self._convert(value)
         except ValueConversionError as exc:
             raise ValueConversionError(f"column {self.name}: {exc}") from None
+
+
+def _or_none(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def convert_or_none(value: Any) -> Any:
+        return None if value is None else convert(value)
+    return convert_or_none
 
 
 def _integer(value: Any) -> int:
@@ -112,7 +125,11 @@ def _timestamp(value: Any) -> datetime:
 
 
 def _date(value: Any) -> date:
-    days = _integer(value)
+    return _date_of(_integer(value))
+
+
+@lru_cache(maxsize=1 << 16)  # few distinct dates, each converted over and over; errors are not cached
+def _date_of(days: int) -> date:
     try:
         result = EPOCH + timedelta(days=days)
     except OverflowError:

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from cdc.settings import SOURCE_TABLES, KafkaSettings
 from marts.events import Event, MalformedEvent, Position, decode
@@ -48,6 +49,8 @@ def create_app(settings: MartsSettings, kafka: KafkaSettings, store: MartStore) 
         stream_wait_empty=False,
         web_enabled=False,
     )
+    app.marts_fetch_wait_ms = settings.fetch_wait_ms  # type: ignore[attr-defined]
+    _shorten_fetch_wait()
     tables = {kafka.table_topic(table): table for table in SOURCE_TABLES}
     topic = app.topic(*tables, key_serializer="raw", value_serializer="raw", allow_empty=True)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="marts-mysql")
@@ -72,6 +75,25 @@ def create_app(settings: MartsSettings, kafka: KafkaSettings, store: MartStore) 
             progress.add(result)
 
     return app
+
+
+def _shorten_fetch_wait() -> None:
+    """Faust creates its aiokafka consumer with fetch_max_wait_ms=1500 and no setting for it: once per
+    process, wrap that creation to use the app's marts_fetch_wait_ms (read by the consumer at start)."""
+    thread = faust_aiokafka.AIOKafkaConsumerThread
+    if getattr(thread._create_worker_consumer, "marts_wrapped", False):
+        return
+    original = thread._create_worker_consumer
+
+    def create(self: Any, transport: Any) -> Any:
+        consumer = original(self, transport)
+        wait = getattr(self.app, "marts_fetch_wait_ms", None)
+        if wait is not None and hasattr(consumer, "_fetch_max_wait_ms"):
+            consumer._fetch_max_wait_ms = wait
+        return consumer
+
+    create.marts_wrapped = True  # type: ignore[attr-defined]
+    thread._create_worker_consumer = create  # type: ignore[method-assign]
 
 
 class Progress:

@@ -20,7 +20,7 @@ def marts(verify: bool) -> None:
     """Maintain the user_activity and sales_by_category marts in MySQL from the change topics.
 
     Reads KAFKA_BOOTSTRAP, MYSQL_URL, MARTS_APP_ID (consumer group, default cdc-marts),
-    MARTS_BATCH_SIZE, MARTS_BATCH_SECONDS, MARTS_DATA_DIR. Several workers with one
+    MARTS_BATCH_SIZE, MARTS_BATCH_SECONDS, MARTS_FETCH_WAIT_MS, MARTS_DATA_DIR. Several workers with one
     MARTS_APP_ID share the partitions.
     """
     mysql = MySqlSettings.from_env()

@@ -36,6 +36,9 @@ class MartsSettings:
     session_timeout: float = 6.0  # broker session / rebalance timeouts (seconds)
     partitions: int = 4  # of every source topic
     max_attempts: int = 30  # of one batch transaction on deadlocks and lost connections
+    # How long the broker may hold a fetch when no new message is there (Faust hardcodes 1500 ms,
+    # which the local broker takes in full: ~0.4 s median, 0.75 s worst added to freshness).
+    fetch_wait_ms: int = 100
 
     @classmethod
     def from_env(cls, env: Env = os.environ) -> MartsSettings:
@@ -48,4 +51,5 @@ class MartsSettings:
             data_dir=Path(data_dir) if data_dir else cls.data_dir / app_id,
             session_timeout=_number(env, "MARTS_SESSION_TIMEOUT", cls.session_timeout),
             partitions=int(_number(env, "TOPIC_PARTITIONS", cls.partitions, int)),
+            fetch_wait_ms=int(_number(env, "MARTS_FETCH_WAIT_MS", cls.fetch_wait_ms, int)),
         )

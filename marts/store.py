@@ -6,14 +6,22 @@ event at or below its partition's stored offset has already been applied
 and is skipped (duplicates, replays after a crash, a partition handed over
 to another worker mid-batch).
 
-Per row change: read the old state row; if nothing the marts use changed,
-stop; if only labels (names) changed, update the state row and relabel the
-mart rows at the end of the batch; otherwise compute the contributions of
-the groups the row takes part in (scoped, indexed queries on the state
-tables: work proportional to the row's own orders/lines), apply the state
-change, compute them again, and buffer the difference. The batch's merged
-deltas are upserted (``col = col + VALUES(col)``, valid on MySQL 8 and
-MariaDB) and groups whose count reached zero are deleted.
+Per row change: take the old state row (read for the whole batch up front:
+one query per table for the keys the batch touches, then kept in a
+per-batch cache that also holds the batch's own writes); if nothing the
+marts use changed, stop; if only labels (names) changed, update the state
+row and relabel the mart rows at the end of the batch; otherwise compute
+the contributions of the groups the row takes part in, apply the state
+change, compute them again, and buffer the difference. The frequent
+changes, of orders and order lines, are computed in Python from the cached
+rows they join with (an order's user, a line's order, product and
+category), so they cost no query of their own; the rest (users, products,
+categories, and an order that appears, disappears or is (un)cancelled,
+which moves all its lines) run scoped, indexed queries on the state tables
+(work proportional to the row's own orders/lines) after the pending state
+writes are flushed. State writes are flushed with multi-row statements.
+The batch's merged deltas are upserted (``col = col + VALUES(col)``, valid
+on MySQL 8 and MariaDB) and groups whose count reached zero are deleted.
 
 Concurrency: transactions run SERIALIZABLE, where InnoDB makes every read a
 locking read (next-key locks). Two workers applying, say, an order and one
@@ -26,18 +34,19 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pymysql
 
 from cdc.errors import MartsError
 from cdc.settings import MySqlSettings
-from marts.contributions import MARTS, DeltaBuffer, Group, Key, MartSpec, diff, groups
+from marts.contributions import MARTS, Delta, DeltaBuffer, Group, Key, MartSpec, diff, groups
 from marts.events import Event, RowChange, Truncate
 from marts.schema import OFFSETS, all_ddl
-from marts.tables import CATEGORIES, STATE_TABLES, USERS, Row, StateTable
+from marts.tables import CATEGORIES, LINES, ORDERS, PRODUCTS, STATE_TABLES, USERS, Row, StateTable
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +160,8 @@ def apply_batch(cur: Any, events: Sequence[Event]) -> tuple[int, int]:
     stored = load_offsets(cur, {(e.position.topic, e.position.partition) for e in events})
     newest: dict[tuple[str, int], Event] = {}
     buffer, relabels = DeltaBuffer(), set()
-    applied = skipped = 0
+    todo: list[Event] = []
+    skipped = 0
     for event in events:
         partition = (event.position.topic, event.position.partition)
         last = newest[partition].position.offset if partition in newest else stored.get(partition, -1)
@@ -159,14 +169,18 @@ def apply_batch(cur: Any, events: Sequence[Event]) -> tuple[int, int]:
             skipped += 1
             continue
         newest[partition] = event
-        applied += 1
+        todo.append(event)
+    state = BatchState(cur)
+    state.prefetch([e.change for e in todo if isinstance(e.change, RowChange)])
+    for event in todo:
         if isinstance(event.change, RowChange):
-            apply_change(cur, event.change, buffer, relabels)
+            apply_change(state, event.change, buffer, relabels)
         elif isinstance(event.change, Truncate):
-            truncate(cur, STATE_TABLES[event.change.table], buffer, relabels)
+            truncate(state, STATE_TABLES[event.change.table], buffer, relabels)
+    state.flush()
     flush(cur, buffer, relabels)
     save_offsets(cur, newest.values())
-    return applied, skipped
+    return len(todo), skipped
 
 
 def load_offsets(cur: Any, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
@@ -182,70 +196,322 @@ def load_offsets(cur: Any, partitions: Iterable[tuple[str, int]]) -> dict[tuple[
 def save_offsets(cur: Any, events: Iterable[Event]) -> None:
     rows = [(e.position.topic, e.position.partition, e.position.offset, e.source_ts_ms) for e in events]
     if rows:
-        cur.executemany(
-            f"INSERT INTO {OFFSETS} (topic, partition_id, last_offset, source_ts_ms, applied_at)"
-            " VALUES (%s, %s, %s, %s, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE"
-            " last_offset = VALUES(last_offset), source_ts_ms = VALUES(source_ts_ms), applied_at = VALUES(applied_at)",
-            rows,
+        execute_rows(
+            cur, f"INSERT INTO {OFFSETS} (topic, partition_id, last_offset, source_ts_ms, applied_at) VALUES",
+            "(%s, %s, %s, %s, UTC_TIMESTAMP(6))",
+            " ON DUPLICATE KEY UPDATE last_offset = VALUES(last_offset), source_ts_ms = VALUES(source_ts_ms),"
+            " applied_at = VALUES(applied_at)",
+            sorted(rows),
         )
 
 
-def apply_change(cur: Any, change: RowChange, buffer: DeltaBuffer, relabels: set[tuple[str, Any]]) -> None:
+# (child table, column) relations whose children a batch may need: a user's orders, an order's
+# lines, a product's lines.
+RELATIONS = ((ORDERS.source, 1), (LINES.source, 1), (LINES.source, 2))
+INDEXED: dict[str, tuple[int, ...]] = {ORDERS.source: (1,), LINES.source: (1, 2)}
+
+
+class BatchState:
+    """The state rows one batch has read or written, by table and key (None: no such row).
+
+    Writes go to the cache at once and to MySQL at flush(), which must run
+    before any SQL that reads the state tables.
+    """
+
+    def __init__(self, cur: Any) -> None:
+        self.cur = cur
+        self.rows: dict[str, dict[Any, Row | None]] = {name: {} for name in STATE_TABLES}
+        self.dirty: dict[str, dict[Any, Row | None]] = {name: {} for name in STATE_TABLES}
+        # Per relation (child table, column): child keys by parent key (a superset: check each
+        # child's current column value), complete for the parents in `loaded`: every child of
+        # theirs in MySQL at the start of the batch was read.
+        self.children: dict[tuple[str, int], dict[Any, set[Any]]] = {relation: {} for relation in RELATIONS}
+        self.loaded: dict[tuple[str, int], set[Any]] = {relation: set() for relation in RELATIONS}
+
+    def get(self, table: StateTable, key: Any) -> Row | None:
+        rows = self.rows[table.source]
+        if key not in rows:
+            self.load(table, [key])
+        return rows[key]
+
+    def put(self, table: StateTable, key: Any, row: Row | None) -> None:
+        self.rows[table.source][key] = row
+        self.dirty[table.source][key] = row
+        if row is not None:
+            self._index(table, row)
+
+    def _index(self, table: StateTable, row: Row) -> None:
+        for column in INDEXED.get(table.source, ()):
+            self.children[(table.source, column)].setdefault(row[column], set()).add(row[0])
+
+    def children_of(self, table: StateTable, column: int, parent: Any) -> list[Row] | None:
+        """The rows of `table` whose `column` is `parent` now, if known without a query (else None)."""
+        relation = (table.source, column)
+        if parent not in self.loaded[relation]:
+            return None
+        rows = self.rows[table.source]
+        found = (rows[key] for key in sorted(self.children[relation].get(parent, ())))
+        return [row for row in found if row is not None and row[column] == parent]
+
+    def load_children(self, table: StateTable, column: int, parents: Iterable[Any]) -> None:
+        """Read every row of `table` whose `column` is one of `parents`; only before the batch writes."""
+        assert not any(self.dirty.values()), "children must be loaded before the batch writes"
+        relation = (table.source, column)
+        rows = self.rows[table.source]
+        wanted = sorted(set(parents) - self.loaded[relation])
+        name = table.column_names[column]
+        for start in range(0, len(wanted), CHUNK):
+            chunk = wanted[start:start + CHUNK]
+            self.cur.execute(f"SELECT {', '.join(table.column_names)} FROM {table.name}"
+                             f" WHERE {name} IN ({', '.join(['%s'] * len(chunk))})", chunk)
+            for found in self.cur.fetchall():
+                row = tuple(found)
+                rows.setdefault(row[0], row)
+                self._index(table, row)
+            self.loaded[relation].update(chunk)
+
+    def load(self, table: StateTable, keys: Iterable[Any], for_update: bool = True) -> None:
+        """Read the rows of `keys` not cached yet (locking them: SERIALIZABLE reads lock anyway)."""
+        rows = self.rows[table.source]
+        wanted = sorted({key for key in keys if key not in rows})
+        for start in range(0, len(wanted), CHUNK):
+            chunk = wanted[start:start + CHUNK]
+            self.cur.execute(
+                f"SELECT {', '.join(table.column_names)} FROM {table.name}"
+                f" WHERE {table.key} IN ({', '.join(['%s'] * len(chunk))})" + (" FOR UPDATE" if for_update else ""),
+                chunk,
+            )
+            found = {row[0]: tuple(row) for row in self.cur.fetchall()}
+            for key in chunk:
+                rows[key] = found.get(key)
+                if key in found:
+                    self._index(table, found[key])
+
+    def prefetch(self, changes: Sequence[RowChange]) -> None:
+        """Read up front the rows the changes replace and those the Python contributions join with."""
+        keys: dict[str, set[Any]] = {name: set() for name in STATE_TABLES}
+        for change in changes:
+            keys[change.table].add(change.key)
+        for name, wanted in keys.items():
+            self.load(STATE_TABLES[name], wanted)
+        # A user, product or order that appears, disappears or moves (or is (un)cancelled) moves
+        # all its orders or lines.
+        self.load_children(ORDERS, 1, keys[USERS.source])
+        self.load_children(LINES, 1, keys[ORDERS.source])
+        self.load_children(LINES, 2, keys[PRODUCTS.source])
+        users: set[Any] = set()
+        for change in changes:
+            if change.table == ORDERS.source:
+                users |= {row[1] for row in (self.rows[ORDERS.source][change.key], change.after) if row is not None}
+        lines = [row for row in self.rows[LINES.source].values() if row is not None]
+        lines += [c.after for c in changes if c.table == LINES.source and c.after is not None]
+        self.load(ORDERS, {row[1] for row in lines}, for_update=False)
+        self.load(PRODUCTS, {row[2] for row in lines}, for_update=False)
+        self.load(USERS, users, for_update=False)
+        categories = {row[1] for row in self.rows[PRODUCTS.source].values() if row is not None}
+        categories |= {c.after[1] for c in changes if c.table == PRODUCTS.source and c.after is not None}
+        self.load(CATEGORIES, categories, for_update=False)
+
+    def flush(self) -> None:
+        for name, changed in self.dirty.items():
+            if not changed:
+                continue
+            table = STATE_TABLES[name]
+            gone = sorted(key for key, row in changed.items() if row is None)
+            for start in range(0, len(gone), 1000):
+                chunk = gone[start:start + 1000]
+                self.cur.execute(f"DELETE FROM {table.name} WHERE {table.key} IN ({', '.join(['%s'] * len(chunk))})",
+                                 chunk)
+            present = [row for _, row in sorted(changed.items()) if row is not None]
+            if present:
+                write_rows(self.cur, table, present)
+            changed.clear()
+
+
+def apply_change(state: BatchState, change: RowChange, buffer: DeltaBuffer, relabels: set[tuple[str, Any]]) -> None:
     table = STATE_TABLES[change.table]
-    old = read_row(cur, table, change.key)
+    old = state.get(table, change.key)
     new = change.after
     if old == new:
         return
     if old is not None and new is not None and table.label_only(old, new):
-        write_row(cur, table, new)
+        state.put(table, change.key, new)
         relabels.add((table.source, change.key))
+        return
+    sql_scopes = []
+    for mart, scope in table.scopes:
+        compute = PYTHON_SCOPES.get((table.source, mart))
+        deltas = compute(state, old, new) if compute is not None else None
+        if deltas is None:
+            sql_scopes.append((mart, scope))
+        else:
+            buffer.add(mart, deltas)
+    if not sql_scopes:
+        state.put(table, change.key, new)
         return
     # Every scoped contribution query joins the changed row itself, so a row
     # that does not exist contributes nothing: no query needed then.
-    before = contributions(cur, table, change.key) if old is not None else None
-    if new is None:
-        cur.execute(f"DELETE FROM {table.name} WHERE {table.key} = %s", (change.key,))
-    else:
-        write_row(cur, table, new)
-    after = contributions(cur, table, change.key) if new is not None else None
-    for mart, _ in table.scopes:
-        buffer.add(mart, diff((before or {}).get(mart, {}), (after or {}).get(mart, {})))
+    state.flush()
+    before = {mart: sql_contributions(state.cur, mart, scope, change.key) if old is not None else {}
+              for mart, scope in sql_scopes}
+    state.put(table, change.key, new)
+    state.flush()
+    for mart, scope in sql_scopes:
+        after = sql_contributions(state.cur, mart, scope, change.key) if new is not None else {}
+        buffer.add(mart, diff(before[mart], after))
 
 
-def truncate(cur: Any, table: StateTable, buffer: DeltaBuffer, relabels: set[tuple[str, Any]]) -> None:
-    """Every state row of the table goes, one delete at a time (a large but rare operation)."""
-    cur.execute(f"SELECT {table.key} FROM {table.name} ORDER BY {table.key}")
-    keys = [key for (key,) in cur.fetchall()]
+def sql_contributions(cur: Any, mart: str, scope: str, key: Any) -> dict[Key, Group]:
+    """The groups of `mart` the row `key` takes part in, with all their rows' contributions (scope's rows)."""
+    spec = SPECS[mart]
+    cur.execute(spec.contribution_sql.format(scope=scope), (key,))
+    return groups(spec, cur.fetchall())
+
+
+def _order_activity(state: BatchState, order: Row | None) -> dict[Key, Group]:
+    """An order's contribution to user_activity: one order in its (user, status) group, if its user exists."""
+    if order is None:
+        return {}
+    order_id, user_id, status, amount = order
+    user = state.get(USERS, user_id)
+    if user is None:
+        return {}
+    key = (user_id, status)
+    return {key: Group(key, (user[1], user[2]), (1, Decimal(amount)))}
+
+
+def order_activity_deltas(state: BatchState, old: Row | None, new: Row | None) -> list[Delta]:
+    return diff(_order_activity(state, old), _order_activity(state, new))
+
+
+def order_sales_deltas(state: BatchState, old: Row | None, new: Row | None) -> list[Delta] | None:
+    """Nothing when the order's lines count before and after alike (it exists and stays (not) cancelled);
+    when it appears, disappears or is (un)cancelled all its lines move: computed from the cached lines
+    if they are all known, else None (ask SQL)."""
+    if old is not None and new is not None and (old[2] == CANCELLED) == (new[2] == CANCELLED):
+        return []
+    if (old is None or old[2] == CANCELLED) and (new is None or new[2] == CANCELLED):
+        return []
+    order_id = (old if old is not None else new)[0]  # type: ignore[index]
+    lines = state.children_of(LINES, 1, order_id)
+    if lines is None:
+        return None
+    return diff(_order_sales(state, old, lines), _order_sales(state, new, lines))
+
+
+def _order_sales(state: BatchState, order: Row | None, lines: Sequence[Row]) -> dict[Key, Group]:
+    """The contribution of an order's lines to sales_by_category, given the order's row."""
+    if order is None or order[2] == CANCELLED:
+        return {}
+    out: dict[Key, Group] = {}
+    for line in lines:
+        for key, group in _line_sales(state, line, order).items():
+            seen = out.get(key)
+            out[key] = group if seen is None else Group(key, group.labels, tuple(
+                a + b for a, b in zip(seen.measures, group.measures)))
+    return out
+
+
+def _line_sales(state: BatchState, line: Row | None, order: Row | None = None) -> dict[Key, Group]:
+    """A line's contribution to sales_by_category, if its order (not cancelled), product and category exist
+    (`order`: the order's row, when the caller has it)."""
+    if line is None:
+        return {}
+    _, order_id, product_id, quantity, price = line
+    if order is None:
+        order = state.get(ORDERS, order_id)
+    if order is None or order[2] == CANCELLED:
+        return {}
+    product = state.get(PRODUCTS, product_id)
+    if product is None:
+        return {}
+    category = state.get(CATEGORIES, product[1])
+    if category is None:
+        return {}
+    key = (category[0],)
+    return {key: Group(key, (category[1],), (int(quantity), Decimal(price), 1))}
+
+
+def line_sales_deltas(state: BatchState, old: Row | None, new: Row | None) -> list[Delta]:
+    return diff(_line_sales(state, old), _line_sales(state, new))
+
+
+def _user_activity(user: Row | None, orders: Sequence[Row]) -> dict[Key, Group]:
+    """A user's orders' contribution to user_activity, given the user's row."""
+    if user is None:
+        return {}
+    out: dict[Key, Group] = {}
+    for _, user_id, status, amount in orders:
+        key = (user_id, status)
+        seen = out.get(key)
+        count, total = (1, Decimal(amount)) if seen is None else (seen.measures[0] + 1, seen.measures[1] + amount)
+        out[key] = Group(key, (user[1], user[2]), (count, total))
+    return out
+
+
+def user_activity_deltas(state: BatchState, old: Row | None, new: Row | None) -> list[Delta] | None:
+    """A user that appears or disappears brings or takes all its orders (from the cache if all known)."""
+    orders = state.children_of(ORDERS, 1, (old if old is not None else new)[0])  # type: ignore[index]
+    if orders is None:
+        return None
+    return diff(_user_activity(old, orders), _user_activity(new, orders))
+
+
+def _product_sales(state: BatchState, product: Row | None, lines: Sequence[Row]) -> dict[Key, Group]:
+    """A product's lines' contribution to sales_by_category, given the product's row."""
+    if product is None:
+        return {}
+    category = state.get(CATEGORIES, product[1])
+    if category is None:
+        return {}
+    key = (category[0],)
+    quantity, total, count = 0, Decimal(0), 0
+    for _, order_id, _, line_quantity, price in lines:
+        order = state.get(ORDERS, order_id)
+        if order is not None and order[2] != CANCELLED:
+            quantity, total, count = quantity + int(line_quantity), total + Decimal(price), count + 1
+    return {key: Group(key, (category[1],), (quantity, total, count))} if count else {}
+
+
+def product_sales_deltas(state: BatchState, old: Row | None, new: Row | None) -> list[Delta] | None:
+    """A product that appears, disappears or changes category moves all its lines (from the cache if all known)."""
+    lines = state.children_of(LINES, 2, (old if old is not None else new)[0])  # type: ignore[index]
+    if lines is None:
+        return None
+    return diff(_product_sales(state, old, lines), _product_sales(state, new, lines))
+
+
+CANCELLED = "cancelled"
+# (table, mart) -> deltas computed from cached rows, or None: use the scoped SQL instead.
+PYTHON_SCOPES: dict[tuple[str, str], Callable[[BatchState, Row | None, Row | None], list[Delta] | None]] = {
+    (ORDERS.source, "user_activity"): order_activity_deltas,
+    (ORDERS.source, "sales_by_category"): order_sales_deltas,
+    (LINES.source, "sales_by_category"): line_sales_deltas,
+    (USERS.source, "user_activity"): user_activity_deltas,
+    (PRODUCTS.source, "sales_by_category"): product_sales_deltas,
+}
+
+
+def truncate(state: BatchState, table: StateTable, buffer: DeltaBuffer, relabels: set[tuple[str, Any]]) -> None:
+    """Every state row of the table goes, one change at a time (a large but rare operation)."""
+    state.flush()
+    state.cur.execute(f"SELECT {table.key} FROM {table.name} ORDER BY {table.key}")
+    keys = [key for (key,) in state.cur.fetchall()]
     log.warning("truncate of %s: deleting its %d state rows", table.source, len(keys))
+    state.load(table, keys)
     for key in keys:
-        apply_change(cur, RowChange(table.source, key, None), buffer, relabels)
+        apply_change(state, RowChange(table.source, key, None), buffer, relabels)
 
 
-def read_row(cur: Any, table: StateTable, key: Any) -> Row | None:
-    cur.execute(f"SELECT {', '.join(table.column_names)} FROM {table.name} WHERE {table.key} = %s FOR UPDATE",
-                (key,))
-    row = cur.fetchone()
-    return tuple(row) if row is not None else None
-
-
-def write_row(cur: Any, table: StateTable, row: Row) -> None:
+def write_rows(cur: Any, table: StateTable, rows: Sequence[Row]) -> None:
+    """Upsert state rows with multi-row statements."""
     names = table.column_names
     updates = ", ".join(f"{name} = VALUES({name})" for name in names[1:])
-    cur.execute(
+    cur.executemany(
         f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})"
         f" ON DUPLICATE KEY UPDATE {updates}",
-        row,
+        list(rows),
     )
-
-
-def contributions(cur: Any, table: StateTable, key: Any) -> dict[str, dict[Key, Group]]:
-    """Per mart, the groups the row `key` of `table` takes part in, with all their rows' contributions."""
-    out: dict[str, dict[Key, Group]] = {}
-    for mart, scope in table.scopes:
-        spec = SPECS[mart]
-        cur.execute(spec.contribution_sql.format(scope=scope), (key,))
-        out[mart] = groups(spec, cur.fetchall())
-    return out
 
 
 def flush(cur: Any, buffer: DeltaBuffer, relabels: set[tuple[str, Any]]) -> None:
@@ -256,18 +522,34 @@ def flush(cur: Any, buffer: DeltaBuffer, relabels: set[tuple[str, Any]]) -> None
 
 
 def upsert_deltas(cur: Any, spec: MartSpec, buffer: DeltaBuffer) -> None:
-    deltas = buffer.deltas(spec.name)
+    deltas = sorted(buffer.deltas(spec.name), key=lambda delta: delta.key)  # one lock order for every worker
     if not deltas:
         return
     columns = spec.columns
     updates = [f"{name} = VALUES({name})" for name in spec.labels]
     updates += [f"{name} = {name} + VALUES({name})" for name in spec.measures]
-    cur.executemany(
-        f"INSERT INTO {spec.name} ({', '.join(columns)}, updated_at)"
-        f" VALUES ({', '.join(['%s'] * len(columns))}, UTC_TIMESTAMP(6))"
+    execute_rows(
+        cur, f"INSERT INTO {spec.name} ({', '.join(columns)}, updated_at) VALUES",
+        f"({', '.join(['%s'] * len(columns))}, UTC_TIMESTAMP(6))",
         f" ON DUPLICATE KEY UPDATE {', '.join(updates)}, updated_at = VALUES(updated_at)",
         [delta.key + delta.labels + delta.measures for delta in deltas],
     )
-    key_match = " AND ".join(f"{name} = %s" for name in spec.keys)
-    cur.executemany(f"DELETE FROM {spec.name} WHERE {key_match} AND {spec.count} <= 0",
-                    [delta.key for delta in deltas if delta.measures[spec.measures.index(spec.count)] <= 0])
+    count = spec.measures.index(spec.count)
+    empty = [delta.key for delta in deltas if delta.measures[count] <= 0]
+    for start in range(0, len(empty), CHUNK):
+        chunk = empty[start:start + CHUNK]
+        # OR of key equalities, not a row-constructor IN: MariaDB scans the whole table for the latter.
+        match = " OR ".join(["(" + " AND ".join(f"{name} = %s" for name in spec.keys) + ")"] * len(chunk))
+        cur.execute(f"DELETE FROM {spec.name} WHERE ({match}) AND {spec.count} <= 0",
+                    [value for key in chunk for value in key])
+
+
+CHUNK = 1000  # rows per multi-row statement
+
+
+def execute_rows(cur: Any, head: str, row: str, tail: str, rows: Sequence[Sequence[Any]]) -> None:
+    """`head row, row, ... tail` for up to CHUNK rows a statement (pymysql's executemany sends a VALUES
+    row holding anything but placeholders, like UTC_TIMESTAMP(6), one statement per row)."""
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start:start + CHUNK]
+        cur.execute(f"{head} {', '.join([row] * len(chunk))}{tail}", [value for values in chunk for value in values])

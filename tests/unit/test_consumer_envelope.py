@@ -68,6 +68,12 @@ def test_tombstone_is_skipped() -> None:
     (raw(envelope("c", None, ORDER), key={"order_id": 6}), "differs from the row's primary key"),
     (raw(envelope("c", None, {**ORDER, "total_amount": 12.5})), "column total_amount"),
     (raw(envelope("c", None, {**ORDER, "order_date": "0001-01-01T00:00:00Z"})), "outside the MySQL/MariaDB"),
+    (raw(envelope("c", None, {**ORDER, "status": None})), "column status is NOT NULL but the value is null"),
+    (raw(envelope("c", None, {**ORDER, "delivery_date": True})), "column delivery_date: expected an integer"),
+    (raw(envelope("c", None, {**ORDER, "delivery_date": 10**9})), "column delivery_date: 1000000000 days"),
+    (raw(envelope("c", None, {**ORDER, "delivery_date": [1]})), "column delivery_date: expected an integer"),
+    (raw(envelope("c", None, {k: v for k, v in ORDER.items() if k != "status"} | {"order_date": 5})),
+     "column order_date"),
     (raw(envelope("c", None, ORDER), topic="shop.public.coupons"), "unknown topic"),
     (raw({**envelope("c", None, ORDER), "source": {"table": "users"}}), "event for table 'users'"),
 ])
@@ -76,6 +82,11 @@ def test_bad_messages_become_decode_errors_with_the_original_bytes(message: RawM
     assert isinstance(result, DecodeError), result
     assert error in result.error
     assert result.raw is message
+
+
+def test_a_null_in_a_nullable_column_is_kept() -> None:
+    result = decode(raw(envelope("c", None, {**ORDER, "delivery_date": None})), TOPICS)
+    assert isinstance(result, ChangeEvent) and result.row == (*ORDER_ROW[:-1], None)
 
 
 def test_debeziums_compact_key_bytes_and_other_spellings_decode_alike() -> None:

@@ -1,11 +1,16 @@
 """The SQL the sink sends: portable to MySQL 8 and MariaDB, batched by PyMySQL, exact DDL."""
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import pymysql.connections
 import pymysql.cursors
 import pytest
 
+from consumer import sink
 from consumer.replica_schema import REPLICA_TABLES
-from consumer.sink import delete_sql, is_retryable, truncate_sql, upsert_sql
+from consumer.sink import RowRenderer, delete_sql, is_retryable, truncate_sql, upsert_sql
 
 
 @pytest.mark.parametrize("table", sorted(REPLICA_TABLES))
@@ -48,3 +53,32 @@ def test_ddl_has_exact_types_and_no_foreign_keys() -> None:
 ])
 def test_retryable_errors_are_told_apart_from_refused_values(error: Exception, retry: bool) -> None:
     assert is_retryable(error) is retry
+
+
+def offline_connection() -> pymysql.connections.Connection:
+    conn = pymysql.connections.Connection(defer_connect=True, charset="utf8mb4")
+    conn.server_status = 0  # set by the server's handshake: backslash escapes on
+    return conn
+
+
+def test_rows_render_exactly_as_pymysql_escapes_them() -> None:
+    conn = offline_connection()
+    row = (1, -5, 9223372036854775807, Decimal("0.0000000"), Decimal("-12.50"),
+           "Zoë 🚀 'q' \"d\" \\ \x00 \n \r \x1a %s %%", "", None, datetime(2024, 3, 30, 23, 30, 0, 123456),
+           datetime(2024, 3, 30, 23, 30), datetime(1000, 1, 1, 0, 0, 0, 5), date(1000, 1, 1), date(9999, 12, 31),
+           True, 1.5, b"x", datetime(2024, 1, 1, tzinfo=timezone.utc))
+    assert RowRenderer(conn.escape).row(row) == conn.escape(row)
+
+
+def test_upserts_are_split_into_statements_of_bounded_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sink, "MAX_STATEMENT", 100)
+    spec = REPLICA_TABLES["product_categories"]
+    rows = [(key, "x" * 30, None) for key in range(10)] + [(99, "y" * 500, 1)]
+    statements = list(RowRenderer(offline_connection().escape).upserts(spec, rows))
+    assert len(statements) > 2
+    assert all(statement.startswith("INSERT INTO `product_categories` (`category_id`, `name`, `parent_category_id`) "
+                                    "VALUES (") for statement in statements)
+    assert all(statement.endswith("ON DUPLICATE KEY UPDATE `name`=VALUES(`name`), "
+                                  "`parent_category_id`=VALUES(`parent_category_id`)") for statement in statements)
+    assert "".join(statements).count("),(") + len(statements) == len(rows)
+    assert statements[-1].count("y" * 500) == 1  # a row longer than the limit still goes, alone

@@ -33,3 +33,10 @@ def test_bad_values_are_config_errors(env: dict[str, str]) -> None:
 def test_ddl_uses_exact_decimals() -> None:
     ddl = "\n".join(all_ddl())
     assert "DECIMAL(20,2)" in ddl and "FLOAT" not in ddl and "DOUBLE" not in ddl
+
+
+def test_fetch_wait_is_short_by_default_and_settable() -> None:
+    from marts.settings import MartsSettings
+
+    assert MartsSettings.from_env({}).fetch_wait_ms == 100
+    assert MartsSettings.from_env({"MARTS_FETCH_WAIT_MS": "250"}).fetch_wait_ms == 250
