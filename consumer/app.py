@@ -39,11 +39,11 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from cdc.deadletter import DeadLetterError, DeadLetterProducer, RawMessage
 from cdc.errors import ConsumerError
 from consumer import offsets
 from consumer.batch import Batch
-from consumer.deadletter import DeadLetterError, DeadLetterProducer
-from consumer.envelope import RawMessage, decode
+from consumer.envelope import decode
 from consumer.replica_schema import REPLICA_TABLES, TableSpec
 from consumer.settings import ConsumerSettings
 from consumer.sink import MySqlSink, MySqlUnavailable

@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from consumer.deadletter import DeadLetter
-from consumer.envelope import ChangeEvent, Decoded, DecodeError, Key, RawMessage
+from cdc.deadletter import DeadLetter
+from consumer.envelope import ChangeEvent, Decoded, DecodeError, Key
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cdc.deadletter import RawMessage
 from consumer.replica_schema import TableSpec
 from consumer.types import ValueConversionError
 
@@ -32,20 +33,6 @@ except ImportError:  # pragma: no cover - the standard library is exact too, onl
 UPSERT_OPS = frozenset({"c", "r", "u"})
 Key = tuple[Any, ...]
 Row = tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class RawMessage:
-    """A message as consumed: where it was and its original bytes (what a dead letter carries)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-
-    def where(self) -> str:
-        return f"{self.topic}[{self.partition}]@{self.offset}"
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,10 @@ from typing import Any
 
 import pymysql
 
+from cdc.deadletter import DeadLetter
 from cdc.errors import ConsumerError
 from cdc.settings import MySqlSettings
 from consumer.batch import Action, Batch, TableChanges
-from consumer.deadletter import DeadLetter
 from consumer.envelope import Row
 from consumer.replica_schema import REPLICA_TABLES, TableSpec, ensure_database, ensure_tables
 

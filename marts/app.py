@@ -7,7 +7,9 @@ with it the consumer's heartbeats). No Faust tables are used: the state
 lives in MySQL next to the marts (see marts.store). Faust acks a batch's
 events only after the agent is done with them, i.e. after the MySQL commit,
 so the offsets Faust commits to Kafka never run ahead of MySQL; replays
-below MySQL's stored offsets are skipped there.
+below MySQL's stored offsets are skipped there. A message that cannot be
+decoded goes to the marts' dead-letter topic before its batch is applied
+(once the batch's offsets are stored, a replay would skip it for good).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from cdc.deadletter import DeadLetter, DeadLetterProducer, RawMessage
 from cdc.settings import SOURCE_TABLES, KafkaSettings
 from marts.events import Event, MalformedEvent, Position, decode
 from marts.settings import MartsSettings
@@ -29,7 +32,8 @@ from marts.store import BatchResult, MartStore
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: MartsSettings, kafka: KafkaSettings, store: MartStore) -> faust.App:
+def create_app(settings: MartsSettings, kafka: KafkaSettings, store: MartStore,
+               deadletters: DeadLetterProducer) -> faust.App:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     timeout = settings.session_timeout
     app = faust.App(
@@ -60,9 +64,14 @@ def create_app(settings: MartsSettings, kafka: KafkaSettings, store: MartStore) 
     async def apply_changes(stream: Any) -> None:
         loop = asyncio.get_running_loop()
         async for events in stream.take_events(settings.batch_size, within=settings.batch_seconds):
-            batch = decode_batch(events, tables)
+            batch, letters = decode_batch(events, tables)
+
+            def dead_letters_then_apply() -> BatchResult:
+                deadletters.send(letters)
+                return store.apply(batch)
+
             try:
-                result = await loop.run_in_executor(executor, store.apply, batch)
+                result = await loop.run_in_executor(executor, dead_letters_then_apply)
             except Exception as exc:
                 # Going on would apply later events past this batch's, and their stored offsets
                 # would then hide it for good: stop the worker instead (a restart replays it).
@@ -117,15 +126,17 @@ class Progress:
             self.since = time.monotonic()
 
 
-def decode_batch(events: Sequence[Any], tables: dict[str, str]) -> list[Event]:
-    """Decode Faust events; a malformed one is logged and kept as a no-op so its offset counts."""
-    out = []
+def decode_batch(events: Sequence[Any], tables: dict[str, str]) -> tuple[list[Event], list[DeadLetter]]:
+    """Decode Faust events; a malformed one becomes a dead letter and stays in the batch as a no-op
+    (so that its offset counts)."""
+    decoded, letters = [], []
     for event in events:
         message = event.message
         position = Position(message.topic, message.partition, message.offset)
         try:
-            out.append(decode(position, tables[message.topic], message.value))
+            decoded.append(decode(position, tables[message.topic], message.value))
         except MalformedEvent as exc:
-            log.error("skipping malformed event at %s: %s", position, exc)
-            out.append(Event(position, None))
-    return out
+            raw = RawMessage(message.topic, message.partition, message.offset, message.key, message.value)
+            letters.append(DeadLetter(raw, str(exc), "decode"))
+            decoded.append(Event(position, None))
+    return decoded, letters

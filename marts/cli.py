@@ -20,8 +20,8 @@ def marts(verify: bool) -> None:
     """Maintain the user_activity and sales_by_category marts in MySQL from the change topics.
 
     Reads KAFKA_BOOTSTRAP, MYSQL_URL, MARTS_APP_ID (consumer group, default cdc-marts),
-    MARTS_BATCH_SIZE, MARTS_BATCH_SECONDS, MARTS_FETCH_WAIT_MS, MARTS_DATA_DIR. Several workers with one
-    MARTS_APP_ID share the partitions.
+    MARTS_BATCH_SIZE, MARTS_BATCH_SECONDS, MARTS_FETCH_WAIT_MS, MARTS_DATA_DIR, MARTS_DEADLETTER_TOPIC.
+    Several workers with one MARTS_APP_ID share the partitions.
     """
     mysql = MySqlSettings.from_env()
     if verify:
@@ -44,6 +44,7 @@ def _verify(mysql: MySqlSettings) -> None:
 def _run_worker(mysql: MySqlSettings) -> None:
     import faust
 
+    from cdc.deadletter import DeadLetterProducer
     from cdc.settings import KafkaSettings
     from marts.app import create_app
     from marts.settings import MartsSettings
@@ -53,7 +54,8 @@ def _run_worker(mysql: MySqlSettings) -> None:
     kafka = KafkaSettings.from_env()
     ensure_schema(mysql)
     store = MartStore(mysql, settings.max_attempts)
-    app = create_app(settings, kafka, store)
+    deadletters = DeadLetterProducer(kafka.bootstrap, settings.deadletter_topic)
+    app = create_app(settings, kafka, store, deadletters)
     log.info("marts worker %s starting (batch %d / %.2f s)", settings.app_id, settings.batch_size,
              settings.batch_seconds)
     level = os.environ.get("LOG_LEVEL", "INFO").lower()
@@ -64,5 +66,6 @@ def _run_worker(mysql: MySqlSettings) -> None:
         if exc.code not in (0, None):
             raise
     finally:
+        deadletters.close()
         store.close()
     log.info("marts worker %s stopped", settings.app_id)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cdc.errors import ConfigError
-from cdc.settings import Env
+from cdc.settings import DEFAULT_TOPIC_PREFIX, Env
 
 DEFAULT_APP_ID = "cdc-marts"
 
@@ -39,11 +39,14 @@ class MartsSettings:
     # How long the broker may hold a fetch when no new message is there (Faust hardcodes 1500 ms,
     # which the local broker takes in full: ~0.4 s median, 0.75 s worst added to freshness).
     fetch_wait_ms: int = 100
+    # Its own topic, not the consumer's: a bad source message gets one letter per stage that skipped it.
+    deadletter_topic: str = f"{DEFAULT_TOPIC_PREFIX}.marts.deadletter"
 
     @classmethod
     def from_env(cls, env: Env = os.environ) -> MartsSettings:
         app_id = env.get("MARTS_APP_ID", "").strip() or DEFAULT_APP_ID
         data_dir = env.get("MARTS_DATA_DIR", "").strip()
+        prefix = env.get("TOPIC_PREFIX", "").strip() or DEFAULT_TOPIC_PREFIX
         return cls(
             app_id=app_id,
             batch_size=int(_number(env, "MARTS_BATCH_SIZE", cls.batch_size, int)),
@@ -52,4 +55,5 @@ class MartsSettings:
             session_timeout=_number(env, "MARTS_SESSION_TIMEOUT", cls.session_timeout),
             partitions=int(_number(env, "TOPIC_PARTITIONS", cls.partitions, int)),
             fetch_wait_ms=int(_number(env, "MARTS_FETCH_WAIT_MS", cls.fetch_wait_ms, int)),
+            deadletter_topic=env.get("MARTS_DEADLETTER_TOPIC", "").strip() or f"{prefix}.marts.deadletter",
         )

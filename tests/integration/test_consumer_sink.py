@@ -8,10 +8,11 @@ from decimal import Decimal
 
 import pytest
 
+from cdc.deadletter import RawMessage
 from cdc.local.processes import free_port
 from cdc.settings import MySqlSettings
 from consumer.batch import Batch
-from consumer.envelope import ChangeEvent, RawMessage
+from consumer.envelope import ChangeEvent
 from consumer.sink import MySqlSink, MySqlUnavailable
 from tests.consumer_support import mysql_rows, replica  # noqa: F401 (replica is a fixture)
 

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pymysql
 import pytest
+from confluent_kafka import Producer
 
 from cdc.settings import MySqlSettings, SourceSettings
 from cdc.verify import TableReport, render
 from marts.verify import mart_reports
+from tests.consumer_support import read_dead_letters
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +49,7 @@ def env(seeded: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
         "MARTS_APP_ID": f"test-{name}",
         "MARTS_DATA_DIR": str(tmp_path / "data"),
         "MARTS_SESSION_TIMEOUT": "4",
+        "MARTS_DEADLETTER_TOPIC": f"test.marts.deadletter.{name}",
     }
     yield own
     conn = pymysql.connect(host=url.host, port=url.port, user=url.user, password=url.password)
@@ -149,3 +152,20 @@ def test_two_workers_sharing_the_partitions_give_the_same_result(
     finish(live(env, seed=303))
     converged(env)
     assert all(worker.process.poll() is None for worker in workers), logs(workers)[-3000:]
+
+
+def test_a_malformed_message_is_dead_lettered_and_the_marts_still_converge(
+    env: dict[str, str], workers: list[Worker], tmp_path: Path
+) -> None:
+    key = f'{{"order_id": {uuid.uuid4().int % 10**9 + 10**9}}}'.encode()
+    producer = Producer({"bootstrap.servers": env["KAFKA_BOOTSTRAP"]})
+    producer.produce("shop.public.orders", key=key, value=b"{not json", partition=1)
+    assert producer.flush(30) == 0
+    start(workers, env, tmp_path)
+    finish(live(env, seed=404, duration=5))
+    converged(env)
+    [letter] = read_dead_letters(env["KAFKA_BOOTSTRAP"], env["MARTS_DEADLETTER_TOPIC"], {key})
+    assert letter.value == b"{not json"
+    assert letter.headers["cdc.stage"] == "decode" and letter.headers["cdc.error"].startswith("not JSON")
+    assert (letter.headers["cdc.source.topic"], letter.headers["cdc.source.partition"]) == ("shop.public.orders", "1")
+    assert f"shop.public.orders[1]@{letter.headers['cdc.source.offset']}" in logs(workers)

@@ -1,8 +1,9 @@
 """Coalescing: the last change per key wins, truncates reset their table, offsets track the maximum."""
 from __future__ import annotations
 
+from cdc.deadletter import RawMessage
 from consumer.batch import Batch
-from consumer.envelope import ChangeEvent, DecodeError, RawMessage, Skip
+from consumer.envelope import ChangeEvent, DecodeError, Skip
 
 
 def raw(offset: int, partition: int = 0, topic: str = "shop.public.orders") -> RawMessage:

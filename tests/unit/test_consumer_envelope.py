@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from consumer.envelope import ChangeEvent, DecodeError, RawMessage, Skip, decode
+from cdc.deadletter import RawMessage
+from consumer.envelope import ChangeEvent, DecodeError, Skip, decode
 from consumer.replica_schema import REPLICA_TABLES
 
 TOPICS = {f"shop.public.{name}": spec for name, spec in REPLICA_TABLES.items()}

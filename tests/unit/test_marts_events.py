@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from decimal import Decimal
 
 import pytest
 
+from cdc.deadletter import RawMessage
+from marts.app import decode_batch
 from marts.events import MalformedEvent, Position, RowChange, Truncate, decode
 
 AT = Position("shop.public.orders", 2, 41)
@@ -56,17 +59,22 @@ def test_an_unknown_table_is_malformed() -> None:
         decode(AT, "cdc_heartbeat", event("c", None, {"id": 1}))
 
 
-def test_a_batch_keeps_malformed_events_as_no_ops_so_their_offsets_count(caplog: pytest.LogCaptureFixture) -> None:
-    from types import SimpleNamespace
+def faust_event(offset: int, value: bytes | None) -> SimpleNamespace:
+    message = SimpleNamespace(topic="shop.public.orders", partition=1, offset=offset, key=b'{"order_id":5}',
+                              value=value)
+    return SimpleNamespace(message=message)
 
-    from marts.app import decode_batch
 
-    def message(offset: int, value: bytes | None) -> SimpleNamespace:
-        return SimpleNamespace(message=SimpleNamespace(topic="shop.public.orders", partition=1, offset=offset,
-                                                      value=value))
-
-    batch = decode_batch([message(5, b"{broken"), message(6, event("c", None, ORDER)), message(7, None)],
-                         {"shop.public.orders": "orders"})
+def test_a_batch_keeps_malformed_events_as_no_ops_so_their_offsets_count() -> None:
+    batch, _ = decode_batch([faust_event(5, b"{broken"), faust_event(6, event("c", None, ORDER)), faust_event(7, None)],
+                            {"shop.public.orders": "orders"})
     assert [e.position.offset for e in batch] == [5, 6, 7]
     assert [e.change is None for e in batch] == [True, False, True]
-    assert "shop.public.orders[1]@5" in caplog.text
+
+
+def test_a_malformed_event_becomes_a_dead_letter_with_its_original_bytes() -> None:
+    _, letters = decode_batch([faust_event(5, b"{broken"), faust_event(6, event("c", None, ORDER))],
+                              {"shop.public.orders": "orders"})
+    assert [(letter.raw, letter.stage) for letter in letters] == [
+        (RawMessage("shop.public.orders", 1, 5, b'{"order_id":5}', b"{broken"), "decode")]
+    assert letters[0].error.startswith("not JSON")

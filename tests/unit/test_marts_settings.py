@@ -40,3 +40,12 @@ def test_fetch_wait_is_short_by_default_and_settable() -> None:
 
     assert MartsSettings.from_env({}).fetch_wait_ms == 100
     assert MartsSettings.from_env({"MARTS_FETCH_WAIT_MS": "250"}).fetch_wait_ms == 250
+
+
+def test_dead_letters_go_to_a_marts_topic_under_the_topic_prefix() -> None:
+    assert MartsSettings.from_env({}).deadletter_topic == "shop.marts.deadletter"
+    assert MartsSettings.from_env({"TOPIC_PREFIX": "t"}).deadletter_topic == "t.marts.deadletter"
+
+
+def test_the_marts_dead_letter_topic_is_settable() -> None:
+    assert MartsSettings.from_env({"MARTS_DEADLETTER_TOPIC": "dlq"}).deadletter_topic == "dlq"

@@ -1,4 +1,8 @@
-"""The dead-letter topic: the original bytes of a message that cannot be applied, with the reason.
+"""Dead-letter topics: the original bytes of a message that cannot be applied, with the reason.
+
+Both stages use them: the replication consumer (`<prefix>.deadletter`) and
+the marts worker (`<prefix>.marts.deadletter`), each its own topic, so that
+a bad source message yields one letter per stage that skipped it.
 
 Key and value are the consumed message's own bytes (unchanged, so the
 message can be inspected or replayed); the reason and the source position
@@ -8,8 +12,9 @@ travel in headers:
     cdc.stage            decode (bad message) or apply (MySQL refused the row)
     cdc.source.topic / cdc.source.partition / cdc.source.offset
 
-Every dead letter is also logged. The batch's offsets are committed only
-after the producer confirmed delivery, so a dead letter is never lost.
+Every dead letter is also logged. A stage commits the offsets of a batch
+only after the producer confirmed delivery of its letters, so a dead letter
+is never lost (after a crash it may be sent twice: at least once).
 """
 from __future__ import annotations
 
@@ -19,16 +24,29 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from cdc.errors import ConsumerError
+from cdc.errors import CdcError
 from cdc.topics import ensure_topics
-from consumer.envelope import RawMessage
 
 log = logging.getLogger(__name__)
 
 DELIVERY_TIMEOUT_S = 30.0
 
 
-class DeadLetterError(ConsumerError):
+@dataclass(frozen=True)
+class RawMessage:
+    """A message as consumed: where it was and its original bytes (what a dead letter carries)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+    def where(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+
+class DeadLetterError(CdcError):
     """The dead-letter topic did not confirm delivery (the batch is retried, not committed)."""
 
 
