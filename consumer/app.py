@@ -106,7 +106,8 @@ class Replicator:
     # --- the loop ---------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        server = serve_metrics(self.stats, self.settings.metrics_port) if self.settings.metrics_port else None
+        server = (serve_metrics(self.stats, self.settings.metrics_port, self.settings.metrics_host)
+                  if self.settings.metrics_port else None)
         gc.set_threshold(*GC_THRESHOLDS)
         self._connect_sink_at_start(stop)
         self.consumer.subscribe(list(self.tables), on_assign=self._on_assign, on_revoke=self._on_revoke,

@@ -41,7 +41,7 @@ def consume(show_stats: bool) -> None:
 
     Settings: KAFKA_BOOTSTRAP, MYSQL_URL, TOPIC_PREFIX, CONSUMER_GROUP (cdc-replica),
     CONSUMER_BATCH_SIZE (5000), CONSUMER_FLUSH_MS (150), DEADLETTER_TOPIC (<prefix>.deadletter),
-    STATS_INTERVAL (10 s), METRICS_PORT (off).
+    STATS_INTERVAL (10 s), METRICS_PORT (off), METRICS_HOST (127.0.0.1).
     """
     from consumer.settings import ConsumerSettings
 

@@ -26,6 +26,8 @@ class ConsumerSettings:
     deadletter_topic: str = "shop.deadletter"
     stats_interval: float = 10.0  # seconds between progress log lines
     metrics_port: int = 0  # Prometheus text endpoint; 0: off
+    # Loopback unless asked: the endpoint has no authentication. Compose sets 0.0.0.0 (its own network).
+    metrics_host: str = "127.0.0.1"
     max_poll_interval_ms: int = 45_000
 
     @classmethod
@@ -40,6 +42,7 @@ class ConsumerSettings:
             deadletter_topic=env.get("DEADLETTER_TOPIC", "").strip() or f"{kafka.topic_prefix}.deadletter",
             stats_interval=_at_least(env, "STATS_INTERVAL", 10, 1),
             metrics_port=_at_least(env, "METRICS_PORT", 0, 0),
+            metrics_host=env.get("METRICS_HOST", "").strip() or "127.0.0.1",
         )
 
     def topics(self) -> dict[str, str]:

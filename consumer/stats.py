@@ -73,8 +73,8 @@ def update_lag(stats: Stats, highs: Mapping[tuple[str, int], int], committed: Ma
     stats.lag = {where: max(high - committed.get(where, 0), 0) for where, high in highs.items()}
 
 
-def serve_metrics(stats: Stats, port: int) -> ThreadingHTTPServer:
-    """Serve GET /metrics on 127.0.0.1:port from a daemon thread; the caller shuts it down."""
+def serve_metrics(stats: Stats, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    """Serve GET /metrics on host:port from a daemon thread; the caller shuts it down."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -88,7 +88,7 @@ def serve_metrics(stats: Stats, port: int) -> ThreadingHTTPServer:
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             log.debug("metrics: " + format, *args)
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = ThreadingHTTPServer((host, port), Handler)
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     log.info("metrics on http://127.0.0.1:%d/metrics", port)
     return server

@@ -27,6 +27,11 @@ def test_overrides() -> None:
     assert ConsumerSettings.from_env({**BASE, "DEADLETTER_TOPIC": "dlq"}).deadletter_topic == "dlq"
 
 
+def test_metrics_listen_on_loopback_unless_told_otherwise() -> None:
+    assert ConsumerSettings.from_env(BASE).metrics_host == "127.0.0.1"
+    assert ConsumerSettings.from_env({**BASE, "METRICS_HOST": "0.0.0.0"}).metrics_host == "0.0.0.0"
+
+
 def test_bad_numbers_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="CONSUMER_BATCH_SIZE must be an integer"):
         ConsumerSettings.from_env({**BASE, "CONSUMER_BATCH_SIZE": "many"})
