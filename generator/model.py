@@ -7,6 +7,7 @@ immutable, typed, and in column order, ready for COPY or INSERT.
 """
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,6 +34,10 @@ LOYALTY = weighted({"bronze": 60, "silver": 25, "gold": 10, "platinum": 5})
 QUANTITY = weighted({1: 55, 2: 25, 3: 10, 4: 6, 5: 4})
 MAX_QUANTITY = max(QUANTITY)
 MAX_LINES_PER_ORDER = 5
+# The dearest shelf price the generator sets or sells at: an order of five lines of five at this
+# price (2,499,999.75) stays far inside numeric(12,2). Products priced above it by hand are never
+# put in new orders.
+MAX_PRICE = Decimal("99999.99")
 STATUS_UNDER_A_DAY = weighted({"pending": 50, "paid": 30, "shipped": 15, "cancelled": 5})
 STATUS_UNDER_A_WEEK = weighted({"paid": 10, "shipped": 45, "completed": 40, "cancelled": 5})
 STATUS_OLDER = weighted({"completed": 93, "cancelled": 7})
@@ -181,10 +186,17 @@ def random_price(rng: random.Random) -> Decimal:
 
 
 def repriced(price: Decimal, rng: random.Random) -> Decimal:
-    """A new price 20 % below to 25 % above the old one, never below 0.01 and never equal."""
-    factor = Decimal(rng.randint(80, 125)) / 100
-    new = max(CENT, money(price * factor))
-    return new if new != price else new + CENT
+    """A new price 20 % below to 25 % above the old one, within 0.01..MAX_PRICE and never equal.
+
+    The factor is uniform in log space (0.8 and 1.25 are equally far from 1), so that a product
+    repriced again and again for weeks of `live` wanders around its price instead of drifting up
+    (a factor uniform in 0.80..1.25 grows prices ~1.6 % a step) until order totals overflow.
+    """
+    factor = Decimal(math.exp(rng.uniform(math.log(0.8), math.log(1.25))))
+    new = min(MAX_PRICE, max(CENT, money(price * factor)))
+    if new == price:
+        new = price - CENT if price == MAX_PRICE else price + CENT
+    return new
 
 
 # --- rows ----------------------------------------------------------------------

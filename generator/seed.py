@@ -14,7 +14,7 @@ from cdc.errors import GeneratorError
 from cdc.settings import SourceSettings
 from generator import dataset, db
 from generator.dataset import Existing, FirstIds, SeedPlan
-from generator.model import Timeline
+from generator.model import MAX_PRICE, Timeline
 from generator.pacing import per_second
 from generator.pgcopy import batched, copy_rows
 from generator.tables import ALL_TABLES, CATEGORIES, LINES, ORDERS, PRODUCTS, USERS, Table
@@ -97,7 +97,7 @@ def load_existing(cur: Any) -> Existing:
     users = tuple(cur.fetchall())
     cur.execute("SELECT category_id FROM product_categories ORDER BY category_id")
     category_ids = tuple(row[0] for row in cur.fetchall())
-    cur.execute("SELECT product_id, price FROM products ORDER BY product_id")
+    cur.execute("SELECT product_id, price FROM products WHERE price <= %s ORDER BY product_id", (MAX_PRICE,))
     products = tuple(cur.fetchall())
     first_ids = FirstIds(
         user=db.next_free_id(cur, USERS),

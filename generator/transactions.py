@@ -98,7 +98,7 @@ def new_order(tx: Tx) -> bool:
 def _distinct_products(tx: Tx, count: int) -> list[tuple[int, Decimal]]:
     chosen: dict[int, Decimal] = {}
     for _ in range(count * 3):
-        row = sample_row(tx.cur, tx.rand.rng, PRODUCTS, "t.product_id, t.price")
+        row = sample_row(tx.cur, tx.rand.rng, PRODUCTS, "t.product_id, t.price", "t.price <= %s", (model.MAX_PRICE,))
         if row is None:
             break
         chosen.setdefault(row[0], row[1])

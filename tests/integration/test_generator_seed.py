@@ -169,6 +169,16 @@ def test_append_adds_a_batch_with_ids_after_the_existing_ones(empty_db: SourceSe
     assert user_id == 16
 
 
+def test_append_never_puts_a_product_priced_above_the_maximum_in_an_order(empty_db: SourceSettings) -> None:
+    seed_database(empty_db, SeedPlan(users=10, categories=2, products=4, orders=0, seed=1))
+    query(empty_db, "UPDATE products SET price = 9999999999.99 WHERE product_id = 1")  # set by hand
+
+    seed_database(empty_db, SeedPlan(users=0, categories=0, products=0, orders=200, seed=2), append=True)
+
+    assert query(empty_db, "SELECT count(*) FROM order_details WHERE product_id = 1") == [(0,)]
+    assert query(empty_db, "SELECT count(DISTINCT product_id) FROM order_details") == [(3,)]
+
+
 def test_cli_seed_applies_the_schema_to_a_new_database_and_prints_the_rows(pg_admin_dsn: str) -> None:
     with scratch_database(pg_admin_dsn, migrate=False) as settings:
         result = CliRunner().invoke(

@@ -92,6 +92,26 @@ def test_a_repriced_product_gets_another_positive_price_within_minus_20_to_plus_
         assert new <= max(price * Decimal("1.25"), Decimal("0.02")) + Decimal("0.01")
 
 
+def test_a_price_repriced_for_years_stays_within_a_cent_and_the_maximum() -> None:
+    rng = random.Random(8)
+    price = Decimal("999.99")
+    seen = []
+    for _ in range(20_000):
+        price = model.repriced(price, rng)
+        seen.append(price)
+    assert Decimal("0.01") <= min(seen) and max(seen) <= model.MAX_PRICE
+
+
+def test_the_maximum_price_is_repriced_below_it() -> None:
+    rng = random.Random(2)
+    assert all(model.repriced(model.MAX_PRICE, rng) < model.MAX_PRICE for _ in range(200))
+
+
+def test_the_largest_possible_order_fits_numeric_12_2() -> None:
+    line = model.line_total(model.MAX_QUANTITY, model.MAX_PRICE)
+    assert model.order_total([line] * model.MAX_LINES_PER_ORDER) < Decimal("9999999999.99")
+
+
 def test_another_quantity_differs_from_the_current_one_and_stays_in_range() -> None:
     rng = random.Random(2)
     for current in range(1, model.MAX_QUANTITY + 1):
