@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException, TopicPartition
@@ -42,8 +43,6 @@ class PartitionLag:
 
     @property
     def lag(self) -> int:
-        # Clamped: the tansu broker may report a high watermark a little
-        # behind the last offset it serves.
         return max(self.high - (self.committed or 0), 0)
 
 
@@ -55,12 +54,42 @@ def partition_lags(consumer: Consumer, topics: Iterable[str], timeout: float = 1
         for partition in sorted(metadata.partitions if metadata and metadata.partitions else []):
             partitions.append(TopicPartition(topic, partition))
     committed = consumer.committed(partitions, timeout=timeout) if partitions else []
+    highs = end_offsets(consumer, partitions, timeout)
     lags = []
     for tp in committed:
-        _, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=timeout)
         offset = None if tp.offset == OFFSET_INVALID or tp.offset < 0 else tp.offset
-        lags.append(PartitionLag(tp.topic, tp.partition, offset, high))
+        lags.append(PartitionLag(tp.topic, tp.partition, offset, highs[(tp.topic, tp.partition)]))
     return lags
+
+
+def end_offsets(consumer: Consumer, partitions: Sequence[TopicPartition], timeout: float) -> dict[tuple[str, int], int]:
+    """Each partition's high watermark as a fetch response carries it (assigns, reads, unassigns).
+
+    Not the ListOffsets answer alone: the tansu broker answers it with the
+    last record batch's base offset + 1, short of the end whenever that batch
+    holds several messages. Reading the partition from there brings a fetch
+    response with the true high watermark (on Apache Kafka both agree).
+    """
+    listed = {}
+    for tp in partitions:
+        _, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=timeout)
+        listed[(tp.topic, tp.partition)] = high
+    if not listed:
+        return {}
+    consumer.assign([TopicPartition(topic, partition, max(high - 1, 0))
+                     for (topic, partition), high in listed.items()])
+    fetched: dict[tuple[str, int], int] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while len(fetched) < len(listed) and time.monotonic() < deadline:
+            consumer.consume(1000, timeout=0.1)
+            for topic, partition in listed.keys() - fetched.keys():
+                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
+                if high >= 0:  # negative until a fetch response for the partition arrived
+                    fetched[(topic, partition)] = high
+    finally:
+        consumer.unassign()
+    return {key: max(high, fetched.get(key, high)) for key, high in listed.items()}
 
 
 def render_lags(lags: Iterable[PartitionLag]) -> str:

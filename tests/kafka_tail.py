@@ -10,6 +10,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
+from consumer.offsets import end_offsets
+
 
 @dataclass(frozen=True)
 class Event:
@@ -32,10 +34,8 @@ class TopicTail:
         })
         metadata = self.consumer.list_topics(topic, timeout=10)
         partitions = sorted(metadata.topics[topic].partitions) if metadata.topics[topic].partitions else []
-        self.start = []
-        for partition in partitions:
-            _, high = self.consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-            self.start.append(TopicPartition(topic, partition, high))
+        ends = end_offsets(self.consumer, [TopicPartition(topic, partition) for partition in partitions], 10)
+        self.start = [TopicPartition(topic, partition, ends[(topic, partition)]) for partition in partitions]
         self.consumer.assign(self.start or [TopicPartition(topic, 0, 0)])
 
     def collect(self, until: Callable[[list[Event]], bool], timeout: float = 30.0) -> list[Event]:
