@@ -1,9 +1,13 @@
 """Replica consumer benchmark: end-to-end latency under live load, and drain rate vs a no-Kafka MySQL ceiling.
 
-    python -m bench.consumer_bench [--events 200000] [--live-rate 1800] [--live-seconds 20] [--keep-stack]
+    python -m bench.consumer_bench [--events 200000] [--repeat 3] [--live-rate 1800] [--live-seconds 20]
+                                   [--keep-connect] [--keep-stack]
 
-Starts its own local stack (cdc.local.stack.up, die_with_parent=True) in a
-temporary folder and tears it down.
+Starts its own local stack (cdc.local.stack.up, infra only: PostgreSQL,
+MariaDB, the broker, Kafka Connect + Debezium; die_with_parent=True) in a
+temporary folder and tears it down. Every event measured is a real Debezium
+change event of the stack's five topics (<prefix>.public.<table> for users,
+product_categories, products, orders and order_details).
 
 Latency (first, with Kafka Connect + Debezium running): `cdc generate seed`
 (small), a Replicator (in-process) on its own database and group drains the
@@ -17,27 +21,48 @@ part of them before Kafka (source commit -> Debezium's own ts_ms).
 The load: the issue asks for 500 orders/s. The generator's rate is in
 transactions/s, about 28% of them new orders, so the default R=1800 asks for
 ~500 new orders/s. On the 2-core machine, next to PostgreSQL, Debezium, the
-broker, MariaDB and the consumer, one generator process reaches only about
-900 tx/s (~250 new orders/s): the latency is then measured under the highest
+broker, MariaDB and the consumer, one generator process reaches only 550 to
+900 tx/s (150 to 250 new orders/s), depending on the machine and its other
+tenants: the latency is then measured under the highest
 load this machine can generate, and the table prints the transactions/s and
 new orders/s actually achieved, from the generator's own summary, never the
 requested rate.
 
-Then the drain and ceiling. The events are produced straight into
-topics of a private prefix (bench<uid>.public.<table>, 4 partitions) in the
-exact Debezium format (JSON without schemas): 70% creates, 20% updates of
-earlier keys, 10% deletes, over orders and order_details. Then:
+Then the topics are grown to about --events row changes: a real
+`cdc generate seed --append` (COPY into PostgreSQL; users, categories,
+products, orders with 1-5 lines) sized for what the small seed and the live
+run left short. A plain confluent_kafka Consumer reads the five topics from
+their start meanwhile, until it has at least every seeded row and no new
+message came for a few seconds: Debezium has delivered it all. (Not by
+asking the broker for the high watermarks: tansu answers ListOffsets with
+the last batch's base offset + 1, short of the log end; the high watermarks
+of its fetch responses are right and are checked against what was read.)
+The topics then hold the small seed's creates, the live run's creates,
+updates, deletes and the deletes' tombstones, and the big seed's creates;
+the table prints the mix per table and op. Kafka Connect is then stopped
+(no more events come), so its JVM does not share the CPUs during the
+measures (--keep-connect leaves it running).
 
-- drain: a Replicator (the code `cdc consume` runs, in-process) on an empty
-  database; row changes/s from its first to its last applied batch;
-- ceiling: the same rows written straight to MySQL (another empty
-  database) with PyMySQL's executemany of the sink's upsert_sql, which
-  PyMySQL turns into multi-row upserts, 5000 rows a transaction.
+- drain: a Replicator (the code `cdc consume` runs, in-process) with a fresh
+  consumer group on a fresh database reads the five topics from the start
+  (auto.offset.reset earliest) until it has committed every message in
+  them (the sum of the high watermarks; tombstones included). Timed from
+  the first message it takes to the MySQL commit of its last batch.
+- ceiling: the same messages, as read above (outside the timing), decoded
+  by the consumer's own decoder (consumer.envelope.decode: the rows exactly
+  as the consumer converts them), written straight to MySQL (another fresh
+  database), no Kafka: in topic-read order, CEILING_BATCH changes a
+  transaction, per table PyMySQL's executemany of the sink's upsert_sql
+  (which PyMySQL turns into multi-row upserts) for c/r/u, then the sink's
+  delete_sql for d. No coalescing: every change is written.
 
-Each measure runs --repeat times (fresh database and group each run); the
-table shows the medians. Kafka Connect is stopped after the latency part
-(these events do not come from Debezium), so its JVM does not share the CPUs.
-Prints one table: the machine, both rates and their ratio, and the latency.
+Both rates are row changes/s, row changes being the messages that are not
+tombstones (a delete's tombstone is consumed but changes nothing). Each
+measure runs --repeat times (fresh database and group each run); the table
+shows the medians. After the runs the drain's and the ceiling's databases
+are compared (CHECKSUM TABLE, equal) and their row counts with the source.
+Prints one table: the machine, the event mix, both rates and their ratio,
+and the latency.
 """
 from __future__ import annotations
 
@@ -46,7 +71,6 @@ import gc
 import json
 import os
 import platform
-import random
 import re
 import subprocess
 import sys
@@ -55,135 +79,238 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+import psycopg2
 import pymysql
-from confluent_kafka import Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
+from cdc.deadletter import RawMessage
 from cdc.local import stack as local_stack
 from cdc.local.processes import stop
-from cdc.settings import MySqlSettings
-from cdc.topics import ensure_topics, source_topics
+from cdc.settings import SOURCE_TABLES, MySqlSettings
 from consumer.app import Replicator
 from consumer.batch import Batch
-from consumer.replica_schema import REPLICA_TABLES, ensure_database, ensure_tables
+from consumer.envelope import ChangeEvent, DecodeError, Skip, decode
+from consumer.replica_schema import REPLICA_TABLES, TableSpec, ensure_database, ensure_tables
 from consumer.settings import ConsumerSettings
-from consumer.sink import upsert_sql
-from consumer.types import EPOCH
+from consumer.sink import DELETE_CHUNK, delete_sql, upsert_sql
 
-CEILING_BATCH = 5000
+CEILING_BATCH = 5000  # row changes per ceiling transaction (the consumer's default batch is 5000 messages)
 SEED_ARGS = ("--users", "1000", "--categories", "20", "--products", "500", "--orders", "2000", "--seed", "3")
-QUIET_SECONDS = 3.0  # no new message for this long: the replicator has caught up
+QUIET_SECONDS = 3.0  # no new message for this long: the replicator (or Debezium) has caught up
+# `cdc generate seed --append` sized by orders: each order is 1 row + 1-5 lines (3 on average); with a
+# user per 5 orders and a product per 20, an order brings about 4.25 row changes.
+CHANGES_PER_ORDER = 4.25
+OPS = ("c", "r", "u", "d")
+SESSION_SQL = "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'"  # as the sink
 
 
-def order_row(key: int, rng: random.Random) -> dict[str, Any]:
-    moment = datetime(2025, 1, 1) + timedelta(seconds=rng.randrange(30_000_000), microseconds=rng.randrange(10**6))
-    return {"order_id": key, "user_id": rng.randrange(1, 10_000), "order_date": moment.isoformat() + "Z",
-            "total_amount": f"{rng.randrange(100, 10**7) / 100:.2f}", "status": rng.choice(["pending", "paid"]),
-            "delivery_date": (date(2025, 6, 1) - EPOCH).days + rng.randrange(300)}
+# --- filling the topics with real Debezium events ---------------------------------------------
+
+class TopicTail:
+    """Reads the five topics from their start as Debezium fills them, keeping every message.
+
+    Why read rather than ask the broker for the high watermarks: tansu (the local stack's broker)
+    answers ListOffsets(latest) with the last record batch's base offset + 1, short of the log end
+    (e.g. 1 for a partition holding 7 messages in one batch). The high watermarks in its fetch
+    responses are right; they are checked against what was read (`watermarks`).
+    """
+
+    def __init__(self, bootstrap: str, topics: Sequence[str]) -> None:
+        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-read-{uuid.uuid4().hex[:8]}",
+                                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+        metadata = self.consumer.list_topics(timeout=15)
+        self.partitions = [TopicPartition(topic, partition, OFFSET_BEGINNING)
+                           for topic in topics for partition in metadata.topics[topic].partitions]
+        self.consumer.assign(self.partitions)
+        self.messages: list[RawMessage] = []
+
+    def read(self, at_least: int, timeout: float = 900) -> int:
+        """Until at least `at_least` messages were read and none came for QUIET_SECONDS; the count read."""
+        deadline = time.monotonic() + timeout
+        since = time.monotonic()
+        while time.monotonic() < deadline:
+            batch = self.consumer.consume(num_messages=1000, timeout=0.5)
+            for message in batch:
+                error = message.error()
+                if error is not None:
+                    assert error.code() == KafkaError._PARTITION_EOF, error
+                    continue
+                self.messages.append(RawMessage(message.topic(), message.partition(), message.offset(),
+                                                message.key(), message.value()))
+            if batch:
+                since = time.monotonic()
+            elif len(self.messages) >= at_least and time.monotonic() - since >= QUIET_SECONDS:
+                return len(self.messages)
+        raise AssertionError(f"Debezium did not deliver {at_least} messages in time ({len(self.messages)} read)")
+
+    def watermarks(self) -> int:
+        """The messages in the topics by the fetch responses' high watermarks; checks that all were read."""
+        ends: dict[tuple[str, int], int] = {}
+        for raw in self.messages:
+            ends[(raw.topic, raw.partition)] = max(ends.get((raw.topic, raw.partition), 0), raw.offset + 1)
+        count = 0
+        for tp in self.partitions:
+            low, high = self.consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), cached=True)
+            if high > 0:
+                assert ends.get((tp.topic, tp.partition)) == high, f"{tp.topic}[{tp.partition}] not read to its end"
+                count += high - max(low, 0)
+        assert count == len(self.messages), f"read {len(self.messages)} messages, the topics hold {count}"
+        return count
+
+    def close(self) -> None:
+        self.consumer.close()
 
 
-def line_row(key: int, rng: random.Random) -> dict[str, Any]:
-    quantity, price = rng.randrange(1, 5), rng.randrange(100, 100_000) / 100
-    return {"order_detail_id": key, "order_id": rng.randrange(1, 10**6), "product_id": rng.randrange(1, 5000),
-            "quantity": quantity, "price_per_unit": f"{price:.2f}", "total_price": f"{quantity * price:.2f}"}
+def seed_append(env: dict[str, str], changes: int) -> int:
+    """`cdc generate seed --append` of about `changes` row changes (sized by orders); the rows it seeded."""
+    orders = max(0, round(changes / CHANGES_PER_ORDER))
+    if not orders:
+        return 0
+    report = run_cdc(env, "generate", "seed", "--append", "--users", str(orders // 5), "--categories", "20",
+                     "--products", str(orders // 20), "--orders", str(orders), "--seed", "11")
+    found = re.search(r"^total\s+([\d,]+)$", report, re.MULTILINE)
+    assert found, f"unexpected seed report:\n{report}"
+    return int(found.group(1).replace(",", ""))
 
 
-def compact(value: Any) -> bytes:
-    """JSON as Kafka Connect's JsonConverter writes it (no spaces)."""
-    return json.dumps(value, separators=(",", ":")).encode()
+@dataclass
+class Mix:
+    """The events in the topics: row changes per table and op, and tombstones per table."""
+
+    changes: Counter[tuple[str, str]]
+    tombstones: Counter[str]
+
+    @property
+    def total_changes(self) -> int:
+        return sum(self.changes.values())
+
+    @property
+    def messages(self) -> int:
+        return self.total_changes + sum(self.tombstones.values())
 
 
-def make_events(count: int, seed: int = 1) -> tuple[list[tuple[str, bytes, bytes | None]], dict[str, dict[int, Any]]]:
-    """(table, key, value) messages and the final rows per table they leave behind."""
-    rng = random.Random(seed)
-    makers = {"orders": (order_row, "order_id"), "order_details": (line_row, "order_detail_id")}
-    final: dict[str, dict[int, Any]] = {table: {} for table in makers}
-    messages = []
-    next_key = 1
-    for _ in range(count):
-        table = rng.choice(list(makers))
-        make, key_name = makers[table]
-        rows = final[table]
-        roll = rng.random()
-        if roll < 0.7 or not rows:
-            key, op, before = next_key, "c", None
-            next_key += 1
-        else:
-            key = rng.choice(list(rows)) if len(rows) < 1000 else rng.randrange(max(1, next_key - 1000), next_key)
-            if key not in rows:
-                key, op, before = next_key, "c", None
-                next_key += 1
-            else:
-                op, before = ("u" if roll < 0.9 else "d"), rows[key]
-        after = None if op == "d" else make(key, rng)
-        value = {"before": before, "after": after, "op": op, "source": {"table": table}, "ts_ms": 0}
-        messages.append((table, compact({key_name: key}), compact(value)))
-        if op == "d":
-            del rows[key]
-            messages.append((table, compact({key_name: key}), None))  # the tombstone
-        else:
-            rows[key] = after
-    return messages, final
+def decode_all(messages: Sequence[RawMessage], tables: dict[str, TableSpec]) -> tuple[list[ChangeEvent], Mix]:
+    changes, mix = [], Mix(Counter(), Counter())
+    for raw in messages:
+        decoded = decode(raw, tables)
+        if isinstance(decoded, DecodeError):
+            raise AssertionError(f"undecodable Debezium event at {raw.topic}[{raw.partition}]@{raw.offset}: "
+                                 f"{decoded.error}")
+        if isinstance(decoded, Skip):
+            mix.tombstones[tables[raw.topic].name] += 1
+            continue
+        if decoded.is_truncate:
+            raise AssertionError("the generator never truncates; the ceiling does not handle it")
+        changes.append(decoded)
+        mix.changes[(decoded.table, decoded.op)] += 1
+    return changes, mix
 
 
-def produce(bootstrap: str, prefix: str, messages: list[tuple[str, bytes, bytes | None]]) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 10000,
-                         "queue.buffering.max.messages": 1_000_000, "partitioner": "murmur2_random"})
-    for table, key, value in messages:
-        producer.produce(f"{prefix}.public.{table}", key=key, value=value)
-        producer.poll(0)
-    assert producer.flush(120) == 0, "the broker did not take every bench message"
+# --- the measures ------------------------------------------------------------------------------
+
+class TimedReplicator(Replicator):
+    """The Replicator, noting when it took its first message and when it committed each batch."""
+
+    def __init__(self, settings: ConsumerSettings) -> None:
+        super().__init__(settings, on_batch_committed=self._committed)
+        self.first_message: float | None = None
+        self.last_commit: float | None = None
+
+    def _take(self, message: Message) -> None:
+        if self.first_message is None:
+            self.first_message = time.monotonic()
+        super()._take(message)
+
+    def _committed(self, batch: Batch) -> None:
+        self.last_commit = time.monotonic()
 
 
 def drain(settings: ConsumerSettings, expected_messages: int) -> tuple[float, int]:
-    """Run the replicator until it committed every message; (seconds first..last batch, rows applied)."""
-    replicator = Replicator(settings)
-    stop = threading.Event()
-    worker = threading.Thread(target=replicator.run, args=(stop,), daemon=True)
+    """Run the replicator until it committed every message; (seconds first message..last commit, rows applied)."""
+    replicator = TimedReplicator(settings)
+    stop_event = threading.Event()
+    worker = threading.Thread(target=replicator.run, args=(stop_event,), daemon=True)
     worker.start()
-    first = last = None
-    deadline = time.monotonic() + 600
-    while replicator.stats.messages < expected_messages and time.monotonic() < deadline:
-        if first is None and replicator.stats.messages:
-            first = time.monotonic()
-        time.sleep(0.01)
-    last = time.monotonic()
-    stop.set()
+    deadline = time.monotonic() + 900
+    while replicator.stats.messages < expected_messages and time.monotonic() < deadline and worker.is_alive():
+        time.sleep(0.02)
+    stop_event.set()
     worker.join(30)
     assert replicator.stats.messages >= expected_messages, "the replicator did not drain the topics in time"
-    return last - (first or last), replicator.stats.applied
+    assert replicator.stats.dead_lettered == 0, f"{replicator.stats.dead_lettered} messages were dead-lettered"
+    assert replicator.first_message is not None and replicator.last_commit is not None
+    return replicator.last_commit - replicator.first_message, replicator.stats.applied
 
 
-def ceiling(settings: MySqlSettings, messages: list[Any]) -> float:
-    """Seconds to write the converted rows of every change straight to MySQL with multi-row upserts."""
-    conn = pymysql.connect(**{**settings.connect_kwargs(), "database": None}, charset="utf8mb4")  # type: ignore[arg-type]
+def ceiling(settings: MySqlSettings, changes: Sequence[ChangeEvent]) -> float:
+    """Seconds to write every change straight to MySQL: multi-row upserts and deletes, CEILING_BATCH a transaction."""
+    kwargs = {**settings.connect_kwargs(), "database": None}
+    conn = pymysql.connect(**kwargs, charset="utf8mb4", autocommit=False)  # type: ignore[arg-type]
+    with conn.cursor() as cur:
+        cur.execute(SESSION_SQL)
     ensure_database(conn, settings.url.database)
     conn.select_db(settings.url.database)
     ensure_tables(conn)
-    rows = []
-    for table, _, value in messages:  # the same number of row changes, converted as the consumer does
-        if value is None:
-            continue
-        envelope = json.loads(value)
-        data = envelope["after"] or envelope["before"]
-        spec = REPLICA_TABLES[table]
-        rows.append((table, tuple(column.convert(data[column.name]) for column in spec.columns)))
+    chunks = []  # outside the timing: per transaction, per table, (rows to upsert, keys to delete)
+    for start in range(0, len(changes), CEILING_BATCH):
+        chunk: dict[str, tuple[list[tuple], list[tuple]]] = {}
+        for event in changes[start:start + CEILING_BATCH]:
+            rows, keys = chunk.setdefault(event.table, ([], []))
+            if event.is_delete:
+                keys.append(event.key)
+            else:
+                rows.append(event.row)
+                if event.old_key is not None:
+                    keys.append(event.old_key)
+        chunks.append([(REPLICA_TABLES[table], rows, keys) for table, (rows, keys) in chunk.items()])
     started = time.monotonic()
     with conn.cursor() as cur:
-        for start in range(0, len(rows), CEILING_BATCH):
-            chunk = rows[start:start + CEILING_BATCH]
-            for table in ("orders", "order_details"):
-                values = [row for name, row in chunk if name == table]
-                if values:
-                    cur.executemany(upsert_sql(REPLICA_TABLES[table]), values)
+        for chunk_tables in chunks:
+            for spec, rows, keys in chunk_tables:
+                if rows:  # in topic order: a key's later change wins, as in the consumer's batch
+                    cur.executemany(upsert_sql(spec), rows)
+                # After the upserts: a row created and deleted within the chunk ends deleted (ids never come back).
+                for at in range(0, len(keys), DELETE_CHUNK):
+                    part = keys[at:at + DELETE_CHUNK]
+                    cur.execute(delete_sql(spec, len(part)), [value for key in part for value in key])
             conn.commit()
     seconds = time.monotonic() - started
     conn.close()
     return seconds
+
+
+def replica_contents(settings: MySqlSettings) -> dict[str, tuple[int, int]]:
+    """table -> (rows, CHECKSUM TABLE)."""
+    conn = pymysql.connect(**settings.connect_kwargs())  # type: ignore[arg-type]
+    try:
+        with conn.cursor() as cur:
+            contents = {}
+            for table in SOURCE_TABLES:
+                cur.execute(f"SELECT COUNT(*) FROM `{table}`")
+                (rows,) = cur.fetchone()
+                cur.execute(f"CHECKSUM TABLE `{table}`")
+                contents[table] = (rows, cur.fetchone()[1])
+            return contents
+    finally:
+        conn.close()
+
+
+def source_counts(env: dict[str, str]) -> dict[str, int]:
+    conn = psycopg2.connect(env["PG_DSN"])
+    try:
+        with conn.cursor() as cur:
+            counts = {}
+            for table in SOURCE_TABLES:
+                cur.execute(f"SELECT COUNT(*) FROM {table}")
+                counts[table] = cur.fetchone()[0]
+            return counts
+    finally:
+        conn.close()
 
 
 @dataclass(frozen=True)
@@ -264,12 +391,23 @@ def database_url(base: MySqlSettings, database: str) -> MySqlSettings:
     return MySqlSettings(url=replace(base.url, database=database))
 
 
-def print_table(host: str, events: int, drain_seconds: float, ceiling_seconds: float, applied: int,
-                lag: Latency, live_rate: float) -> None:
+def print_table(host: str, mix: Mix, drain_seconds: float, ceiling_seconds: float, applied: int, lag: Latency,
+                live_rate: float, checked: str) -> None:
+    events = mix.total_changes
     drain_rate = events / max(drain_seconds, 1e-9)
     ceiling_rate = events / max(ceiling_seconds, 1e-9)
     print()
     print(host)
+    print(f"events: {mix.messages} Debezium messages in the five topics ({events} row changes + "
+          f"{sum(mix.tombstones.values())} tombstones), from `cdc generate seed`, `cdc generate live` "
+          f"and `cdc generate seed --append`")
+    print(f"{'table':<20} {'c':>8} {'r':>8} {'u':>8} {'d':>8} {'changes':>9} {'tombstones':>10}")
+    for table in (*SOURCE_TABLES, None):
+        ops = [sum(count for (name, op_), count in mix.changes.items() if op_ == op and table in (None, name))
+               for op in OPS]
+        tombstones = sum(mix.tombstones.values()) if table is None else mix.tombstones[table]
+        print(f"{table or 'all':<20} {ops[0]:>8} {ops[1]:>8} {ops[2]:>8} {ops[3]:>8} {sum(ops):>9} {tombstones:>10}")
+    print()
     print(f"{'measure':<44} {'row changes':>12} {'seconds':>8} {'changes/s':>10}")
     print(f"{'drain: Kafka -> consumer -> MySQL':<44} {events:>12} {drain_seconds:>8.2f} {drain_rate:>10.0f}")
     print(f"{'ceiling: multi-row upserts, no Kafka':<44} {events:>12} {ceiling_seconds:>8.2f} {ceiling_rate:>10.0f}")
@@ -280,14 +418,15 @@ def print_table(host: str, events: int, drain_seconds: float, ceiling_seconds: f
           f"{lag.percentile(0.99) * 1000:>8.0f} ms")
     print(f"{'  of which source commit -> Debezium p50/p99':<44} {'':>12} {'':>8} "
           f"{lag.percentile(0.50, lag.debezium) * 1000:>4.0f}/{lag.percentile(0.99, lag.debezium) * 1000:.0f} ms")
-    print(f"(rows written by the consumer after coalescing: {applied}; latency under `cdc generate live --rate "
-          f"{live_rate:g}`: achieved {lag.transactions_per_second:.0f} transactions/s = "
+    print(f"(rows written by the consumer after coalescing: {applied}; {checked}; latency under "
+          f"`cdc generate live --rate {live_rate:g}`: achieved {lag.transactions_per_second:.0f} transactions/s = "
           f"{lag.orders_per_second:.0f} new orders/s, over {lag.live_seconds:.1f} s)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--events", type=int, default=200_000,
+                        help="row changes to fill the five topics with (about: the big seed is sized by orders)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measure; the median is shown")
     parser.add_argument("--live-rate", type=float, default=1800.0,
                         help="transactions/s asked of `cdc generate live` during the latency measure "
@@ -295,7 +434,7 @@ def main() -> None:
     parser.add_argument("--live-seconds", type=float, default=20.0)
     parser.add_argument("--keep-connect", action="store_true",
                         help="leave Kafka Connect running for the drain and ceiling (by default it is stopped "
-                             "after the latency measure: its JVM would share the CPUs)")
+                             "once the topics are filled: its JVM would share the CPUs)")
     parser.add_argument("--keep-stack", action="store_true")
     args = parser.parse_args()
 
@@ -314,31 +453,48 @@ def main() -> None:
         lag = latency(env, replace(ConsumerSettings.from_env({**env, "CONSUMER_GROUP": f"bench-latency-{uid}"}),
                                    mysql=database_url(base, f"bench_latency_{uid}")),
                       args.live_rate, args.live_seconds)
+
+        topic_tables = ConsumerSettings.from_env(env).topics()
+        tables = {topic: REPLICA_TABLES[table] for topic, table in topic_tables.items()}
+        print(f"filling the topics to ~{args.events} row changes with `cdc generate seed --append` ...", flush=True)
+        started = time.monotonic()
+        tail = TopicTail(env["KAFKA_BOOTSTRAP"], list(topic_tables))
+        try:
+            before = tail.read(0)  # what the small seed and the live run left (Debezium has delivered it)
+            seeded = seed_append(env, args.events - before)
+            tail.read(before + seeded)  # a seed makes creates only: one message per row, no tombstones
+            expected = tail.watermarks()
+            messages = tail.messages
+        finally:
+            tail.close()
+        print(f"seeded {seeded} rows; Debezium delivered, the topics hold {expected} messages "
+              f"({time.monotonic() - started:.1f} s)", flush=True)
         if not args.keep_connect:
             stop(state.processes["connect"])
 
-        prefix = f"bench{uid}"
-        ensure_topics(env["KAFKA_BOOTSTRAP"], source_topics(prefix), 4, 1)
-        messages, _ = make_events(args.events)
-        started = time.monotonic()
-        produce(env["KAFKA_BOOTSTRAP"], prefix, messages)
-        print(f"produced {len(messages)} messages ({args.events} row changes) in {time.monotonic() - started:.1f} s",
-              flush=True)
+        changes, mix = decode_all(messages, tables)
+        del messages
+        gc.collect()
+        gc.freeze()  # the ceiling's rows stay out of the collector's passes during the drains
 
         drains, ceilings = [], []
         for run in range(args.repeat):
-            settings = replace(
-                ConsumerSettings.from_env({**env, "TOPIC_PREFIX": prefix, "CONSUMER_GROUP": f"bench-{uid}-{run}",
-                                           "STATS_INTERVAL": "5"}),
-                mysql=database_url(base, f"bench_replica_{uid}_{run}"),
-            )
-            drains.append(drain(settings, len(messages)))
-            ceilings.append(ceiling(database_url(base, f"bench_ceiling_{uid}_{run}"), messages))
-            print(f"run {run + 1}: drain {args.events / drains[-1][0]:.0f}/s, ceiling {args.events / ceilings[-1]:.0f}/s",
-                  flush=True)
+            replica = database_url(base, f"bench_replica_{uid}_{run}")
+            direct = database_url(base, f"bench_ceiling_{uid}_{run}")
+            settings = replace(ConsumerSettings.from_env({**env, "CONSUMER_GROUP": f"bench-{uid}-{run}",
+                                                          "STATS_INTERVAL": "5"}), mysql=replica)
+            drains.append(drain(settings, expected))
+            ceilings.append(ceiling(direct, changes))
+            print(f"run {run + 1}: drain {mix.total_changes / drains[-1][0]:.0f}/s, "
+                  f"ceiling {mix.total_changes / ceilings[-1]:.0f}/s", flush=True)
+        replicated, written, source = replica_contents(replica), replica_contents(direct), source_counts(env)
+        assert replicated == written, f"the drain and the ceiling left different tables: {replicated} vs {written}"
+        counts = {table: rows for table, (rows, _) in replicated.items()}
+        assert counts == source, f"the replica's row counts differ from the source: {counts} vs {source}"
+        checked = "drain and ceiling databases equal (CHECKSUM TABLE), row counts equal to PostgreSQL's"
         drain_seconds, applied = sorted(drains)[len(drains) // 2]
         ceiling_seconds = sorted(ceilings)[len(ceilings) // 2]
-        print_table(host, args.events, drain_seconds, ceiling_seconds, applied, lag, args.live_rate)
+        print_table(host, mix, drain_seconds, ceiling_seconds, applied, lag, args.live_rate, checked)
     finally:
         gc.collect()  # the finished replicators' Kafka clients (in reference cycles) would log the broker's stop
         if not args.keep_stack:
