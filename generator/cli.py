@@ -69,7 +69,10 @@ def seed_command(users: int, categories: int, products: int, orders: int, seed_v
               help="Seconds to run. Default: until Ctrl-C or SIGTERM.")
 @click.option("--seed", "seed_value", type=int, default=None,
               help="Seeds the choices (default: a random seed, shown at the end).")
-def live_command(rate: float, duration: float | None, seed_value: int | None) -> None:
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Connections applying transactions in parallel, for rates one connection cannot reach. "
+                   "Beyond 1 the data depends on their interleaving: the same seed no longer gives the same rows.")
+def live_command(rate: float, duration: float | None, seed_value: int | None, workers: int) -> None:
     """Apply a stream of shop transactions: new orders, status changes, cancellations, deletes,
     line edits, renames, price changes, new users and products.
 
@@ -80,7 +83,7 @@ def live_command(rate: float, duration: float | None, seed_value: int | None) ->
     from generator.report import live_report
 
     seed = seed_value if seed_value is not None else random.SystemRandom().randrange(2**31)
-    config = LiveConfig(rate=rate, duration=duration, seed=seed)
+    config = LiveConfig(rate=rate, duration=duration, seed=seed, workers=workers)
     settings = SourceSettings.from_env()
     apply_migrations(settings)
     stop = threading.Event()

@@ -5,7 +5,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
@@ -33,10 +33,16 @@ class LiveConfig:
     rate: float
     duration: float | None = None  # seconds; None: until stopped
     seed: int = 1
+    # Connections applying transactions side by side, each at rate / workers. One transaction waits
+    # on several round trips to PostgreSQL, so one connection tops out well below what the server
+    # takes. Beyond 1 the data also depends on how the workers interleave: not reproducible.
+    workers: int = 1
 
     def __post_init__(self) -> None:
         if self.rate <= 0:
             raise GeneratorError(f"--rate must be positive, got {self.rate}")
+        if self.workers < 1:
+            raise GeneratorError(f"--workers must be 1 or more, got {self.workers}")
         if self.duration is not None and self.duration <= 0:
             raise GeneratorError(f"--duration must be positive, got {self.duration}")
 
@@ -73,8 +79,32 @@ def run_live(
     clock: pacing.Clock | None = None,
 ) -> LiveSummary:
     """Apply transactions at config.rate per second; stop after config.duration or when stop is set."""
-    clock = clock or pacing.Clock.real(stop or threading.Event())
-    rand = Randomness.stream(config.seed, "live")
+    stop = stop or threading.Event()
+    if config.workers == 1:
+        return _run_worker(settings, config, "live", clock or pacing.Clock.real(stop))
+    share = replace(config, rate=config.rate / config.workers)
+    results: list[LiveSummary | BaseException] = []
+
+    def work(index: int) -> None:
+        try:
+            results.append(_run_worker(settings, share, f"live-{index}", pacing.Clock.real(stop)))
+        except BaseException as exc:  # noqa: BLE001 - raised again in the calling thread
+            stop.set()
+            results.append(exc)
+
+    threads = [threading.Thread(target=work, args=(index,), name=f"live-{index}") for index in range(config.workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    failures = [result for result in results if isinstance(result, BaseException)]
+    if failures:
+        raise failures[0]
+    return _combined(config, [result for result in results if isinstance(result, LiveSummary)])
+
+
+def _run_worker(settings: SourceSettings, config: LiveConfig, stream: str, clock: pacing.Clock) -> LiveSummary:
+    rand = Randomness.stream(config.seed, stream)
     conn = db.connect(settings, "cdc-generate-live")
     try:
         _prepare(conn)
@@ -83,6 +113,20 @@ def run_live(
         raise GeneratorError(f"the live stream failed: {exc}".strip()) from exc
     finally:
         conn.close()
+
+
+def _combined(config: LiveConfig, parts: list[LiveSummary]) -> LiveSummary:
+    counts: Counter[Kind] = Counter({kind: 0 for kind in Kind})
+    for part in parts:
+        counts.update(part.counts)
+    return LiveSummary(
+        seed=config.seed,
+        requested_rate=config.rate,
+        elapsed_seconds=max(part.elapsed_seconds for part in parts),
+        counts=MappingProxyType(dict(counts)),
+        failed=sum(part.failed for part in parts),
+        max_lag_seconds=max(part.max_lag_seconds for part in parts),
+    )
 
 
 def _prepare(conn: Any) -> None:

@@ -118,3 +118,8 @@ def test_two_columns_aligns_names_left_and_counts_right() -> None:
 def test_a_live_config_needs_a_positive_rate_and_duration(rate: float, duration: float | None) -> None:
     with pytest.raises(GeneratorError):
         LiveConfig(rate=rate, duration=duration)
+
+
+def test_a_live_config_needs_at_least_one_worker() -> None:
+    with pytest.raises(GeneratorError, match="--workers"):
+        LiveConfig(rate=5, workers=0)
