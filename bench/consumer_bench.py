@@ -1,7 +1,7 @@
 """Replica consumer benchmark: end-to-end latency under live load, and drain rate vs a no-Kafka MySQL ceiling.
 
-    python -m bench.consumer_bench [--events 200000] [--repeat 3] [--live-rate 1800] [--live-seconds 20]
-                                   [--keep-connect] [--keep-stack]
+    python -m bench.consumer_bench [--events 200000] [--repeat 3] [--live-rate 1800] [--live-workers 2]
+                                   [--live-seconds 20] [--keep-connect] [--keep-stack]
 
 Starts its own local stack (cdc.local.stack.up, infra only: PostgreSQL,
 MariaDB, the broker, Kafka Connect + Debezium; die_with_parent=True) in a
@@ -353,7 +353,7 @@ def event_times(batch: Batch) -> list[tuple[int, int]]:
     return [(envelope["source"]["ts_ms"], envelope["ts_ms"]) for envelope in envelopes]
 
 
-def latency(env: dict[str, str], settings: ConsumerSettings, rate: float, seconds: float) -> Latency:
+def latency(env: dict[str, str], settings: ConsumerSettings, rate: float, workers: int, seconds: float) -> Latency:
     """Seed, drain the seed, then measure source commit -> MySQL commit under `cdc generate live`."""
     run_cdc(env, "generate", "seed", *SEED_ARGS)
     committed: list[tuple[float, Batch]] = []
@@ -364,7 +364,8 @@ def latency(env: dict[str, str], settings: ConsumerSettings, rate: float, second
     try:
         wait_quiet(replicator, 300)
         live_started_ms = time.time() * 1000
-        report = run_cdc(env, "generate", "live", "--rate", f"{rate:g}", "--duration", f"{seconds:g}", "--seed", "7")
+        report = run_cdc(env, "generate", "live", "--rate", f"{rate:g}", "--workers", str(workers),
+                         "--duration", f"{seconds:g}", "--seed", "7")
         wait_quiet(replicator, 120)
     finally:
         stop_event.set()
@@ -431,6 +432,8 @@ def main() -> None:
     parser.add_argument("--live-rate", type=float, default=1800.0,
                         help="transactions/s asked of `cdc generate live` during the latency measure "
                              "(~28%% new orders: 1800 asks for ~500 orders/s; the achieved rate is printed)")
+    parser.add_argument("--live-workers", type=int, default=2,
+                        help="`cdc generate live --workers`: one connection tops out at a few hundred transactions/s")
     parser.add_argument("--live-seconds", type=float, default=20.0)
     parser.add_argument("--keep-connect", action="store_true",
                         help="leave Kafka Connect running for the drain and ceiling (by default it is stopped "
@@ -452,7 +455,7 @@ def main() -> None:
               flush=True)
         lag = latency(env, replace(ConsumerSettings.from_env({**env, "CONSUMER_GROUP": f"bench-latency-{uid}"}),
                                    mysql=database_url(base, f"bench_latency_{uid}")),
-                      args.live_rate, args.live_seconds)
+                      args.live_rate, args.live_workers, args.live_seconds)
 
         topic_tables = ConsumerSettings.from_env(env).topics()
         tables = {topic: REPLICA_TABLES[table] for topic, table in topic_tables.items()}

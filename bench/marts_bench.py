@@ -1,7 +1,7 @@
 """Marts benchmark: freshness, backlog drain, and one incremental update vs a recompute.
 
-    python -m bench.marts_bench [--orders 20000] [--rate 780] [--live-seconds 25] [--sizes 100000,1000000]
-                                [--stack-env DIR/stack.env] [--keep]
+    python -m bench.marts_bench [--orders 20000] [--rate 780] [--live-workers 2] [--live-seconds 25]
+                                [--sizes 100000,1000000] [--stack-env DIR/stack.env] [--keep]
 
 Needs nothing running: it starts its own local stack (cdc.local.stack.up,
 die_with_parent=True) in a temporary /tmp folder and always tears it down;
@@ -61,6 +61,7 @@ from cdc.local import stack as local_stack
 from cdc.local.processes import stop as stop_process
 from cdc.settings import SOURCE_TABLES, KafkaSettings, MySqlSettings, SourceSettings
 from cdc.verify import render
+from consumer.offsets import end_offsets as partition_ends
 from marts.contributions import MARTS
 from marts.events import Event, Position, RowChange
 from marts.store import MartStore, connect, ensure_schema
@@ -85,17 +86,19 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+def source_partitions(consumer: Consumer, kafka: KafkaSettings) -> list[TopicPartition]:
+    return [TopicPartition(topic, partition)
+            for topic in map(kafka.table_topic, SOURCE_TABLES)
+            for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions]
+
+
 def end_offsets(kafka: KafkaSettings) -> dict[tuple[str, int], int]:
-    consumer = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": f"bench-{uuid.uuid4().hex}"})
+    """The last offset of every non-empty source partition."""
+    consumer = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False})
     try:
-        out = {}
-        for table in SOURCE_TABLES:
-            topic = kafka.table_topic(table)
-            for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
-                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-                if high > low:
-                    out[(topic, partition)] = high - 1
-        return out
+        ends = partition_ends(consumer, source_partitions(consumer, kafka), 10)
+        return {tp: high - 1 for tp, high in ends.items() if high > 0}
     finally:
         consumer.close()
 
@@ -162,8 +165,8 @@ def wait_for_connection(mysql: MySqlSettings) -> Any:
     raise SystemExit("no MySQL database")
 
 
-def freshness(env: dict[str, str], kafka: KafkaSettings, mysql: MySqlSettings, rate: float, seconds: float,
-              table: Table) -> None:
+def freshness(env: dict[str, str], kafka: KafkaSettings, mysql: MySqlSettings, rate: float, workers: int,
+              seconds: float, table: Table) -> None:
     """Per change event: when the MySQL transaction of the batch holding it committed (first sighting of
     its partition's applied offset at or past it in mart_offsets, polled every ~20 ms, so at most that
     much late) minus when the source committed it (Debezium's source.ts_ms)."""
@@ -173,7 +176,8 @@ def freshness(env: dict[str, str], kafka: KafkaSettings, mysql: MySqlSettings, r
     tail = KafkaLag(kafka)
     started = time.time()
     generator = subprocess.Popen(
-        [*CDC, "generate", "live", "--rate", str(rate), "--duration", str(seconds), "--seed", "77"],
+        [*CDC, "generate", "live", "--rate", str(rate), "--workers", str(workers), "--duration", str(seconds),
+         "--seed", "77"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )
     while generator.poll() is None:
@@ -235,15 +239,8 @@ class KafkaLag:
     def __init__(self, kafka: KafkaSettings) -> None:
         self.consumer = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
                                   "enable.auto.commit": False})
-        assignment = []
-        self.start: dict[tuple[str, int], int] = {}  # the first offset tailed
-        for table in SOURCE_TABLES:
-            topic = kafka.table_topic(table)
-            for partition in self.consumer.list_topics(topic, timeout=10).topics[topic].partitions:
-                _, high = self.consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-                assignment.append(TopicPartition(topic, partition, high))
-                self.start[(topic, partition)] = high
-        self.consumer.assign(assignment)
+        self.start = partition_ends(self.consumer, source_partitions(self.consumer, kafka), 10)  # first tailed
+        self.consumer.assign([TopicPartition(topic, partition, high) for (topic, partition), high in self.start.items()])
         self.lags: list[float] = []
         self.events: list[tuple[tuple[str, int], int, float]] = []
         self.position: dict[tuple[str, int], int] = {}
@@ -504,7 +501,7 @@ def run(args: argparse.Namespace, stack_env: dict[str, str], connect_process: An
     reports = []
     try:
         if args.live_seconds:
-            freshness(env, kafka, mysql, args.rate, args.live_seconds, table)
+            freshness(env, kafka, mysql, args.rate, args.live_workers, args.live_seconds, table)
         for _ in range(30):
             reports = mart_reports(source, mysql)
             if all(report.matches for report in reports):
@@ -533,6 +530,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=20000, help="seeded orders for the backlog (0: none)")
     parser.add_argument("--rate", type=float, default=780, help="live transactions/s (~28%% are new orders)")
+    parser.add_argument("--live-workers", type=int, default=2,
+                        help="`cdc generate live --workers`: one connection tops out at a few hundred transactions/s")
     parser.add_argument("--live-seconds", type=float, default=25, help="0: no freshness measure")
     parser.add_argument("--workers", type=int, default=1, help="marts workers sharing the partitions")
     parser.add_argument("--sizes", default="100000,1000000",

@@ -166,15 +166,25 @@ def edit_quantity(tx: Tx) -> bool:
 def delete_line(tx: Tx) -> bool:
     """Remove one line of a pending order that has two or more, so it keeps at least one."""
     has_two = "t.status = 'pending' AND (SELECT count(*) FROM order_details d WHERE d.order_id = t.order_id) >= 2"
-    return _change_one_line(tx, has_two, _delete_line)
+    return _change_one_line(tx, has_two, _delete_line, min_lines=2)
 
 
-def _change_one_line(tx: Tx, where: str, change: Callable[[Tx, LineRow], LineRow | None]) -> bool:
-    """Lock an order matching where, change one of its lines (None: deleted it), then rewrite its total."""
+def _change_one_line(
+    tx: Tx, where: str, change: Callable[[Tx, LineRow], LineRow | None], min_lines: int = 1
+) -> bool:
+    """Lock an order matching where, change one of its lines (None: deleted it), then rewrite its total.
+
+    The lines are counted again once the order is locked: when the lock had to wait for another
+    writer of the order (`live --workers`), PostgreSQL rechecks `where` on the order's new row but
+    evaluates its subqueries on the statement's older snapshot, so a line count in `where` may be
+    stale.
+    """
     order = _lock_order(tx, where)
     if order is None:
         return False
     lines = _lines_of(tx, order[0])
+    if len(lines) < min_lines:
+        return False
     target = tx.rand.rng.choice(lines)
     changed = change(tx, target)
     after = [changed if line is target else line for line in lines]
