@@ -1,6 +1,6 @@
 """Marts benchmark: freshness, backlog drain, and one incremental update vs a recompute.
 
-    python -m bench.marts_bench [--orders 20000] [--rate 780] [--live-workers 2] [--live-seconds 25]
+    python -m bench.marts_bench [--orders 20000] [--rate 780] [--live-workers 1] [--live-seconds 25]
                                 [--sizes 100000,1000000] [--stack-env DIR/stack.env] [--keep]
 
 Needs nothing running: it starts its own local stack (cdc.local.stack.up,
@@ -530,8 +530,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=20000, help="seeded orders for the backlog (0: none)")
     parser.add_argument("--rate", type=float, default=780, help="live transactions/s (~28%% are new orders)")
-    parser.add_argument("--live-workers", type=int, default=2,
-                        help="`cdc generate live --workers`: one connection tops out at a few hundred transactions/s")
+    # 1: on the 2-core machine a second connection took CPU from the pipeline it loads and
+    # achieved less in total (391 vs 461 tx/s, one run each); where cores are free it adds load.
+    parser.add_argument("--live-workers", type=int, default=1, help="`cdc generate live --workers`")
     parser.add_argument("--live-seconds", type=float, default=25, help="0: no freshness measure")
     parser.add_argument("--workers", type=int, default=1, help="marts workers sharing the partitions")
     parser.add_argument("--sizes", default="100000,1000000",
