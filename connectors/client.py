@@ -14,6 +14,7 @@ from cdc.errors import ConnectorError
 log = logging.getLogger(__name__)
 
 TRACE_LINES = 8
+UPDATE_STEADY_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,14 @@ class ConnectClient:
         return True
 
     def put_config(self, name: str, config: dict[str, str]) -> None:
-        """Create or update (PUT is idempotent)."""
+        """Create or update. Kafka Connect restarts the connector even when the config is the same."""
         self._request("PUT", f"/connectors/{name}/config", config)
+
+    def config(self, name: str) -> dict[str, str] | None:
+        """The connector's stored config (with its "name"), or None when there is no such connector."""
+        if name not in self.connectors():
+            return None
+        return dict(self._request("GET", f"/connectors/{name}/config"))
 
     def status(self, name: str) -> ConnectorStatus:
         return ConnectorStatus.from_json(self._request("GET", f"/connectors/{name}/status"))
@@ -110,9 +117,11 @@ class ConnectClient:
     def delete(self, name: str) -> None:
         self._request("DELETE", f"/connectors/{name}")
 
-    def wait_until_running(self, name: str, timeout: float) -> ConnectorStatus:
+    def wait_until_running(self, name: str, timeout: float, steady: float = 0.0) -> ConnectorStatus:
+        """Until the connector and every task are RUNNING, and have stayed so for `steady` seconds."""
         deadline = time.monotonic() + timeout
         last: ConnectorStatus | str = "no status yet"
+        running_since: float | None = None
         while time.monotonic() < deadline:
             try:
                 status = self.status(name)
@@ -123,7 +132,11 @@ class ConnectClient:
                     raise ConnectorError(
                         f"connector {status.describe()}\n{first_lines(status.trace or 'no trace')}"
                     )
-                if status.running:
+                if not status.running:
+                    running_since = None
+                elif running_since is None:
+                    running_since = time.monotonic()
+                if running_since is not None and time.monotonic() - running_since >= steady:
                     return status
                 last = status
             time.sleep(0.5)
@@ -140,7 +153,28 @@ def wait_for_connect(client: ConnectClient, timeout: float) -> None:
     raise ConnectorError(f"Kafka Connect is unreachable at {client.base_url} (CONNECT_URL) after {timeout:.0f}s")
 
 
-def apply_connector(client: ConnectClient, name: str, config: dict[str, str], timeout: float) -> ConnectorStatus:
-    log.info("applying connector %s to %s", name, client.base_url)
+@dataclass(frozen=True)
+class AppliedConnector:
+    action: str  # created, updated or unchanged
+    status: ConnectorStatus
+
+    def describe(self) -> str:
+        return f"{self.action}; {self.status.describe()}"
+
+
+def apply_connector(client: ConnectClient, name: str, config: dict[str, str], timeout: float) -> AppliedConnector:
+    """Create the connector, update it if its config differs, and wait until it runs.
+
+    An unchanged config is not PUT again: Kafka Connect would restart the connector for nothing.
+    After an update, the status read right after the PUT can still be the old instance's RUNNING
+    (the restart comes a moment later), so the connector must stay RUNNING for UPDATE_STEADY_SECONDS.
+    """
+    current = client.config(name)
+    if current == {**config, "name": name}:
+        log.info("connector %s on %s is up to date", name, client.base_url)
+        return AppliedConnector("unchanged", client.wait_until_running(name, timeout))
+    action = "created" if current is None else "updated"
+    log.info("%s connector %s on %s", action, name, client.base_url)
     client.put_config(name, config)
-    return client.wait_until_running(name, timeout)
+    steady = 0.0 if current is None else UPDATE_STEADY_SECONDS
+    return AppliedConnector(action, client.wait_until_running(name, timeout, steady))

@@ -126,6 +126,7 @@ def test_apply_twice_keeps_one_running_connector_with_the_same_config(second_con
     second = cdc(second_connector, "connectors", "apply")
 
     assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
+    assert second.stdout.startswith("unchanged; ")
     client = ConnectClient(second_connector["CONNECT_URL"])
     assert client.connectors().count(second_connector["CONNECTOR_NAME"]) == 1
     assert client.status(second_connector["CONNECTOR_NAME"]).running

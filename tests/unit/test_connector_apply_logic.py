@@ -1,0 +1,62 @@
+"""apply_connector's decisions, against a scripted Kafka Connect (the REST calls are faked)."""
+from __future__ import annotations
+
+from typing import Any
+
+from connectors import client as connect_client
+from connectors.client import ConnectClient, ConnectorStatus, apply_connector
+
+RUNNING = ConnectorStatus("c", "RUNNING", ("RUNNING",), None)
+UNASSIGNED = ConnectorStatus("c", "UNASSIGNED", ("RUNNING",), None)
+
+
+class ScriptedConnect(ConnectClient):
+    def __init__(self, stored: dict[str, str] | None, statuses: list[ConnectorStatus]) -> None:
+        super().__init__("http://connect.invalid")
+        self.stored, self.statuses, self.puts = stored, statuses, 0
+
+    def config(self, name: str) -> dict[str, str] | None:
+        return self.stored
+
+    def put_config(self, name: str, config: dict[str, str]) -> None:
+        self.puts += 1
+
+    def status(self, name: str) -> ConnectorStatus:
+        return self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+
+
+def no_sleep(monkeypatch: Any) -> None:
+    clock = iter(range(10**6))
+    monkeypatch.setattr(connect_client.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(connect_client.time, "monotonic", lambda: float(next(clock)))
+
+
+def test_an_unchanged_config_is_not_put_again(monkeypatch: Any) -> None:
+    no_sleep(monkeypatch)
+    connect = ScriptedConnect({"a": "1", "name": "c"}, [RUNNING])
+
+    applied = apply_connector(connect, "c", {"a": "1"}, timeout=60)
+
+    assert (applied.action, connect.puts) == ("unchanged", 0)
+
+
+def test_a_new_connector_is_created_and_waited_for(monkeypatch: Any) -> None:
+    no_sleep(monkeypatch)
+    connect = ScriptedConnect(None, [UNASSIGNED, RUNNING])
+
+    applied = apply_connector(connect, "c", {"a": "1"}, timeout=60)
+
+    assert (applied.action, connect.puts, applied.status) == ("created", 1, RUNNING)
+
+
+def test_an_update_waits_past_the_old_instance_running_until_the_restarted_one_runs_steadily(
+    monkeypatch: Any
+) -> None:
+    no_sleep(monkeypatch)
+    statuses = [RUNNING, UNASSIGNED, UNASSIGNED, RUNNING]  # the old instance, its restart, the new one
+    connect = ScriptedConnect({"a": "1", "name": "c"}, statuses)
+
+    applied = apply_connector(connect, "c", {"a": "2"}, timeout=60)
+
+    assert (applied.action, connect.puts) == ("updated", 1)
+    assert statuses == [RUNNING]  # every status up to the new instance's was read
