@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 import pytest
 
-from cdc.settings import SourceSettings
+from cdc.settings import SOURCE_TABLES, SourceSettings
 from cdc.source.migrate import apply_migrations
 
 ADMIN_DSN_VARIABLE = "GENERATOR_TEST_PG_ADMIN_DSN"
@@ -27,7 +27,6 @@ DEFAULT_ADMIN_DSNS = (
     "postgresql://postgres@127.0.0.1:5432/postgres",
     "postgresql://postgres@%2Fvar%2Frun%2Fpostgresql:5432/postgres",
 )
-SHOP_TABLES = ("users", "product_categories", "products", "orders", "order_details")
 
 
 def with_database(dsn: str, database: str) -> str:
@@ -94,7 +93,7 @@ def table_rows(settings: SourceSettings, table: str) -> list[tuple[Any, ...]]:
 
 
 def row_counts(settings: SourceSettings) -> dict[str, int]:
-    return {table: query(settings, f"SELECT count(*) FROM {table}")[0][0] for table in SHOP_TABLES}
+    return {table: query(settings, f"SELECT count(*) FROM {table}")[0][0] for table in SOURCE_TABLES}
 
 
 TOTAL_MISMATCHES = """

@@ -13,9 +13,10 @@ import pytest
 from confluent_kafka import Consumer
 
 from cdc.local.processes import free_port
-from cdc.settings import SOURCE_TABLES
+from cdc.settings import SOURCE_TABLES, SourceSettings
 from connectors.client import ConnectClient
 from tests.cli import run_cdc
+from tests.generator_fixtures import row_counts
 
 pytestmark = pytest.mark.integration
 
@@ -50,19 +51,6 @@ def _drop_slot(dsn: str, slot: str) -> None:
                     cur.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
                     return
                 time.sleep(0.5)
-    finally:
-        conn.close()
-
-
-def _row_counts(dsn: str) -> dict[str, int]:
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            counts = {}
-            for table in SOURCE_TABLES:
-                cur.execute(f"SELECT count(*) FROM {table}")
-                counts[table] = cur.fetchone()[0]
-            return counts
     finally:
         conn.close()
 
@@ -107,7 +95,7 @@ def _seed_some_rows(dsn: str) -> None:
 
 def test_new_connector_snapshots_every_existing_row_as_read_events(second_connector: dict[str, str]) -> None:
     _seed_some_rows(second_connector["PG_DSN"])
-    counts = _row_counts(second_connector["PG_DSN"])
+    counts = row_counts(SourceSettings(dsn=second_connector["PG_DSN"]))
 
     result = cdc(second_connector, "connectors", "apply")
 

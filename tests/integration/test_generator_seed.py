@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from cdc.errors import GeneratorError
-from cdc.settings import SourceSettings
+from cdc.settings import SOURCE_TABLES, SourceSettings
 from generator.cli import generate
 from generator.dataset import SeedPlan
 from generator.model import Timeline
@@ -17,7 +17,6 @@ from generator.seed import SeedSummary, seed_database
 from tests.generator_fixtures import (
     LINE_PRICE_MISMATCHES,
     ORDERS_WITHOUT_LINES,
-    SHOP_TABLES,
     TOTAL_MISMATCHES,
     find_admin_dsn,
     query,
@@ -54,7 +53,7 @@ def test_the_same_seed_gives_identical_rows_in_all_five_tables(
 ) -> None:
     first, _ = seeded
     seed_database(empty_db, PLAN)
-    for table in SHOP_TABLES:
+    for table in SOURCE_TABLES:
         assert table_rows(empty_db, table) == table_rows(first, table), table
 
 
