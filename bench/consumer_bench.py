@@ -97,7 +97,7 @@ from consumer.batch import Batch
 from consumer.envelope import ChangeEvent, DecodeError, Skip, decode
 from consumer.replica_schema import REPLICA_TABLES, TableSpec, ensure_database, ensure_tables
 from consumer.settings import ConsumerSettings
-from consumer.sink import DELETE_CHUNK, delete_sql, upsert_sql
+from consumer.sink import DELETE_CHUNK, SESSION_SQL, delete_sql, upsert_sql
 
 CEILING_BATCH = 5000  # row changes per ceiling transaction (the consumer's default batch is 5000 messages)
 SEED_ARGS = ("--users", "1000", "--categories", "20", "--products", "500", "--orders", "2000", "--seed", "3")
@@ -106,7 +106,6 @@ QUIET_SECONDS = 3.0  # no new message for this long: the replicator (or Debezium
 # user per 5 orders and a product per 20, an order brings about 4.25 row changes.
 CHANGES_PER_ORDER = 4.25
 OPS = ("c", "r", "u", "d")
-SESSION_SQL = "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'"  # as the sink
 
 
 # --- filling the topics with real Debezium events ---------------------------------------------

@@ -50,6 +50,7 @@ DELETE_CHUNK = 1000
 # Characters of one multi-row upsert: PyMySQL's executemany stops at 1,024,000 bytes; 4 bytes a
 # character at most keeps a statement under MariaDB's and MySQL's default max_allowed_packet (16 MiB+).
 MAX_STATEMENT = 1_000_000
+SESSION_SQL = "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'"
 
 
 class MySqlUnavailable(ConsumerError):
@@ -177,7 +178,7 @@ class MySqlSink:
             conn = pymysql.connect(**kwargs, charset="utf8mb4", autocommit=False,
                                    connect_timeout=self._connect_timeout, read_timeout=60, write_timeout=60)
             with conn.cursor() as cur:
-                cur.execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'")
+                cur.execute(SESSION_SQL)
             ensure_database(conn, database)
             conn.select_db(database)
             ensure_tables(conn)

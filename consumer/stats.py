@@ -90,5 +90,5 @@ def serve_metrics(stats: Stats, port: int, host: str = "127.0.0.1") -> Threading
 
     server = ThreadingHTTPServer((host, port), Handler)
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
-    log.info("metrics on http://127.0.0.1:%d/metrics", port)
+    log.info("metrics on http://%s:%d/metrics", host, port)
     return server
