@@ -144,18 +144,12 @@ def schema_apply() -> None:
 
 def _register_stage_commands() -> None:
     """Each stage package owns its commands in its own cli module."""
+    from consumer.cli import consume, verify
     from generator.cli import generate
+    from marts.cli import marts
 
-    cli.add_command(generate)
-    for module_name, names in (("consumer.cli", ("consume", "verify")), ("marts.cli", ("marts",))):
-        try:
-            module = __import__(module_name, fromlist=list(names))
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        for name in names:
-            cli.add_command(getattr(module, name))
+    for command in (generate, consume, verify, marts):
+        cli.add_command(command)
 
 
 _register_stage_commands()
