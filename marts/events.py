@@ -4,8 +4,8 @@ Only what the marts need is kept: the changed row's key and, unless it is
 deleted, its after-image narrowed to the state table's columns. Updates and
 deletes need no before-image here: the state tables hold the old values.
 Tombstones and heartbeats decode to no change (their offsets still count).
-Anything else unexpected raises MalformedEvent, which the caller logs with
-the event's position and skips.
+Anything else unexpected raises MalformedEvent, which the caller sends to
+the marts' dead-letter topic and keeps as a no-op (so its offset counts).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from marts.tables import STATE_TABLES, Column, Row, StateTable
 
 
 class MalformedEvent(ValueError):
-    """The event cannot be understood; skipped after logging."""
+    """The event cannot be understood; dead-lettered, applied as nothing."""
 
 
 @dataclass(frozen=True)

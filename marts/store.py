@@ -34,10 +34,10 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import pymysql
 
@@ -49,7 +49,9 @@ from marts.schema import OFFSETS, all_ddl
 from marts.tables import CATEGORIES, LINES, ORDERS, PRODUCTS, STATE_TABLES, USERS, Row, StateTable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
+CHUNK = 1000  # rows or keys per multi-row statement
 RETRYABLE = {1213, 1205}  # deadlock, lock wait timeout
 DISCONNECTED = {2006, 2013, 2003}  # gone away, lost, cannot connect
 SPECS = {spec.name: spec for spec in MARTS}
@@ -260,10 +262,9 @@ class BatchState:
         rows = self.rows[table.source]
         wanted = sorted(set(parents) - self.loaded[relation])
         name = table.column_names[column]
-        for start in range(0, len(wanted), CHUNK):
-            chunk = wanted[start:start + CHUNK]
+        for chunk in chunks(wanted):
             self.cur.execute(f"SELECT {', '.join(table.column_names)} FROM {table.name}"
-                             f" WHERE {name} IN ({', '.join(['%s'] * len(chunk))})", chunk)
+                             f" WHERE {name} IN ({placeholders(len(chunk))})", chunk)
             for found in self.cur.fetchall():
                 row = tuple(found)
                 rows.setdefault(row[0], row)
@@ -274,11 +275,10 @@ class BatchState:
         """Read the rows of `keys` not cached yet (locking them: SERIALIZABLE reads lock anyway)."""
         rows = self.rows[table.source]
         wanted = sorted({key for key in keys if key not in rows})
-        for start in range(0, len(wanted), CHUNK):
-            chunk = wanted[start:start + CHUNK]
+        for chunk in chunks(wanted):
             self.cur.execute(
                 f"SELECT {', '.join(table.column_names)} FROM {table.name}"
-                f" WHERE {table.key} IN ({', '.join(['%s'] * len(chunk))})" + (" FOR UPDATE" if for_update else ""),
+                f" WHERE {table.key} IN ({placeholders(len(chunk))})" + (" FOR UPDATE" if for_update else ""),
                 chunk,
             )
             found = {row[0]: tuple(row) for row in self.cur.fetchall()}
@@ -318,10 +318,8 @@ class BatchState:
                 continue
             table = STATE_TABLES[name]
             gone = sorted(key for key, row in changed.items() if row is None)
-            for start in range(0, len(gone), 1000):
-                chunk = gone[start:start + 1000]
-                self.cur.execute(f"DELETE FROM {table.name} WHERE {table.key} IN ({', '.join(['%s'] * len(chunk))})",
-                                 chunk)
+            for chunk in chunks(gone):
+                self.cur.execute(f"DELETE FROM {table.name} WHERE {table.key} IN ({placeholders(len(chunk))})", chunk)
             present = [row for _, row in sorted(changed.items()) if row is not None]
             if present:
                 write_rows(self.cur, table, present)
@@ -508,7 +506,7 @@ def write_rows(cur: Any, table: StateTable, rows: Sequence[Row]) -> None:
     names = table.column_names
     updates = ", ".join(f"{name} = VALUES({name})" for name in names[1:])
     cur.executemany(
-        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})"
+        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({placeholders(len(names))})"
         f" ON DUPLICATE KEY UPDATE {updates}",
         list(rows),
     )
@@ -530,26 +528,31 @@ def upsert_deltas(cur: Any, spec: MartSpec, buffer: DeltaBuffer) -> None:
     updates += [f"{name} = {name} + VALUES({name})" for name in spec.measures]
     execute_rows(
         cur, f"INSERT INTO {spec.name} ({', '.join(columns)}, updated_at) VALUES",
-        f"({', '.join(['%s'] * len(columns))}, UTC_TIMESTAMP(6))",
+        f"({placeholders(len(columns))}, UTC_TIMESTAMP(6))",
         f" ON DUPLICATE KEY UPDATE {', '.join(updates)}, updated_at = VALUES(updated_at)",
         [delta.key + delta.labels + delta.measures for delta in deltas],
     )
     count = spec.measures.index(spec.count)
     empty = [delta.key for delta in deltas if delta.measures[count] <= 0]
-    for start in range(0, len(empty), CHUNK):
-        chunk = empty[start:start + CHUNK]
+    for chunk in chunks(empty):
         # OR of key equalities, not a row-constructor IN: MariaDB scans the whole table for the latter.
         match = " OR ".join(["(" + " AND ".join(f"{name} = %s" for name in spec.keys) + ")"] * len(chunk))
         cur.execute(f"DELETE FROM {spec.name} WHERE ({match}) AND {spec.count} <= 0",
                     [value for key in chunk for value in key])
 
 
-CHUNK = 1000  # rows per multi-row statement
+def chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`items` in runs of at most CHUNK, for one statement each."""
+    for start in range(0, len(items), CHUNK):
+        yield items[start:start + CHUNK]
+
+
+def placeholders(count: int) -> str:
+    return ", ".join(["%s"] * count)
 
 
 def execute_rows(cur: Any, head: str, row: str, tail: str, rows: Sequence[Sequence[Any]]) -> None:
     """`head row, row, ... tail` for up to CHUNK rows a statement (pymysql's executemany sends a VALUES
     row holding anything but placeholders, like UTC_TIMESTAMP(6), one statement per row)."""
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start:start + CHUNK]
+    for chunk in chunks(rows):
         cur.execute(f"{head} {', '.join([row] * len(chunk))}{tail}", [value for values in chunk for value in values])
