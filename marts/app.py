@@ -5,11 +5,14 @@ them in batches (take_events) and hands each batch to a MartStore on a
 single worker thread (MySQL calls would otherwise block the event loop and
 with it the consumer's heartbeats). No Faust tables are used: the state
 lives in MySQL next to the marts (see marts.store). Faust acks a batch's
-events only after the agent is done with them, i.e. after the MySQL commit,
-so the offsets Faust commits to Kafka never run ahead of MySQL; replays
-below MySQL's stored offsets are skipped there. A message that cannot be
-decoded goes to the marts' dead-letter topic before its batch is applied
-(once the batch's offsets are stored, a replay would skip it for good).
+events only after the agent is done with them, i.e. after the MySQL commit;
+a batch that did not commit (the worker stops or crashes) is kept
+unacknowledged, so the offsets Faust commits to Kafka never run ahead of
+MySQL; replays below MySQL's stored offsets are skipped there. MySQL outages
+are waited out inside the store (the worker stays up). A message that cannot
+be decoded, or whose values MySQL refuses, goes to the marts' dead-letter
+topic before the offsets around it are stored (a replay would skip it for
+good).
 """
 from __future__ import annotations
 
@@ -65,18 +68,27 @@ def create_app(settings: MartsSettings, kafka: KafkaSettings, store: MartStore,
         loop = asyncio.get_running_loop()
         async for events in stream.take_events(settings.batch_size, within=settings.batch_seconds):
             batch, letters = decode_batch(events, tables)
+            raws = {event.position: raw for event, raw in zip(batch, map(raw_message, events))}
+
+            def reject(event: Event, reason: str) -> None:
+                deadletters.send([DeadLetter(raws[event.position], reason, "apply")])
 
             def dead_letters_then_apply() -> BatchResult:
                 deadletters.send(letters)
-                return store.apply(batch)
+                return store.apply(batch, reject)
 
             try:
                 result = await loop.run_in_executor(executor, dead_letters_then_apply)
+            except asyncio.CancelledError:
+                store.stopping.set()  # the worker stops: a wait for MySQL ends, the batch uncommitted
+                keep_unacknowledged(events)
+                raise
             except Exception as exc:
                 # Going on would apply later events past this batch's, and their stored offsets
                 # would then hide it for good: stop the worker instead (a restart replays it).
                 log.critical("cannot apply a batch of %d events (from %s): %s; stopping the worker",
                              len(batch), batch[0].position, exc)
+                keep_unacknowledged(events)
                 await app.crash(exc)
                 return
             if result.skipped:
@@ -126,6 +138,24 @@ class Progress:
             self.since = time.monotonic()
 
 
+def keep_unacknowledged(events: Sequence[Any]) -> None:
+    """Keep Faust from committing these events' offsets to Kafka: they are not in MySQL.
+
+    take_events acknowledges a batch's events when the agent leaves it, even
+    by an exception or a cancellation, and Faust then commits every offset
+    acknowledged without a gap. A message already marked acknowledged is
+    never registered again, so its offset stays a gap, below which Faust
+    commits: a restart (same app id) reads the batch again.
+    """
+    for event in events:
+        event.message.acked = True
+
+
+def raw_message(event: Any) -> RawMessage:
+    message = event.message
+    return RawMessage(message.topic, message.partition, message.offset, message.key, message.value)
+
+
 def decode_batch(events: Sequence[Any], tables: dict[str, str]) -> tuple[list[Event], list[DeadLetter]]:
     """Decode Faust events; a malformed one becomes a dead letter and stays in the batch as a no-op
     (so that its offset counts)."""
@@ -136,7 +166,6 @@ def decode_batch(events: Sequence[Any], tables: dict[str, str]) -> tuple[list[Ev
         try:
             decoded.append(decode(position, tables[message.topic], message.value))
         except MalformedEvent as exc:
-            raw = RawMessage(message.topic, message.partition, message.offset, message.key, message.value)
-            letters.append(DeadLetter(raw, str(exc), "decode"))
+            letters.append(DeadLetter(raw_message(event), str(exc), "decode"))
             decoded.append(Event(position, None))
     return decoded, letters

@@ -48,12 +48,12 @@ def _run_worker(mysql: MySqlSettings) -> None:
     from cdc.settings import KafkaSettings
     from marts.app import create_app
     from marts.settings import MartsSettings
-    from marts.store import MartStore, ensure_schema
+    from marts.store import MartStore, wait_and_ensure_schema
 
     settings = MartsSettings.from_env()
     kafka = KafkaSettings.from_env()
-    ensure_schema(mysql)
-    store = MartStore(mysql, settings.max_attempts)
+    wait_and_ensure_schema(mysql)
+    store = MartStore(mysql)
     deadletters = DeadLetterProducer(kafka.bootstrap, settings.deadletter_topic)
     app = create_app(settings, kafka, store, deadletters)
     log.info("marts worker %s starting (batch %d / %.2f s)", settings.app_id, settings.batch_size,

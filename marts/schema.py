@@ -9,7 +9,7 @@ OFFSETS = "mart_offsets"
 
 # Keys and labels of mart rows: the same types as in the state tables.
 COLUMN_TYPES = {
-    "first_name": "TEXT NOT NULL", "last_name": "TEXT NOT NULL", "name": "TEXT NOT NULL",
+    "first_name": "LONGTEXT NOT NULL", "last_name": "LONGTEXT NOT NULL", "name": "LONGTEXT NOT NULL",
     "user_id": "BIGINT NOT NULL", "status": "VARCHAR(32) NOT NULL", "category_id": "BIGINT NOT NULL",
 }
 
@@ -41,3 +41,12 @@ OFFSETS_DDL = f"""CREATE TABLE IF NOT EXISTS {OFFSETS} (
 
 def all_ddl() -> list[str]:
     return [state_ddl(table) for table in STATE_TABLES.values()] + [mart_ddl(spec) for spec in MARTS] + [OFFSETS_DDL]
+
+
+def widen_ddl(existing: dict[tuple[str, str], str]) -> list[str]:
+    """ALTERs for name columns created as TEXT by earlier versions (`existing`: (table, column) -> DATA_TYPE)."""
+    wanted = {(table.name, column.name): column.sql_type for table in STATE_TABLES.values()
+              for column in table.columns if column.kind == "text"}
+    wanted |= {(spec.name, name): COLUMN_TYPES[name] for spec in MARTS for name in spec.labels}
+    return [f"ALTER TABLE {table} MODIFY {column} {sql_type}" for (table, column), sql_type in sorted(wanted.items())
+            if existing.get((table, column), "").lower() == "text"]

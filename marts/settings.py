@@ -35,7 +35,6 @@ class MartsSettings:
     data_dir: Path = Path(tempfile.gettempdir()) / "cdc-marts"
     session_timeout: float = 6.0  # broker session / rebalance timeouts (seconds)
     partitions: int = 4  # of every source topic
-    max_attempts: int = 30  # of one batch transaction on deadlocks and lost connections
     # How long the broker may hold a fetch when no new message is there (Faust hardcodes 1500 ms,
     # which the local broker takes in full: ~0.4 s median, 0.75 s worst added to freshness).
     fetch_wait_ms: int = 100

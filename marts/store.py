@@ -27,33 +27,34 @@ Concurrency: transactions run SERIALIZABLE, where InnoDB makes every read a
 locking read (next-key locks). Two workers applying, say, an order and one
 of its lines at the same time cannot both miss each other: one waits for
 the other or deadlocks and retries. Deadlocks (1213), lock wait timeouts
-(1205) and lost connections are retried with the whole batch.
+(1205), lost connections and outages are retried with the whole batch.
 """
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import pymysql
 
 from cdc.errors import MartsError
+from cdc.mysql_errors import error_code, is_transient
 from cdc.settings import MySqlSettings
 from marts.contributions import MARTS, Delta, DeltaBuffer, Group, Key, MartSpec, diff, groups
 from marts.events import Event, RowChange, Truncate
-from marts.schema import OFFSETS, all_ddl
+from marts.schema import OFFSETS, all_ddl, widen_ddl
 from marts.tables import CATEGORIES, LINES, ORDERS, PRODUCTS, STATE_TABLES, USERS, Row, StateTable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CHUNK = 1000  # rows or keys per multi-row statement
-RETRYABLE = {1213, 1205}  # deadlock, lock wait timeout
-DISCONNECTED = {2006, 2013, 2003}  # gone away, lost, cannot connect
+LOCK_CONFLICTS = {1213, 1205}  # deadlock, lock wait timeout: retried at once, on the same connection
 SPECS = {spec.name: spec for spec in MARTS}
 # A label-only change of these tables relabels the mart rows from the state.
 RELABEL = {
@@ -70,7 +71,27 @@ RELABEL = {
 class BatchResult:
     applied: int
     skipped: int  # already applied before (duplicates, replays)
-    attempts: int
+    attempts: int  # transactions tried
+    rejected: int = 0  # events MySQL refused: dead-lettered, applied as nothing
+
+    def __add__(self, other: BatchResult) -> BatchResult:
+        return BatchResult(self.applied + other.applied, self.skipped + other.skipped,
+                           self.attempts + other.attempts, self.rejected + other.rejected)
+
+
+class MySqlUnavailable(MartsError):
+    """MySQL cannot be reached now (the worker waits for it)."""
+
+
+class StoreStopped(MartsError):
+    """The worker stops while MySQL is unavailable: the batch is left uncommitted (it is read again)."""
+
+
+class RejectedBatch(MartsError):
+    """MySQL refused a value of the batch (too long, out of range, ...): the data's fault, not the server's."""
+
+
+Reject = Callable[[Event, str], None]
 
 
 def connect(mysql: MySqlSettings, database: bool = True) -> Any:
@@ -85,7 +106,7 @@ def connect(mysql: MySqlSettings, database: bool = True) -> Any:
             cur.execute("SET SESSION innodb_lock_wait_timeout = 10")
         return conn
     except pymysql.MySQLError as exc:
-        raise MartsError(f"cannot connect to MySQL (MYSQL_URL) at {mysql.url.host}:{mysql.url.port}: {exc}") from exc
+        raise MySqlUnavailable(f"cannot connect to MySQL (MYSQL_URL) at {mysql.url.host}:{mysql.url.port}: {exc}") from exc
 
 
 def ensure_schema(mysql: MySqlSettings) -> None:
@@ -97,35 +118,106 @@ def ensure_schema(mysql: MySqlSettings) -> None:
             cur.execute(f"USE `{mysql.url.database}`")
             for ddl in all_ddl():
                 cur.execute(ddl)
+            cur.execute("SELECT table_name, column_name, data_type FROM information_schema.columns"
+                        " WHERE table_schema = DATABASE()")
+            for ddl in widen_ddl({(table, column): kind for table, column, kind in cur.fetchall()}):
+                cur.execute(ddl)
         conn.commit()
     finally:
         conn.close()
 
 
-class MartStore:
-    """Applies batches of events; owns one connection (use it from one thread at a time)."""
+def wait_and_ensure_schema(mysql: MySqlSettings) -> None:
+    """ensure_schema, waiting for MySQL as long as it takes (a worker started before MySQL is up)."""
+    backoff = Backoff()
+    while True:
+        try:
+            ensure_schema(mysql)
+            return
+        except (pymysql.MySQLError, MySqlUnavailable) as exc:
+            if not is_transient(exc):
+                raise
+            delay = backoff.next(exc)
+            log.warning("MySQL unavailable (%s); creating the marts' tables in %.1f s", exc, delay)
+            time.sleep(delay)
 
-    def __init__(self, mysql: MySqlSettings, max_attempts: int = 30) -> None:
+
+@dataclass
+class Backoff:
+    """Waits between attempts: short and jittered for lock conflicts, growing for outages."""
+
+    first: float = 0.2
+    limit: float = 10.0
+    delay: float = 0.0
+
+    def next(self, exc: BaseException) -> float:
+        if error_code(exc) in LOCK_CONFLICTS:
+            return 0.05 * (0.5 + random.random())
+        self.delay = min(self.delay * 2, self.limit) if self.delay else self.first
+        return self.delay * (0.75 + random.random() / 2)
+
+
+class MartStore:
+    """Applies batches of events; owns one connection (use it from one thread at a time).
+
+    MySQL outages of any length are waited out (the batch is retried until it
+    commits, or until `stopping` is set); a batch with a value MySQL refuses is
+    split until the events at fault are found, and each of those goes to the
+    caller's `reject` and is applied as nothing (its offset still counts).
+    """
+
+    def __init__(self, mysql: MySqlSettings) -> None:
         self.mysql = mysql
-        self.max_attempts = max_attempts
+        self.stopping = threading.Event()
         self._conn: Any = None
 
-    def apply(self, events: Sequence[Event]) -> BatchResult:
-        for attempt in range(1, self.max_attempts + 1):
+    def apply(self, events: Sequence[Event], reject: Reject | None = None) -> BatchResult:
+        try:
+            return self._commit(events)
+        except RejectedBatch as exc:
+            if reject is None:
+                raise
+            if len(events) == 1:
+                return self._apply_rejected(events[0], str(exc), reject)
+            half = len(events) // 2
+            return self.apply(events[:half], reject) + self.apply(events[half:], reject)
+
+    def _apply_rejected(self, event: Event, reason: str, reject: Reject) -> BatchResult:
+        log.warning("MySQL refused the event at %s (%s); dead-lettering it", event.position, reason)
+        reject(event, reason)
+        return self._commit([replace(event, change=None)]) + BatchResult(0, 0, 0, rejected=1)
+
+    def _commit(self, events: Sequence[Event]) -> BatchResult:
+        """One transaction, tried until it commits; raises RejectedBatch or StoreStopped."""
+        backoff, failing_since, attempt = Backoff(), None, 0
+        while True:
+            attempt += 1
             try:
                 conn = self._connection()
                 with conn.cursor() as cur:
                     applied, skipped = apply_batch(cur, events)
                 conn.commit()
-                return BatchResult(applied, skipped, attempt)
-            except pymysql.MySQLError as exc:
-                code = exc.args[0] if exc.args else None
-                self._abandon(code in DISCONNECTED or not isinstance(code, int))
-                if not retryable(exc) or attempt == self.max_attempts:
-                    raise MartsError(f"applying {len(events)} events failed: {exc}") from exc
-                log.warning("batch of %d events: %s; retrying (attempt %d)", len(events), exc, attempt)
-                time.sleep(min(2.0, 0.05 * attempt) * (0.5 + random.random()))
-        raise AssertionError("unreachable")
+            except (pymysql.MySQLError, MySqlUnavailable) as exc:
+                self._abandon(drop=not isinstance(exc, pymysql.MySQLError) or error_code(exc) not in LOCK_CONFLICTS)
+                if not is_transient(exc):
+                    raise RejectedBatch(str(exc)) from exc
+                failing_since = failing_since or time.monotonic()
+                delay = backoff.next(exc)
+                self._log_wait(exc, attempt, delay)
+                if self.stopping.wait(delay):
+                    raise StoreStopped(f"stopped while MySQL is unavailable ({exc})") from exc
+                continue
+            if failing_since is not None and backoff.delay:
+                log.info("MySQL is back: a batch of %d events committed after %.1f s and %d attempts",
+                         len(events), time.monotonic() - failing_since, attempt)
+            return BatchResult(applied, skipped, attempt)
+
+    @staticmethod
+    def _log_wait(exc: BaseException, attempt: int, delay: float) -> None:
+        if error_code(exc) in LOCK_CONFLICTS:
+            log.info("batch: %s; retrying (attempt %d)", exc, attempt)
+        elif attempt == 1 or attempt % 10 == 0:
+            log.warning("MySQL unavailable (%s); waiting, next attempt in %.1f s (attempt %d)", exc, delay, attempt)
 
     def close(self) -> None:
         self._abandon(True)
@@ -148,13 +240,6 @@ class MartStore:
             except pymysql.MySQLError:
                 pass
             self._conn = None
-
-
-def retryable(exc: pymysql.MySQLError) -> bool:
-    """Deadlocks, lock wait timeouts, lost connections and server-side operational trouble
-    (say, a temporary file gone); not errors in the SQL or the data."""
-    code = exc.args[0] if exc.args else None
-    return code in RETRYABLE | DISCONNECTED or isinstance(exc, (pymysql.OperationalError, pymysql.InternalError))
 
 
 def apply_batch(cur: Any, events: Sequence[Event]) -> tuple[int, int]:

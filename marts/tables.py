@@ -51,7 +51,8 @@ class StateTable:
 
 
 ID = "BIGINT NOT NULL"
-NAME = "TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL"
+# LONGTEXT, not TEXT: a PostgreSQL text holds up to 1 GB, and a name over TEXT's 64 KiB would be refused.
+NAME = "LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL"
 STATUS = "VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL"
 MONEY = "DECIMAL(14,2) NOT NULL"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -24,8 +25,9 @@ from cdc.settings import MySqlSettings
 from cdc.verify import compare
 from marts import reference
 from marts.events import Event, Position, RowChange, Truncate
-from marts.store import MartStore, ensure_schema
+from marts.store import MartStore, StoreStopped, ensure_schema
 from marts.verify import SALES_BY_CATEGORY, USER_ACTIVITY, mart_rows
+from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
 
@@ -334,3 +336,97 @@ def test_product_move_quantity_edit_line_delete_and_order_delete(mysql: MySqlSet
         assert mart_rows(mysql, SALES_BY_CATEGORY) == []
     finally:
         store.close()
+
+
+def test_a_name_longer_than_64_kib_reaches_the_mart_whole(mysql: MySqlSettings) -> None:
+    long_name = "N" * 70_000
+    store = MartStore(mysql)
+    try:
+        store.apply([_at("users", 0, RowChange("users", 1, (1, long_name, "Lee"))),
+                     _at("orders", 0, RowChange("orders", 10, (10, 1, "paid", Decimal("7.50"))))])
+    finally:
+        store.close()
+    assert mart_rows(mysql, USER_ACTIVITY) == [(1, "paid", long_name, "Lee", 1, Decimal("7.50"))]
+
+
+def test_names_created_as_text_by_an_earlier_version_are_widened(mysql: MySqlSettings) -> None:
+    conn = pymysql.connect(**mysql.connect_kwargs())
+    with conn.cursor() as cur:
+        cur.execute("ALTER TABLE user_activity MODIFY first_name TEXT NOT NULL")
+    conn.close()
+    ensure_schema(mysql)
+    conn = pymysql.connect(**mysql.connect_kwargs())
+    with conn.cursor() as cur:
+        cur.execute("SELECT data_type FROM information_schema.columns WHERE table_schema = DATABASE()"
+                    " AND table_name = 'user_activity' AND column_name = 'first_name'")
+        assert cur.fetchall() == (("longtext",),)
+    conn.close()
+
+
+def test_an_event_mysql_refuses_is_rejected_alone_and_the_rest_of_its_batch_applies(mysql: MySqlSettings) -> None:
+    rejected: list[tuple[Position, str]] = []
+    store = MartStore(mysql)
+    too_big = Decimal("1000000000000000.00")  # over the state's DECIMAL(14,2)
+    try:
+        result = store.apply([
+            _at("users", 0, RowChange("users", 1, (1, "Ann", "Lee"))),
+            _at("orders", 0, RowChange("orders", 10, (10, 1, "paid", Decimal("7.50")))),
+            _at("orders", 1, RowChange("orders", 11, (11, 1, "paid", too_big))),
+            _at("orders", 2, RowChange("orders", 12, (12, 1, "paid", Decimal("2.50")))),
+        ], reject=lambda event, reason: rejected.append((event.position, reason)))
+        replay = store.apply([_at("orders", 1, RowChange("orders", 11, (11, 1, "paid", too_big)))],
+                             reject=lambda event, reason: rejected.append((event.position, reason)))
+    finally:
+        store.close()
+    assert [position for position, _ in rejected] == [Position("shop.public.orders", 0, 1)]
+    assert "Out of range" in rejected[0][1]
+    assert (result.applied, result.rejected) == (4, 1)
+    assert replay.skipped == 1  # its offset was recorded: a replay does not reject it again
+    assert mart_rows(mysql, USER_ACTIVITY) == [(1, "paid", "Ann", "Lee", 2, Decimal("10.00"))]
+
+
+def _unreachable(mysql: MySqlSettings, proxy: TcpProxy) -> MySqlSettings:
+    return MySqlSettings(replace(mysql.url, port=proxy.port))
+
+
+def test_apply_waits_out_a_mysql_outage_and_commits_once_mysql_is_back(mysql: MySqlSettings) -> None:
+    proxy = TcpProxy(mysql.url.port)  # not started: MySQL refuses connections
+    store = MartStore(_unreachable(mysql, proxy))
+    results: list[Any] = []
+    worker = threading.Thread(target=lambda: results.append(store.apply([
+        _at("users", 0, RowChange("users", 1, (1, "Ann", "Lee"))),
+        _at("orders", 0, RowChange("orders", 10, (10, 1, "paid", Decimal("7.50"))))])))
+    worker.start()
+    try:
+        time.sleep(3.0)
+        assert worker.is_alive() and mart_rows(mysql, USER_ACTIVITY) == []
+        proxy.start()
+        worker.join(timeout=30)
+    finally:
+        store.stopping.set()
+        worker.join(timeout=30)
+        store.close()
+        proxy.stop()
+    assert results and results[0].applied == 2 and results[0].attempts > 1
+    assert mart_rows(mysql, USER_ACTIVITY) == [(1, "paid", "Ann", "Lee", 1, Decimal("7.50"))]
+
+
+def test_a_stop_during_an_outage_ends_the_wait_and_commits_nothing(mysql: MySqlSettings) -> None:
+    proxy = TcpProxy(mysql.url.port)
+    store = MartStore(_unreachable(mysql, proxy))
+    errors: list[BaseException] = []
+
+    def apply() -> None:
+        try:
+            store.apply([_at("users", 0, RowChange("users", 1, (1, "Ann", "Lee")))])
+        except StoreStopped as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=apply)
+    worker.start()
+    time.sleep(1.0)
+    store.stopping.set()
+    worker.join(timeout=15)
+    store.close()
+    assert not worker.is_alive() and len(errors) == 1
+    assert mart_rows(mysql, USER_ACTIVITY) == []

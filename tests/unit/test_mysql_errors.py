@@ -1,0 +1,26 @@
+"""Which MySQL failures are waited out (the server's state) and which reject the data."""
+from __future__ import annotations
+
+import pymysql
+import pytest
+
+from cdc.mysql_errors import is_transient
+
+
+@pytest.mark.parametrize("error", [
+    pymysql.err.OperationalError(1213, "Deadlock found"), pymysql.err.OperationalError(1205, "Lock wait timeout"),
+    pymysql.err.OperationalError(2013, "Lost connection"), pymysql.err.OperationalError(2003, "Can't connect"),
+    pymysql.err.InternalError(6, "Error on delete of tmp"), pymysql.err.ProgrammingError(1146, "Table doesn't exist"),
+    pymysql.err.OperationalError(1045, "Access denied"), pymysql.err.InterfaceError(0, ""),
+    ConnectionRefusedError(111, "refused"),
+])
+def test_contention_outages_and_server_trouble_are_transient(error: BaseException) -> None:
+    assert is_transient(error)
+
+
+@pytest.mark.parametrize("error", [
+    pymysql.err.DataError(1406, "Data too long"), pymysql.err.DataError(1264, "Out of range value"),
+    pymysql.err.IntegrityError(1062, "Duplicate entry"), pymysql.err.ProgrammingError(1064, "syntax"),
+])
+def test_values_mysql_refuses_are_not(error: pymysql.MySQLError) -> None:
+    assert not is_transient(error)
