@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from cdc.errors import ConnectorError
@@ -46,3 +46,18 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, replic
                 raise ConnectorError(f"cannot create topic {name}: {exc}") from exc
     log.info("created topics %s (%d partitions)", ", ".join(created), partitions)
     return created
+
+
+def topic_ids(bootstrap: str, topics: Iterable[str], timeout: float = 15.0) -> dict[str, str]:
+    """The broker's id of each existing topic among `topics` (a recreated topic gets a new id)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    try:
+        existing = set(admin.list_topics(timeout=timeout).topics)
+        wanted = [name for name in topics if name in existing]
+        if not wanted:
+            return {}
+        futures = admin.describe_topics(TopicCollection(wanted), request_timeout=timeout)
+        return {name: str(future.result().topic_id) for name, future in futures.items()}
+    except KafkaException as exc:
+        raise ConnectorError(f"cannot describe topics on {bootstrap} (KAFKA_BOOTSTRAP): {exc}") from exc
+

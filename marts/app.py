@@ -24,19 +24,26 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import faust
-from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from cdc.deadletter import DeadLetter, DeadLetterProducer, RawMessage
+from cdc.errors import CdcError
 from cdc.settings import SOURCE_TABLES, KafkaSettings
+from cdc.topics import topic_ids as topic_ids_now
 from marts.events import Event, MalformedEvent, Position, decode
+from marts.generations import TopicsRecreated, explain, recreated
 from marts.settings import MartsSettings
+from marts import transport
 from marts.store import BatchResult, MartStore
 
 log = logging.getLogger(__name__)
 
 
+GENERATION_CHECK_SECONDS = 10.0
+
+
 def create_app(settings: MartsSettings, kafka: KafkaSettings, store: MartStore,
-               deadletters: DeadLetterProducer) -> faust.App:
+               deadletters: DeadLetterProducer, topic_ids: dict[str, str]) -> faust.App:
+    """`topic_ids`: the source topics' ids the worker started with (see marts.generations)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     timeout = settings.session_timeout
     app = faust.App(
@@ -56,9 +63,8 @@ def create_app(settings: MartsSettings, kafka: KafkaSettings, store: MartStore,
         stream_wait_empty=False,
         web_enabled=False,
     )
-    app.marts_fetch_wait_ms = settings.fetch_wait_ms  # type: ignore[attr-defined]
-    _shorten_fetch_wait()
     tables = {kafka.table_topic(table): table for table in SOURCE_TABLES}
+    transport.configure(app, fetch_wait_ms=settings.fetch_wait_ms, topics=set(tables), positions=store.positions)
     topic = app.topic(*tables, key_serializer="raw", value_serializer="raw", allow_empty=True)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="marts-mysql")
     progress = Progress()
@@ -95,26 +101,21 @@ def create_app(settings: MartsSettings, kafka: KafkaSettings, store: MartStore,
                 log.info("skipped %d events applied before (replay or duplicate)", result.skipped)
             progress.add(result)
 
+    @app.timer(GENERATION_CHECK_SECONDS)
+    async def check_topic_generations() -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            current = await loop.run_in_executor(None, topic_ids_now, kafka.bootstrap, list(tables))
+        except CdcError as exc:
+            log.warning("cannot check the source topics' ids: %s", exc)
+            return
+        changed = recreated(topic_ids, current, set(topic_ids))
+        if changed:
+            error = TopicsRecreated(explain(changed, topic_ids, current))
+            log.critical("%s", error)
+            await app.crash(error)
+
     return app
-
-
-def _shorten_fetch_wait() -> None:
-    """Faust creates its aiokafka consumer with fetch_max_wait_ms=1500 and no setting for it: once per
-    process, wrap that creation to use the app's marts_fetch_wait_ms (read by the consumer at start)."""
-    thread = faust_aiokafka.AIOKafkaConsumerThread
-    if getattr(thread._create_worker_consumer, "marts_wrapped", False):
-        return
-    original = thread._create_worker_consumer
-
-    def create(self: Any, transport: Any) -> Any:
-        consumer = original(self, transport)
-        wait = getattr(self.app, "marts_fetch_wait_ms", None)
-        if wait is not None and hasattr(consumer, "_fetch_max_wait_ms"):
-            consumer._fetch_max_wait_ms = wait
-        return consumer
-
-    create.marts_wrapped = True  # type: ignore[attr-defined]
-    thread._create_worker_consumer = create  # type: ignore[method-assign]
 
 
 class Progress:

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from cdc.settings import MySqlSettings
+from cdc.settings import KafkaSettings, MySqlSettings
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +16,14 @@ log = logging.getLogger(__name__)
 @click.option("--verify", is_flag=True,
               help="Do not run the worker: compare the marts with their definitions evaluated on the "
                    "source (PG_DSN) and exit 1 on any difference.")
-def marts(verify: bool) -> None:
+@click.option("--adopt-topics", is_flag=True,
+              help="Do not run the worker: after the source topics were recreated, forget the offsets of "
+                   "the old ones and keep the marts (only right when the old topics were applied to their "
+                   "end and the connector resumed where it stopped).")
+@click.option("--rebuild", is_flag=True,
+              help="Do not run the worker: drop the marts and their state (the next run applies the topics "
+                   "from their start; right when the topics start with a full snapshot).")
+def marts(verify: bool, adopt_topics: bool, rebuild: bool) -> None:
     """Maintain the user_activity and sales_by_category marts in MySQL from the change topics.
 
     Reads KAFKA_BOOTSTRAP, MYSQL_URL, MARTS_APP_ID (consumer group, default cdc-marts),
@@ -26,8 +33,33 @@ def marts(verify: bool) -> None:
     mysql = MySqlSettings.from_env()
     if verify:
         _verify(mysql)
+    elif adopt_topics:
+        _adopt_topics(mysql, KafkaSettings.from_env())
+    elif rebuild:
+        _rebuild(mysql)
     else:
         _run_worker(mysql)
+
+
+def _adopt_topics(mysql: MySqlSettings, kafka: KafkaSettings) -> None:
+    from marts import generations
+
+    changed = generations.adopt(mysql, _source_topic_ids(kafka))
+    click.echo(f"adopted new topics: {', '.join(changed) or 'none had changed'}")
+
+
+def _rebuild(mysql: MySqlSettings) -> None:
+    from marts import generations
+
+    generations.rebuild(mysql)
+    click.echo("marts dropped; `cdc marts` rebuilds them from the topics' start")
+
+
+def _source_topic_ids(kafka: KafkaSettings) -> dict[str, str]:
+    from cdc.settings import SOURCE_TABLES
+    from cdc.topics import topic_ids
+
+    return topic_ids(kafka.bootstrap, [kafka.table_topic(table) for table in SOURCE_TABLES])
 
 
 def _verify(mysql: MySqlSettings) -> None:
@@ -45,17 +77,21 @@ def _run_worker(mysql: MySqlSettings) -> None:
     import faust
 
     from cdc.deadletter import DeadLetterProducer
-    from cdc.settings import KafkaSettings
     from marts.app import create_app
     from marts.settings import MartsSettings
     from marts.store import MartStore, wait_and_ensure_schema
 
+    from marts import generations
+
     settings = MartsSettings.from_env()
     kafka = KafkaSettings.from_env()
     wait_and_ensure_schema(mysql)
+    topic_ids = _source_topic_ids(kafka)
+    generations.check(mysql, topic_ids)
     store = MartStore(mysql)
+    store.load_positions()
     deadletters = DeadLetterProducer(kafka.bootstrap, settings.deadletter_topic)
-    app = create_app(settings, kafka, store, deadletters)
+    app = create_app(settings, kafka, store, deadletters, topic_ids)
     log.info("marts worker %s starting (batch %d / %.2f s)", settings.app_id, settings.batch_size,
              settings.batch_seconds)
     level = os.environ.get("LOG_LEVEL", "INFO").lower()

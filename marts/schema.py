@@ -6,6 +6,7 @@ from marts.tables import STATE_TABLES, StateTable
 
 TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 OFFSETS = "mart_offsets"
+TOPICS = "mart_topics"  # the id of each source topic the offsets refer to (see marts.generations)
 
 # Keys and labels of mart rows: the same types as in the state tables.
 COLUMN_TYPES = {
@@ -39,8 +40,21 @@ OFFSETS_DDL = f"""CREATE TABLE IF NOT EXISTS {OFFSETS} (
 ) {TABLE_OPTIONS}"""
 
 
+TOPICS_DDL = f"""CREATE TABLE IF NOT EXISTS {TOPICS} (
+  topic VARCHAR(249) NOT NULL,
+  topic_id VARCHAR(64) NOT NULL,
+  seen_at DATETIME(6) NOT NULL,
+  PRIMARY KEY (topic)
+) {TABLE_OPTIONS}"""
+
+
 def all_ddl() -> list[str]:
-    return [state_ddl(table) for table in STATE_TABLES.values()] + [mart_ddl(spec) for spec in MARTS] + [OFFSETS_DDL]
+    return ([state_ddl(table) for table in STATE_TABLES.values()] + [mart_ddl(spec) for spec in MARTS]
+            + [OFFSETS_DDL, TOPICS_DDL])
+
+
+def all_tables() -> list[str]:
+    return [table.name for table in STATE_TABLES.values()] + [spec.name for spec in MARTS] + [OFFSETS, TOPICS]
 
 
 def widen_ddl(existing: dict[tuple[str, str], str]) -> list[str]:

@@ -170,6 +170,30 @@ class MartStore:
         self.mysql = mysql
         self.stopping = threading.Event()
         self._conn: Any = None
+        # The last offset applied per (topic, partition), as this worker knows it: read at start,
+        # advanced by its own commits. Never ahead of MySQL (another worker may have gone further).
+        self._positions: dict[tuple[str, int], int] = {}
+        self._positions_lock = threading.Lock()
+
+    def load_positions(self) -> None:
+        conn = connect(self.mysql)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"SELECT topic, partition_id, last_offset FROM {OFFSETS}")
+                with self._positions_lock:
+                    self._positions = {(topic, partition): offset for topic, partition, offset in cur.fetchall()}
+        finally:
+            conn.close()
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        with self._positions_lock:
+            return dict(self._positions)
+
+    def _advance(self, events: Sequence[Event]) -> None:
+        with self._positions_lock:
+            for event in events:
+                where = (event.position.topic, event.position.partition)
+                self._positions[where] = max(self._positions.get(where, -1), event.position.offset)
 
     def apply(self, events: Sequence[Event], reject: Reject | None = None) -> BatchResult:
         try:
@@ -207,6 +231,7 @@ class MartStore:
                 if self.stopping.wait(delay):
                     raise StoreStopped(f"stopped while MySQL is unavailable ({exc})") from exc
                 continue
+            self._advance(events)
             if failing_since is not None and backoff.delay:
                 log.info("MySQL is back: a batch of %d events committed after %.1f s and %d attempts",
                          len(events), time.monotonic() - failing_since, attempt)
