@@ -94,7 +94,8 @@ class Replicator:
             topic: REPLICA_TABLES[table] for topic, table in settings.topics().items()
         }
         self.sink = MySqlSink(settings.mysql)
-        self.deadletters = DeadLetterProducer(settings.kafka.bootstrap, settings.deadletter_topic)
+        self.deadletters = DeadLetterProducer(settings.kafka.bootstrap, settings.deadletter_topic,
+                                              settings.kafka.replication_factor)
         self.consumer = Consumer({**settings.kafka_config(), "error_cb": self._kafka_error})
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mysql-writer")
         self.batch = Batch()  # filling up

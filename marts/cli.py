@@ -54,7 +54,7 @@ def _run_worker(mysql: MySqlSettings) -> None:
     kafka = KafkaSettings.from_env()
     ensure_schema(mysql)
     store = MartStore(mysql, settings.max_attempts)
-    deadletters = DeadLetterProducer(kafka.bootstrap, settings.deadletter_topic)
+    deadletters = DeadLetterProducer(kafka.bootstrap, settings.deadletter_topic, kafka.replication_factor)
     app = create_app(settings, kafka, store, deadletters)
     log.info("marts worker %s starting (batch %d / %.2f s)", settings.app_id, settings.batch_size,
              settings.batch_seconds)
