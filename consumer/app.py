@@ -21,7 +21,11 @@ Rebalances (eager "range" assignor: every partition is revoked): the
 revoke callback writes and commits the pending batch; if MySQL is down it
 abandons the batch, uncommitted, and whoever owns each partition next
 re-reads it from the last committed offset. Lost partitions (session
-expired) drop the batch without committing.
+expired) drop the batch without committing. Either way nothing is left to
+retry, so the backoff ends. librdkafka keeps a partition paused across a
+reassignment, so the assign callback pauses or resumes exactly the assigned
+partitions by the current state (after a revoke: resumed; if MySQL is still
+down the re-read batch fails and pauses them again).
 
 SIGTERM/SIGINT set `stop`: the loop ends, the pending batch gets a last
 attempt of a few seconds (abandoned if MySQL is down: nothing was
@@ -245,14 +249,17 @@ class Replicator:
 
     def _on_assign(self, consumer: Consumer, partitions: Sequence[TopicPartition]) -> None:
         log.info("assigned %s", _describe(partitions))
+        if not partitions:
+            return
         if self.backoff.failing:
             consumer.pause(list(partitions))
+        else:
+            consumer.resume(list(partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: Sequence[TopicPartition]) -> None:
         log.info("revoked %s", _describe(partitions))
         if not self._write_all(time.monotonic() + REVOKE_FLUSH_SECONDS):
             self._abandon("revoked")
-        self.backoff.reset()
 
     def _on_lost(self, consumer: Consumer, partitions: Sequence[TopicPartition]) -> None:
         log.warning("lost %s", _describe(partitions))
@@ -267,6 +274,7 @@ class Replicator:
             log.warning("%s: abandoning %d uncommitted messages; they will be re-read",
                         why, sum(batch.messages for batch in dropped))
         self.in_flight, self.failed, self.batch = None, None, Batch()
+        self.backoff.reset()  # nothing is left to retry
 
     # --- progress -----------------------------------------------------------
 
