@@ -25,6 +25,8 @@ from consumer.offsets import partition_lags
 from consumer.settings import ConsumerSettings
 from consumer.verify import replica_reports
 
+REPOSITORY = Path(__file__).resolve().parents[1]  # where `python -m tests.<module>` finds the tests package
+
 
 @contextmanager
 def private_replica(stack_env: dict[str, str]) -> Iterator[dict[str, str]]:
@@ -112,11 +114,12 @@ class ConsumerProcess:
     env: dict[str, str]
     log: Path
     proc: subprocess.Popen[bytes] | None = None
+    command: tuple[str, ...] = ("-m", "cdc", "consume")  # the interpreter's arguments
 
     def start(self) -> ConsumerProcess:
         out = open(self.log, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "cdc", "consume"], env={**os.environ, **self.env},
-                                     stdout=out, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([sys.executable, *self.command], env={**os.environ, **self.env},
+                                     cwd=REPOSITORY, stdout=out, stderr=subprocess.STDOUT)
         out.close()
         return self
 
