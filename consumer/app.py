@@ -27,6 +27,11 @@ reassignment, so the assign callback pauses or resumes exactly the assigned
 partitions by the current state (after a revoke: resumed; if MySQL is still
 down the re-read batch fails and pauses them again).
 
+Retention gaps (consumer.gaps): an assigned partition whose committed
+offset is below its log start (or, never committed, whose log does not
+start at 0) stops the run with RetentionGapError instead of skipping the
+deleted changes.
+
 SIGTERM/SIGINT set `stop`: the loop ends, the pending batch gets a last
 attempt of a few seconds (abandoned if MySQL is down: nothing was
 committed for it), the consumer leaves its group, and the run returns.
@@ -45,7 +50,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from cdc.deadletter import DeadLetterError, DeadLetterProducer, RawMessage
 from cdc.errors import ConsumerError
-from consumer import offsets
+from consumer import gaps, offsets
 from consumer.batch import Batch
 from consumer.envelope import decode
 from consumer.replica_schema import REPLICA_TABLES, TableSpec
@@ -251,6 +256,7 @@ class Replicator:
         log.info("assigned %s", _describe(partitions))
         if not partitions:
             return
+        gaps.check_assignment(consumer, partitions, self.settings.group_id)  # raised out of consume(): the run ends
         if self.backoff.failing:
             consumer.pause(list(partitions))
         else:
