@@ -67,9 +67,9 @@ class DeadLetter:
 
 
 class DeadLetterProducer:
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, replication_factor: int) -> None:
         self.topic = topic
-        ensure_topics(bootstrap, [topic], partitions=1, replication_factor=1)
+        ensure_topics(bootstrap, [topic], partitions=1, replication_factor=replication_factor)
         self._producer = Producer({
             "bootstrap.servers": bootstrap,
             "acks": "all",

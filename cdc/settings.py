@@ -104,12 +104,14 @@ class KafkaSettings:
 
     bootstrap: str
     topic_prefix: str = DEFAULT_TOPIC_PREFIX
+    replication_factor: int = 1  # of the topics the stages create (their dead-letter topics)
 
     @classmethod
     def from_env(cls, env: Env = os.environ) -> KafkaSettings:
         return cls(
             bootstrap=_required(env, "KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
             topic_prefix=env.get("TOPIC_PREFIX", "").strip() or DEFAULT_TOPIC_PREFIX,
+            replication_factor=_int(env, "TOPIC_REPLICATION_FACTOR", 1),
         )
 
     def table_topic(self, table: str) -> str:

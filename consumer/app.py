@@ -21,7 +21,16 @@ Rebalances (eager "range" assignor: every partition is revoked): the
 revoke callback writes and commits the pending batch; if MySQL is down it
 abandons the batch, uncommitted, and whoever owns each partition next
 re-reads it from the last committed offset. Lost partitions (session
-expired) drop the batch without committing.
+expired) drop the batch without committing. Either way nothing is left to
+retry, so the backoff ends. librdkafka keeps a partition paused across a
+reassignment, so the assign callback pauses or resumes exactly the assigned
+partitions by the current state (after a revoke: resumed; if MySQL is still
+down the re-read batch fails and pauses them again).
+
+Retention gaps (consumer.gaps): an assigned partition whose committed
+offset is below its log start (or, never committed, whose log does not
+start at 0) stops the run with RetentionGapError instead of skipping the
+deleted changes.
 
 SIGTERM/SIGINT set `stop`: the loop ends, the pending batch gets a last
 attempt of a few seconds (abandoned if MySQL is down: nothing was
@@ -41,7 +50,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from cdc.deadletter import DeadLetterError, DeadLetterProducer, RawMessage
 from cdc.errors import ConsumerError
-from consumer import offsets
+from consumer import gaps, offsets
 from consumer.batch import Batch
 from consumer.envelope import decode
 from consumer.replica_schema import REPLICA_TABLES, TableSpec
@@ -94,7 +103,8 @@ class Replicator:
             topic: REPLICA_TABLES[table] for topic, table in settings.topics().items()
         }
         self.sink = MySqlSink(settings.mysql)
-        self.deadletters = DeadLetterProducer(settings.kafka.bootstrap, settings.deadletter_topic)
+        self.deadletters = DeadLetterProducer(settings.kafka.bootstrap, settings.deadletter_topic,
+                                              settings.kafka.replication_factor)
         self.consumer = Consumer({**settings.kafka_config(), "error_cb": self._kafka_error})
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mysql-writer")
         self.batch = Batch()  # filling up
@@ -244,14 +254,18 @@ class Replicator:
 
     def _on_assign(self, consumer: Consumer, partitions: Sequence[TopicPartition]) -> None:
         log.info("assigned %s", _describe(partitions))
+        if not partitions:
+            return
+        gaps.check_assignment(consumer, partitions, self.settings.group_id)  # raised out of consume(): the run ends
         if self.backoff.failing:
             consumer.pause(list(partitions))
+        else:
+            consumer.resume(list(partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: Sequence[TopicPartition]) -> None:
         log.info("revoked %s", _describe(partitions))
         if not self._write_all(time.monotonic() + REVOKE_FLUSH_SECONDS):
             self._abandon("revoked")
-        self.backoff.reset()
 
     def _on_lost(self, consumer: Consumer, partitions: Sequence[TopicPartition]) -> None:
         log.warning("lost %s", _describe(partitions))
@@ -266,6 +280,7 @@ class Replicator:
             log.warning("%s: abandoning %d uncommitted messages; they will be re-read",
                         why, sum(batch.messages for batch in dropped))
         self.in_flight, self.failed, self.batch = None, None, Batch()
+        self.backoff.reset()  # nothing is left to retry
 
     # --- progress -----------------------------------------------------------
 

@@ -90,7 +90,7 @@ def _run_worker(mysql: MySqlSettings) -> None:
     generations.check(mysql, topic_ids)
     store = MartStore(mysql)
     store.load_positions()
-    deadletters = DeadLetterProducer(kafka.bootstrap, settings.deadletter_topic)
+    deadletters = DeadLetterProducer(kafka.bootstrap, settings.deadletter_topic, kafka.replication_factor)
     app = create_app(settings, kafka, store, deadletters, topic_ids)
     log.info("marts worker %s starting (batch %d / %.2f s)", settings.app_id, settings.batch_size,
              settings.batch_seconds)

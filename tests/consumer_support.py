@@ -21,7 +21,11 @@ from confluent_kafka import Consumer, TopicPartition
 
 from cdc.settings import MySqlSettings, SourceSettings
 from cdc.verify import TableReport, render
+from consumer.offsets import partition_lags
+from consumer.settings import ConsumerSettings
 from consumer.verify import replica_reports
+
+REPOSITORY = Path(__file__).resolve().parents[1]  # where `python -m tests.<module>` finds the tests package
 
 
 @contextmanager
@@ -60,6 +64,49 @@ def replica(stack_env: dict[str, str]) -> Iterator[dict[str, str]]:
         yield env
 
 
+@dataclass(frozen=True)
+class MySqlOutage:
+    """An outage of MySQL for one account only: its password changes and its connections are killed.
+
+    Deterministic (the server stays up for everyone else), and the consumer sees what an outage looks
+    like to a client: a lost connection, then access denied on every reconnect until it ends.
+    """
+
+    admin: dict[str, str]  # an env whose MYSQL_URL may alter users
+    user: str
+    password: str
+
+    def begin(self) -> None:
+        self._admin_sql("ALTER USER %s@'%%' IDENTIFIED BY %s", (self.user, f"locked-{uuid.uuid4().hex}"))
+        for (connection,) in self._admin_sql("SELECT id FROM information_schema.processlist WHERE user = %s",
+                                             (self.user,)):
+            try:
+                self._admin_sql(f"KILL CONNECTION {int(connection)}")
+            except pymysql.MySQLError:
+                pass  # it ended by itself meanwhile
+
+    def end(self) -> None:
+        self._admin_sql("ALTER USER %s@'%%' IDENTIFIED BY %s", (self.user, self.password))
+
+    def _admin_sql(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return mysql_rows(self.admin, sql, params)
+
+
+@contextmanager
+def mysql_outage_account(replica_env: dict[str, str]) -> Iterator[tuple[dict[str, str], MySqlOutage]]:
+    """Env whose MYSQL_URL is an account of its own on the replica database, and the outage of that account."""
+    server = MySqlSettings.from_env(replica_env).url
+    uid = uuid.uuid4().hex[:10]
+    outage = MySqlOutage(admin=replica_env, user=f"cdc_{uid}", password=f"pw_{uid}")
+    mysql_rows(replica_env, "CREATE USER %s@'%%' IDENTIFIED BY %s", (outage.user, outage.password))
+    mysql_rows(replica_env, f"GRANT ALL PRIVILEGES ON `{server.database}`.* TO %s@'%%'", (outage.user,))
+    url = f"mysql://{outage.user}:{outage.password}@{server.host}:{server.port}/{server.database}"
+    try:
+        yield {**replica_env, "MYSQL_URL": url}, outage
+    finally:
+        mysql_rows(replica_env, "DROP USER IF EXISTS %s@'%%'", (outage.user,))
+
+
 @dataclass
 class ConsumerProcess:
     """`cdc consume` as a real subprocess, its log in a file."""
@@ -67,11 +114,12 @@ class ConsumerProcess:
     env: dict[str, str]
     log: Path
     proc: subprocess.Popen[bytes] | None = None
+    command: tuple[str, ...] = ("-m", "cdc", "consume")  # the interpreter's arguments
 
     def start(self) -> ConsumerProcess:
         out = open(self.log, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "cdc", "consume"], env={**os.environ, **self.env},
-                                     stdout=out, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([sys.executable, *self.command], env={**os.environ, **self.env},
+                                     cwd=REPOSITORY, stdout=out, stderr=subprocess.STDOUT)
         out.close()
         return self
 
@@ -91,6 +139,14 @@ class ConsumerProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, count: int = 1, timeout: float = 60) -> None:
+        """Until the log holds `text` `count` times; AssertionError with the log's tail otherwise."""
+        deadline = time.monotonic() + timeout
+        while self.output().count(text) < count:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"{text!r} not {count} times in the consumer's log:\n{self.output()[-3000:]}")
+            time.sleep(0.2)
 
 
 def run_cdc(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -112,6 +168,24 @@ def wait_for_match(env: dict[str, str], timeout: float = 90) -> list[TableReport
         if time.monotonic() >= deadline:
             raise AssertionError("replica does not match the source:\n" + render(reports))
         time.sleep(1.0)
+
+
+def wait_for_zero_lag(env: dict[str, str], timeout: float = 30) -> None:
+    """Until the group's committed offsets reach the end of every partition it consumes."""
+    settings = ConsumerSettings.from_env(env)
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap, "group.id": settings.group_id,
+                         "enable.auto.commit": False})
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            lagging = [lag for lag in partition_lags(consumer, settings.topics()) if lag.lag]
+            if not lagging:
+                return
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"the group still lags: {lagging}")
+            time.sleep(1.0)
+    finally:
+        consumer.close()
 
 
 def mysql_rows(env: dict[str, str], sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -1,6 +1,7 @@
 """The replica converges on the source: under a live load, through SIGKILLs and a MariaDB restart."""
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -15,7 +16,9 @@ from confluent_kafka import Consumer
 from cdc.local import stack as local_stack
 from consumer.offsets import partition_lags
 from consumer.settings import ConsumerSettings
-from tests.consumer_support import ConsumerProcess, replica, run_cdc, wait_for_match  # noqa: F401 (fixture)
+from tests.consumer_support import (  # noqa: F401 (replica is a fixture)
+    ConsumerProcess, replica, run_cdc, wait_for_match, wait_for_zero_lag,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -107,3 +110,44 @@ def test_replica_survives_sigkills_and_a_mariadb_restart(
             load.kill()
     log = consumer.output()
     assert "pausing consumption" in log and "resuming consumption" in log, log[-3000:]
+
+
+KILL_AFTER_COMMIT = ("-m", "tests.kill_after_commit")
+
+
+def committed_offsets(env: dict[str, str]) -> dict[tuple[str, int], int]:
+    """The group's committed offset (the next to read) of every partition it committed."""
+    settings = ConsumerSettings.from_env(env)
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap, "group.id": settings.group_id})
+    try:
+        return {(lag.topic, lag.partition): lag.committed for lag in partition_lags(consumer, settings.topics())
+                if lag.committed is not None}
+    finally:
+        consumer.close()
+
+
+def test_a_kill_between_the_mysql_commit_and_the_offset_commit_leaves_the_replica_exact_after_a_restart(
+    seeded_replica: dict[str, str], tmp_path: Path
+) -> None:
+    replica = seeded_replica
+    report = tmp_path / "killed-batch.json"
+    killing = {**replica, "CONSUMER_BATCH_SIZE": "20", "CDC_TEST_KILL_AFTER_BATCH": "3",
+               "CDC_TEST_KILL_REPORT": str(report)}
+    killed = ConsumerProcess(killing, tmp_path / "killed.log", command=KILL_AFTER_COMMIT).start()
+    try:
+        assert killed.proc is not None and killed.proc.wait(timeout=60) == -9, killed.output()[-3000:]
+    finally:
+        killed.ensure_stopped()
+    committed = committed_offsets(replica)
+    killed_batch = json.loads(report.read_text())
+    # Its changes are in MySQL, its offsets are not committed: every one of them is read again.
+    assert killed_batch and all(committed.get((topic, partition), 0) <= offset
+                                for topic, partition, offset in killed_batch), (killed_batch, committed)
+
+    restarted = ConsumerProcess(replica, tmp_path / "restarted.log").start()  # the same group
+    try:
+        wait_for_match(replica, timeout=60)
+        wait_for_zero_lag(replica)
+        assert restarted.stop() == 0, restarted.output()[-3000:]
+    finally:
+        restarted.ensure_stopped()

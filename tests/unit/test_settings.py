@@ -58,3 +58,11 @@ def test_malformed_database_url_is_a_config_error() -> None:
 
 def test_table_topic_follows_debezium_naming() -> None:
     assert KafkaSettings.from_env({**STACK, "TOPIC_PREFIX": "acme"}).table_topic("orders") == "acme.public.orders"
+
+
+def test_kafka_replication_factor_follows_topic_replication_factor() -> None:
+    assert KafkaSettings.from_env({**STACK, "TOPIC_REPLICATION_FACTOR": "3"}).replication_factor == 3
+
+
+def test_kafka_replication_factor_defaults_to_one() -> None:
+    assert KafkaSettings.from_env(STACK).replication_factor == 1

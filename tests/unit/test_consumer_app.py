@@ -1,0 +1,76 @@
+"""The Replicator's wiring, without a broker or MySQL (constructing it contacts neither)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from confluent_kafka import TopicPartition
+
+from consumer import app
+from consumer.gaps import RetentionGapError
+from consumer.settings import ConsumerSettings
+from tests.unit.test_consumer_gaps import FakeConsumer
+
+BASE = {"KAFKA_BOOTSTRAP": "127.0.0.1:1", "MYSQL_URL": "mysql://root@127.0.0.1:1/shop"}
+
+
+class RecordedDeadLetters:
+    created: list[tuple[Any, ...]] = []
+
+    def __init__(self, *args: Any) -> None:
+        RecordedDeadLetters.created.append(args)
+
+    def close(self) -> None:
+        pass
+
+
+@contextmanager
+def replicator_of(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[app.Replicator]:
+    RecordedDeadLetters.created = []
+    monkeypatch.setattr(app, "DeadLetterProducer", RecordedDeadLetters)
+    replicator = app.Replicator(ConsumerSettings.from_env(env))
+    try:
+        yield replicator
+    finally:
+        replicator.consumer.close()
+        replicator.writer.shutdown()
+
+
+def test_consumer_dead_letter_topic_follows_topic_replication_factor(monkeypatch: pytest.MonkeyPatch) -> None:
+    with replicator_of({**BASE, "TOPIC_REPLICATION_FACTOR": "3"}, monkeypatch):
+        assert RecordedDeadLetters.created == [("127.0.0.1:1", "shop.deadletter", 3)]
+
+
+class PausingConsumer(FakeConsumer):
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.paused: list[TopicPartition] = []
+        self.resumed: list[TopicPartition] = []
+
+    def pause(self, partitions: list[TopicPartition]) -> None:
+        self.paused += partitions
+
+    def resume(self, partitions: list[TopicPartition]) -> None:
+        self.resumed += partitions
+
+
+def test_an_assignment_with_a_retention_gap_stops_the_consumer(monkeypatch: pytest.MonkeyPatch) -> None:
+    consumer = PausingConsumer({("shop.public.orders", 0): 3}, {("shop.public.orders", 0): 5})
+    with replicator_of(BASE, monkeypatch) as replicator:
+        with pytest.raises(RetentionGapError, match=r"consumer group cdc-replica .*\n  shop\.public\.orders\[0\]"):
+            replicator._on_assign(consumer, [TopicPartition("shop.public.orders", 0)])  # type: ignore[arg-type]
+
+
+def test_an_assignment_after_an_abandoned_batch_resumes_exactly_the_assigned_partitions(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer = PausingConsumer({}, {("shop.public.orders", 0): 0, ("shop.public.orders", 1): 0})
+    assigned = [TopicPartition("shop.public.orders", 0), TopicPartition("shop.public.orders", 1)]
+    with replicator_of(BASE, monkeypatch) as replicator:
+        replicator.backoff.failed()
+        replicator._abandon("revoked")
+        replicator._on_assign(consumer, assigned)  # type: ignore[arg-type]
+
+    assert (consumer.resumed, consumer.paused) == (assigned, [])
