@@ -44,6 +44,7 @@ def _verify(mysql: MySqlSettings) -> None:
 def _run_worker(mysql: MySqlSettings) -> None:
     import faust
 
+    from cdc.connector_watch import start_connector_watch
     from cdc.deadletter import DeadLetterProducer
     from cdc.settings import KafkaSettings
     from marts.app import create_app
@@ -53,6 +54,7 @@ def _run_worker(mysql: MySqlSettings) -> None:
     settings = MartsSettings.from_env()
     kafka = KafkaSettings.from_env()
     ensure_schema(mysql)
+    start_connector_watch()
     store = MartStore(mysql, settings.max_attempts)
     deadletters = DeadLetterProducer(kafka.bootstrap, settings.deadletter_topic)
     app = create_app(settings, kafka, store, deadletters)
