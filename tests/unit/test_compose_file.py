@@ -174,3 +174,9 @@ def test_mysql_accepts_a_statement_holding_the_largest_row() -> None:
 
 def test_postgres_bounds_the_wal_a_replication_slot_keeps() -> None:
     assert f"max_slot_wal_keep_size={MAX_SLOT_WAL_KEEP_SIZE}" in SERVICES["postgres"]["command"]
+
+
+def test_connect_turns_unhealthy_when_a_connector_or_task_failed() -> None:
+    check = " ".join(SERVICES["connect"]["healthcheck"]["test"])
+
+    assert "! curl -fs 'http://localhost:8083/connectors?expand=status' | grep -q '\"state\":\"FAILED\"'" in check
