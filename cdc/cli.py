@@ -74,8 +74,8 @@ def local_status(folder: Path) -> None:
     parts = stack.status(folder)
     width = max(len(part.name) for part in parts)
     for part in parts:
-        state = "up" if part.running else "DOWN"
-        click.echo(f"{part.name:<{width}}  {state:<4}  {part.detail}")
+        state = "FAILED" if part.failed else "up" if part.running else "DOWN"
+        click.echo(f"{part.name:<{width}}  {state:<6}  {part.detail}")
     if not all(part.running for part in parts):
         sys.exit(1)
 
@@ -112,7 +112,7 @@ def connectors_apply(timeout: float | None) -> None:
 def connectors_status() -> None:
     """Show the connector's and its tasks' states; exit 1 unless all run."""
     from cdc.settings import ConnectorSettings
-    from connectors.client import ConnectClient, first_lines
+    from connectors.client import ConnectClient, first_lines, restart_advice
     from connectors.template import render
 
     settings = ConnectorSettings.from_env()
@@ -121,6 +121,8 @@ def connectors_status() -> None:
     click.echo(current.describe())
     if current.trace:
         click.echo(first_lines(current.trace))
+    if current.failed:
+        click.echo(restart_advice(settings.connect_url, current))
     if not current.running:
         sys.exit(1)
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from confluent_kafka import KafkaError, Message, Producer
 
 from cdc.errors import CdcError
+from cdc.limits import MESSAGE_MAX_BYTES
 from cdc.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class DeadLetterProducer:
             "acks": "all",
             "enable.idempotence": False,
             "linger.ms": 5,
+            "message.max.bytes": MESSAGE_MAX_BYTES,
             "message.timeout.ms": int(DELIVERY_TIMEOUT_S * 1000),
         })
 

@@ -16,6 +16,7 @@ from cdc.errors import ConfigError
 Env = Mapping[str, str]
 
 DEFAULT_TOPIC_PREFIX = "shop"
+DEFAULT_CONNECTOR_NAME = "shop-postgres"
 SOURCE_TABLES = ("users", "product_categories", "products", "orders", "order_details")
 
 
@@ -37,6 +38,10 @@ def _int(env: Env, name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def connector_name(env: Env) -> str:
+    return env.get("CONNECTOR_NAME", "").strip() or DEFAULT_CONNECTOR_NAME
 
 
 @dataclass(frozen=True)
@@ -141,7 +146,7 @@ class ConnectorSettings:
         )
         return cls(
             connect_url=_required(env, "CONNECT_URL", "http://127.0.0.1:8083").rstrip("/"),
-            name=env.get("CONNECTOR_NAME", "").strip() or "shop-postgres",
+            name=connector_name(env),
             topic_prefix=env.get("TOPIC_PREFIX", "").strip() or DEFAULT_TOPIC_PREFIX,
             slot_name=env.get("SLOT_NAME", "").strip() or "cdc_shop",
             topic_partitions=_int(env, "TOPIC_PARTITIONS", 4),
@@ -149,3 +154,21 @@ class ConnectorSettings:
             database=DatabaseUrl.parse(dsn, variable="DEBEZIUM_PG_DSN/PG_DSN", default_port=5432),
             timeout_seconds=_int(env, "CONNECTOR_TIMEOUT", 120),
         )
+
+
+@dataclass(frozen=True)
+class ConnectorWatchSettings:
+    """The workers' watch on the connector (cdc.connector_watch): which one, where, how often."""
+
+    connect_url: str
+    name: str
+    interval_seconds: float = 5.0
+
+    @classmethod
+    def from_env(cls, env: Env = os.environ) -> ConnectorWatchSettings | None:
+        """None when CONNECT_URL is not set: a worker may run without access to Kafka Connect."""
+        url = env.get("CONNECT_URL", "").strip().rstrip("/")
+        if not url:
+            return None
+        return cls(connect_url=url, name=connector_name(env),
+                   interval_seconds=float(_int(env, "CONNECTOR_WATCH_SECONDS", 5)))

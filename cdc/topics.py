@@ -13,6 +13,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from cdc.errors import ConnectorError
+from cdc.limits import MESSAGE_MAX_BYTES
 from cdc.settings import SOURCE_TABLES
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, replic
     if not wanted:
         return []
     futures = admin.create_topics(
-        [NewTopic(name, num_partitions=partitions, replication_factor=replication_factor) for name in wanted],
+        [NewTopic(name, num_partitions=partitions, replication_factor=replication_factor,
+                  config={"max.message.bytes": str(MESSAGE_MAX_BYTES)}) for name in wanted],
         operation_timeout=15,
     )
     created = []

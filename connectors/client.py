@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 TRACE_LINES = 8
 UPDATE_STEADY_SECONDS = 3.0
+RESTART_NOTICE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class ConnectorStatus:
     connector_state: str
     task_states: tuple[str, ...]
     trace: str | None = None
+    failed_task_ids: tuple[int, ...] = ()
 
     @property
     def running(self) -> bool:
@@ -45,6 +47,7 @@ class ConnectorStatus:
             connector_state=body["connector"]["state"],
             task_states=tuple(task["state"] for task in tasks),
             trace=next((trace for trace in traces if trace), None),
+            failed_task_ids=tuple(int(task["id"]) for task in tasks if task["state"] == "FAILED"),
         )
 
     def describe(self) -> str:
@@ -62,6 +65,17 @@ def _error_message(body: bytes) -> str:
 
 def first_lines(trace: str, count: int = TRACE_LINES) -> str:
     return "\n".join(trace.strip().splitlines()[:count])
+
+
+def restart_advice(base_url: str, status: ConnectorStatus) -> str:
+    """How to bring a FAILED connector back once its cause is fixed (Connect never restarts it by itself)."""
+    url = f"{base_url.rstrip('/')}/connectors/{status.name}"
+    if status.connector_state == "FAILED":
+        requests = [f"curl -X POST '{url}/restart?includeTasks=true&onlyFailed=true'"]
+    else:
+        requests = [f"curl -X POST {url}/tasks/{task_id}/restart" for task_id in status.failed_task_ids]
+    return ("fix the cause (trace: `cdc connectors status`), then restart: "
+            + " ; ".join(requests) + " (or `cdc connectors apply`)")
 
 
 class ConnectClient:
@@ -117,6 +131,10 @@ class ConnectClient:
     def delete(self, name: str) -> None:
         self._request("DELETE", f"/connectors/{name}")
 
+    def restart_failed(self, name: str) -> None:
+        """Restart the connector and its FAILED tasks (Connect 3.0+); RUNNING tasks are left alone."""
+        self._request("POST", f"/connectors/{name}/restart?includeTasks=true&onlyFailed=true")
+
     def wait_until_running(self, name: str, timeout: float, steady: float = 0.0) -> ConnectorStatus:
         """Until the connector and every task are RUNNING, and have stayed so for `steady` seconds."""
         deadline = time.monotonic() + timeout
@@ -155,7 +173,7 @@ def wait_for_connect(client: ConnectClient, timeout: float) -> None:
 
 @dataclass(frozen=True)
 class AppliedConnector:
-    action: str  # created, updated or unchanged
+    action: str  # created, updated, restarted (unchanged but FAILED) or unchanged
     status: ConnectorStatus
 
     def describe(self) -> str:
@@ -166,15 +184,28 @@ def apply_connector(client: ConnectClient, name: str, config: dict[str, str], ti
     """Create the connector, update it if its config differs, and wait until it runs.
 
     An unchanged config is not PUT again: Kafka Connect would restart the connector for nothing.
+    An unchanged but FAILED connector is restarted with its failed tasks (the cause may be fixed now).
     After an update, the status read right after the PUT can still be the old instance's RUNNING
     (the restart comes a moment later), so the connector must stay RUNNING for UPDATE_STEADY_SECONDS.
     """
     current = client.config(name)
     if current == {**config, "name": name}:
         log.info("connector %s on %s is up to date", name, client.base_url)
+        if client.status(name).failed:
+            _restart_failed(client, name)
+            return AppliedConnector("restarted", client.wait_until_running(name, timeout, UPDATE_STEADY_SECONDS))
         return AppliedConnector("unchanged", client.wait_until_running(name, timeout))
     action = "created" if current is None else "updated"
     log.info("%s connector %s on %s", action, name, client.base_url)
     client.put_config(name, config)
     steady = 0.0 if current is None else UPDATE_STEADY_SECONDS
     return AppliedConnector(action, client.wait_until_running(name, timeout, steady))
+
+
+def _restart_failed(client: ConnectClient, name: str) -> None:
+    log.info("connector %s FAILED: restarting it and its failed tasks", name)
+    client.restart_failed(name)
+    deadline = time.monotonic() + RESTART_NOTICE_SECONDS
+    # The status still says FAILED for a moment after Connect accepted the restart.
+    while client.status(name).failed and time.monotonic() < deadline:
+        time.sleep(0.2)

@@ -13,6 +13,7 @@ from string import Template
 from typing import Any
 
 from cdc.errors import ConfigError
+from cdc.limits import MESSAGE_MAX_BYTES
 from cdc.settings import ConnectorSettings
 
 TEMPLATE_FILE = "postgres-source.json"
@@ -35,6 +36,7 @@ def substitutions(settings: ConnectorSettings) -> dict[str, str]:
         "TOPIC_PREFIX": settings.topic_prefix,
         "TOPIC_PARTITIONS": str(settings.topic_partitions),
         "TOPIC_REPLICATION_FACTOR": str(settings.topic_replication_factor),
+        "MESSAGE_MAX_BYTES": str(MESSAGE_MAX_BYTES),
     }
 
 

@@ -49,8 +49,10 @@ def consume(show_stats: bool) -> None:
     if show_stats:
         _print_stats(settings)
         return
+    from cdc.connector_watch import start_connector_watch
     from consumer.app import run
 
+    start_connector_watch()
     stop = threading.Event()
     with _stop_on_signals(stop):
         run(settings, stop)

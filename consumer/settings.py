@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass
 
 from cdc.errors import ConfigError
+from cdc.limits import CONSUMER_FETCH_MAX_BYTES, CONSUMER_RECEIVE_MAX_BYTES, MESSAGE_MAX_BYTES
 from cdc.settings import SOURCE_TABLES, Env, KafkaSettings, MySqlSettings
 from cdc.settings import _int as integer_setting
 
@@ -64,4 +65,7 @@ class ConsumerSettings:
             # gets each partition next (see consumer.app).
             "partition.assignment.strategy": "range",
             "fetch.wait.max.ms": 50,
+            "max.partition.fetch.bytes": MESSAGE_MAX_BYTES,
+            "fetch.max.bytes": CONSUMER_FETCH_MAX_BYTES,
+            "receive.message.max.bytes": CONSUMER_RECEIVE_MAX_BYTES,
         }

@@ -34,6 +34,7 @@ import pymysql
 
 from cdc.deadletter import DeadLetter
 from cdc.errors import ConsumerError
+from cdc.limits import MYSQL_MAX_ALLOWED_PACKET
 from cdc.settings import MySqlSettings
 from consumer.batch import Action, Batch, TableChanges
 from consumer.envelope import Row
@@ -176,7 +177,8 @@ class MySqlSink:
         database = str(kwargs.pop("database"))
         try:
             conn = pymysql.connect(**kwargs, charset="utf8mb4", autocommit=False,
-                                   connect_timeout=self._connect_timeout, read_timeout=60, write_timeout=60)
+                                   connect_timeout=self._connect_timeout, read_timeout=60, write_timeout=60,
+                                   max_allowed_packet=MYSQL_MAX_ALLOWED_PACKET)
             with conn.cursor() as cur:
                 cur.execute(SESSION_SQL)
             ensure_database(conn, database)

@@ -27,6 +27,7 @@ import faust
 
 from cdc.deadletter import DeadLetter, DeadLetterProducer, RawMessage
 from cdc.errors import CdcError
+from cdc.limits import MESSAGE_MAX_BYTES
 from cdc.settings import SOURCE_TABLES, KafkaSettings
 from cdc.topics import topic_ids as topic_ids_now
 from marts.events import Event, MalformedEvent, Position, decode
@@ -60,6 +61,8 @@ def create_app(settings: MartsSettings, kafka: KafkaSettings, store: MartStore,
         broker_request_timeout=max(30.0, timeout * 2),
         broker_commit_every=settings.batch_size,
         broker_commit_interval=1.0,
+        consumer_max_fetch_size=MESSAGE_MAX_BYTES,
+        producer_max_request_size=MESSAGE_MAX_BYTES,
         stream_wait_empty=False,
         web_enabled=False,
     )

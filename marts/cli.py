@@ -76,6 +76,7 @@ def _verify(mysql: MySqlSettings) -> None:
 def _run_worker(mysql: MySqlSettings) -> None:
     import faust
 
+    from cdc.connector_watch import start_connector_watch
     from cdc.deadletter import DeadLetterProducer
     from marts.app import create_app
     from marts.settings import MartsSettings
@@ -86,6 +87,7 @@ def _run_worker(mysql: MySqlSettings) -> None:
     settings = MartsSettings.from_env()
     kafka = KafkaSettings.from_env()
     wait_and_ensure_schema(mysql)
+    start_connector_watch()
     topic_ids = _source_topic_ids(kafka)
     generations.check(mysql, topic_ids)
     store = MartStore(mysql)

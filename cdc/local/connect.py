@@ -79,6 +79,8 @@ status.storage.partitions=1
 # a restarted worker re-sends at most a second of changes.
 offset.flush.interval.ms=1000
 topic.creation.enable=true
+# The connector sets its producer's max.request.size (cdc.limits) itself: allow client overrides.
+connector.client.config.override.policy=All
 scheduled.rebalance.max.delay.ms=0
 """)
     (folder / "log4j2.properties").write_text("""\

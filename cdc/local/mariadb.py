@@ -10,6 +10,7 @@ from pathlib import Path
 import pymysql
 
 from cdc.errors import LocalStackError
+from cdc.limits import MYSQL_MAX_ALLOWED_PACKET
 from cdc.local.processes import ProcessRecord, spawn, wait_until
 
 DATABASE = "shop"
@@ -47,7 +48,7 @@ def start(data: Path, port: int, log: Path, die_with_parent: bool) -> ProcessRec
             f"--pid-file={data / 'mysqld.pid'}", "--skip-name-resolve",
             "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
             "--default-time-zone=+00:00", "--innodb-buffer-pool-size=256M",
-            "--max-connections=200",
+            "--max-connections=200", f"--max-allowed-packet={MYSQL_MAX_ALLOWED_PACKET}",
         ],
         log,
         die_with_parent=die_with_parent,

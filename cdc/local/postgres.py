@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg2
 
 from cdc.errors import LocalStackError
+from cdc.limits import MAX_SLOT_WAL_KEEP_SIZE
 from cdc.local.processes import ProcessRecord, spawn, wait_until
 
 # initdb and postgres refuse to run as root; root runs them as this system user.
@@ -73,6 +74,7 @@ unix_socket_directories = '{data}'
 wal_level = logical
 max_wal_senders = 10
 max_replication_slots = 10
+max_slot_wal_keep_size = '{MAX_SLOT_WAL_KEEP_SIZE}'
 max_connections = 100
 shared_buffers = 128MB
 fsync = on

@@ -22,7 +22,7 @@ from cdc.local.processes import ProcessRecord, free_port, spawn, stop, tail
 from cdc.settings import ConnectorSettings, DatabaseUrl, SourceSettings
 from cdc.source.migrate import apply_migrations
 from cdc.topics import ensure_topics, source_topics
-from connectors.client import ConnectClient, ConnectorStatus, apply_connector
+from connectors.client import ConnectClient, ConnectorStatus, apply_connector, first_lines
 from connectors.template import render
 
 log = logging.getLogger(__name__)
@@ -213,6 +213,7 @@ class PartStatus:
     name: str
     running: bool
     detail: str
+    failed: bool = False  # a connector or task FAILED: Connect will not restart it by itself
 
 
 def status(folder: Path) -> list[PartStatus]:
@@ -224,15 +225,28 @@ def status(folder: Path) -> list[PartStatus]:
         for name, record in state.processes.items()
     ]
     if "CONNECT_URL" in state.env and state.processes.get("connect", None) and state.processes["connect"].alive():
-        parts.append(_connector_status(state.env))
+        parts.extend(_connector_statuses(state.env))
     return parts
 
 
-def _connector_status(env: Mapping[str, str]) -> PartStatus:
+def _connector_statuses(env: Mapping[str, str]) -> list[PartStatus]:
+    """The stack's connector first, then every other one registered on its Kafka Connect."""
     settings = ConnectorSettings.from_env(env)
     name, _ = render(settings)
+    client = ConnectClient(settings.connect_url, request_timeout=3)
     try:
-        current: ConnectorStatus = ConnectClient(settings.connect_url, request_timeout=3).status(name)
+        others = sorted(set(client.connectors()) - {name})
+    except CdcError as exc:
+        return [PartStatus(f"connector {name}", False, str(exc))]
+    return [_connector_status(client, connector) for connector in (name, *others)]
+
+
+def _connector_status(client: ConnectClient, name: str) -> PartStatus:
+    try:
+        current: ConnectorStatus = client.status(name)
     except CdcError as exc:
         return PartStatus(f"connector {name}", False, str(exc))
-    return PartStatus(f"connector {name}", current.running, current.describe())
+    detail = current.describe()
+    if current.failed:
+        detail += f": {first_lines(current.trace or 'no trace', 1)}"
+    return PartStatus(f"connector {name}", current.running, detail, current.failed)

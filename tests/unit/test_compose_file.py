@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
+from cdc.limits import MAX_SLOT_WAL_KEEP_SIZE, MESSAGE_MAX_BYTES, MYSQL_MAX_ALLOWED_PACKET
 from cdc.local import connect
 from cdc.settings import ConnectorSettings, KafkaSettings, MySqlSettings, SourceSettings
 from consumer.settings import ConsumerSettings
@@ -154,3 +155,28 @@ def test_python_services_share_one_image_built_from_the_dockerfile() -> None:
     images = {SERVICES[name]["image"] for name in app_services()}
     assert images == {"cdc-replicator:0.1.0"}
     assert "USER cdc" in (ROOT / "Dockerfile").read_text()
+
+
+def test_kafka_broker_accepts_the_pipelines_largest_message() -> None:
+    environment = SERVICES["kafka"]["environment"]
+
+    assert int(environment["KAFKA_MESSAGE_MAX_BYTES"]) == MESSAGE_MAX_BYTES
+    assert int(environment["KAFKA_REPLICA_FETCH_MAX_BYTES"]) == MESSAGE_MAX_BYTES
+
+
+def test_connect_lets_the_connector_raise_its_producer_request_size() -> None:
+    assert SERVICES["connect"]["environment"]["CONNECT_CONNECTOR_CLIENT_CONFIG_OVERRIDE_POLICY"] == "All"
+
+
+def test_mysql_accepts_a_statement_holding_the_largest_row() -> None:
+    assert f"--max-allowed-packet={MYSQL_MAX_ALLOWED_PACKET}" in SERVICES["mysql"]["command"]
+
+
+def test_postgres_bounds_the_wal_a_replication_slot_keeps() -> None:
+    assert f"max_slot_wal_keep_size={MAX_SLOT_WAL_KEEP_SIZE}" in SERVICES["postgres"]["command"]
+
+
+def test_connect_turns_unhealthy_when_a_connector_or_task_failed() -> None:
+    check = " ".join(SERVICES["connect"]["healthcheck"]["test"])
+
+    assert "! curl -fs 'http://localhost:8083/connectors?expand=status' | grep -q '\"state\":\"FAILED\"'" in check

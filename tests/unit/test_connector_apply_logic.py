@@ -8,18 +8,22 @@ from connectors.client import ConnectClient, ConnectorStatus, apply_connector
 
 RUNNING = ConnectorStatus("c", "RUNNING", ("RUNNING",), None)
 UNASSIGNED = ConnectorStatus("c", "UNASSIGNED", ("RUNNING",), None)
+TASK_FAILED = ConnectorStatus("c", "RUNNING", ("FAILED",), "org.Boom", (0,))
 
 
 class ScriptedConnect(ConnectClient):
     def __init__(self, stored: dict[str, str] | None, statuses: list[ConnectorStatus]) -> None:
         super().__init__("http://connect.invalid")
-        self.stored, self.statuses, self.puts = stored, statuses, 0
+        self.stored, self.statuses, self.puts, self.restarts = stored, statuses, 0, 0
 
     def config(self, name: str) -> dict[str, str] | None:
         return self.stored
 
     def put_config(self, name: str, config: dict[str, str]) -> None:
         self.puts += 1
+
+    def restart_failed(self, name: str) -> None:
+        self.restarts += 1
 
     def status(self, name: str) -> ConnectorStatus:
         return self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
@@ -60,3 +64,13 @@ def test_an_update_waits_past_the_old_instance_running_until_the_restarted_one_r
 
     assert (applied.action, connect.puts) == ("updated", 1)
     assert statuses == [RUNNING]  # every status up to the new instance's was read
+
+
+def test_an_unchanged_but_failed_connector_is_restarted_and_waited_for(monkeypatch: Any) -> None:
+    no_sleep(monkeypatch)
+    statuses = [TASK_FAILED, TASK_FAILED, UNASSIGNED, RUNNING]  # seen by apply, then still during the restart
+    connect = ScriptedConnect({"a": "1", "name": "c"}, statuses)
+
+    applied = apply_connector(connect, "c", {"a": "1"}, timeout=60)
+
+    assert (applied.action, connect.puts, connect.restarts, applied.status) == ("restarted", 0, 1, RUNNING)

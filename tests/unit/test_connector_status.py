@@ -1,4 +1,4 @@
-from connectors.client import ConnectorStatus, first_lines
+from connectors.client import ConnectorStatus, first_lines, restart_advice
 
 
 def test_running_needs_the_connector_and_every_task_running() -> None:
@@ -29,3 +29,20 @@ def test_a_failed_task_makes_the_connector_failed_and_keeps_its_trace() -> None:
 
 def test_first_lines_cuts_a_long_trace() -> None:
     assert first_lines("a\nb\nc\nd", count=2) == "a\nb"
+
+
+def test_failed_task_ids_come_from_the_tasks_not_their_positions() -> None:
+    body = {"name": "c", "connector": {"state": "RUNNING"},
+            "tasks": [{"id": 0, "state": "RUNNING"}, {"id": 1, "state": "FAILED", "trace": "x"}]}
+
+    assert ConnectorStatus.from_json(body).failed_task_ids == (1,)
+
+
+def test_restart_advice_names_each_failed_task() -> None:
+    status = ConnectorStatus("c", "RUNNING", ("FAILED", "FAILED"), "x", (0, 1))
+
+    assert restart_advice("http://connect:8083/", status) == (
+        "fix the cause (trace: `cdc connectors status`), then restart: "
+        "curl -X POST http://connect:8083/connectors/c/tasks/0/restart ; "
+        "curl -X POST http://connect:8083/connectors/c/tasks/1/restart (or `cdc connectors apply`)"
+    )

@@ -1,5 +1,6 @@
 import json
 
+from cdc.limits import MESSAGE_MAX_BYTES
 from cdc.settings import ConnectorSettings
 from connectors.template import render, template_text
 
@@ -40,3 +41,10 @@ def test_every_config_value_is_a_string() -> None:
     _, config = render(ConnectorSettings.from_env(ENV))
 
     assert all(isinstance(value, str) for value in config.values())
+
+
+def test_connector_producer_and_created_topics_take_the_largest_message() -> None:
+    _, config = render(ConnectorSettings.from_env(ENV))
+
+    assert config["producer.override.max.request.size"] == str(MESSAGE_MAX_BYTES)
+    assert config["topic.creation.default.max.message.bytes"] == str(MESSAGE_MAX_BYTES)

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from confluent_kafka import Consumer
 
 from cdc.errors import ConfigError
+from cdc.limits import MESSAGE_MAX_BYTES
 from consumer.settings import ConsumerSettings
 
 BASE = {"KAFKA_BOOTSTRAP": "127.0.0.1:9092", "MYSQL_URL": "mysql://root@127.0.0.1:3306/shop"}
@@ -37,3 +39,14 @@ def test_bad_numbers_are_config_errors() -> None:
         ConsumerSettings.from_env({**BASE, "CONSUMER_BATCH_SIZE": "many"})
     with pytest.raises(ConfigError, match="at least"):
         ConsumerSettings.from_env({**BASE, "CONSUMER_BATCH_SIZE": "0"})
+
+
+def test_consumer_fetches_the_pipelines_largest_message() -> None:
+    config = ConsumerSettings.from_env(BASE).kafka_config()
+
+    assert config["max.partition.fetch.bytes"] == MESSAGE_MAX_BYTES
+    assert config["fetch.max.bytes"] >= MESSAGE_MAX_BYTES
+
+
+def test_librdkafka_accepts_the_consumers_fetch_limits() -> None:
+    Consumer(ConsumerSettings.from_env(BASE).kafka_config()).close()  # raises KafkaException on a bad combination
