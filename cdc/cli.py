@@ -65,6 +65,23 @@ def local_down(folder: Path) -> None:
     click.echo(f"stopped: {', '.join(stopped) or 'nothing was running'}")
 
 
+@local.command("restart")
+@_dir_option
+@click.argument("part", type=click.Choice(["postgres", "mariadb", "broker", "connect", "consumer", "marts"]))
+@click.option("--kill", is_flag=True, help="SIGKILL the part instead of stopping it cleanly (a crash).")
+def local_restart(folder: Path, part: str, kill: bool) -> None:
+    """Stop one part of the running stack and start it again, same port, same data.
+
+    The broker keeps its topics in memory: restarting it restarts Kafka Connect and the workers
+    too, and carries the pipeline across (the connector resumes where it stopped; with --kill the
+    source is snapshotted again and the replica and marts rebuilt).
+    """
+    from cdc.local import stack
+
+    stack.restart(folder, part, kill=kill, progress=lambda message: click.echo(f"  {message}"))
+    click.echo(f"restarted: {part}")
+
+
 @local.command("status")
 @_dir_option
 def local_status(folder: Path) -> None:

@@ -131,6 +131,33 @@ class ConnectClient:
     def delete(self, name: str) -> None:
         self._request("DELETE", f"/connectors/{name}")
 
+    # Offsets (Kafka Connect 3.6+, KIP-875): read and set a connector's source position while it is STOPPED.
+
+    def stop(self, name: str) -> None:
+        """Stop the connector and its tasks (they keep their config and offsets; `resume` starts them)."""
+        self._request("PUT", f"/connectors/{name}/stop")
+
+    def resume(self, name: str) -> None:
+        self._request("PUT", f"/connectors/{name}/resume")
+
+    def offsets(self, name: str) -> list[dict[str, Any]]:
+        """The connector's stored source offsets (for Debezium: the WAL position it confirmed)."""
+        return list(self._request("GET", f"/connectors/{name}/offsets")["offsets"])
+
+    def alter_offsets(self, name: str, offsets: list[dict[str, Any]]) -> None:
+        self._request("PATCH", f"/connectors/{name}/offsets", {"offsets": offsets})
+
+    def create_stopped(self, name: str, config: dict[str, str]) -> None:
+        """Create the connector without starting it (so that its offsets can be set first)."""
+        self._request("POST", "/connectors", {"name": name, "config": config, "initial_state": "STOPPED"})
+
+    def wait_until_stopped(self, name: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.status(name).connector_state != "STOPPED":
+            if time.monotonic() > deadline:
+                raise ConnectorError(f"connector {name} not STOPPED after {timeout:.0f}s")
+            time.sleep(0.3)
+
     def restart_failed(self, name: str) -> None:
         """Restart the connector and its FAILED tasks (Connect 3.0+); RUNNING tasks are left alone."""
         self._request("POST", f"/connectors/{name}/restart?includeTasks=true&onlyFailed=true")

@@ -151,6 +151,19 @@ def stop(record: ProcessRecord, timeout: float = 20.0) -> None:
     raise LocalStackError(f"{record.name} (pid {record.pid}) survived SIGKILL")
 
 
+def kill_now(record: ProcessRecord) -> None:
+    """SIGKILL the process's group at once (a crash, for fault tests) and wait until it is gone."""
+    if not record.alive():
+        return
+    _signal_group(record, signal.SIGKILL)
+    for _ in range(100):
+        _reap(record.pid)
+        if not record.alive():
+            return
+        time.sleep(0.1)
+    raise LocalStackError(f"{record.name} (pid {record.pid}) survived SIGKILL")
+
+
 def _signal_group(record: ProcessRecord, sig: int) -> None:
     try:
         os.killpg(record.pid, sig)  # the process leads its own session and group

@@ -13,13 +13,14 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cdc.errors import CdcError, LocalStackError
-from cdc.local import broker, connect, mariadb, postgres
-from cdc.local.processes import ProcessRecord, free_port, spawn, stop, tail
-from cdc.settings import ConnectorSettings, DatabaseUrl, SourceSettings
+from cdc.local import broker, connect, handover, mariadb, postgres
+from cdc.local.processes import ProcessRecord, free_port, kill_now, spawn, stop, tail
+from cdc.settings import ConnectorSettings, SourceSettings
 from cdc.source.migrate import apply_migrations
 from cdc.topics import ensure_topics, source_topics
 from connectors.client import ConnectClient, ConnectorStatus, apply_connector, first_lines
@@ -40,10 +41,19 @@ class StackState:
     folder: Path
     env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, ProcessRecord] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)  # per part: kept across down/up
+    connect_group: str = ""  # Kafka Connect's group id (its internal topics' names), kept too
+    handover: dict[str, Any] | None = None  # what `down` saved for the next broker (cdc.local.handover)
 
     @property
     def state_file(self) -> Path:
         return self.folder / STATE_FILE
+
+    @property
+    def logs(self) -> Path:
+        path = self.folder / "logs"
+        path.mkdir(exist_ok=True)
+        return path
 
     @classmethod
     def load(cls, folder: Path) -> StackState:
@@ -52,12 +62,16 @@ class StackState:
             return cls(folder)
         data = json.loads(path.read_text())
         records = {name: ProcessRecord.from_json(item) for name, item in data["processes"].items()}
-        return cls(folder, dict(data["env"]), records)
+        return cls(folder, dict(data["env"]), records, dict(data.get("ports", {})), data.get("connect_group", ""),
+                   data.get("handover"))
 
     def save(self) -> None:
         payload = {
             "env": self.env,
             "processes": {name: record.to_json() for name, record in self.processes.items()},
+            "ports": self.ports,
+            "connect_group": self.connect_group,
+            "handover": self.handover,
         }
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(payload, indent=2))
@@ -70,6 +84,20 @@ class StackState:
     def running(self) -> list[str]:
         return [name for name, record in self.processes.items() if record.alive()]
 
+    def alive(self, part: str) -> bool:
+        record = self.processes.get(part)
+        return record is not None and record.alive()
+
+    def save_handover(self, saved: handover.Handover) -> None:
+        self.handover = saved.to_json()
+        self.save()
+
+    def take_handover(self) -> handover.Handover | None:
+        """The saved handover, once: a later broker restart without a new `down` must not reuse it."""
+        saved, self.handover = handover.Handover.from_json(self.handover), None
+        self.save()
+        return saved
+
 
 def write_env_file(folder: Path, env: Mapping[str, str]) -> Path:
     path = folder / ENV_FILE
@@ -79,133 +107,187 @@ def write_env_file(folder: Path, env: Mapping[str, str]) -> Path:
     return path
 
 
+INFRA = ("postgres", "mariadb", "broker", "connect")  # in start order
+WORKERS = {"consumer": ("consume",), "marts": ("marts",)}
+PARTS = INFRA + tuple(WORKERS)
+WORKER_SETTLE_SECONDS = 3.0
+
+
 def up(folder: Path, *, progress: Progress = log.info, die_with_parent: bool = False,
        infra_only: bool = True) -> StackState:
-    """Start PostgreSQL, MariaDB, the broker and Kafka Connect; apply schema and connector.
+    """Start what is not running: PostgreSQL, MariaDB, the broker and Kafka Connect, then the schema and
+    the connector; without `infra_only` also the consumer and the marts worker.
 
-    Without `infra_only`, also start the replication consumer and the marts worker.
+    Each part keeps its port and data across `down`/`up` (recorded in stack.json). A part still
+    running is left alone, so `up` on a partly running stack starts only the missing parts.
     """
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     state = StackState.load(folder)
-    if state.running():
-        raise LocalStackError(
-            f"a stack is already running in {folder} ({', '.join(state.running())}); "
-            f"run `cdc local down --dir {folder}` first"
-        )
-    state = StackState(folder)
+    running = set(state.running())
+    if running:
+        progress(f"already running: {', '.join(sorted(running))}; starting only the missing parts")
+    wanted = INFRA if infra_only else PARTS
+    missing = [part for part in wanted if part not in running]
     try:
-        _start_infra(state, progress, die_with_parent)
-        if not infra_only:
-            _start_workers(state, progress, die_with_parent)
+        for part in INFRA:
+            if part in missing:
+                START[part](state, progress, die_with_parent)
+        _ensure_connector(state, progress, new_broker="broker" in missing)
+        write_env_file(folder, state.env)
+        for part in WORKERS:
+            if part in missing:
+                START[part](state, progress, die_with_parent)
+        _settle_workers(state, [part for part in WORKERS if part in missing])
     except BaseException:
-        progress("start-up failed; stopping what was started")
-        down(folder, progress=progress)
+        progress("start-up failed; stopping what this run started")
+        _stop(state, [part for part in missing if part in state.processes], progress)
         raise
+    progress(f"stack is up; settings in {folder / ENV_FILE}")
     return state
 
 
-def _start_infra(state: StackState, progress: Progress, die_with_parent: bool) -> None:
-    folder = state.folder
-    logs = folder / "logs"
-    logs.mkdir(exist_ok=True)
+def _port(state: StackState, part: str) -> int:
+    """The part's port from an earlier run of this folder, else a free one (recorded)."""
+    if part not in state.ports:
+        state.ports[part] = free_port()
+        state.save()
+    return state.ports[part]
 
-    pg_port = free_port()
-    pg_data = folder / "postgres"
-    if not (pg_data / "PG_VERSION").exists():
+
+def _start_postgres(state: StackState, progress: Progress, die_with_parent: bool) -> None:
+    port, data, logs = _port(state, "postgres"), state.folder / "postgres", state.logs
+    if not (data / "PG_VERSION").exists():
         progress("initialising PostgreSQL cluster")
-        postgres.init_cluster(pg_data, logs / "initdb.log")
-    progress(f"starting PostgreSQL on 127.0.0.1:{pg_port} (wal_level=logical)")
-    state.add(postgres.start(pg_data, pg_port, logs / "postgres.log", die_with_parent))
-    postgres.create_database(pg_port)
-    state.env["PG_DSN"] = postgres.dsn(pg_port)
+        postgres.init_cluster(data, logs / "initdb.log")
+    progress(f"starting PostgreSQL on 127.0.0.1:{port} (wal_level=logical)")
+    state.add(postgres.start(data, port, logs / "postgres.log", die_with_parent))
+    postgres.create_database(port)
+    state.env["PG_DSN"] = postgres.dsn(port)
     applied = apply_migrations(SourceSettings(dsn=state.env["PG_DSN"]))
     progress(f"source schema applied ({', '.join(applied) or 'already up to date'})")
 
-    my_port = free_port()
-    my_data = folder / "mariadb"
-    if not (my_data / "mysql").exists():
+
+def _start_mariadb(state: StackState, progress: Progress, die_with_parent: bool) -> None:
+    port, data, logs = _port(state, "mariadb"), state.folder / "mariadb", state.logs
+    if not (data / "mysql").exists():
         progress("initialising MariaDB data folder")
-        mariadb.init_datadir(my_data, logs / "mariadb-install.log")
-    progress(f"starting MariaDB on 127.0.0.1:{my_port}")
-    state.add(mariadb.start(my_data, my_port, logs / "mariadb.log", die_with_parent))
-    mariadb.create_database(my_port)
-    state.env["MYSQL_URL"] = mariadb.url(my_port)
+        mariadb.init_datadir(data, logs / "mariadb-install.log")
+    progress(f"starting MariaDB on 127.0.0.1:{port}")
+    state.add(mariadb.start(data, port, logs / "mariadb.log", die_with_parent))
+    mariadb.create_database(port)
+    state.env["MYSQL_URL"] = mariadb.url(port)
 
-    kafka_port = free_port()
-    progress(f"starting the Kafka-protocol broker on 127.0.0.1:{kafka_port}")
-    state.add(broker.start(kafka_port, logs / "broker.log", die_with_parent))
-    state.env["KAFKA_BOOTSTRAP"] = broker.bootstrap(kafka_port)
 
-    rest_port = free_port()
-    progress(f"starting Kafka Connect + Debezium on 127.0.0.1:{rest_port} (takes ~30 s)")
-    group = f"cdc-connect-{uuid.uuid4().hex[:8]}"
-    state.add(connect.start(folder / "connect", bootstrap=state.env["KAFKA_BOOTSTRAP"],
-                            rest_port=rest_port, group=group, die_with_parent=die_with_parent))
-    state.env["CONNECT_URL"] = connect.url(rest_port)
+def _start_broker(state: StackState, progress: Progress, die_with_parent: bool) -> None:
+    port = _port(state, "broker")
+    progress(f"starting the Kafka-protocol broker on 127.0.0.1:{port}")
+    state.add(broker.start(port, state.logs / "broker.log", die_with_parent))
+    state.env["KAFKA_BOOTSTRAP"] = broker.bootstrap(port)
+
+
+def _start_connect(state: StackState, progress: Progress, die_with_parent: bool) -> None:
+    port = _port(state, "connect")
+    progress(f"starting Kafka Connect + Debezium on 127.0.0.1:{port} (takes ~30 s)")
+    state.connect_group = state.connect_group or f"cdc-connect-{uuid.uuid4().hex[:8]}"
+    state.add(connect.start(state.folder / "connect", bootstrap=state.env["KAFKA_BOOTSTRAP"], rest_port=port,
+                            group=state.connect_group, die_with_parent=die_with_parent))
+    state.env["CONNECT_URL"] = connect.url(port)
     state.save()
 
+
+def _ensure_connector(state: StackState, progress: Progress, new_broker: bool) -> None:
+    """Topics and connector; on a new (empty) broker, first carry the pipeline across (see handover)."""
     settings = ConnectorSettings.from_env(state.env)
     ensure_topics(state.env["KAFKA_BOOTSTRAP"], source_topics(settings.topic_prefix),
                   settings.topic_partitions, settings.topic_replication_factor)
     name, config = render(settings)
+    client = ConnectClient(settings.connect_url)
+    if new_broker:
+        handover.restore(state.env, state.take_handover(), config, progress)
+    elif name in client.connectors() and client.status(name).connector_state in ("STOPPED", "PAUSED"):
+        progress(f"resuming connector {name} (stopped by an interrupted `down`?)")
+        client.resume(name)
     progress(f"registering connector {name}")
-    apply_connector(ConnectClient(settings.connect_url), name, config, settings.timeout_seconds)
-    write_env_file(folder, state.env)
-    state.save()
-    progress(f"stack is up; settings in {folder / ENV_FILE}")
+    apply_connector(client, name, config, settings.timeout_seconds)
 
 
-WORKERS = {"consumer": ("consume",), "marts": ("marts",)}
-WORKER_SETTLE_SECONDS = 3.0
-
-
-def _start_workers(state: StackState, progress: Progress, die_with_parent: bool) -> None:
-    """The pipeline's Python workers, as `python -m cdc <command>` with the stack's settings."""
-    env = {**os.environ, **state.env, "MARTS_DATA_DIR": str(state.folder / "marts")}
-    for name, command in WORKERS.items():
+def _start_worker(name: str) -> Callable[[StackState, Progress, bool], None]:
+    def start(state: StackState, progress: Progress, die_with_parent: bool) -> None:
+        command = WORKERS[name]
+        env = {**os.environ, **state.env, "MARTS_DATA_DIR": str(state.folder / "marts")}
         progress(f"starting the {name} worker (cdc {' '.join(command)})")
-        record = spawn(name, [sys.executable, "-m", "cdc", *command], state.folder / "logs" / f"{name}.log",
-                       env=env, die_with_parent=die_with_parent)
-        state.add(record)
-    time.sleep(WORKER_SETTLE_SECONDS)  # a worker with a broken setting exits at once
-    for name in WORKERS:
+        state.add(spawn(name, [sys.executable, "-m", "cdc", *command], state.logs / f"{name}.log",
+                        env=env, die_with_parent=die_with_parent))
+    return start
+
+
+def _settle_workers(state: StackState, started: list[str]) -> None:
+    """A worker with a broken setting exits at once: fail with its log instead of reporting success."""
+    if not started:
+        return
+    time.sleep(WORKER_SETTLE_SECONDS)
+    for name in started:
         record = state.processes[name]
         if not record.alive():
             raise LocalStackError(f"the {name} worker exited; its log {record.log}:\n{tail(Path(record.log))}")
 
 
+START: dict[str, Callable[[StackState, Progress, bool], None]] = {
+    "postgres": _start_postgres, "mariadb": _start_mariadb, "broker": _start_broker, "connect": _start_connect,
+    **{name: _start_worker(name) for name in WORKERS},
+}
+
+
 def down(folder: Path, *, progress: Progress = log.info) -> list[str]:
-    """Stop every process the stack started; return their names."""
+    """Stop every process the stack started, after a handover of the broker's content; return their names."""
     state = StackState.load(folder.resolve())
+    if all(state.alive(part) for part in ("broker", "connect", "mariadb")) and "CONNECT_URL" in state.env:
+        state.save_handover(handover.prepare(state.env, progress))
+    return _stop(state, list(state.processes), progress)
+
+
+def _stop(state: StackState, parts: list[str], progress: Progress, kill: bool = False) -> list[str]:
     stopped = []
-    names = sorted(state.processes, key=lambda n: STOP_ORDER.index(n) if n in STOP_ORDER else -1)
-    for name in names:
-        record = state.processes[name]
-        if record.alive():
-            progress(f"stopping {name} (pid {record.pid})")
-            stop(record)
+    for name in sorted(parts, key=lambda n: STOP_ORDER.index(n) if n in STOP_ORDER else -1):
+        record = state.processes.get(name)
+        if record is not None and record.alive():
+            progress(f"{'killing' if kill else 'stopping'} {name} (pid {record.pid})")
+            if kill:
+                kill_now(record)
+            else:
+                stop(record)
             stopped.append(name)
     return stopped
 
 
-RESTARTABLE = ("mariadb",)
+def restart(folder: Path, name: str, *, kill: bool = False, die_with_parent: bool = False,
+            progress: Progress = log.info) -> None:
+    """Stop (or SIGKILL) one part of a running stack and start it again on the same port with the same data.
 
-
-def restart(folder: Path, name: str, *, die_with_parent: bool = False, progress: Progress = log.info) -> ProcessRecord:
-    """Stop one part of a running stack and start it again on the same port with the same data.
-
-    Only "mariadb" for now (what the consumer's crash-safety test needs).
+    The broker keeps its topics in memory, so restarting it restarts Kafka Connect and the workers
+    too and carries the pipeline across (see cdc.local.handover); with `kill` nothing is handed
+    over, and the sinks are rebuilt from a new snapshot.
     """
     state = StackState.load(folder.resolve())
-    record = state.processes.get(name)
-    if name not in RESTARTABLE or record is None:
-        raise LocalStackError(f"cannot restart {name!r}: restartable parts are {', '.join(RESTARTABLE)}")
-    port = DatabaseUrl.parse(state.env["MYSQL_URL"], variable="MYSQL_URL", default_port=3306).port
-    progress(f"restarting {name} (pid {record.pid}) on 127.0.0.1:{port}")
-    stop(record)
-    state.add(mariadb.start(state.folder / "mariadb", port, Path(record.log), die_with_parent))
-    return state.processes[name]
+    if name not in PARTS or name not in state.processes:
+        started = ", ".join(part for part in PARTS if part in state.processes)
+        raise LocalStackError(f"cannot restart {name!r}: this stack's parts are {started}")
+    affected = [name]
+    if name == "broker":
+        affected = [part for part in ("broker", "connect", *WORKERS) if state.alive(part)]
+        if not kill:
+            state.save_handover(handover.prepare(state.env, progress))
+    _stop(state, affected, progress, kill=kill)
+    for part in INFRA:
+        if part in affected:
+            START[part](state, progress, die_with_parent)
+    if name == "broker":
+        _ensure_connector(state, progress, new_broker=True)
+    for part in WORKERS:
+        if part in affected:
+            START[part](state, progress, die_with_parent)
+    _settle_workers(state, [part for part in affected if part in WORKERS])
 
 
 @dataclass(frozen=True)
