@@ -4,11 +4,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
 
 from cdc.errors import CdcError
+from cdc.health import DEFAULT_MAX_AGE, DEFAULT_MAX_STALL, Limits, check
+from cdc.settings import HEALTH_FILE_VARIABLES, HealthSettings
 
 log = logging.getLogger("cdc")
 
@@ -159,6 +162,22 @@ def schema_apply() -> None:
 
     applied = apply_migrations(SourceSettings.from_env())
     click.echo(f"applied: {', '.join(applied) or 'nothing, already up to date'}")
+
+
+# --- cdc health --------------------------------------------------------------
+
+@cli.command("health")
+@click.argument("worker", type=click.Choice(sorted(HEALTH_FILE_VARIABLES)))
+@click.option("--max-stall", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_MAX_STALL,
+              show_default=True, help="Seconds without progress allowed while input is waiting.")
+@click.option("--max-age", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_MAX_AGE,
+              show_default=True, help="Seconds the heartbeat may be old before the worker counts as hung or dead.")
+def health(worker: str, max_stall: float, max_age: float) -> None:
+    """Judge a worker by its heartbeat file (CONSUMER_HEALTH_FILE / MARTS_HEALTH_FILE); exit 1 if unhealthy."""
+    verdict = check(HealthSettings.from_env(worker).file, time.time(), Limits(max_stall, max_age))
+    click.echo(f"{'healthy' if verdict.healthy else 'unhealthy'}: {verdict.reason}")
+    if not verdict.healthy:
+        sys.exit(1)
 
 
 def _register_stage_commands() -> None:

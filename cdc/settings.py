@@ -7,8 +7,10 @@ Secrets are kept out of ``repr`` (and so out of logs).
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from cdc.errors import ConfigError
@@ -172,3 +174,20 @@ class ConnectorWatchSettings:
             return None
         return cls(connect_url=url, name=connector_name(env),
                    interval_seconds=float(_int(env, "CONNECTOR_WATCH_SECONDS", 5)))
+
+
+# The heartbeat file of each worker (cdc.health): one variable per worker, so that one environment
+# (compose's, or a local stack's) can name both and `cdc health WORKER` finds the right one.
+HEALTH_FILE_VARIABLES = {"consumer": "CONSUMER_HEALTH_FILE", "marts": "MARTS_HEALTH_FILE"}
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    """Where a worker records its progress heartbeat, and where `cdc health` reads it."""
+
+    file: Path
+
+    @classmethod
+    def from_env(cls, worker: str, env: Env = os.environ) -> HealthSettings:
+        raw = env.get(HEALTH_FILE_VARIABLES[worker], "").strip()
+        return cls(file=Path(raw) if raw else Path(tempfile.gettempdir()) / f"cdc-{worker}-health.json")

@@ -53,6 +53,7 @@ from cdc.errors import ConsumerError
 from consumer import gaps, offsets
 from consumer.batch import Batch
 from consumer.envelope import decode
+from consumer.health import ConsumerHeartbeat
 from consumer.replica_schema import REPLICA_TABLES, TableSpec
 from consumer.settings import ConsumerSettings
 from consumer.sink import MySqlSink, MySqlUnavailable
@@ -112,6 +113,7 @@ class Replicator:
         self.failed: Batch | None = None  # written before self.batch once MySQL is back
         self.backoff = Backoff()
         self.committed: dict[tuple[str, int], int] = {}  # next offset to read, as committed
+        self.heartbeat = ConsumerHeartbeat(settings.health.file)
 
     # --- the loop ---------------------------------------------------------
 
@@ -130,6 +132,7 @@ class Replicator:
                 self._complete(block=self.batch.messages >= self.settings.batch_size)
                 self._write_if_due()
                 self._log_progress()
+                self.heartbeat.tick(self)
             if not self._write_all(time.monotonic() + SHUTDOWN_FLUSH_SECONDS):
                 self._abandon("stopping")
         finally:

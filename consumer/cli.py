@@ -41,7 +41,8 @@ def consume(show_stats: bool) -> None:
 
     Settings: KAFKA_BOOTSTRAP, MYSQL_URL, TOPIC_PREFIX, CONSUMER_GROUP (cdc-replica),
     CONSUMER_BATCH_SIZE (5000), CONSUMER_FLUSH_MS (150), DEADLETTER_TOPIC (<prefix>.deadletter),
-    STATS_INTERVAL (10 s), METRICS_PORT (off), METRICS_HOST (127.0.0.1).
+    STATS_INTERVAL (10 s), METRICS_PORT (off), METRICS_HOST (127.0.0.1),
+    CONSUMER_HEALTH_FILE (heartbeat for `cdc health consumer`, default <tmp>/cdc-consumer-health.json).
     """
     from consumer.settings import ConsumerSettings
 

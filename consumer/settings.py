@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cdc.errors import ConfigError
 from cdc.limits import CONSUMER_FETCH_MAX_BYTES, CONSUMER_RECEIVE_MAX_BYTES, MESSAGE_MAX_BYTES
-from cdc.settings import SOURCE_TABLES, Env, KafkaSettings, MySqlSettings
+from cdc.settings import SOURCE_TABLES, Env, HealthSettings, KafkaSettings, MySqlSettings
 from cdc.settings import _int as integer_setting
 
 
@@ -30,6 +30,7 @@ class ConsumerSettings:
     # Loopback unless asked: the endpoint has no authentication. Compose sets 0.0.0.0 (its own network).
     metrics_host: str = "127.0.0.1"
     max_poll_interval_ms: int = 45_000
+    health: HealthSettings = field(default_factory=lambda: HealthSettings.from_env("consumer", {}))
 
     @classmethod
     def from_env(cls, env: Env = os.environ) -> ConsumerSettings:
@@ -44,6 +45,7 @@ class ConsumerSettings:
             stats_interval=_at_least(env, "STATS_INTERVAL", 10, 1),
             metrics_port=_at_least(env, "METRICS_PORT", 0, 0),
             metrics_host=env.get("METRICS_HOST", "").strip() or "127.0.0.1",
+            health=HealthSettings.from_env("consumer", env),
         )
 
     def topics(self) -> dict[str, str]:

@@ -27,11 +27,13 @@ import faust
 
 from cdc.deadletter import DeadLetter, DeadLetterProducer, RawMessage
 from cdc.errors import CdcError
+from cdc.health import HEARTBEAT_SECONDS
 from cdc.limits import MESSAGE_MAX_BYTES
 from cdc.settings import SOURCE_TABLES, KafkaSettings
 from cdc.topics import topic_ids as topic_ids_now
 from marts.events import Event, MalformedEvent, Position, decode
 from marts.generations import TopicsRecreated, explain, recreated
+from marts.health import MartsHeartbeat
 from marts.settings import MartsSettings
 from marts import transport
 from marts.store import BatchResult, MartStore
@@ -71,6 +73,7 @@ def create_app(settings: MartsSettings, kafka: KafkaSettings, store: MartStore,
     topic = app.topic(*tables, key_serializer="raw", value_serializer="raw", allow_empty=True)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="marts-mysql")
     progress = Progress()
+    heartbeat = MartsHeartbeat(settings.health.file, set(tables), store.positions)
 
     @app.agent(topic, name="marts")
     async def apply_changes(stream: Any) -> None:
@@ -103,6 +106,11 @@ def create_app(settings: MartsSettings, kafka: KafkaSettings, store: MartStore,
             if result.skipped:
                 log.info("skipped %d events applied before (replay or duplicate)", result.skipped)
             progress.add(result)
+            heartbeat.batch_applied()
+
+    @app.timer(HEARTBEAT_SECONDS)
+    async def beat() -> None:
+        heartbeat.tick(app.consumer)
 
     @app.timer(GENERATION_CHECK_SECONDS)
     async def check_topic_generations() -> None:

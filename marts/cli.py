@@ -27,7 +27,8 @@ def marts(verify: bool, adopt_topics: bool, rebuild: bool) -> None:
     """Maintain the user_activity and sales_by_category marts in MySQL from the change topics.
 
     Reads KAFKA_BOOTSTRAP, MYSQL_URL, MARTS_APP_ID (consumer group, default cdc-marts),
-    MARTS_BATCH_SIZE, MARTS_BATCH_SECONDS, MARTS_FETCH_WAIT_MS, MARTS_DATA_DIR, MARTS_DEADLETTER_TOPIC.
+    MARTS_BATCH_SIZE, MARTS_BATCH_SECONDS, MARTS_FETCH_WAIT_MS, MARTS_DATA_DIR, MARTS_DEADLETTER_TOPIC,
+    MARTS_HEALTH_FILE (heartbeat for `cdc health marts`, default <tmp>/cdc-marts-health.json).
     Several workers with one MARTS_APP_ID share the partitions.
     """
     mysql = MySqlSettings.from_env()

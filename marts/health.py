@@ -1,0 +1,49 @@
+"""The marts worker's heartbeat (cdc.health): batches applied, and the events waiting to be applied.
+
+Waiting = for each assigned source partition, the events between the last
+offset this worker applied (marts.store positions) and the partition's high
+watermark as Faust's consumer last saw it. A partition without a known
+high watermark yet counts as nothing waiting.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+from cdc.health import HeartbeatWriter
+from marts.transport import Positions
+
+log = logging.getLogger(__name__)
+
+
+class MartsHeartbeat:
+    def __init__(self, path: Path, topics: Collection[str], positions: Positions) -> None:
+        self.writer = HeartbeatWriter(path, "marts")
+        self.topics = topics
+        self.positions = positions
+
+    def batch_applied(self) -> None:
+        self.writer.batch_committed()
+
+    def tick(self, consumer: Any) -> None:
+        """Call from a timer with Faust's consumer (app.consumer): writes a beat."""
+        try:
+            highs = {(tp.topic, tp.partition): consumer.highwater(tp)
+                     for tp in consumer.assignment() if tp.topic in self.topics}
+        except Exception as exc:  # noqa: BLE001 - the heartbeat must never stop the worker
+            log.debug("no high watermarks for the heartbeat: %s", exc)
+            return
+        self.writer.beat(unapplied(highs, self.positions()))
+
+
+def unapplied(highs: Mapping[tuple[str, int], int | None], applied: Mapping[tuple[str, int], int]) -> int:
+    """Events up to each high watermark (the next offset to be written) not applied yet."""
+    total = 0
+    for where, high in highs.items():
+        if high is None:
+            continue
+        last = applied.get(where)
+        total += max(high - (last + 1 if last is not None else 0), 0)
+    return total

@@ -1,0 +1,22 @@
+"""Running `cdc health WORKER` as the compose healthcheck does, and waiting for a verdict."""
+from __future__ import annotations
+
+import subprocess
+import time
+
+from tests.consumer_support import run_cdc
+
+
+def health(env: dict[str, str], worker: str, *options: str) -> subprocess.CompletedProcess[str]:
+    return run_cdc(env, "health", worker, *options, timeout=30)
+
+
+def wait_for_health(env: dict[str, str], worker: str, exit_code: int, *options: str,
+                    timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Until `cdc health WORKER OPTIONS` exits with `exit_code`; its last run otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = health(env, worker, *options)
+        if result.returncode == exit_code or time.monotonic() >= deadline:
+            return result
+        time.sleep(1.0)
