@@ -215,7 +215,9 @@ def _ensure_connector(state: StackState, progress: Progress, new_broker: bool) -
 def _start_worker(name: str) -> Callable[[StackState, Progress, bool], None]:
     def start(state: StackState, progress: Progress, die_with_parent: bool) -> None:
         command = WORKERS[name]
-        env = {**os.environ, **state.env, "MARTS_DATA_DIR": str(state.folder / "marts")}
+        env = {**os.environ, **state.env, "MARTS_DATA_DIR": str(state.folder / "marts"),
+               "CONSUMER_HEALTH_FILE": str(state.folder / "consumer-health.json"),
+               "MARTS_HEALTH_FILE": str(state.folder / "marts-health.json")}
         progress(f"starting the {name} worker (cdc {' '.join(command)})")
         state.add(spawn(name, [sys.executable, "-m", "cdc", *command], state.logs / f"{name}.log",
                         env=env, die_with_parent=die_with_parent))
