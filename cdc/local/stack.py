@@ -134,10 +134,10 @@ def up(folder: Path, *, progress: Progress = log.info, die_with_parent: bool = F
             if part in missing:
                 START[part](state, progress, die_with_parent)
         _ensure_connector(state, progress, new_broker="broker" in missing)
-        write_env_file(folder, state.env)
         for part in WORKERS:
             if part in missing:
                 START[part](state, progress, die_with_parent)
+        write_env_file(folder, state.env)
         _settle_workers(state, [part for part in WORKERS if part in missing])
     except BaseException:
         progress("start-up failed; stopping what this run started")
@@ -215,9 +215,9 @@ def _ensure_connector(state: StackState, progress: Progress, new_broker: bool) -
 def _start_worker(name: str) -> Callable[[StackState, Progress, bool], None]:
     def start(state: StackState, progress: Progress, die_with_parent: bool) -> None:
         command = WORKERS[name]
-        env = {**os.environ, **state.env, "MARTS_DATA_DIR": str(state.folder / "marts"),
-               "CONSUMER_HEALTH_FILE": str(state.folder / "consumer-health.json"),
-               "MARTS_HEALTH_FILE": str(state.folder / "marts-health.json")}
+        # In stack.env too, so that `cdc health` run by hand reads this stack's workers.
+        state.env[f"{name.upper()}_HEALTH_FILE"] = str(state.folder / f"{name}-health.json")
+        env = {**os.environ, **state.env, "MARTS_DATA_DIR": str(state.folder / "marts")}
         progress(f"starting the {name} worker (cdc {' '.join(command)})")
         state.add(spawn(name, [sys.executable, "-m", "cdc", *command], state.logs / f"{name}.log",
                         env=env, die_with_parent=die_with_parent))
