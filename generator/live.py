@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -105,14 +106,44 @@ def run_live(
 
 def _run_worker(settings: SourceSettings, config: LiveConfig, stream: str, clock: pacing.Clock) -> LiveSummary:
     rand = Randomness.stream(config.seed, stream)
-    conn = db.connect(settings, "cdc-generate-live")
+    source = Source(settings)
     try:
-        _prepare(conn)
-        return _stream(conn, config, rand, clock)
+        _prepare(source.conn)
+        return _stream(source, config, rand, clock)
     except psycopg2.Error as exc:
         raise GeneratorError(f"the live stream failed: {exc}".strip()) from exc
     finally:
-        conn.close()
+        source.close()
+
+
+class Source:
+    """The generator's connection; after a lost connection (PostgreSQL restarting) it reconnects."""
+
+    RECONNECT_SECONDS = 120.0
+
+    def __init__(self, settings: SourceSettings) -> None:
+        self.settings = settings
+        self.conn = db.connect(settings, "cdc-generate-live")
+
+    def reconnect(self, cause: BaseException) -> None:
+        log.warning("lost the connection to PostgreSQL (%s); reconnecting", str(cause).strip())
+        self.close()
+        deadline = time.monotonic() + self.RECONNECT_SECONDS
+        while True:
+            try:
+                self.conn = db.connect(self.settings, "cdc-generate-live")
+                log.info("reconnected to PostgreSQL")
+                return
+            except GeneratorError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except psycopg2.Error:
+            pass
 
 
 def _combined(config: LiveConfig, parts: list[LiveSummary]) -> LiveSummary:
@@ -139,13 +170,19 @@ def _prepare(conn: Any) -> None:
         raise GeneratorError(f"no rows in {', '.join(empty)} yet: run `cdc generate seed` first")
 
 
-def _stream(conn: Any, config: LiveConfig, rand: Randomness, clock: pacing.Clock) -> LiveSummary:
+def _stream(source: Source, config: LiveConfig, rand: Randomness, clock: pacing.Clock) -> LiveSummary:
     counts: Counter[Kind] = Counter({kind: 0 for kind in Kind})
     failed, max_lag = 0, 0.0
     started = clock.now()
     for slot in pacing.slots(config.rate, config.duration, clock):
         max_lag = max(max_lag, slot.lag)
-        outcome = _one_transaction(conn, transactions.draw_kind(rand), rand)
+        try:
+            outcome = _one_transaction(source.conn, transactions.draw_kind(rand), rand)
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+            if not source.conn.closed and not isinstance(exc, psycopg2.InterfaceError):
+                raise
+            source.reconnect(exc)  # the transaction was not committed: counted as failed
+            outcome = None
         if outcome is None:
             failed += 1
         else:
