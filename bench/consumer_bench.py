@@ -263,7 +263,7 @@ def ceiling(settings: MySqlSettings, changes: Sequence[ChangeEvent]) -> float:
             if event.is_delete:
                 keys.append(event.key)
             else:
-                rows.append(event.row)
+                rows.append(event.row + (event.lsn,))  # the position column, as the consumer writes it
                 if event.old_key is not None:
                     keys.append(event.old_key)
         chunks.append([(REPLICA_TABLES[table], rows, keys) for table, (rows, keys) in chunk.items()])

@@ -3,15 +3,18 @@
 Coalescing keeps per-key order: a key's later change replaces its earlier
 one, and keys are independent of each other (the replica has no foreign
 keys or unique indexes besides the primary key). A truncate drops what the
-batch held for its table and is applied first when the batch is written, so
-the order truncate-then-later-changes is kept inside one transaction.
+batch holds for its table from before it in the source (lsn below the
+truncate's; cdc.truncation), whichever partition it came from, and later
+changes from before it are not taken; the batch keeps its table's highest
+truncate, applied first when the batch is written.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 
-from cdc.deadletter import DeadLetter
+from cdc.deadletter import DeadLetter, RawMessage
+from cdc.truncation import raised, survives
 from consumer.envelope import ChangeEvent, Decoded, DecodeError, Key
 
 
@@ -23,13 +26,20 @@ class Action:
 
 @dataclass
 class TableChanges:
-    truncate: bool = False
+    truncate_lsn: int | None = None  # the batch's highest truncate of the table
     actions: dict[Key, Action] = field(default_factory=dict)
+
+    @property
+    def truncate(self) -> bool:
+        return self.truncate_lsn is not None
 
     def add(self, event: ChangeEvent) -> None:
         if event.is_truncate:
-            self.truncate = True
-            self.actions.clear()
+            self.truncate_lsn = raised(self.truncate_lsn, event.lsn)
+            self.actions = {key: action for key, action in self.actions.items()
+                            if survives(action.event.lsn, self.truncate_lsn)}
+            return
+        if not survives(event.lsn, self.truncate_lsn):
             return
         assert event.key is not None
         if event.old_key is not None:
@@ -38,11 +48,17 @@ class TableChanges:
         self.actions.pop(event.key, None)  # re-insert: dict order follows the latest change
         self.actions[event.key] = Action(event, delete=event.is_delete)
 
-    def deletes(self) -> list[Action]:
-        return [action for action in self.actions.values() if action.delete]
+    def live(self, watermark: int | None) -> list[Action]:
+        """The actions a truncate applied before the batch (at `watermark`) leaves standing."""
+        if watermark is None:
+            return list(self.actions.values())
+        return [action for action in self.actions.values() if survives(action.event.lsn, watermark)]
 
-    def upserts(self) -> list[Action]:
-        return [action for action in self.actions.values() if not action.delete]
+    def deletes(self, watermark: int | None = None) -> list[Action]:
+        return [action for action in self.live(watermark) if action.delete]
+
+    def upserts(self, watermark: int | None = None) -> list[Action]:
+        return [action for action in self.live(watermark) if not action.delete]
 
 
 @dataclass

@@ -4,7 +4,9 @@ Errors are data: `decode` never raises for bad input, it returns DecodeError
 carrying the original message, so the caller dead-letters it and goes on.
 
 Ops: c (insert), r (snapshot read), u (update) -> upsert of `after`;
-d -> delete of the key; t (truncate, key null) -> empty the table; a value
+d -> delete of the key; t (truncate, key null) -> empty the table of the
+rows written before it (by `source.lsn`, which every change must carry: see
+cdc.truncation for why the lsn orders a truncate and a row change); a value
 of null is the tombstone Debezium writes after a delete (for log
 compaction) and carries nothing for the replica. Debezium turns a primary
 key change into a delete of the old key plus a create of the new one; an
@@ -35,6 +37,7 @@ class ChangeEvent:
     key: Key | None  # primary key values; None for a truncate
     row: Row | None  # MySQL values in column order, for c/r/u
     raw: RawMessage
+    lsn: int  # source.lsn: the WAL position of the change (cdc.truncation)
     old_key: Key | None = None  # an update that moved the row to another key
 
     @property
@@ -93,11 +96,15 @@ def _decode(raw: RawMessage, spec: TableSpec) -> ChangeEvent:
     if not isinstance(envelope, dict):
         raise _Invalid(f"value is not a Debezium envelope object: {type(envelope).__name__}")
     op = envelope.get("op")
-    source_table = (envelope.get("source") or {}).get("table") if isinstance(envelope.get("source"), dict) else None
+    source = envelope.get("source")
+    if not isinstance(source, dict):
+        raise _Invalid("source is missing or not an object")
+    source_table = source.get("table")
     if source_table is not None and source_table != spec.name:
         raise _Invalid(f"event for table {source_table!r} on the topic of table {spec.name!r}")
+    lsn = _lsn(source)
     if op == "t":
-        return ChangeEvent(spec.name, "t", None, None, raw)
+        return ChangeEvent(spec.name, "t", None, None, raw, lsn)
     if op in UPSERT_OPS:
         after = envelope.get("after")
         row = _row(spec, after, "after")
@@ -110,10 +117,17 @@ def _decode(raw: RawMessage, spec: TableSpec) -> ChangeEvent:
         old_key = None
         if op == "u" and isinstance(before, dict) and any(before.get(name) != after[name] for name in spec.key):
             old_key = _before_key(spec, before)
-        return ChangeEvent(spec.name, op, key, row, raw, old_key if old_key != key else None)
+        return ChangeEvent(spec.name, op, key, row, raw, lsn, old_key if old_key != key else None)
     if op == "d":
-        return ChangeEvent(spec.name, "d", _message_key(raw, spec), None, raw)
+        return ChangeEvent(spec.name, "d", _message_key(raw, spec), None, raw, lsn)
     raise _Invalid(f"unknown or missing op {op!r}")
+
+
+def _lsn(source: dict[str, Any]) -> int:
+    lsn = source.get("lsn")
+    if lsn.__class__ is not int or lsn < 0:  # bool is an int subclass and is refused too
+        raise _Invalid(f"source.lsn is missing or not a WAL position: {lsn!r}")
+    return lsn
 
 
 def _row(spec: TableSpec, data: Any, field: str) -> Row:

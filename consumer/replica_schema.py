@@ -16,6 +16,11 @@ at every commit, but two users swapping emails arrive on different
 partitions, and a transient duplicate must not fail or corrupt an upsert).
 A change of the source schema needs a change here (and a new column in an
 event is dead-lettered until then, never dropped silently).
+
+Besides the source's columns, every replica table has a hidden
+POSITION_COLUMN: the source lsn of the row's last applied change, and the
+database has TRUNCATIONS, each table's truncate watermark (cdc.truncation).
+`cdc verify` compares the source's columns only.
 """
 from __future__ import annotations
 
@@ -51,6 +56,7 @@ class TableSpec:
             f"  `{column.name}` {column.kind.value} {'NULL' if column.nullable else 'NOT NULL'}"
             for column in self.columns
         ]
+        lines.append(f"  `{POSITION_COLUMN}` {POSITION_TYPE}")
         lines.append(f"  PRIMARY KEY ({', '.join(f'`{name}`' for name in self.key)})")
         body = ",\n".join(lines)
         return (
@@ -84,6 +90,19 @@ REPLICA_TABLES: dict[str, TableSpec] = {
 }
 
 
+POSITION_COLUMN = "_cdc_lsn"
+# NULL: a row stored before positions were kept; a truncate counts it as older.
+POSITION_TYPE = "BIGINT NULL"
+TRUNCATIONS = "cdc_truncations"
+TRUNCATIONS_DDL = (
+    f"CREATE TABLE IF NOT EXISTS `{TRUNCATIONS}` (\n"
+    "  `table_name` VARCHAR(64) NOT NULL,\n"
+    "  `lsn` BIGINT NOT NULL,\n"
+    "  PRIMARY KEY (`table_name`)\n"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+)
+
+
 def ensure_database(conn: Any, database: str) -> None:
     """Create the replica database if missing (the connection must not be bound to it)."""
     with conn.cursor() as cur:
@@ -93,8 +112,19 @@ def ensure_database(conn: Any, database: str) -> None:
 
 
 def ensure_tables(conn: Any) -> None:
-    """Create every replica table that does not exist yet (idempotent)."""
+    """Create every replica table that does not exist yet, and the position column where missing (idempotent)."""
     with conn.cursor() as cur:
         for spec in REPLICA_TABLES.values():
             cur.execute(spec.ddl())
+        cur.execute(TRUNCATIONS_DDL)
+        for name in _tables_without_position(cur):
+            cur.execute(f"ALTER TABLE `{name}` ADD COLUMN `{POSITION_COLUMN}` {POSITION_TYPE}")
     conn.commit()
+
+
+def _tables_without_position(cur: Any) -> list[str]:
+    """Replica tables created before the position column existed."""
+    cur.execute("SELECT table_name FROM information_schema.columns WHERE table_schema = DATABASE()"
+                " AND column_name = %s", (POSITION_COLUMN,))
+    having = {name for (name,) in cur.fetchall()}
+    return [name for name in REPLICA_TABLES if name not in having]

@@ -1,10 +1,14 @@
 """MySqlSink: write a batch into the replica in one transaction, with multi-row statements.
 
-Per table: the truncate (if any) as `DELETE FROM` (transactional, unlike
-TRUNCATE which commits implicitly), then the deletes as one
+First the tables' truncate watermarks are read (consumer.truncations);
+changes from before a table's watermark are dropped (cdc.truncation).
+Per table: the truncate (if any, and newer than the watermark) as
+`DELETE FROM ... WHERE _cdc_lsn < lsn` (transactional, unlike TRUNCATE which
+commits implicitly) with the raised watermark, then the deletes as one
 `DELETE ... WHERE key IN (...)`, then the upserts as multi-row
 `INSERT ... VALUES (...), (...) ON DUPLICATE KEY UPDATE c=VALUES(c)` -- the
-form both MySQL 8 and MariaDB 10.11 accept. The rows' literals are rendered
+form both MySQL 8 and MariaDB 10.11 accept -- each row with its change's lsn
+in the position column. The rows' literals are rendered
 by RowRenderer (exactly as PyMySQL escapes them, several times faster);
 upsert_sql, the one-row form with placeholders, serves the row-by-row path.
 Upserts and deletes of a batch touch distinct keys (the batch keeps one
@@ -38,7 +42,8 @@ from cdc.limits import MYSQL_MAX_ALLOWED_PACKET
 from cdc.settings import MySqlSettings
 from consumer.batch import Action, Batch, TableChanges
 from consumer.envelope import Row
-from consumer.replica_schema import REPLICA_TABLES, TableSpec, ensure_database, ensure_tables
+from consumer.replica_schema import POSITION_COLUMN, REPLICA_TABLES, TableSpec, ensure_database, ensure_tables
+from consumer.truncations import apply_truncate, read_watermarks
 
 log = logging.getLogger(__name__)
 
@@ -70,17 +75,29 @@ def _quote(name: str) -> str:
 
 
 def upsert_sql(spec: TableSpec) -> str:
-    placeholders = ", ".join(["%s"] * len(spec.columns))
+    """One row with placeholders: the source's columns, then the change's lsn."""
+    placeholders = ", ".join(["%s"] * (len(spec.columns) + 1))
     return f"{_upsert_head(spec)}({placeholders}){_upsert_tail(spec)}"
 
 
+def _stored_columns(spec: TableSpec) -> tuple[str, ...]:
+    return (*spec.column_names, POSITION_COLUMN)
+
+
 def _upsert_head(spec: TableSpec) -> str:
-    return f"INSERT INTO {_quote(spec.name)} ({', '.join(map(_quote, spec.column_names))}) VALUES "
+    return f"INSERT INTO {_quote(spec.name)} ({', '.join(map(_quote, _stored_columns(spec)))}) VALUES "
 
 
 def _upsert_tail(spec: TableSpec) -> str:
-    updates = ", ".join(f"{_quote(name)}=VALUES({_quote(name)})" for name in spec.column_names if name not in spec.key)
+    updates = ", ".join(f"{_quote(name)}=VALUES({_quote(name)})" for name in _stored_columns(spec)
+                        if name not in spec.key)
     return f" ON DUPLICATE KEY UPDATE {updates}"
+
+
+def stored_row(action: Action) -> Row:
+    """The upserted row as stored: the source's values, then the change's lsn."""
+    assert action.event.row is not None
+    return action.event.row + (action.event.lsn,)
 
 
 def _datetime_literal(value: datetime) -> str:
@@ -141,10 +158,6 @@ def delete_sql(spec: TableSpec, count: int) -> str:
         target = "(" + ", ".join(map(_quote, spec.key)) + ")"
         item = "(" + ", ".join(["%s"] * len(spec.key)) + ")"
     return f"DELETE FROM {_quote(spec.name)} WHERE {target} IN ({', '.join([item] * count)})"
-
-
-def truncate_sql(spec: TableSpec) -> str:
-    return f"DELETE FROM {_quote(spec.name)}"
 
 
 def _flat_keys(actions: Sequence[Action]) -> list[Any]:
@@ -222,37 +235,38 @@ class MySqlSink:
         assert render is not None, "connect() sets it with the connection"
         applied = 0
         with self._conn.cursor() as cur:
+            watermarks = read_watermarks(cur)
             for name, changes in batch.tables.items():
                 spec = REPLICA_TABLES[name]
-                if changes.truncate:
-                    cur.execute(truncate_sql(spec))
-                deletes = changes.deletes()
+                watermark = apply_truncate(cur, spec, changes.truncate_lsn, watermarks.get(name))
+                deletes = changes.deletes(watermark)
                 for start in range(0, len(deletes), DELETE_CHUNK):
                     chunk = deletes[start:start + DELETE_CHUNK]
                     cur.execute(delete_sql(spec, len(chunk)), _flat_keys(chunk))
-                upserts = changes.upserts()
-                for statement in render.upserts(spec, [action.event.row for action in upserts]):
+                upserts = changes.upserts(watermark)
+                for statement in render.upserts(spec, [stored_row(action) for action in upserts]):
                     cur.execute(statement)  # no parameters: PyMySQL sends it as it is
-                applied += len(changes.actions) + changes.truncate
+                applied += len(deletes) + len(upserts) + changes.truncate
         return applied
 
     def _apply_each(self, batch: Batch) -> WriteResult:
         result = WriteResult()
         with self._conn.cursor() as cur:
+            watermarks = read_watermarks(cur)
             for name, changes in batch.tables.items():
-                self._apply_table_each(cur, REPLICA_TABLES[name], changes, result)
+                self._apply_table_each(cur, REPLICA_TABLES[name], changes, watermarks.get(name), result)
         return result
 
-    def _apply_table_each(self, cur: Any, spec: TableSpec, changes: TableChanges, result: WriteResult) -> None:
-        if changes.truncate:
-            cur.execute(truncate_sql(spec))
-            result.applied += 1
-        for action in changes.actions.values():
+    def _apply_table_each(self, cur: Any, spec: TableSpec, changes: TableChanges, watermark: int | None,
+                          result: WriteResult) -> None:
+        watermark = apply_truncate(cur, spec, changes.truncate_lsn, watermark)
+        result.applied += changes.truncate
+        for action in changes.live(watermark):
             try:
                 if action.delete:
                     cur.execute(delete_sql(spec, 1), _flat_keys([action]))
                 else:
-                    cur.execute(upsert_sql(spec), action.event.row)
+                    cur.execute(upsert_sql(spec), stored_row(action))
                 result.applied += 1
             except pymysql.MySQLError as exc:
                 if is_retryable(exc):

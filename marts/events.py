@@ -3,7 +3,9 @@
 Only what the marts need is kept: the changed row's key and, unless it is
 deleted, its after-image narrowed to the state table's columns. Updates and
 deletes need no before-image here: the state tables hold the old values.
-Tombstones and heartbeats decode to no change (their offsets still count).
+Every change carries its `source.lsn` (cdc.truncation orders truncates by
+it); a change without one is malformed. Tombstones and heartbeats decode to
+no change (their offsets still count).
 Anything else unexpected raises MalformedEvent, which the caller sends to
 the marts' dead-letter topic and keeps as a no-op (so its offset counts).
 """
@@ -52,6 +54,9 @@ class Event:
     position: Position
     change: Change | None  # None: nothing for the marts (tombstone, malformed)
     source_ts_ms: int | None = None  # when the source committed it
+    # source.lsn of the change (cdc.truncation); None only for events built without one (tests, tools):
+    # such a row change counts as older than any truncate, such a truncate deletes every row.
+    lsn: int | None = None
 
 
 def decode(position: Position, table: str, value: bytes | None) -> Event:
@@ -66,9 +71,17 @@ def decode(position: Position, table: str, value: bytes | None) -> Event:
         raise MalformedEvent(f"not a JSON object: {type(payload).__name__}")
     if isinstance(payload.get("payload"), dict) and "schema" in payload:
         payload = payload["payload"]  # tolerate a converter with schemas enabled
-    ts = payload.get("source", {}).get("ts_ms") if isinstance(payload.get("source"), dict) else None
+    source = payload.get("source") if isinstance(payload.get("source"), dict) else {}
+    ts = source.get("ts_ms")
     source_ts = ts if isinstance(ts, int) else None
-    return Event(position, decode_change(table, payload), source_ts)
+    return Event(position, decode_change(table, payload), source_ts, source_lsn(source))
+
+
+def source_lsn(source: Mapping[str, Any]) -> int:
+    lsn = source.get("lsn")
+    if isinstance(lsn, bool) or not isinstance(lsn, int) or lsn < 0:
+        raise MalformedEvent(f"source.lsn is missing or not a WAL position: {lsn!r}")
+    return lsn
 
 
 def decode_change(table_name: str, payload: Mapping[str, Any]) -> Change:

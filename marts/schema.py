@@ -1,4 +1,9 @@
-"""DDL of the marts, their state tables and the applied-offsets table (MySQL 8 and MariaDB 10.11)."""
+"""DDL of the marts, their state tables, the applied-offsets and truncate-watermark tables (MySQL 8 and MariaDB 10.11).
+
+Each state row carries POSITION_COLUMN, the source lsn of its last applied
+change, outside the state table's compared columns; TRUNCATIONS holds each
+source table's truncate watermark (cdc.truncation).
+"""
 from __future__ import annotations
 
 from marts.contributions import MARTS, MartSpec
@@ -6,6 +11,9 @@ from marts.tables import STATE_TABLES, StateTable
 
 TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 OFFSETS = "mart_offsets"
+TRUNCATIONS = "mart_truncations"
+POSITION_COLUMN = "source_lsn"
+POSITION_TYPE = "BIGINT NULL"  # NULL: stored before positions were kept, or by an event without one
 TOPICS = "mart_topics"  # the id of each source topic the offsets refer to (see marts.generations)
 
 # Keys and labels of mart rows: the same types as in the state tables.
@@ -17,6 +25,7 @@ COLUMN_TYPES = {
 
 def state_ddl(table: StateTable) -> str:
     columns = [f"{column.name} {column.sql_type}" for column in table.columns]
+    columns.append(f"{POSITION_COLUMN} {POSITION_TYPE}")
     columns.append(f"PRIMARY KEY ({table.key})")
     columns.extend(f"KEY {table.name}_{name}_idx ({name})" for name in table.indexes)
     return f"CREATE TABLE IF NOT EXISTS {table.name} (\n  " + ",\n  ".join(columns) + f"\n) {TABLE_OPTIONS}"
@@ -48,13 +57,27 @@ TOPICS_DDL = f"""CREATE TABLE IF NOT EXISTS {TOPICS} (
 ) {TABLE_OPTIONS}"""
 
 
+TRUNCATIONS_DDL = f"""CREATE TABLE IF NOT EXISTS {TRUNCATIONS} (
+  table_name VARCHAR(64) NOT NULL,
+  lsn BIGINT NOT NULL,
+  PRIMARY KEY (table_name)
+) {TABLE_OPTIONS}"""
+
+
 def all_ddl() -> list[str]:
     return ([state_ddl(table) for table in STATE_TABLES.values()] + [mart_ddl(spec) for spec in MARTS]
-            + [OFFSETS_DDL, TOPICS_DDL])
+            + [OFFSETS_DDL, TOPICS_DDL, TRUNCATIONS_DDL])
 
 
 def all_tables() -> list[str]:
-    return [table.name for table in STATE_TABLES.values()] + [spec.name for spec in MARTS] + [OFFSETS, TOPICS]
+    return ([table.name for table in STATE_TABLES.values()] + [spec.name for spec in MARTS]
+            + [OFFSETS, TOPICS, TRUNCATIONS])
+
+
+def position_ddl(existing: dict[tuple[str, str], str]) -> list[str]:
+    """ALTERs adding the position column to state tables created before it existed."""
+    return [f"ALTER TABLE {table.name} ADD COLUMN {POSITION_COLUMN} {POSITION_TYPE}"
+            for table in STATE_TABLES.values() if (table.name, POSITION_COLUMN) not in existing]
 
 
 def widen_ddl(existing: dict[tuple[str, str], str]) -> list[str]:

@@ -23,6 +23,16 @@ writes are flushed. State writes are flushed with multi-row statements.
 The batch's merged deltas are upserted (``col = col + VALUES(col)``, valid
 on MySQL 8 and MariaDB) and groups whose count reached zero are deleted.
 
+Truncates (cdc.truncation): a truncate consumed from one partition is
+ordered against the row changes of its table on the others by source lsn.
+Each state row keeps the lsn of its last applied change (written even when
+its marts' columns did not change, since the position moved); a truncate
+at T deletes, one change at a time (so the marts' deltas follow), only the
+state rows older than T, and raises the table's watermark in
+mart_truncations; a row change older than its table's watermark is ignored.
+The watermarks are read in each batch's transaction (SERIALIZABLE: with
+shared locks, so a worker raising one waits for the batches that read it).
+
 Concurrency: transactions run SERIALIZABLE, where InnoDB makes every read a
 locking read (next-key locks). Two workers applying, say, an order and one
 of its lines at the same time cannot both miss each other: one waits for
@@ -45,9 +55,10 @@ import pymysql
 from cdc.errors import MartsError
 from cdc.mysql_errors import error_code, is_transient
 from cdc.settings import MySqlSettings
+from cdc.truncation import raised, survives
 from marts.contributions import MARTS, Delta, DeltaBuffer, Group, Key, MartSpec, diff, groups
 from marts.events import Event, RowChange, Truncate
-from marts.schema import OFFSETS, all_ddl, widen_ddl
+from marts.schema import OFFSETS, POSITION_COLUMN, TRUNCATIONS, all_ddl, position_ddl, widen_ddl
 from marts.tables import CATEGORIES, LINES, ORDERS, PRODUCTS, STATE_TABLES, USERS, Row, StateTable
 
 log = logging.getLogger(__name__)
@@ -120,7 +131,8 @@ def ensure_schema(mysql: MySqlSettings) -> None:
                 cur.execute(ddl)
             cur.execute("SELECT table_name, column_name, data_type FROM information_schema.columns"
                         " WHERE table_schema = DATABASE()")
-            for ddl in widen_ddl({(table, column): kind for table, column, kind in cur.fetchall()}):
+            existing = {(table, column): kind for table, column, kind in cur.fetchall()}
+            for ddl in widen_ddl(existing) + position_ddl(existing):
                 cur.execute(ddl)
         conn.commit()
     finally:
@@ -283,12 +295,14 @@ def apply_batch(cur: Any, events: Sequence[Event]) -> tuple[int, int]:
         newest[partition] = event
         todo.append(event)
     state = BatchState(cur)
+    watermarks = load_watermarks(cur)
     state.prefetch([e.change for e in todo if isinstance(e.change, RowChange)])
     for event in todo:
         if isinstance(event.change, RowChange):
-            apply_change(state, event.change, buffer, relabels)
+            if event.lsn is None or survives(event.lsn, watermarks.get(event.change.table)):
+                apply_change(state, event.change, buffer, relabels, event.lsn)
         elif isinstance(event.change, Truncate):
-            truncate(state, STATE_TABLES[event.change.table], buffer, relabels)
+            truncate(state, STATE_TABLES[event.change.table], event.lsn, watermarks, buffer, relabels)
     state.flush()
     flush(cur, buffer, relabels)
     save_offsets(cur, newest.values())
@@ -303,6 +317,17 @@ def load_offsets(cur: Any, partitions: Iterable[tuple[str, int]]) -> dict[tuple[
     cur.execute(f"SELECT topic, partition_id, last_offset FROM {OFFSETS} WHERE {condition} FOR UPDATE",
                 [value for pair in wanted for value in pair])
     return {(topic, partition): offset for topic, partition, offset in cur.fetchall()}
+
+
+def load_watermarks(cur: Any) -> dict[str, int]:
+    """Each source table's truncate watermark (a locking read: the transaction is SERIALIZABLE)."""
+    cur.execute(f"SELECT table_name, lsn FROM {TRUNCATIONS}")
+    return {name: lsn for name, lsn in cur.fetchall()}
+
+
+def raise_watermark(cur: Any, table: str, lsn: int) -> None:
+    cur.execute(f"INSERT INTO {TRUNCATIONS} (table_name, lsn) VALUES (%s, %s)"
+                " ON DUPLICATE KEY UPDATE lsn = GREATEST(lsn, VALUES(lsn))", (table, lsn))
 
 
 def save_offsets(cur: Any, events: Iterable[Event]) -> None:
@@ -334,6 +359,8 @@ class BatchState:
         self.cur = cur
         self.rows: dict[str, dict[Any, Row | None]] = {name: {} for name in STATE_TABLES}
         self.dirty: dict[str, dict[Any, Row | None]] = {name: {} for name in STATE_TABLES}
+        # The source lsn of each dirty row's last change: stored beside the row, never compared with it.
+        self.positions: dict[str, dict[Any, int | None]] = {name: {} for name in STATE_TABLES}
         # Per relation (child table, column): child keys by parent key (a superset: check each
         # child's current column value), complete for the parents in `loaded`: every child of
         # theirs in MySQL at the start of the batch was read.
@@ -346,9 +373,10 @@ class BatchState:
             self.load(table, [key])
         return rows[key]
 
-    def put(self, table: StateTable, key: Any, row: Row | None) -> None:
+    def put(self, table: StateTable, key: Any, row: Row | None, lsn: int | None = None) -> None:
         self.rows[table.source][key] = row
         self.dirty[table.source][key] = row
+        self.positions[table.source][key] = lsn
         if row is not None:
             self._index(table, row)
 
@@ -430,20 +458,26 @@ class BatchState:
             gone = sorted(key for key, row in changed.items() if row is None)
             for chunk in chunks(gone):
                 self.cur.execute(f"DELETE FROM {table.name} WHERE {table.key} IN ({placeholders(len(chunk))})", chunk)
-            present = [row for _, row in sorted(changed.items()) if row is not None]
+            positions = self.positions[name]
+            present = [row + (positions.get(key),) for key, row in sorted(changed.items()) if row is not None]
             if present:
                 write_rows(self.cur, table, present)
             changed.clear()
+            positions.clear()
 
 
-def apply_change(state: BatchState, change: RowChange, buffer: DeltaBuffer, relabels: set[tuple[str, Any]]) -> None:
+def apply_change(state: BatchState, change: RowChange, buffer: DeltaBuffer, relabels: set[tuple[str, Any]],
+                 lsn: int | None = None) -> None:
+    """Apply one row change made at source position `lsn` (None: unknown, older than any truncate)."""
     table = STATE_TABLES[change.table]
     old = state.get(table, change.key)
     new = change.after
     if old == new:
+        if new is not None and lsn is not None:
+            state.put(table, change.key, new, lsn)  # no delta, but a truncate before `lsn` must keep the row
         return
     if old is not None and new is not None and table.label_only(old, new):
-        state.put(table, change.key, new)
+        state.put(table, change.key, new, lsn)
         relabels.add((table.source, change.key))
         return
     sql_scopes = []
@@ -455,14 +489,14 @@ def apply_change(state: BatchState, change: RowChange, buffer: DeltaBuffer, rela
         else:
             buffer.add(mart, deltas)
     if not sql_scopes:
-        state.put(table, change.key, new)
+        state.put(table, change.key, new, lsn)
         return
     # Every scoped contribution query joins the changed row itself, so a row
     # that does not exist contributes nothing: no query needed then.
     state.flush()
     before = {mart: sql_contributions(state.cur, mart, scope, change.key) if old is not None else {}
               for mart, scope in sql_scopes}
-    state.put(table, change.key, new)
+    state.put(table, change.key, new, lsn)
     state.flush()
     for mart, scope in sql_scopes:
         after = sql_contributions(state.cur, mart, scope, change.key) if new is not None else {}
@@ -600,20 +634,30 @@ PYTHON_SCOPES: dict[tuple[str, str], Callable[[BatchState, Row | None, Row | Non
 }
 
 
-def truncate(state: BatchState, table: StateTable, buffer: DeltaBuffer, relabels: set[tuple[str, Any]]) -> None:
-    """Every state row of the table goes, one change at a time (a large but rare operation)."""
+def truncate(state: BatchState, table: StateTable, lsn: int | None, watermarks: dict[str, int],
+             buffer: DeltaBuffer, relabels: set[tuple[str, Any]]) -> None:
+    """The state rows older than the truncate go, one change at a time (a large but rare operation);
+    `watermarks` is raised for the rest of the batch. Without `lsn` every row goes."""
+    watermark = watermarks.get(table.source)
+    if lsn is not None and watermark is not None and lsn <= watermark:
+        return  # the rows it would delete went with the newer truncate
+    if lsn is not None:
+        raise_watermark(state.cur, table.source, lsn)  # first: waits for the batches that read the old one
+        watermarks[table.source] = raised(watermark, lsn)
     state.flush()
-    state.cur.execute(f"SELECT {table.key} FROM {table.name} ORDER BY {table.key}")
+    older = "" if lsn is None else f" WHERE {POSITION_COLUMN} < %s OR {POSITION_COLUMN} IS NULL"
+    state.cur.execute(f"SELECT {table.key} FROM {table.name}{older} ORDER BY {table.key}",
+                      () if lsn is None else (lsn,))
     keys = [key for (key,) in state.cur.fetchall()]
-    log.warning("truncate of %s: deleting its %d state rows", table.source, len(keys))
+    log.warning("truncate of %s at lsn %s: deleting its %d state rows written before it", table.source, lsn, len(keys))
     state.load(table, keys)
     for key in keys:
         apply_change(state, RowChange(table.source, key, None), buffer, relabels)
 
 
 def write_rows(cur: Any, table: StateTable, rows: Sequence[Row]) -> None:
-    """Upsert state rows with multi-row statements."""
-    names = table.column_names
+    """Upsert state rows (each with its position last) with multi-row statements."""
+    names = (*table.column_names, POSITION_COLUMN)
     updates = ", ".join(f"{name} = VALUES({name})" for name in names[1:])
     cur.executemany(
         f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({placeholders(len(names))})"

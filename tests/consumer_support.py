@@ -2,6 +2,7 @@
 the consumer as a subprocess, waiting for the replica to match, and reading a dead-letter topic."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -246,6 +247,11 @@ def read_dead_letters(bootstrap: str, topic: str, keys: set[bytes], timeout: flo
     return letters
 
 
-def envelope(table: str, op: str, before: Any, after: Any) -> bytes:
-    return json.dumps({"op": op, "before": before, "after": after, "source": {"table": table},
+_next_lsn = itertools.count(time.time_ns() // 1000)  # increasing across a test session, like the WAL
+
+
+def envelope(table: str, op: str, before: Any, after: Any, lsn: int | None = None) -> bytes:
+    """A Debezium-shaped value; `lsn` (source.lsn) defaults to the next of an increasing counter."""
+    source = {"table": table, "lsn": next(_next_lsn) if lsn is None else lsn}
+    return json.dumps({"op": op, "before": before, "after": after, "source": source,
                        "ts_ms": int(time.time() * 1000)}).encode()

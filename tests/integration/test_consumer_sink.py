@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 
+import pymysql
 import pytest
 
 from cdc.deadletter import RawMessage
@@ -22,15 +23,18 @@ offsets = iter(range(1_000_000))
 
 
 def category(op: str, key: int, name: str = "c", old_key: int | None = None) -> ChangeEvent:
-    raw = RawMessage("shop.public.product_categories", 0, next(offsets), json.dumps({"category_id": key}).encode(), b"{}")
+    offset = next(offsets)
+    raw = RawMessage("shop.public.product_categories", 0, offset, json.dumps({"category_id": key}).encode(), b"{}")
     row = None if op in "dt" else (key, name, None)
-    return ChangeEvent("product_categories", op, None if op == "t" else (key,), row, raw,
+    return ChangeEvent("product_categories", op, None if op == "t" else (key,), row, raw, 1000 + offset,
                        None if old_key is None else (old_key,))
 
 
 def order(key: int, total: str) -> ChangeEvent:
-    raw = RawMessage("shop.public.orders", 0, next(offsets), json.dumps({"order_id": key}).encode(), b"{}")
-    return ChangeEvent("orders", "c", (key,), (key, 1, datetime(2026, 1, 1), Decimal(total), "paid", None), raw)
+    offset = next(offsets)
+    raw = RawMessage("shop.public.orders", 0, offset, json.dumps({"order_id": key}).encode(), b"{}")
+    return ChangeEvent("orders", "c", (key,), (key, 1, datetime(2026, 1, 1), Decimal(total), "paid", None), raw,
+                       1000 + offset)
 
 
 def batch_of(*events: ChangeEvent) -> Batch:
@@ -89,3 +93,38 @@ def test_unreachable_mysql_is_reported_as_retryable() -> None:
     settings = MySqlSettings.from_env({"MYSQL_URL": f"mysql://root@127.0.0.1:{free_port()}/nothing"})
     with pytest.raises(MySqlUnavailable, match="MySQL"):
         MySqlSink(settings, connect_timeout=1).write(batch_of(category("c", 1)))
+
+
+def category_at(op: str, key: int, lsn: int, name: str = "c") -> ChangeEvent:
+    raw = RawMessage("shop.public.product_categories", 1, next(offsets), json.dumps({"category_id": key}).encode(), b"{}")
+    return ChangeEvent("product_categories", op, None if op == "t" else (key,), None if op in "dt" else (key, name, None),
+                       raw, lsn)
+
+
+def test_change_from_before_a_truncate_written_in_an_earlier_batch_is_ignored(
+    sink: MySqlSink, env: dict[str, str]
+) -> None:
+    sink.write(batch_of(category_at("c", 1, 100), category_at("c", 2, 300)))
+    sink.write(batch_of(category_at("t", 0, 200)))
+    sink.write(batch_of(category_at("c", 3, 150), category_at("u", 2, 120, "stale")))
+    assert categories(env) == [(2, "c")]
+
+
+def test_older_truncate_after_a_newer_one_deletes_nothing_more(sink: MySqlSink, env: dict[str, str]) -> None:
+    sink.write(batch_of(category_at("t", 0, 200), category_at("c", 7, 250)))
+    sink.write(batch_of(category_at("t", 0, 180)))
+    assert categories(env) == [(7, "c")]
+    assert mysql_rows(env, "SELECT table_name, lsn FROM cdc_truncations") == [("product_categories", 200)]
+
+
+def test_table_from_before_positions_gets_the_column_and_its_rows_count_as_older(
+    sink: MySqlSink, env: dict[str, str]
+) -> None:
+    conn = pymysql.connect(**MySqlSettings.from_env(env).connect_kwargs(), autocommit=True)  # type: ignore[arg-type]
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE product_categories (category_id BIGINT NOT NULL, name LONGTEXT NOT NULL,"
+                    " parent_category_id BIGINT NULL, PRIMARY KEY (category_id))")
+        cur.execute("INSERT INTO product_categories VALUES (9, 'old', NULL)")
+    conn.close()
+    sink.write(batch_of(category_at("t", 0, 50), category_at("c", 10, 60)))
+    assert categories(env) == [(10, "c")]

@@ -48,7 +48,8 @@ def env(stack_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
 def produce(env: dict[str, str], table: str, row: dict[str, object]) -> None:
     producer = Producer({"bootstrap.servers": env["KAFKA_BOOTSTRAP"]})
     key = next(iter(row.values()))
-    value = {"op": "c", "before": None, "after": row, "source": {"table": table, "ts_ms": int(time.time() * 1000)}}
+    value = {"op": "c", "before": None, "after": row,
+             "source": {"table": table, "ts_ms": int(time.time() * 1000), "lsn": time.time_ns() // 1000}}
     producer.produce(f"{env['TOPIC_PREFIX']}.public.{table}", key=json.dumps({"id": key}).encode(),
                      value=json.dumps(value).encode(), partition=0)
     producer.flush(10)

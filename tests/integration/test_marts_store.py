@@ -430,3 +430,57 @@ def test_a_stop_during_an_outage_ends_the_wait_and_commits_nothing(mysql: MySqlS
     store.close()
     assert not worker.is_alive() and len(errors) == 1
     assert mart_rows(mysql, USER_ACTIVITY) == []
+
+
+def _on(table: str, partition: int, offset: int, change: RowChange | Truncate, lsn: int) -> Event:
+    return Event(Position(f"shop.public.{table}", partition, offset), change, lsn=lsn)
+
+
+def _line(line_id: int, quantity: int, total: str) -> RowChange:
+    return RowChange("order_details", line_id, (line_id, 10, 20, quantity, Decimal(total)))
+
+
+def _shop_with_one_paid_order(store: MartStore) -> None:
+    store.apply([
+        _on("users", 0, 0, RowChange("users", 1, (1, "Ann", "Lee")), 10),
+        _on("product_categories", 0, 0, RowChange("product_categories", 5, (5, "Books")), 11),
+        _on("products", 0, 0, RowChange("products", 20, (20, 5)), 12),
+        _on("orders", 0, 0, RowChange("orders", 10, (10, 1, "paid", Decimal("99.00"))), 13),
+    ])
+
+
+def test_truncate_consumed_out_of_order_keeps_exactly_the_lines_written_after_it(mysql: MySqlSettings) -> None:
+    store = MartStore(mysql)
+    try:
+        _shop_with_one_paid_order(store)
+        store.apply([_on("order_details", 0, 0, _line(100, 1, "1.00"), 1_000),   # before the truncate
+                     _on("order_details", 1, 0, _line(101, 2, "20.00"), 3_000)])  # after it, consumed before it
+        store.apply([_on("order_details", 2, 0, Truncate("order_details"), 2_000)])
+        store.apply([_on("order_details", 3, 0, _line(102, 4, "300.00"), 1_500)])  # before it, consumed after it
+        assert mart_rows(mysql, SALES_BY_CATEGORY) == [(5, "Books", 2, Decimal("20.00"))]
+    finally:
+        store.close()
+
+
+def test_truncate_keeps_a_line_whose_later_change_left_its_mart_columns_alike(mysql: MySqlSettings) -> None:
+    store = MartStore(mysql)
+    try:
+        _shop_with_one_paid_order(store)
+        store.apply([_on("order_details", 0, 0, _line(103, 5, "50.00"), 500)])
+        store.apply([_on("order_details", 0, 1, _line(103, 5, "50.00"), 2_500)])  # e.g. price_per_unit changed
+        store.apply([_on("order_details", 2, 0, Truncate("order_details"), 2_000)])
+        assert mart_rows(mysql, SALES_BY_CATEGORY) == [(5, "Books", 5, Decimal("50.00"))]
+    finally:
+        store.close()
+
+
+def test_older_truncate_consumed_after_a_newer_one_keeps_the_rows_between_them(mysql: MySqlSettings) -> None:
+    store = MartStore(mysql)
+    try:
+        _shop_with_one_paid_order(store)
+        store.apply([_on("order_details", 2, 0, Truncate("order_details"), 2_000),
+                     _on("order_details", 1, 0, _line(104, 3, "30.00"), 2_200)])
+        store.apply([_on("order_details", 3, 0, Truncate("order_details"), 1_800)])
+        assert mart_rows(mysql, SALES_BY_CATEGORY) == [(5, "Books", 3, Decimal("30.00"))]
+    finally:
+        store.close()

@@ -15,6 +15,7 @@ from consumer.replica_schema import REPLICA_TABLES
 TOPICS = {f"shop.public.{name}": spec for name, spec in REPLICA_TABLES.items()}
 ORDER = {"order_id": 5, "user_id": 7, "order_date": "2026-03-29T01:59:59.999999Z",
          "total_amount": "1234567890.12", "status": "pending", "delivery_date": 1}
+LSN = 26734192
 ORDER_ROW = (5, 7, datetime(2026, 3, 29, 1, 59, 59, 999999), Decimal("1234567890.12"), "pending", date(1970, 1, 2))
 
 
@@ -24,7 +25,7 @@ def raw(value: Any, key: Any = {"order_id": 5}, topic: str = "shop.public.orders
 
 
 def envelope(op: str, before: Any = None, after: Any = None) -> dict[str, Any]:
-    return {"op": op, "before": before, "after": after, "source": {"table": "orders"}, "ts_ms": 1}
+    return {"op": op, "before": before, "after": after, "source": {"table": "orders", "lsn": LSN}, "ts_ms": 1}
 
 
 @pytest.mark.parametrize("op", ["c", "r", "u"])
@@ -32,6 +33,11 @@ def test_upserts_carry_the_converted_row(op: str) -> None:
     event = decode(raw(envelope(op, ORDER if op == "u" else None, ORDER)), TOPICS)
     assert isinstance(event, ChangeEvent)
     assert (event.table, event.op, event.key, event.row, event.old_key) == ("orders", op, (5,), ORDER_ROW, None)
+
+
+def test_change_carries_its_source_lsn() -> None:
+    event = decode(raw(envelope("c", None, ORDER)), TOPICS)
+    assert isinstance(event, ChangeEvent) and event.lsn == LSN
 
 
 def test_delete_uses_the_message_key() -> None:
@@ -46,8 +52,8 @@ def test_update_that_moves_the_key_remembers_the_old_key() -> None:
 
 
 def test_truncate_has_no_key() -> None:
-    event = decode(raw({"op": "t", "before": None, "after": None, "source": {"table": "orders"}}, key=None), TOPICS)
-    assert isinstance(event, ChangeEvent) and event.is_truncate and event.key is None
+    event = decode(raw(envelope("t"), key=None), TOPICS)
+    assert isinstance(event, ChangeEvent) and event.is_truncate and event.key is None and event.lsn == LSN
 
 
 def test_tombstone_is_skipped() -> None:
@@ -59,7 +65,7 @@ def test_tombstone_is_skipped() -> None:
     (raw(b"\xff\xfe"), "value is not JSON"),
     (raw([1, 2]), "not a Debezium envelope"),
     (raw(envelope("x", None, ORDER)), "unknown or missing op 'x'"),
-    (raw({"after": ORDER}), "unknown or missing op None"),
+    (raw({"after": ORDER, "source": {"lsn": LSN}}), "unknown or missing op None"),
     (raw(envelope("c", None, None)), "after is missing"),
     (raw(envelope("c", None, {k: v for k, v in ORDER.items() if k != "status"})), "lacks columns: status"),
     (raw(envelope("c", None, {**ORDER, "coupon": "X"})), "does not know: coupon"),
@@ -76,7 +82,11 @@ def test_tombstone_is_skipped() -> None:
     (raw(envelope("c", None, {k: v for k, v in ORDER.items() if k != "status"} | {"order_date": 5})),
      "column order_date"),
     (raw(envelope("c", None, ORDER), topic="shop.public.coupons"), "unknown topic"),
-    (raw({**envelope("c", None, ORDER), "source": {"table": "users"}}), "event for table 'users'"),
+    (raw({**envelope("c", None, ORDER), "source": {"table": "users", "lsn": LSN}}), "event for table 'users'"),
+    (raw({**envelope("t"), "source": {"table": "orders"}}, key=None), "source.lsn is missing"),
+    (raw({**envelope("c", None, ORDER), "source": {"table": "orders", "lsn": "26734192"}}), "source.lsn is missing"),
+    (raw({**envelope("c", None, ORDER), "source": {"table": "orders", "lsn": True}}), "source.lsn is missing"),
+    (raw({**envelope("d", ORDER, None), "source": None}), "source is missing"),
 ])
 def test_bad_messages_become_decode_errors_with_the_original_bytes(message: RawMessage, error: str) -> None:
     result = decode(message, TOPICS)

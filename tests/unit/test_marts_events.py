@@ -16,8 +16,12 @@ ORDER = {"order_id": 7, "user_id": 3, "order_date": "2026-03-29T01:59:59.999999Z
          "total_amount": "1234567890.12", "status": "pending", "delivery_date": 1}
 
 
-def event(op: str, before: object = None, after: object = None) -> bytes:
-    return json.dumps({"before": before, "after": after, "op": op, "source": {"ts_ms": 1700000000123},
+LSN = 26772480
+
+
+def event(op: str, before: object = None, after: object = None, source: object = None) -> bytes:
+    source = {"ts_ms": 1700000000123, "lsn": LSN} if source is None else source
+    return json.dumps({"before": before, "after": after, "op": op, "source": source,
                        "ts_ms": 1700000000200}).encode()
 
 
@@ -26,6 +30,10 @@ def test_create_snapshot_and_update_carry_the_narrowed_after_image(op: str) -> N
     decoded = decode(AT, "orders", event(op, ORDER if op == "u" else None, {**ORDER, "status": "paid"}))
     assert decoded.change == RowChange("orders", 7, (7, 3, "paid", Decimal("1234567890.12")))
     assert decoded.position == AT and decoded.source_ts_ms == 1700000000123
+
+
+def test_change_carries_its_source_lsn() -> None:
+    assert decode(AT, "orders", event("t")).lsn == LSN
 
 
 def test_delete_takes_its_key_from_the_before_image() -> None:
@@ -48,6 +56,8 @@ def test_unicode_and_empty_names_survive() -> None:
     event("c", None, {**ORDER, "user_id": "3"}), event("c", None, {**ORDER, "user_id": True}),
     event("c", None, {k: v for k, v in ORDER.items() if k != "status"}),
     event("c", None, {**ORDER, "status": None}),
+    event("t", source={"ts_ms": 1}), event("c", None, ORDER, source={"lsn": "26772480"}),
+    event("d", ORDER, source={"lsn": True}),
 ])
 def test_malformed_events_raise_malformed_event(value: bytes) -> None:
     with pytest.raises(MalformedEvent):

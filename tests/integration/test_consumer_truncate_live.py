@@ -1,0 +1,54 @@
+"""End to end: a TRUNCATE of order_details under live load, new lines right after it; the replica ends exact."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from tests.consumer_support import (  # noqa: F401 (replica is a fixture)
+    ConsumerProcess, replica, run_cdc, wait_for_match,
+)
+from tests.integration.test_consumer_replication import live
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def seeded(stack_env: dict[str, str]) -> dict[str, str]:
+    result = run_cdc(stack_env, "generate", "seed", "--append", "--users", "30", "--categories", "5",
+                     "--products", "20", "--orders", "120", "--seed", "23")
+    assert result.returncode == 0, result.stderr
+    return stack_env
+
+
+def truncate_lines_then_add(dsn: str, new_lines: int) -> None:
+    """TRUNCATE order_details, then new lines in transactions of their own, at once."""
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("TRUNCATE order_details")
+        for _ in range(new_lines):
+            with conn, conn.cursor() as cur:
+                cur.execute("INSERT INTO order_details (order_id, product_id, quantity, price_per_unit, total_price)"
+                            " SELECT o.order_id, p.product_id, 2, p.price, p.price * 2"
+                            " FROM orders o, products p ORDER BY random() LIMIT 1")
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_replica_is_exact_after_a_truncate_under_live_load(
+    seeded: dict[str, str], replica: dict[str, str], tmp_path: Path, seed: int
+) -> None:
+    consumer = ConsumerProcess(replica, tmp_path / "consume.log").start()
+    try:
+        load = live(replica, 8, seed=seed)
+        time.sleep(3)
+        truncate_lines_then_add(replica["PG_DSN"], new_lines=20)
+        assert load.wait(timeout=120) == 0, load.stdout.read() if load.stdout else ""
+        wait_for_match(replica, timeout=90)
+        assert consumer.stop() == 0, consumer.output()[-3000:]
+    finally:
+        consumer.ensure_stopped()
