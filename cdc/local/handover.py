@@ -39,7 +39,7 @@ from cdc.settings import SOURCE_TABLES, ConnectorSettings, KafkaSettings, MySqlS
 from cdc.topics import source_topics, topic_ids
 from connectors.client import ConnectClient
 from consumer.offsets import end_offsets, partition_lags
-from consumer.replica_schema import REPLICA_TABLES
+from consumer.replica_schema import REPLICA_TABLES, TRUNCATIONS
 from consumer.settings import ConsumerSettings
 from marts import generations
 from marts.schema import OFFSETS, all_tables
@@ -194,7 +194,7 @@ def _sinks_hold_data(mysql: MySqlSettings) -> bool:
 
 
 def _drop_sinks(mysql: MySqlSettings) -> None:
-    replica = [REPLICA_TABLES[table].name for table in SOURCE_TABLES if table in REPLICA_TABLES]
+    replica = [REPLICA_TABLES[table].name for table in SOURCE_TABLES if table in REPLICA_TABLES] + [TRUNCATIONS]
     tables = replica + all_tables()
     conn = pymysql.connect(**mysql.connect_kwargs(), autocommit=True)  # type: ignore[arg-type]
     try:
