@@ -3,16 +3,24 @@
 Both stages sort their failures with this one rule: a transient failure
 keeps the batch and retries it later, nothing committed; a rejected value
 isolates the row(s) at fault and dead-letters them, so the pipeline goes on.
+An error that is neither known as transient nor as a value error counts as
+transient: waiting on it is loud (warnings, an unhealthy worker) and loses
+nothing, while dead-lettering good rows would leave the tables wrong.
 """
 from __future__ import annotations
 
 import pymysql
 
-# Server errors that say nothing about a row, so waiting (not dead-lettering) is right: too many
-# connections, access denied (1044/1045/1142/1143), server shutdown, missing table (re-created on
-# reconnect), lock wait timeout, deadlock, read-only server (1290/1836), connection killed, idle timeout.
+# Server errors that say nothing about a row: too many connections, access denied (1044/1045/1142/1143),
+# server shutdown, missing table (re-created on reconnect), lock wait timeout, deadlock, read-only server
+# (1290/1836), connection killed, idle timeout.
 TRANSIENT_SERVER_ERRORS = frozenset({1040, 1044, 1045, 1053, 1142, 1143, 1146, 1205, 1213, 1290, 1836, 1927, 4031})
 CLIENT_ERRORS = 2000  # 2000..2999: client side (cannot connect, lost connection, ...)
+# Value errors pymysql reports as OperationalError (it maps the others to DataError/IntegrityError):
+# incorrect datetime value, division by 0, BIGINT out of range, invalid JSON, incorrect value for a
+# function, CHECK constraint violated.
+VALUE_ERRORS = frozenset({1292, 1365, 1690, 3140, 1411, 4025})
+VALUE_ERROR_CLASSES = (pymysql.DataError, pymysql.IntegrityError, pymysql.ProgrammingError, pymysql.NotSupportedError)
 
 
 def error_code(exc: BaseException) -> int | None:
@@ -26,6 +34,4 @@ def is_transient(exc: BaseException) -> bool:
     code = error_code(exc)
     if code is None or code >= CLIENT_ERRORS or code in TRANSIENT_SERVER_ERRORS:
         return True
-    # pymysql maps the value errors (too long, out of range, ...) to DataError and IntegrityError;
-    # the rest of the server's errors (OperationalError, InternalError) are about its state.
-    return isinstance(exc, (pymysql.OperationalError, pymysql.InternalError))
+    return code not in VALUE_ERRORS and not isinstance(exc, VALUE_ERROR_CLASSES)

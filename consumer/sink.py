@@ -38,6 +38,7 @@ import pymysql
 
 from cdc.deadletter import DeadLetter
 from cdc.errors import ConsumerError
+from cdc.mysql_errors import is_transient
 from cdc.limits import MYSQL_MAX_ALLOWED_PACKET
 from cdc.settings import MySqlSettings
 from consumer.batch import Action, Batch, TableChanges
@@ -47,11 +48,6 @@ from consumer.truncations import apply_truncate, read_watermarks
 
 log = logging.getLogger(__name__)
 
-# Server errors that say nothing about a row, so retrying (not dead-lettering) is right: too many
-# connections, access denied (1044/1045/1142/1143), server shutdown, missing table (re-created on
-# reconnect), lock wait timeout, deadlock, read-only server (1290/1836), connection killed, idle timeout.
-RETRYABLE_SERVER_ERRORS = frozenset({1040, 1044, 1045, 1053, 1142, 1143, 1146, 1205, 1213, 1290, 1836, 1927, 4031})
-CLIENT_ERRORS = 2000  # 2000..2999: client side (cannot connect, lost connection, ...)
 DELETE_CHUNK = 1000
 # Characters of one multi-row upsert: PyMySQL's executemany stops at 1,024,000 bytes; 4 bytes a
 # character at most keeps a statement under MariaDB's and MySQL's default max_allowed_packet (16 MiB+).
@@ -61,13 +57,6 @@ SESSION_SQL = "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'
 
 class MySqlUnavailable(ConsumerError):
     """MySQL could not take the batch now; nothing of it was committed."""
-
-
-def is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, (pymysql.err.InterfaceError, OSError)):
-        return True
-    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-    return code is None or code >= CLIENT_ERRORS or code in RETRYABLE_SERVER_ERRORS
 
 
 def _quote(name: str) -> str:
@@ -219,7 +208,7 @@ class MySqlSink:
                 self._conn.commit()
                 return WriteResult(applied)
             except pymysql.MySQLError as exc:
-                if is_retryable(exc):
+                if is_transient(exc):
                     raise
                 log.warning("MySQL refused the batch (%s); applying it row by row to isolate the bad rows", exc)
                 self._conn.rollback()
@@ -269,6 +258,6 @@ class MySqlSink:
                     cur.execute(upsert_sql(spec), stored_row(action))
                 result.applied += 1
             except pymysql.MySQLError as exc:
-                if is_retryable(exc):
+                if is_transient(exc):
                     raise
                 result.dead_letters.append(DeadLetter(action.event.raw, f"MySQL refused the row: {exc}", "apply"))

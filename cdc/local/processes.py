@@ -136,32 +136,27 @@ def stop(record: ProcessRecord, timeout: float = 20.0) -> None:
     if not record.alive():
         return
     _signal_group(record, record.stop_signal)
+    _wait_gone(record, timeout)
+    kill_now(record)
+
+
+def kill_now(record: ProcessRecord) -> None:
+    """SIGKILL the process's group at once (also a crash, for fault tests) and wait until it is gone."""
+    if not record.alive():
+        return
+    _signal_group(record, signal.SIGKILL)
+    _wait_gone(record, 10.0)
+    if record.alive():
+        raise LocalStackError(f"{record.name} (pid {record.pid}) survived SIGKILL")
+
+
+def _wait_gone(record: ProcessRecord, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _reap(record.pid)
         if not record.alive():
             return
         time.sleep(0.1)
-    _signal_group(record, signal.SIGKILL)
-    for _ in range(50):
-        _reap(record.pid)
-        if not record.alive():
-            return
-        time.sleep(0.1)
-    raise LocalStackError(f"{record.name} (pid {record.pid}) survived SIGKILL")
-
-
-def kill_now(record: ProcessRecord) -> None:
-    """SIGKILL the process's group at once (a crash, for fault tests) and wait until it is gone."""
-    if not record.alive():
-        return
-    _signal_group(record, signal.SIGKILL)
-    for _ in range(100):
-        _reap(record.pid)
-        if not record.alive():
-            return
-        time.sleep(0.1)
-    raise LocalStackError(f"{record.name} (pid {record.pid}) survived SIGKILL")
 
 
 def _signal_group(record: ProcessRecord, sig: int) -> None:

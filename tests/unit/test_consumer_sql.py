@@ -10,7 +10,7 @@ import pytest
 
 from consumer import sink
 from consumer.replica_schema import REPLICA_TABLES
-from consumer.sink import RowRenderer, delete_sql, is_retryable, upsert_sql
+from consumer.sink import RowRenderer, delete_sql, upsert_sql
 from consumer.truncations import truncate_sql
 
 
@@ -43,19 +43,6 @@ def test_ddl_has_exact_types_and_no_foreign_keys() -> None:
                      "`delivery_date` DATE NULL", "`_cdc_lsn` BIGINT NULL", "PRIMARY KEY (`order_id`)", "utf8mb4"):
         assert fragment in ddl
     assert all("FOREIGN KEY" not in spec.ddl() and "UNIQUE" not in spec.ddl() for spec in REPLICA_TABLES.values())
-
-
-@pytest.mark.parametrize(("error", "retry"), [
-    (pymysql.err.OperationalError(2003, "Can't connect"), True),
-    (pymysql.err.OperationalError(2013, "Lost connection"), True),
-    (pymysql.err.OperationalError(1213, "Deadlock"), True),
-    (pymysql.err.InterfaceError(0, ""), True),
-    (pymysql.err.DataError(1264, "Out of range value"), False),
-    (pymysql.err.DataError(1406, "Data too long"), False),
-    (pymysql.err.OperationalError(1292, "Incorrect datetime value"), False),
-])
-def test_retryable_errors_are_told_apart_from_refused_values(error: Exception, retry: bool) -> None:
-    assert is_retryable(error) is retry
 
 
 def offline_connection() -> pymysql.connections.Connection:
