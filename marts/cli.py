@@ -4,10 +4,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable, Sequence
 
 import click
 
 from cdc.settings import KafkaSettings, MySqlSettings
+from marts.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ def marts(verify: bool, adopt_topics: bool, rebuild: bool) -> None:
     elif rebuild:
         _rebuild(mysql)
     else:
-        _run_worker(mysql)
+        run_worker(mysql)
 
 
 def _adopt_topics(mysql: MySqlSettings, kafka: KafkaSettings) -> None:
@@ -74,7 +76,8 @@ def _verify(mysql: MySqlSettings) -> None:
         sys.exit(1)
 
 
-def _run_worker(mysql: MySqlSettings) -> None:
+def run_worker(mysql: MySqlSettings, on_batch_committed: Callable[[Sequence[Event]], None] | None = None) -> None:
+    """The worker until SIGTERM/SIGINT (`on_batch_committed`: see MartStore)."""
     import faust
 
     from cdc.connector_watch import start_connector_watch
@@ -91,7 +94,7 @@ def _run_worker(mysql: MySqlSettings) -> None:
     start_connector_watch()
     topic_ids = _source_topic_ids(kafka)
     generations.check(mysql, topic_ids)
-    store = MartStore(mysql)
+    store = MartStore(mysql, on_batch_committed)
     store.load_positions()
     deadletters = DeadLetterProducer(kafka.bootstrap, settings.deadletter_topic, kafka.replication_factor)
     app = create_app(settings, kafka, store, deadletters, topic_ids)

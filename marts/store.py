@@ -178,8 +178,11 @@ class MartStore:
     caller's `reject` and is applied as nothing (its offset still counts).
     """
 
-    def __init__(self, mysql: MySqlSettings) -> None:
+    def __init__(self, mysql: MySqlSettings,
+                 on_batch_committed: Callable[[Sequence[Event]], None] | None = None) -> None:
+        """`on_batch_committed(events)` runs right after a transaction's commit (for tests and measurements)."""
         self.mysql = mysql
+        self.on_batch_committed = on_batch_committed
         self.stopping = threading.Event()
         self._conn: Any = None
         # The last offset applied per (topic, partition), as this worker knows it: read at start,
@@ -244,6 +247,8 @@ class MartStore:
                     raise StoreStopped(f"stopped while MySQL is unavailable ({exc})") from exc
                 continue
             self._advance(events)
+            if self.on_batch_committed is not None:
+                self.on_batch_committed(events)
             if failing_since is not None and backoff.delay:
                 log.info("MySQL is back: a batch of %d events committed after %.1f s and %d attempts",
                          len(events), time.monotonic() - failing_since, attempt)

@@ -1,6 +1,9 @@
-"""End to end: a TRUNCATE of order_details under live load, new lines right after it; the replica ends exact."""
+"""End to end: a TRUNCATE of order_details under live load, new lines right after it; replica and marts end exact."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,6 +14,7 @@ from tests.consumer_support import (  # noqa: F401 (replica is a fixture)
     ConsumerProcess, replica, run_cdc, wait_for_match,
 )
 from tests.integration.test_consumer_replication import live
+from tests.integration.test_marts_worker import converged
 
 pytestmark = pytest.mark.integration
 
@@ -38,17 +42,30 @@ def truncate_lines_then_add(dsn: str, new_lines: int) -> None:
         conn.close()
 
 
+def marts_worker(replica: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]:
+    """The marts worker on the replica's database, with its own app id and dead-letter topic."""
+    uid = replica["CONSUMER_GROUP"]
+    env = {**os.environ, **replica, "MARTS_APP_ID": f"{uid}-marts", "MARTS_DATA_DIR": str(tmp_path / "marts"),
+           "MARTS_SESSION_TIMEOUT": "4", "MARTS_DEADLETTER_TOPIC": f"test.marts.deadletter.{uid}"}
+    return subprocess.Popen([sys.executable, "-m", "cdc", "marts"], env=env,
+                            stdout=(tmp_path / "marts.log").open("ab"), stderr=subprocess.STDOUT)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_replica_is_exact_after_a_truncate_under_live_load(
+def test_replica_and_marts_are_exact_after_a_truncate_under_live_load(
     seeded: dict[str, str], replica: dict[str, str], tmp_path: Path, seed: int
 ) -> None:
     consumer = ConsumerProcess(replica, tmp_path / "consume.log").start()
+    marts = marts_worker(replica, tmp_path)
     try:
         load = live(replica, 8, seed=seed)
         time.sleep(3)
         truncate_lines_then_add(replica["PG_DSN"], new_lines=20)
         assert load.wait(timeout=120) == 0, load.stdout.read() if load.stdout else ""
         wait_for_match(replica, timeout=90)
+        converged(replica)
         assert consumer.stop() == 0, consumer.output()[-3000:]
     finally:
         consumer.ensure_stopped()
+        marts.terminate()
+        marts.wait(timeout=60)

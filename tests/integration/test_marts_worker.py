@@ -7,9 +7,11 @@ stops and the worker has drained the topics.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ from tests.consumer_support import read_dead_letters
 pytestmark = pytest.mark.integration
 
 CONVERGE_TIMEOUT = 120.0
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +62,10 @@ def env(seeded: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, argv: tuple[str, ...] = ("cdc", "marts")) -> None:
         self.log = log
-        self.process = subprocess.Popen(["cdc", "marts"], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(list(argv), env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                                        cwd=REPO_ROOT)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         if self.process.poll() is None:
@@ -78,8 +82,9 @@ def workers(env: dict[str, str], tmp_path: Path) -> Iterator[list[Worker]]:
             worker.stop(signal.SIGKILL)
 
 
-def start(workers: list[Worker], env: dict[str, str], tmp_path: Path) -> Worker:
-    worker = Worker(env, tmp_path / f"worker-{len(workers)}.log")
+def start(workers: list[Worker], env: dict[str, str], tmp_path: Path,
+          argv: tuple[str, ...] = ("cdc", "marts")) -> Worker:
+    worker = Worker(env, tmp_path / f"worker-{len(workers)}.log", argv)
     workers.append(worker)
     return worker
 
@@ -168,3 +173,27 @@ def test_a_malformed_message_is_dead_lettered_and_the_marts_still_converge(
     assert letter.headers["cdc.stage"] == "decode" and letter.headers["cdc.error"].startswith("not JSON")
     assert (letter.headers["cdc.source.topic"], letter.headers["cdc.source.partition"]) == ("shop.public.orders", "1")
     assert f"shop.public.orders[1]@{letter.headers['cdc.source.offset']}" in logs(workers)
+
+
+def stored_offsets(env: dict[str, str]) -> dict[tuple[str, int], int]:
+    conn = pymysql.connect(**MySqlSettings.from_env(env).connect_kwargs())  # type: ignore[arg-type]
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT topic, partition_id, last_offset FROM mart_offsets")
+            return {(topic, partition): offset for topic, partition, offset in cur.fetchall()}
+    finally:
+        conn.close()
+
+
+def test_a_kill_right_after_a_batch_commits_in_mysql_loses_and_double_counts_nothing(
+    env: dict[str, str], workers: list[Worker], tmp_path: Path
+) -> None:
+    report = tmp_path / "killed-batch.json"
+    killing = {**env, "MARTS_BATCH_SIZE": "20", "CDC_TEST_KILL_AFTER_BATCH": "3", "CDC_TEST_KILL_REPORT": str(report)}
+    killed = start(workers, killing, tmp_path, argv=(sys.executable, "-m", "tests.marts_kill_after_commit"))
+    assert killed.process.wait(timeout=120) == -signal.SIGKILL, killed.log.read_text()[-3000:]
+    stored = stored_offsets(env)
+    killed_batch = json.loads(report.read_text())
+    assert killed_batch and all(stored[(topic, partition)] >= offset for topic, partition, offset in killed_batch)
+    start(workers, env, tmp_path)  # same app id: Faust never acknowledged the killed batch
+    converged(env)
