@@ -1,6 +1,7 @@
 """DDL of the marts, their state tables and the applied-offsets table (MySQL 8 and MariaDB 10.11)."""
 from __future__ import annotations
 
+from cdc.generations import ids_ddl
 from marts.contributions import MARTS, MartSpec
 from marts.tables import STATE_TABLES, StateTable
 
@@ -40,12 +41,7 @@ OFFSETS_DDL = f"""CREATE TABLE IF NOT EXISTS {OFFSETS} (
 ) {TABLE_OPTIONS}"""
 
 
-TOPICS_DDL = f"""CREATE TABLE IF NOT EXISTS {TOPICS} (
-  topic VARCHAR(249) NOT NULL,
-  topic_id VARCHAR(64) NOT NULL,
-  seen_at DATETIME(6) NOT NULL,
-  PRIMARY KEY (topic)
-) {TABLE_OPTIONS}"""
+TOPICS_DDL = ids_ddl(TOPICS)
 
 
 def all_ddl() -> list[str]:
