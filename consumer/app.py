@@ -132,12 +132,12 @@ class Replicator:
                   if self.settings.metrics_port else None)
         gc.set_threshold(*GC_THRESHOLDS)
         self._connect_sink_at_start(stop)
-        self._check_generations_at_start(stop)
-        self.consumer.subscribe(list(self.tables), on_assign=self._on_assign, on_revoke=self._on_revoke,
-                                on_lost=self._on_lost)
-        log.info("consuming %s as group %s; dead letters to %s", ", ".join(self.tables),
-                 self.settings.group_id, self.settings.deadletter_topic)
         try:
+            self._check_generations_at_start(stop)
+            self.consumer.subscribe(list(self.tables), on_assign=self._on_assign, on_revoke=self._on_revoke,
+                                    on_lost=self._on_lost)
+            log.info("consuming %s as group %s; dead letters to %s", ", ".join(self.tables),
+                     self.settings.group_id, self.settings.deadletter_topic)
             while not stop.is_set():
                 self._consume_once()
                 self._complete(block=self.batch.messages >= self.settings.batch_size)
