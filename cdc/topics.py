@@ -63,3 +63,13 @@ def topic_ids(bootstrap: str, topics: Iterable[str], timeout: float = 15.0) -> d
     except KafkaException as exc:
         raise ConnectorError(f"cannot describe topics on {bootstrap} (KAFKA_BOOTSTRAP): {exc}") from exc
 
+
+
+def topic_partitions(bootstrap: str, topics: Iterable[str], timeout: float = 15.0) -> dict[str, list[int]]:
+    """The partitions of each existing topic among `topics`."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    try:
+        listed = admin.list_topics(timeout=timeout).topics
+    except KafkaException as exc:
+        raise ConnectorError(f"cannot list topics on {bootstrap} (KAFKA_BOOTSTRAP): {exc}") from exc
+    return {name: sorted(listed[name].partitions) for name in topics if name in listed}

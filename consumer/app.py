@@ -27,6 +27,12 @@ reassignment, so the assign callback pauses or resumes exactly the assigned
 partitions by the current state (after a revoke: resumed; if MySQL is still
 down the re-read batch fails and pauses them again).
 
+Recreated source topics (consumer.generations): the topics' ids are checked
+at start and every 10 s (consumer.generation_watch); a recorded topic with a
+new id stops the run with TopicsRecreated. Partitions listed to be re-read
+(after `--adopt-topics` or `--rebuild`) are read from their log start at
+assignment, and taken off the list by their first commit.
+
 Retention gaps (consumer.gaps): an assigned partition whose committed
 offset is below its log start (or, never committed, whose log does not
 start at 0) stops the run with RetentionGapError instead of skipping the
@@ -42,17 +48,19 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
 
 from cdc.deadletter import DeadLetterError, DeadLetterProducer, RawMessage
-from cdc.errors import ConsumerError
-from consumer import gaps, offsets
+from cdc.errors import CdcError, ConsumerError
+from cdc.topics import topic_ids
+from consumer import gaps, generations, offsets
 from consumer.batch import Batch
 from consumer.envelope import decode
+from consumer.generation_watch import GenerationWatch
 from consumer.health import ConsumerHeartbeat
 from consumer.replica_schema import REPLICA_TABLES, TableSpec
 from consumer.settings import ConsumerSettings
@@ -114,6 +122,8 @@ class Replicator:
         self.backoff = Backoff()
         self.committed: dict[tuple[str, int], int] = {}  # next offset to read, as committed
         self.heartbeat = ConsumerHeartbeat(settings.health.file)
+        self.generations = GenerationWatch(self._check_generations)
+        self.rereads: set[gaps.Where] = set()  # read from their log start at assignment (consumer.generations)
 
     # --- the loop ---------------------------------------------------------
 
@@ -122,20 +132,23 @@ class Replicator:
                   if self.settings.metrics_port else None)
         gc.set_threshold(*GC_THRESHOLDS)
         self._connect_sink_at_start(stop)
-        self.consumer.subscribe(list(self.tables), on_assign=self._on_assign, on_revoke=self._on_revoke,
-                                on_lost=self._on_lost)
-        log.info("consuming %s as group %s; dead letters to %s", ", ".join(self.tables),
-                 self.settings.group_id, self.settings.deadletter_topic)
         try:
+            self._check_generations_at_start(stop)
+            self.consumer.subscribe(list(self.tables), on_assign=self._on_assign, on_revoke=self._on_revoke,
+                                    on_lost=self._on_lost)
+            log.info("consuming %s as group %s; dead letters to %s", ", ".join(self.tables),
+                     self.settings.group_id, self.settings.deadletter_topic)
             while not stop.is_set():
                 self._consume_once()
                 self._complete(block=self.batch.messages >= self.settings.batch_size)
                 self._write_if_due()
                 self._log_progress()
                 self.heartbeat.tick(self)
+                self.generations.poll()
             if not self._write_all(time.monotonic() + SHUTDOWN_FLUSH_SECONDS):
                 self._abandon("stopping")
         finally:
+            self.generations.close()
             self.consumer.close()
             self.writer.shutdown(wait=True)
             self.deadletters.close()
@@ -153,6 +166,25 @@ class Replicator:
                 log.warning("%s; retrying in %.1f s", exc, self.backoff.failed())
                 stop.wait(self.backoff.delay)
         self.backoff.reset()
+
+    def _check_generations(self) -> None:
+        generations.check(self.settings.mysql, topic_ids(self.settings.kafka.bootstrap, self.tables))
+
+    def _check_generations_at_start(self, stop: threading.Event) -> None:
+        """TopicsRecreated before anything is read; waits while the broker or MySQL is unreachable."""
+        while not stop.is_set():
+            try:
+                self._check_generations()
+                self.rereads = generations.pending_rereads(self.settings.mysql)
+                break
+            except generations.TopicsRecreated:
+                raise
+            except CdcError as exc:
+                log.warning("cannot check the source topics' ids: %s; retrying in %.1f s", exc, self.backoff.failed())
+                stop.wait(self.backoff.delay)
+        self.backoff.reset()
+        if self.rereads:
+            log.info("reading %s from the log start (new topic generation)", _describe_where(self.rereads))
 
     def _consume_once(self) -> None:
         timeout = 0.1
@@ -221,6 +253,7 @@ class Replicator:
             return False
         if offsets.commit(self.consumer, batch.offsets):
             self.committed.update({where: offset + 1 for where, offset in batch.offsets.items()})
+            self._rereads_done(batch.offsets.keys())
         self.stats.flushed(batch.messages, applied)
         if self.backoff.failing:
             log.info("MySQL writes succeed again; resuming consumption")
@@ -259,11 +292,26 @@ class Replicator:
         log.info("assigned %s", _describe(partitions))
         if not partitions:
             return
-        gaps.check_assignment(consumer, partitions, self.settings.group_id)  # raised out of consume(): the run ends
+        rereads = {(tp.topic, tp.partition) for tp in partitions} & self.rereads
+        # Raised out of consume(): the run ends.
+        gaps.check_assignment(consumer, partitions, self.settings.group_id, from_start=rereads)
+        if rereads:
+            consumer.assign(_starting_at_log_start(partitions, rereads))
         if self.backoff.failing:
             consumer.pause(list(partitions))
         else:
             consumer.resume(list(partitions))
+
+    def _rereads_done(self, committed: Collection[gaps.Where]) -> None:
+        done = self.rereads.intersection(committed)
+        if not done:
+            return
+        try:
+            generations.rereads_done(self.settings.mysql, done)
+        except CdcError as exc:  # still listed: re-read once more from the start, idempotently
+            log.warning("cannot take %s off the partitions to re-read: %s", _describe_where(done), exc)
+            return
+        self.rereads -= done
 
     def _on_revoke(self, consumer: Consumer, partitions: Sequence[TopicPartition]) -> None:
         log.info("revoked %s", _describe(partitions))
@@ -309,6 +357,17 @@ class Replicator:
 
 def _describe(partitions: Sequence[TopicPartition]) -> str:
     return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing"
+
+
+def _describe_where(partitions: Collection[gaps.Where]) -> str:
+    return ", ".join(f"{topic}[{partition}]" for topic, partition in sorted(partitions))
+
+
+def _starting_at_log_start(partitions: Sequence[TopicPartition], rereads: Collection[gaps.Where]) -> list[TopicPartition]:
+    """The assignment with `rereads` at their log start and the others at the group's committed offset."""
+    return [TopicPartition(tp.topic, tp.partition,
+                           OFFSET_BEGINNING if (tp.topic, tp.partition) in rereads else OFFSET_INVALID)
+            for tp in partitions]
 
 
 def run(settings: ConsumerSettings, stop: threading.Event) -> Stats:

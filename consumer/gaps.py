@@ -9,7 +9,7 @@ consumer with RetentionGapError, naming the way out: a new snapshot.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -65,10 +65,14 @@ def find_gaps(committed: Mapping[Where, int | None], log_starts: Mapping[Where, 
 
 
 def check_assignment(consumer: Consumer, partitions: Sequence[TopicPartition], group: str,
-                     timeout: float = 10.0) -> None:
-    """RetentionGapError if any of the assigned partitions has a gap."""
+                     timeout: float = 10.0, from_start: Collection[Where] = ()) -> None:
+    """RetentionGapError if any of the assigned partitions has a gap.
+
+    `from_start`: partitions read from their log start whatever the group committed there (as if it never had).
+    """
     try:
-        committed = committed_offsets(consumer, partitions, timeout)
+        committed = {where: None if where in from_start else offset
+                     for where, offset in committed_offsets(consumer, partitions, timeout).items()}
         log_starts = {(tp.topic, tp.partition): consumer.get_watermark_offsets(tp, timeout=timeout)[0]
                       for tp in partitions}
     except KafkaException as exc:

@@ -27,12 +27,13 @@ import faust
 
 from cdc.deadletter import DeadLetter, DeadLetterProducer, RawMessage
 from cdc.errors import CdcError
+from cdc.generations import recreated
 from cdc.health import HEARTBEAT_SECONDS
 from cdc.limits import MESSAGE_MAX_BYTES
 from cdc.settings import SOURCE_TABLES, KafkaSettings
 from cdc.topics import topic_ids as topic_ids_now
 from marts.events import Event, MalformedEvent, Position, decode
-from marts.generations import TopicsRecreated, explain, recreated
+from marts.generations import TopicsRecreated, explain
 from marts.health import MartsHeartbeat
 from marts.settings import MartsSettings
 from marts import transport

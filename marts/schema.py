@@ -6,6 +6,7 @@ source table's truncate watermark (cdc.truncation).
 """
 from __future__ import annotations
 
+from cdc.generations import ids_ddl
 from marts.contributions import MARTS, MartSpec
 from marts.tables import STATE_TABLES, StateTable
 
@@ -49,12 +50,7 @@ OFFSETS_DDL = f"""CREATE TABLE IF NOT EXISTS {OFFSETS} (
 ) {TABLE_OPTIONS}"""
 
 
-TOPICS_DDL = f"""CREATE TABLE IF NOT EXISTS {TOPICS} (
-  topic VARCHAR(249) NOT NULL,
-  topic_id VARCHAR(64) NOT NULL,
-  seen_at DATETIME(6) NOT NULL,
-  PRIMARY KEY (topic)
-) {TABLE_OPTIONS}"""
+TOPICS_DDL = ids_ddl(TOPICS)
 
 
 TRUNCATIONS_DDL = f"""CREATE TABLE IF NOT EXISTS {TRUNCATIONS} (

@@ -11,9 +11,8 @@ done when the broker stopped:
   apply the old topics to their end (drained). After the broker restarts,
   the connector is created STOPPED, given the saved position and resumed,
   so the new topics hold exactly the changes after the old ones. The marts
-  adopt the new topics (their stored offsets belonged to the old ones); the
-  consumer reads them from their start (its group offsets died with the
-  broker).
+  adopt the new topics (their stored offsets belonged to the old ones), and
+  so does the replica (it reads them from their start).
 - **resnapshot** (a sink was not drained, or the stack did not stop cleanly,
   or a sink never ran): changes that were only in the old topics are gone,
   so the connector starts without a position and snapshots the source
@@ -36,8 +35,9 @@ from confluent_kafka import Consumer, TopicPartition
 
 from cdc.errors import CdcError
 from cdc.settings import SOURCE_TABLES, ConnectorSettings, KafkaSettings, MySqlSettings
-from cdc.topics import source_topics, topic_ids
+from cdc.topics import source_topics, topic_ids, topic_partitions
 from connectors.client import ConnectClient
+from consumer import generations as replica_generations
 from consumer.offsets import end_offsets, partition_lags
 from consumer.replica_schema import REPLICA_TABLES, TRUNCATIONS
 from consumer.settings import ConsumerSettings
@@ -173,6 +173,7 @@ def restore(env: Mapping[str, str], handover: Handover | None, config: dict[str,
         client.alter_offsets(name, handover.connector_offsets)
         client.resume(name)
         _adopt_marts(env)
+        _adopt_replica(env)
     elif _sinks_hold_data(MySqlSettings.from_env(env)):
         progress("the previous broker's changes were not all applied: the connector snapshots the source "
                  "again and the replica and the marts are rebuilt from it")
@@ -187,6 +188,15 @@ def _adopt_marts(env: Mapping[str, str]) -> None:
     generations.adopt(mysql, topic_ids(kafka.bootstrap, source_topics(kafka.topic_prefix)))
 
 
+def _adopt_replica(env: Mapping[str, str]) -> None:
+    mysql = MySqlSettings.from_env(env)
+    if not _mysql_rows(mysql, "SHOW TABLES LIKE %s", (replica_generations.TOPICS,)):
+        return
+    kafka = KafkaSettings.from_env(env)
+    topics = source_topics(kafka.topic_prefix)
+    replica_generations.adopt(mysql, topic_ids(kafka.bootstrap, topics), topic_partitions(kafka.bootstrap, topics))
+
+
 def _sinks_hold_data(mysql: MySqlSettings) -> bool:
     names = [spec.name for spec in REPLICA_TABLES.values()] + [OFFSETS]
     found = {name for (name,) in _mysql_rows(mysql, "SHOW TABLES")}
@@ -195,7 +205,7 @@ def _sinks_hold_data(mysql: MySqlSettings) -> bool:
 
 def _drop_sinks(mysql: MySqlSettings) -> None:
     replica = [REPLICA_TABLES[table].name for table in SOURCE_TABLES if table in REPLICA_TABLES] + [TRUNCATIONS]
-    tables = replica + all_tables()
+    tables = replica + replica_generations.table_names() + all_tables()
     conn = pymysql.connect(**mysql.connect_kwargs(), autocommit=True)  # type: ignore[arg-type]
     try:
         with conn.cursor() as cur:

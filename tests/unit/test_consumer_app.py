@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from confluent_kafka import TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, TopicPartition
 
 from consumer import app
 from consumer.gaps import RetentionGapError
@@ -74,3 +74,45 @@ def test_an_assignment_after_an_abandoned_batch_resumes_exactly_the_assigned_par
         replicator._on_assign(consumer, assigned)  # type: ignore[arg-type]
 
     assert (consumer.resumed, consumer.paused) == (assigned, [])
+
+
+class AssigningConsumer(PausingConsumer):
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.assigned: list[tuple[str, int, int]] = []
+
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        self.assigned = [(tp.topic, tp.partition, tp.offset) for tp in partitions]
+
+
+def test_a_partition_to_reread_starts_at_its_log_start_and_the_others_at_the_committed_offset(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer = AssigningConsumer({("shop.public.orders", 0): 3, ("shop.public.orders", 1): 7},
+                                 {("shop.public.orders", 0): 0, ("shop.public.orders", 1): 0})
+    with replicator_of(BASE, monkeypatch) as replicator:
+        replicator.rereads = {("shop.public.orders", 0)}
+        replicator._on_assign(consumer, [TopicPartition("shop.public.orders", 0),  # type: ignore[arg-type]
+                                         TopicPartition("shop.public.orders", 1)])
+
+    assert consumer.assigned == [("shop.public.orders", 0, OFFSET_BEGINNING), ("shop.public.orders", 1, OFFSET_INVALID)]
+
+
+def test_a_partition_to_reread_whose_log_no_longer_starts_at_zero_is_a_retention_gap(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer = AssigningConsumer({("shop.public.orders", 0): 9}, {("shop.public.orders", 0): 5})
+    with replicator_of(BASE, monkeypatch) as replicator:
+        replicator.rereads = {("shop.public.orders", 0)}
+        with pytest.raises(RetentionGapError, match=r"shop\.public\.orders\[0\]: nothing committed, but the log starts at 5"):
+            replicator._on_assign(consumer, [TopicPartition("shop.public.orders", 0)])  # type: ignore[arg-type]
+
+
+def test_an_assignment_without_partitions_to_reread_keeps_the_committed_offsets(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer = AssigningConsumer({("shop.public.orders", 0): 3}, {("shop.public.orders", 0): 0})
+    with replicator_of(BASE, monkeypatch) as replicator:
+        replicator._on_assign(consumer, [TopicPartition("shop.public.orders", 0)])  # type: ignore[arg-type]
+
+    assert consumer.assigned == []

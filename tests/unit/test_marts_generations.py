@@ -1,20 +1,12 @@
-"""Which recreated topics make the marts' stored offsets meaningless."""
+"""How the marts worker names a recreated topic and its ways out."""
 from __future__ import annotations
 
-from marts.generations import recreated
+from marts.generations import explain
 
 
-def test_a_topic_applied_from_with_a_new_id_is_recreated() -> None:
-    assert recreated({"t": "a"}, {"t": "b"}, applied={"t"}) == ["t"]
+def test_the_marts_explanation_names_mart_offsets_and_cdc_marts() -> None:
+    message = explain(["t"], {"t": "a"}, {"t": "b"})
 
-
-def test_a_topic_never_applied_from_may_change_its_id() -> None:
-    assert recreated({"t": "a"}, {"t": "b"}, applied=set()) == []
-
-
-def test_a_topic_seen_for_the_first_time_is_not_recreated() -> None:
-    assert recreated({}, {"t": "b"}, applied={"t"}) == []
-
-
-def test_an_unchanged_id_is_not_recreated() -> None:
-    assert recreated({"t": "a", "u": "c"}, {"t": "a", "u": "d"}, applied={"t", "u"}) == ["u"]
+    assert message.startswith("source topics were recreated since the marts applied them: t (id a -> b). "
+                              "The offsets in mart_offsets belong to the old topics")
+    assert "run `cdc marts --adopt-topics`" in message and "run `cdc marts --rebuild`" in message
