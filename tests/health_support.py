@@ -12,11 +12,11 @@ def health(env: dict[str, str], worker: str, *options: str) -> subprocess.Comple
 
 
 def wait_for_health(env: dict[str, str], worker: str, exit_code: int, *options: str,
-                    timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    """Until `cdc health WORKER OPTIONS` exits with `exit_code`; its last run otherwise."""
+                    timeout: float = 30, verdict: str = "") -> subprocess.CompletedProcess[str]:
+    """Until `cdc health WORKER OPTIONS` exits with `exit_code` (and says `verdict` first); its last run otherwise."""
     deadline = time.monotonic() + timeout
     while True:
         result = health(env, worker, *options)
-        if result.returncode == exit_code or time.monotonic() >= deadline:
+        if (result.returncode == exit_code and result.stdout.startswith(verdict)) or time.monotonic() >= deadline:
             return result
         time.sleep(1.0)

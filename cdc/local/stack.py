@@ -140,7 +140,7 @@ def up(folder: Path, *, progress: Progress = log.info, die_with_parent: bool = F
         write_env_file(folder, state.env)
         _settle_workers(state, [part for part in WORKERS if part in missing])
     except BaseException:
-        progress("start-up failed; stopping what this run started")
+        progress("start-up failed; stopping what was started")
         _stop(state, [part for part in missing if part in state.processes], progress)
         raise
     progress(f"stack is up; settings in {folder / ENV_FILE}")

@@ -16,6 +16,8 @@ from tests.integration.test_consumer_rebalance import ASSIGNED, insert_user
 
 pytestmark = pytest.mark.integration
 
+CAUGHT_UP = "healthy: caught up, nothing waiting"
+
 STALLED = re.compile(r"unhealthy: no progress for \d+ s with input waiting \(1 messages; last batch at .+\)")
 
 
@@ -28,8 +30,8 @@ def test_health_turns_unhealthy_while_mysql_refuses_the_consumer_and_healthy_whe
         try:
             consumer.wait_for_log(ASSIGNED)
             wait_for_match(env, timeout=60)
-            caught_up = wait_for_health(env, "consumer", 0, "--max-stall", "5")
-            assert caught_up.stdout.startswith("healthy: caught up, nothing waiting"), caught_up.stdout
+            caught_up = wait_for_health(env, "consumer", 0, "--max-stall", "5", verdict=CAUGHT_UP)
+            assert caught_up.stdout.startswith(CAUGHT_UP), caught_up.stdout
 
             outage.begin()
             insert_user(env)  # a change it cannot write
@@ -38,8 +40,8 @@ def test_health_turns_unhealthy_while_mysql_refuses_the_consumer_and_healthy_whe
             assert stalled.returncode == 1 and STALLED.fullmatch(stalled.stdout.strip()), stalled.stdout
 
             outage.end()
-            recovered = wait_for_health(env, "consumer", 0, "--max-stall", "5")
-            assert recovered.stdout.startswith("healthy: caught up, nothing waiting"), recovered.stdout
+            recovered = wait_for_health(env, "consumer", 0, "--max-stall", "5", timeout=120, verdict=CAUGHT_UP)
+            assert recovered.stdout.startswith(CAUGHT_UP), recovered.stdout
             wait_for_match(env, timeout=30)
             assert consumer.stop() == 0, consumer.output()[-3000:]
         finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cdc.local.processes import ProcessRecord
+from cdc.local.processes import ProcessRecord, kill_now
 from tests.cli import run_cdc
 
 pytestmark = pytest.mark.integration
@@ -71,11 +71,32 @@ def test_generated_changes_reach_the_replica_and_the_marts_exactly(cli_stack: Pa
     ]
 
 
-def test_up_refuses_a_folder_whose_stack_is_running(cli_stack: Path) -> None:
-    result = cdc("local", "up", "--dir", str(cli_stack), "--infra-only")
+def _pids(folder: Path) -> dict[str, int]:
+    return {record.name: record.pid for record in _records(folder) if record.alive()}
 
-    assert result.returncode == 1
-    assert "a stack is already running in" in result.stderr
+
+def test_up_on_a_running_stack_starts_nothing(cli_stack: Path) -> None:
+    before = _pids(cli_stack)
+
+    result = cdc("local", "up", "--dir", str(cli_stack))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "already running: broker, connect, consumer, mariadb, marts, postgres" in result.stdout
+    assert _pids(cli_stack) == before
+
+
+def test_up_starts_only_the_missing_part(cli_stack: Path) -> None:
+    before = _pids(cli_stack)
+    kill_now(next(record for record in _records(cli_stack) if record.name == "marts"))
+
+    result = cdc("local", "up", "--dir", str(cli_stack))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "starting the marts worker" in result.stdout and "starting PostgreSQL" not in result.stdout
+    after = _pids(cli_stack)
+    assert after.keys() == before.keys() and after["marts"] != before["marts"]
+    assert {name: pid for name, pid in after.items() if name != "marts"} == {
+        name: pid for name, pid in before.items() if name != "marts"}
 
 
 def test_down_leaves_no_process_of_the_stack(cli_stack: Path) -> None:

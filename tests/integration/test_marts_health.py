@@ -27,7 +27,8 @@ def test_health_turns_unhealthy_while_mysql_refuses_the_marts_and_healthy_when_i
                "MARTS_DATA_DIR": str(tmp_path / "data"), "MARTS_SESSION_TIMEOUT": "4"}
         worker = ConsumerProcess(env, tmp_path / "marts.log", command=("-m", "cdc", "marts")).start()
         try:
-            caught_up = wait_for_health(env, "marts", 0, "--max-stall", "5", timeout=120)
+            # It reads the shared topics from their start: the whole session's history first.
+            caught_up = wait_for_health(env, "marts", 0, "--max-stall", "5", timeout=400, verdict=CAUGHT_UP)
             assert caught_up.stdout.startswith(CAUGHT_UP), caught_up.stdout + worker.output()[-3000:]
 
             outage.begin()
@@ -37,7 +38,7 @@ def test_health_turns_unhealthy_while_mysql_refuses_the_marts_and_healthy_when_i
             assert stalled.returncode == 1 and STALLED.fullmatch(stalled.stdout.strip()), stalled.stdout
 
             outage.end()
-            recovered = wait_for_health(env, "marts", 0, "--max-stall", "5")
+            recovered = wait_for_health(env, "marts", 0, "--max-stall", "5", timeout=120, verdict=CAUGHT_UP)
             assert recovered.stdout.startswith(CAUGHT_UP), recovered.stdout
             assert worker.stop() == 0, worker.output()[-3000:]
         finally:
