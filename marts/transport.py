@@ -86,16 +86,20 @@ async def _seek_to_positions(consumer: Any, assigned: list[Any],
     starts = await consumer.beginning_offsets(assigned)
     sought = {}
     for tp in assigned:
-        applied = positions.get((tp.topic, tp.partition))
-        offset = starts[tp] if applied is None else applied + 1
-        if offset < starts[tp] or (applied is None and starts[tp] > 0):
-            raise RetentionGap(
-                f"{tp.topic}[{tp.partition}]: the marts applied up to offset "
-                f"{'nothing' if applied is None else applied}, but the partition now starts at {starts[tp]}: "
-                f"the events between were deleted by retention before they were applied. Rebuild the marts "
-                f"from a new snapshot: a new connector (CONNECTOR_NAME, SLOT_NAME) snapshots the source again, "
-                f"then `cdc marts --rebuild` and `cdc marts`.")
+        offset = start_offset(f"{tp.topic}[{tp.partition}]", positions.get((tp.topic, tp.partition)), starts[tp])
         consumer.seek(tp, offset)
         sought[tp] = offset
     return sought
 
+
+def start_offset(where: str, applied: int | None, log_start: int) -> int:
+    """Where reading resumes: after the last applied offset (None: nothing applied), which retention must
+    not have deleted; raises RetentionGap."""
+    offset = log_start if applied is None else applied + 1
+    if offset < log_start or (applied is None and log_start > 0):
+        raise RetentionGap(
+            f"{where}: the marts applied up to offset {'nothing' if applied is None else applied}, but the "
+            f"partition now starts at {log_start}: the events between were deleted by retention before they "
+            f"were applied. Rebuild the marts from a new snapshot: a new connector (CONNECTOR_NAME, SLOT_NAME) "
+            f"snapshots the source again, then `cdc marts --rebuild` and `cdc marts`.")
+    return offset
