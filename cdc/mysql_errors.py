@@ -20,7 +20,9 @@ CLIENT_ERRORS = 2000  # 2000..2999: client side (cannot connect, lost connection
 # incorrect datetime value, division by 0, BIGINT out of range, invalid JSON, incorrect value for a
 # function, CHECK constraint violated.
 VALUE_ERRORS = frozenset({1292, 1365, 1690, 3140, 1411, 4025})
-VALUE_ERROR_CLASSES = (pymysql.DataError, pymysql.IntegrityError, pymysql.ProgrammingError, pymysql.NotSupportedError)
+# Not ProgrammingError: an error in the SQL (or a table that no longer matches it) would otherwise
+# dead-letter every row while the offsets move on.
+VALUE_ERROR_CLASSES = (pymysql.DataError, pymysql.IntegrityError)
 
 
 def error_code(exc: BaseException) -> int | None:

@@ -14,11 +14,13 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from cdc.errors import ConfigError
+from cdc.limits import MYSQL_MAX_ALLOWED_PACKET
 
 Env = Mapping[str, str]
 
 DEFAULT_TOPIC_PREFIX = "shop"
 DEFAULT_CONNECTOR_NAME = "shop-postgres"
+MYSQL_IO_TIMEOUT_S = 60  # a statement of a worker waits at most this long for the server
 SOURCE_TABLES = ("users", "product_categories", "products", "orders", "order_details")
 
 
@@ -103,6 +105,12 @@ class MySqlSettings:
             "password": self.url.password,
             "database": self.url.database,
         }
+
+    def worker_kwargs(self, connect_timeout: float = 10.0) -> dict[str, object]:
+        """A worker's connection: transactions by hand, and no wait without end on a server that hangs."""
+        return {**self.connect_kwargs(), "charset": "utf8mb4", "autocommit": False,
+                "connect_timeout": connect_timeout, "read_timeout": MYSQL_IO_TIMEOUT_S,
+                "write_timeout": MYSQL_IO_TIMEOUT_S, "max_allowed_packet": MYSQL_MAX_ALLOWED_PACKET}
 
 
 @dataclass(frozen=True)

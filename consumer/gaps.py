@@ -24,8 +24,8 @@ The replica cannot be repaired from these topics; rebuild it from a new snapshot
      (SELECT pg_drop_replication_slot('<SLOT_NAME>');) so PostgreSQL stops keeping WAL for it;
   2. set a new TOPIC_PREFIX, CONNECTOR_NAME and SLOT_NAME and run `cdc connectors apply`: Debezium snapshots
      every table again into new topics (whose logs start at 0);
-  3. point MYSQL_URL at a new, empty database (or drop the five replica tables: rows deleted during the gap
-     would stay otherwise) and start `cdc consume` with the new TOPIC_PREFIX and a new CONSUMER_GROUP.
+  3. point MYSQL_URL at a new, empty database (or drop the replica tables and cdc_truncations: rows deleted
+     during the gap would stay otherwise) and start `cdc consume` with the new TOPIC_PREFIX and a new CONSUMER_GROUP.
 Keeping the old topics instead is only safe if the new CONSUMER_GROUP is committed at their end before the
 new connector starts its snapshot (kafka-consumer-groups.sh --reset-offsets --to-latest)."""
 

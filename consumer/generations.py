@@ -22,7 +22,7 @@ from cdc import generations
 from cdc.errors import ConsumerError
 from cdc.generations import TABLE_OPTIONS
 from cdc.settings import MySqlSettings
-from consumer.replica_schema import REPLICA_TABLES
+from consumer.replica_schema import data_tables
 from consumer.sink import MySqlUnavailable
 
 log = logging.getLogger(__name__)
@@ -68,8 +68,8 @@ def adopt(mysql: MySqlSettings, current: Mapping[str, str], partitions: Mapping[
 def rebuild(mysql: MySqlSettings, current: Mapping[str, str], partitions: Mapping[str, list[int]]) -> None:
     """Drop the replica's tables; the consumer creates them again and fills them from the topics' start."""
     with _transaction(mysql) as cur:
-        for spec in REPLICA_TABLES.values():
-            cur.execute(f"DROP TABLE IF EXISTS `{spec.name}`")
+        for table in data_tables():
+            cur.execute(f"DROP TABLE IF EXISTS `{table}`")
         cur.execute(f"DELETE FROM {TOPICS}")
         generations.record_ids(cur, TOPICS, current)
         _add_rereads(cur, partitions)

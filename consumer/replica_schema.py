@@ -128,3 +128,8 @@ def _tables_without_position(cur: Any) -> list[str]:
                 " AND column_name = %s", (POSITION_COLUMN,))
     having = {name for (name,) in cur.fetchall()}
     return [name for name in REPLICA_TABLES if name not in having]
+
+
+def data_tables() -> list[str]:
+    """What a rebuild drops: the replica's tables and their truncate watermarks (a snapshot brings both anew)."""
+    return [spec.name for spec in REPLICA_TABLES.values()] + [TRUNCATIONS]

@@ -39,7 +39,6 @@ import pymysql
 from cdc.deadletter import DeadLetter
 from cdc.errors import ConsumerError
 from cdc.mysql_errors import is_transient
-from cdc.limits import MYSQL_MAX_ALLOWED_PACKET
 from cdc.settings import MySqlSettings
 from consumer.batch import Action, Batch, TableChanges
 from consumer.envelope import Row
@@ -175,12 +174,10 @@ class MySqlSink:
         """Open the connection if needed, creating the database and tables (idempotent)."""
         if self._conn is not None:
             return
-        kwargs = dict(self._settings.connect_kwargs())
+        kwargs = self._settings.worker_kwargs(self._connect_timeout)
         database = str(kwargs.pop("database"))
         try:
-            conn = pymysql.connect(**kwargs, charset="utf8mb4", autocommit=False,
-                                   connect_timeout=self._connect_timeout, read_timeout=60, write_timeout=60,
-                                   max_allowed_packet=MYSQL_MAX_ALLOWED_PACKET)
+            conn = pymysql.connect(**kwargs)
             with conn.cursor() as cur:
                 cur.execute(SESSION_SQL)
             ensure_database(conn, database)

@@ -106,11 +106,11 @@ Reject = Callable[[Event, str], None]
 
 
 def connect(mysql: MySqlSettings, database: bool = True) -> Any:
-    kwargs = mysql.connect_kwargs()
+    kwargs = mysql.worker_kwargs()
     if not database:
         kwargs.pop("database")
     try:
-        conn = pymysql.connect(**kwargs, charset="utf8mb4", autocommit=False)
+        conn = pymysql.connect(**kwargs)
         with conn.cursor() as cur:
             cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE")
             cur.execute("SET time_zone = '+00:00'")
@@ -185,6 +185,7 @@ class MartStore:
         self.on_batch_committed = on_batch_committed
         self.stopping = threading.Event()
         self._conn: Any = None
+        self._in_use = threading.Lock()  # the connection, between the worker's thread and close()
         # The last offset applied per (topic, partition), as this worker knows it: read at start,
         # advanced by its own commits. Never ahead of MySQL (another worker may have gone further).
         self._positions: dict[tuple[str, int], int] = {}
@@ -232,12 +233,15 @@ class MartStore:
         while True:
             attempt += 1
             try:
-                conn = self._connection()
-                with conn.cursor() as cur:
-                    applied, skipped = apply_batch(cur, events)
-                conn.commit()
+                with self._in_use:
+                    conn = self._connection()
+                    with conn.cursor() as cur:
+                        applied, skipped = apply_batch(cur, events)
+                    conn.commit()
             except (pymysql.MySQLError, MySqlUnavailable) as exc:
-                self._abandon(drop=not isinstance(exc, pymysql.MySQLError) or error_code(exc) not in LOCK_CONFLICTS)
+                with self._in_use:
+                    self._abandon(drop=not isinstance(exc, pymysql.MySQLError)
+                                  or error_code(exc) not in LOCK_CONFLICTS)
                 if not is_transient(exc):
                     raise RejectedBatch(str(exc)) from exc
                 failing_since = failing_since or time.monotonic()
@@ -262,7 +266,9 @@ class MartStore:
             log.warning("MySQL unavailable (%s); waiting, next attempt in %.1f s (attempt %d)", exc, delay, attempt)
 
     def close(self) -> None:
-        self._abandon(True)
+        """Waits for a transaction in progress in another thread (a connection serves one thread at a time)."""
+        with self._in_use:
+            self._abandon(True)
 
     def _connection(self) -> Any:
         if self._conn is None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,12 +35,12 @@ import pymysql
 from confluent_kafka import Consumer, TopicPartition
 
 from cdc.errors import CdcError
-from cdc.settings import SOURCE_TABLES, ConnectorSettings, KafkaSettings, MySqlSettings
+from cdc.settings import ConnectorSettings, KafkaSettings, MySqlSettings
 from cdc.topics import source_topics, topic_ids, topic_partitions
 from connectors.client import ConnectClient
 from consumer import generations as replica_generations
 from consumer.offsets import end_offsets, partition_lags
-from consumer.replica_schema import REPLICA_TABLES, TRUNCATIONS
+from consumer.replica_schema import data_tables
 from consumer.settings import ConsumerSettings
 from marts import generations
 from marts.schema import OFFSETS, all_tables
@@ -135,8 +136,12 @@ def undrained(env: Mapping[str, str]) -> list[str]:
             lags = partition_lags(group, topics)
         finally:
             group.close()
-        behind = [f"consumer {lag.topic}[{lag.partition}] {lag.lag} behind" for lag in lags
-                  if lag.high > 0 and lag.committed != lag.high]
+        partitions = ConnectorSettings.from_env(env).topic_partitions
+        seen = Counter(lag.topic for lag in lags)
+        behind = [f"{topic}: {seen[topic]} of {partitions} partitions known" for topic in topics
+                  if seen[topic] != partitions]  # unknown partitions cannot count as drained
+        behind += [f"consumer {lag.topic}[{lag.partition}] {lag.lag} behind" for lag in lags
+                   if lag.high > 0 and lag.committed != lag.high]
         ends = end_offsets(reader, [TopicPartition(lag.topic, lag.partition) for lag in lags], timeout=10)
     except Exception as exc:  # noqa: BLE001 - any failure means "not known to be drained"
         return [f"cannot read the consumer's progress: {exc}"]
@@ -198,14 +203,13 @@ def _adopt_replica(env: Mapping[str, str]) -> None:
 
 
 def _sinks_hold_data(mysql: MySqlSettings) -> bool:
-    names = [spec.name for spec in REPLICA_TABLES.values()] + [OFFSETS]
+    names = data_tables() + [OFFSETS]
     found = {name for (name,) in _mysql_rows(mysql, "SHOW TABLES")}
     return any(name in found for name in names)
 
 
 def _drop_sinks(mysql: MySqlSettings) -> None:
-    replica = [REPLICA_TABLES[table].name for table in SOURCE_TABLES if table in REPLICA_TABLES] + [TRUNCATIONS]
-    tables = replica + replica_generations.table_names() + all_tables()
+    tables = data_tables() + replica_generations.table_names() + all_tables()
     conn = pymysql.connect(**mysql.connect_kwargs(), autocommit=True)  # type: ignore[arg-type]
     try:
         with conn.cursor() as cur:

@@ -92,11 +92,13 @@ class StackState:
         self.handover = saved.to_json()
         self.save()
 
-    def take_handover(self) -> handover.Handover | None:
-        """The saved handover, once: a later broker restart without a new `down` must not reuse it."""
-        saved, self.handover = handover.Handover.from_json(self.handover), None
+    def clear_handover(self) -> None:
+        self.handover = None
         self.save()
-        return saved
+
+    def worker_env(self) -> dict[str, str]:
+        """The environment the stack's workers run with (and the handover reads their settings from)."""
+        return {**os.environ, **self.env, "MARTS_DATA_DIR": str(self.folder / "marts")}
 
 
 def write_env_file(folder: Path, env: Mapping[str, str]) -> Path:
@@ -129,6 +131,11 @@ def up(folder: Path, *, progress: Progress = log.info, die_with_parent: bool = F
         progress(f"already running: {', '.join(sorted(running))}; starting only the missing parts")
     wanted = INFRA if infra_only else PARTS
     missing = [part for part in wanted if part not in running]
+    if "broker" in missing:
+        # A new broker has none of the old topics: whatever still reads or writes them starts again too.
+        downstream = [part for part in ("connect", *WORKERS) if part in running]
+        _stop(state, downstream, progress)
+        missing += [part for part in downstream if part not in missing]
     try:
         for part in INFRA:
             if part in missing:
@@ -204,7 +211,8 @@ def _ensure_connector(state: StackState, progress: Progress, new_broker: bool) -
     name, config = render(settings)
     client = ConnectClient(settings.connect_url)
     if new_broker:
-        handover.restore(state.env, state.take_handover(), config, progress)
+        handover.restore(state.worker_env(), handover.Handover.from_json(state.handover), config, progress)
+        state.clear_handover()  # used once: a second restore would replay what the sinks applied since
     elif name in client.connectors() and client.status(name).connector_state in ("STOPPED", "PAUSED"):
         progress(f"resuming connector {name} (stopped by an interrupted `down`?)")
         client.resume(name)
@@ -217,7 +225,7 @@ def _start_worker(name: str) -> Callable[[StackState, Progress, bool], None]:
         command = WORKERS[name]
         # In stack.env too, so that `cdc health` run by hand reads this stack's workers.
         state.env[f"{name.upper()}_HEALTH_FILE"] = str(state.folder / f"{name}-health.json")
-        env = {**os.environ, **state.env, "MARTS_DATA_DIR": str(state.folder / "marts")}
+        env = state.worker_env()
         progress(f"starting the {name} worker (cdc {' '.join(command)})")
         state.add(spawn(name, [sys.executable, "-m", "cdc", *command], state.logs / f"{name}.log",
                         env=env, die_with_parent=die_with_parent))
@@ -245,7 +253,7 @@ def down(folder: Path, *, progress: Progress = log.info) -> list[str]:
     """Stop every process the stack started, after a handover of the broker's content; return their names."""
     state = StackState.load(folder.resolve())
     if all(state.alive(part) for part in ("broker", "connect", "mariadb")) and "CONNECT_URL" in state.env:
-        state.save_handover(handover.prepare(state.env, progress))
+        state.save_handover(handover.prepare(state.worker_env(), progress))
     return _stop(state, list(state.processes), progress)
 
 
@@ -279,7 +287,7 @@ def restart(folder: Path, name: str, *, kill: bool = False, die_with_parent: boo
     if name == "broker":
         affected = [part for part in ("broker", "connect", *WORKERS) if state.alive(part)]
         if not kill:
-            state.save_handover(handover.prepare(state.env, progress))
+            state.save_handover(handover.prepare(state.worker_env(), progress))
     _stop(state, affected, progress, kill=kill)
     for part in INFRA:
         if part in affected:

@@ -13,14 +13,15 @@ from cdc.mysql_errors import is_transient
     pymysql.err.InternalError(6, "Error on delete of tmp"), pymysql.err.ProgrammingError(1146, "Table doesn't exist"),
     pymysql.err.OperationalError(1045, "Access denied"), pymysql.err.InterfaceError(0, ""),
     ConnectionRefusedError(111, "refused"), pymysql.err.OperationalError(1021, "Disk full"),
+    pymysql.err.ProgrammingError(1054, "Unknown column"), pymysql.err.ProgrammingError(1064, "syntax"),
 ])
-def test_contention_outages_and_server_trouble_are_transient(error: BaseException) -> None:
+def test_contention_outages_server_trouble_and_sql_errors_are_transient(error: BaseException) -> None:
     assert is_transient(error)
 
 
 @pytest.mark.parametrize("error", [
     pymysql.err.DataError(1406, "Data too long"), pymysql.err.DataError(1264, "Out of range value"),
-    pymysql.err.IntegrityError(1062, "Duplicate entry"), pymysql.err.ProgrammingError(1064, "syntax"),
+    pymysql.err.IntegrityError(1062, "Duplicate entry"),
     pymysql.err.OperationalError(1292, "Incorrect datetime value"),
     pymysql.err.OperationalError(1690, "BIGINT UNSIGNED value is out of range"),
 ])
