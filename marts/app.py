@@ -17,6 +17,7 @@ good).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Sequence
@@ -24,20 +25,21 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import faust
+import pymysql
 
-from cdc.deadletter import DeadLetter, DeadLetterProducer, RawMessage
+from cdc.deadletter import DeadLetter, DeadLetterError, DeadLetterProducer, RawMessage
 from cdc.errors import CdcError
 from cdc.generations import recreated
 from cdc.health import HEARTBEAT_SECONDS
 from cdc.limits import MESSAGE_MAX_BYTES
 from cdc.settings import SOURCE_TABLES, KafkaSettings
 from cdc.topics import topic_ids as topic_ids_now
+from marts import generations, transport
 from marts.events import Event, MalformedEvent, Position, decode
 from marts.generations import TopicsRecreated, explain
 from marts.health import MartsHeartbeat
 from marts.settings import MartsSettings
-from marts import transport
-from marts.store import BatchResult, MartStore
+from marts.store import BatchResult, MartStore, StoreStopped
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +86,10 @@ def create_app(settings: MartsSettings, kafka: KafkaSettings, store: MartStore,
             raws = {event.position: raw for event, raw in zip(batch, map(raw_message, events))}
 
             def reject(event: Event, reason: str) -> None:
-                deadletters.send([DeadLetter(raws[event.position], reason, "apply")])
+                send_until_delivered(deadletters, [DeadLetter(raws[event.position], reason, "apply")], store)
 
             def dead_letters_then_apply() -> BatchResult:
-                deadletters.send(letters)
+                send_until_delivered(deadletters, letters, store)
                 return store.apply(batch, reject)
 
             try:
@@ -115,17 +117,19 @@ def create_app(settings: MartsSettings, kafka: KafkaSettings, store: MartStore,
 
     @app.timer(GENERATION_CHECK_SECONDS)
     async def check_topic_generations() -> None:
+        """Topics recreated while the worker runs stop it; topics created since it started are recorded."""
         loop = asyncio.get_running_loop()
         try:
             current = await loop.run_in_executor(None, topic_ids_now, kafka.bootstrap, list(tables))
-        except CdcError as exc:
-            log.warning("cannot check the source topics' ids: %s", exc)
-            return
-        changed = recreated(topic_ids, current, set(topic_ids))
-        if changed:
-            error = TopicsRecreated(explain(changed, topic_ids, current))
+            changed = recreated(topic_ids, current, set(topic_ids))
+            if changed:
+                raise TopicsRecreated(explain(changed, topic_ids, current))
+            await loop.run_in_executor(None, generations.check, store.mysql, current)
+        except TopicsRecreated as error:
             log.critical("%s", error)
             await app.crash(error)
+        except (CdcError, pymysql.MySQLError) as exc:
+            log.warning("cannot check the source topics' ids: %s", exc)
 
     return app
 
@@ -149,6 +153,23 @@ class Progress:
                      self.applied, self.batches, elapsed, self.applied / elapsed, self.skipped, self.retries)
             self.batches = self.applied = self.skipped = self.retries = 0
             self.since = time.monotonic()
+
+
+DEAD_LETTER_RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0)
+
+
+def send_until_delivered(deadletters: DeadLetterProducer, letters: Sequence[DeadLetter], store: MartStore) -> None:
+    """Dead letters must be confirmed before the offsets around them are stored: a broker that cannot
+    take them is waited out like a MySQL outage (a letter may then be sent twice: at least once)."""
+    for attempt in itertools.count():
+        try:
+            deadletters.send(letters)
+            return
+        except DeadLetterError as exc:
+            delay = DEAD_LETTER_RETRY_SECONDS[min(attempt, len(DEAD_LETTER_RETRY_SECONDS) - 1)]
+            log.warning("%s; retrying in %.0f s", exc, delay)
+            if store.stopping.wait(delay):
+                raise StoreStopped(f"stopped while the dead-letter topic is unavailable ({exc})") from exc
 
 
 def keep_unacknowledged(events: Sequence[Any]) -> None:

@@ -4,14 +4,18 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import click
+import pymysql
 
 from cdc.settings import KafkaSettings, MySqlSettings
 from marts.events import Event
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @click.command("marts")
@@ -58,6 +62,24 @@ def _rebuild(mysql: MySqlSettings) -> None:
     click.echo("marts dropped; `cdc marts` rebuilds them from the topics' start")
 
 
+def _when_reachable(what: str, action: Callable[[], T]) -> T:
+    """`action`, retried while the broker or MySQL is unavailable (a worker started before them waits)."""
+    from cdc.errors import ConnectorError
+    from cdc.mysql_errors import is_transient
+    from marts.store import MySqlUnavailable
+
+    delay = 1.0
+    while True:
+        try:
+            return action()
+        except (ConnectorError, MySqlUnavailable, pymysql.MySQLError) as exc:
+            if isinstance(exc, pymysql.MySQLError) and not is_transient(exc):
+                raise
+            log.warning("%s: %s; retrying in %.0f s", what, exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
 def _source_topic_ids(kafka: KafkaSettings) -> dict[str, str]:
     from cdc.settings import SOURCE_TABLES
     from cdc.topics import topic_ids
@@ -92,10 +114,10 @@ def run_worker(mysql: MySqlSettings, on_batch_committed: Callable[[Sequence[Even
     kafka = KafkaSettings.from_env()
     wait_and_ensure_schema(mysql)
     start_connector_watch()
-    topic_ids = _source_topic_ids(kafka)
-    generations.check(mysql, topic_ids)
+    topic_ids = _when_reachable("reading the source topics' ids", lambda: _source_topic_ids(kafka))
+    _when_reachable("checking the topics' generations", lambda: generations.check(mysql, topic_ids))
     store = MartStore(mysql, on_batch_committed)
-    store.load_positions()
+    _when_reachable("reading the stored positions", store.load_positions)
     deadletters = DeadLetterProducer(kafka.bootstrap, settings.deadletter_topic, kafka.replication_factor)
     app = create_app(settings, kafka, store, deadletters, topic_ids)
     log.info("marts worker %s starting (batch %d / %.2f s)", settings.app_id, settings.batch_size,
