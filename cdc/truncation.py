@@ -50,6 +50,9 @@ snapshot position but committed after it (a snapshot racing a truncate).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 def survives(change_lsn: int, watermark: int | None) -> bool:
     """A change at `change_lsn` is applied; False: a truncate written after it was already applied."""
@@ -64,3 +67,11 @@ def wiped_by(row_lsn: int | None, truncate_lsn: int) -> bool:
 def raised(watermark: int | None, truncate_lsn: int) -> int:
     """The table's watermark once the truncate at `truncate_lsn` is applied."""
     return truncate_lsn if watermark is None else max(watermark, truncate_lsn)
+
+
+def source_lsn(source: Mapping[str, Any]) -> int | None:
+    """A Debezium event's `source.lsn`, or None when it is missing or not a WAL position."""
+    lsn = source.get("lsn")
+    if lsn.__class__ is not int or lsn < 0:  # bool is an int subclass and is refused too
+        return None
+    return lsn

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from cdc.deadletter import RawMessage
+from cdc.truncation import source_lsn
 from consumer.replica_schema import TableSpec
 from consumer.types import ValueConversionError
 
@@ -124,9 +125,9 @@ def _decode(raw: RawMessage, spec: TableSpec) -> ChangeEvent:
 
 
 def _lsn(source: dict[str, Any]) -> int:
-    lsn = source.get("lsn")
-    if lsn.__class__ is not int or lsn < 0:  # bool is an int subclass and is refused too
-        raise _Invalid(f"source.lsn is missing or not a WAL position: {lsn!r}")
+    lsn = source_lsn(source)
+    if lsn is None:
+        raise _Invalid(f"source.lsn is missing or not a WAL position: {source.get('lsn')!r}")
     return lsn
 
 

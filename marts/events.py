@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from cdc.truncation import source_lsn
 from marts.tables import STATE_TABLES, Column, Row, StateTable
 
 
@@ -74,13 +75,13 @@ def decode(position: Position, table: str, value: bytes | None) -> Event:
     source = payload.get("source") if isinstance(payload.get("source"), dict) else {}
     ts = source.get("ts_ms")
     source_ts = ts if isinstance(ts, int) else None
-    return Event(position, decode_change(table, payload), source_ts, source_lsn(source))
+    return Event(position, decode_change(table, payload), source_ts, event_lsn(source))
 
 
-def source_lsn(source: Mapping[str, Any]) -> int:
-    lsn = source.get("lsn")
-    if isinstance(lsn, bool) or not isinstance(lsn, int) or lsn < 0:
-        raise MalformedEvent(f"source.lsn is missing or not a WAL position: {lsn!r}")
+def event_lsn(source: Mapping[str, Any]) -> int:
+    lsn = source_lsn(source)
+    if lsn is None:
+        raise MalformedEvent(f"source.lsn is missing or not a WAL position: {source.get('lsn')!r}")
     return lsn
 
 
