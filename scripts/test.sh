@@ -9,5 +9,5 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install.sh
 
-# Unit tests first (seconds), then integration tests against the real stack.
+# Unit and integration tests in one run; the integration tests start the real stack themselves.
 python3 -m pytest -p no:cacheprovider "$@"
