@@ -75,3 +75,15 @@ def source_lsn(source: Mapping[str, Any]) -> int | None:
     if lsn.__class__ is not int or lsn < 0:  # bool is an int subclass and is refused too
         return None
     return lsn
+
+
+def watermarks_ddl(table: str, options: str) -> str:
+    """A stage's table of truncate watermarks: the newest truncate applied per source table."""
+    return (f"CREATE TABLE IF NOT EXISTS `{table}` (\n  `table_name` VARCHAR(64) NOT NULL,\n"
+            f"  `lsn` BIGINT NOT NULL,\n  PRIMARY KEY (`table_name`)\n) {options}")
+
+
+def raise_watermark(cur: Any, watermarks: str, table: str, lsn: int) -> None:
+    """Record a truncate of `table` at `lsn` in the `watermarks` table (never lowering it), in the caller's transaction."""
+    cur.execute(f"INSERT INTO `{watermarks}` (table_name, lsn) VALUES (%s, %s)"
+                " ON DUPLICATE KEY UPDATE lsn = GREATEST(lsn, VALUES(lsn))", (table, lsn))

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cdc.truncation import watermarks_ddl
 from consumer.types import Column, Kind
 
 B, I, D, T, TS, DT = Kind.BIGINT, Kind.INT, Kind.DECIMAL, Kind.TEXT, Kind.TIMESTAMP, Kind.DATE
@@ -94,13 +95,7 @@ POSITION_COLUMN = "_cdc_lsn"
 # NULL: a row stored before positions were kept; a truncate counts it as older.
 POSITION_TYPE = "BIGINT NULL"
 TRUNCATIONS = "cdc_truncations"
-TRUNCATIONS_DDL = (
-    f"CREATE TABLE IF NOT EXISTS `{TRUNCATIONS}` (\n"
-    "  `table_name` VARCHAR(64) NOT NULL,\n"
-    "  `lsn` BIGINT NOT NULL,\n"
-    "  PRIMARY KEY (`table_name`)\n"
-    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
-)
+TRUNCATIONS_DDL = watermarks_ddl(TRUNCATIONS, "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
 
 
 def ensure_database(conn: Any, database: str) -> None:

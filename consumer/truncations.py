@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cdc.truncation import raise_watermark
 from consumer.replica_schema import POSITION_COLUMN, TRUNCATIONS, TableSpec
 
 Watermarks = dict[str, int]
@@ -29,15 +30,10 @@ def truncate_sql(spec: TableSpec) -> str:
     return (f"DELETE FROM `{spec.name}` WHERE `{POSITION_COLUMN}` < %s OR `{POSITION_COLUMN}` IS NULL")
 
 
-def raise_watermark(cur: Any, table: str, lsn: int) -> None:
-    cur.execute(f"INSERT INTO `{TRUNCATIONS}` (table_name, lsn) VALUES (%s, %s)"
-                " ON DUPLICATE KEY UPDATE lsn = GREATEST(lsn, VALUES(lsn))", (table, lsn))
-
-
 def apply_truncate(cur: Any, spec: TableSpec, truncate_lsn: int | None, watermark: int | None) -> int | None:
     """Apply the batch's truncate of the table if it is newer than the watermark; the watermark after it."""
     if truncate_lsn is None or (watermark is not None and truncate_lsn <= watermark):
         return watermark  # an older truncate's rows went with the newer one's
-    raise_watermark(cur, spec.name, truncate_lsn)  # first: waits for the batches that read the old watermark
+    raise_watermark(cur, TRUNCATIONS, spec.name, truncate_lsn)  # first: waits for the batches that read the old watermark
     cur.execute(truncate_sql(spec), (truncate_lsn,))
     return truncate_lsn

@@ -7,6 +7,7 @@ source table's truncate watermark (cdc.truncation).
 from __future__ import annotations
 
 from cdc.generations import ids_ddl
+from cdc.truncation import watermarks_ddl
 from marts.contributions import MARTS, MartSpec
 from marts.tables import STATE_TABLES, StateTable
 
@@ -53,11 +54,7 @@ OFFSETS_DDL = f"""CREATE TABLE IF NOT EXISTS {OFFSETS} (
 TOPICS_DDL = ids_ddl(TOPICS)
 
 
-TRUNCATIONS_DDL = f"""CREATE TABLE IF NOT EXISTS {TRUNCATIONS} (
-  table_name VARCHAR(64) NOT NULL,
-  lsn BIGINT NOT NULL,
-  PRIMARY KEY (table_name)
-) {TABLE_OPTIONS}"""
+TRUNCATIONS_DDL = watermarks_ddl(TRUNCATIONS, TABLE_OPTIONS)
 
 
 def all_ddl() -> list[str]:

@@ -55,7 +55,7 @@ import pymysql
 from cdc.errors import MartsError
 from cdc.mysql_errors import error_code, is_transient
 from cdc.settings import MySqlSettings
-from cdc.truncation import raised, survives
+from cdc.truncation import raise_watermark, raised, survives
 from marts.contributions import MARTS, Delta, DeltaBuffer, Group, Key, MartSpec, diff, groups
 from marts.events import Event, RowChange, Truncate
 from marts.schema import OFFSETS, POSITION_COLUMN, TRUNCATIONS, all_ddl, position_ddl, widen_ddl
@@ -334,11 +334,6 @@ def load_watermarks(cur: Any) -> dict[str, int]:
     """Each source table's truncate watermark (a locking read: the transaction is SERIALIZABLE)."""
     cur.execute(f"SELECT table_name, lsn FROM {TRUNCATIONS}")
     return {name: lsn for name, lsn in cur.fetchall()}
-
-
-def raise_watermark(cur: Any, table: str, lsn: int) -> None:
-    cur.execute(f"INSERT INTO {TRUNCATIONS} (table_name, lsn) VALUES (%s, %s)"
-                " ON DUPLICATE KEY UPDATE lsn = GREATEST(lsn, VALUES(lsn))", (table, lsn))
 
 
 def save_offsets(cur: Any, events: Iterable[Event]) -> None:
@@ -653,7 +648,7 @@ def truncate(state: BatchState, table: StateTable, lsn: int | None, watermarks: 
     if lsn is not None and watermark is not None and lsn <= watermark:
         return  # the rows it would delete went with the newer truncate
     if lsn is not None:
-        raise_watermark(state.cur, table.source, lsn)  # first: waits for the batches that read the old one
+        raise_watermark(state.cur, TRUNCATIONS, table.source, lsn)  # first: waits for the batches that read the old one
         watermarks[table.source] = raised(watermark, lsn)
     state.flush()
     older = "" if lsn is None else f" WHERE {POSITION_COLUMN} < %s OR {POSITION_COLUMN} IS NULL"

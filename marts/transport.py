@@ -13,7 +13,7 @@ behind another worker's progress, which only means replays, skipped in MySQL.
 
 A stored position below the partition's log start means the events between
 were deleted by retention before they were applied: the worker stops with
-RetentionGap instead of skipping them.
+RetentionGapError instead of skipping them.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from cdc.errors import MartsError
 Positions = Callable[[], Mapping[tuple[str, int], int]]  # (topic, partition) -> last applied offset
 
 
-class RetentionGap(MartsError):
+class RetentionGapError(MartsError):
     """Events of a partition were deleted before the marts applied them."""
 
 
@@ -94,10 +94,10 @@ async def _seek_to_positions(consumer: Any, assigned: list[Any],
 
 def start_offset(where: str, applied: int | None, log_start: int) -> int:
     """Where reading resumes: after the last applied offset (None: nothing applied), which retention must
-    not have deleted; raises RetentionGap."""
+    not have deleted; raises RetentionGapError."""
     offset = log_start if applied is None else applied + 1
     if offset < log_start or (applied is None and log_start > 0):
-        raise RetentionGap(
+        raise RetentionGapError(
             f"{where}: the marts applied up to offset {'nothing' if applied is None else applied}, but the "
             f"partition now starts at {log_start}: the events between were deleted by retention before they "
             f"were applied. Rebuild the marts from a new snapshot: a new connector (CONNECTOR_NAME, SLOT_NAME) "
