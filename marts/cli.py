@@ -81,10 +81,9 @@ def _when_reachable(what: str, action: Callable[[], T]) -> T:
 
 
 def _source_topic_ids(kafka: KafkaSettings) -> dict[str, str]:
-    from cdc.settings import SOURCE_TABLES
-    from cdc.topics import topic_ids
+    from cdc.topics import source_topics, topic_ids
 
-    return topic_ids(kafka.bootstrap, [kafka.table_topic(table) for table in SOURCE_TABLES])
+    return topic_ids(kafka.bootstrap, source_topics(kafka.topic_prefix))
 
 
 def _verify(mysql: MySqlSettings) -> None:
@@ -106,13 +105,13 @@ def run_worker(mysql: MySqlSettings, on_batch_committed: Callable[[Sequence[Even
     from cdc.deadletter import DeadLetterProducer
     from marts.app import create_app
     from marts.settings import MartsSettings
-    from marts.store import MartStore, wait_and_ensure_schema
+    from marts.store import MartStore, ensure_schema
 
     from marts import generations
 
     settings = MartsSettings.from_env()
     kafka = KafkaSettings.from_env()
-    wait_and_ensure_schema(mysql)
+    _when_reachable("creating the marts' tables", lambda: ensure_schema(mysql))
     start_connector_watch()
     topic_ids = _when_reachable("reading the source topics' ids", lambda: _source_topic_ids(kafka))
     _when_reachable("checking the topics' generations", lambda: generations.check(mysql, topic_ids))

@@ -139,21 +139,6 @@ def ensure_schema(mysql: MySqlSettings) -> None:
         conn.close()
 
 
-def wait_and_ensure_schema(mysql: MySqlSettings) -> None:
-    """ensure_schema, waiting for MySQL as long as it takes (a worker started before MySQL is up)."""
-    backoff = Backoff()
-    while True:
-        try:
-            ensure_schema(mysql)
-            return
-        except (pymysql.MySQLError, MySqlUnavailable) as exc:
-            if not is_transient(exc):
-                raise
-            delay = backoff.next(exc)
-            log.warning("MySQL unavailable (%s); creating the marts' tables in %.1f s", exc, delay)
-            time.sleep(delay)
-
-
 @dataclass
 class Backoff:
     """Waits between attempts: short and jittered for lock conflicts, growing for outages."""

@@ -32,14 +32,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pymysql
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 
 from cdc.errors import CdcError
 from cdc.settings import ConnectorSettings, KafkaSettings, MySqlSettings
 from cdc.topics import source_topics, topic_ids, topic_partitions
 from connectors.client import ConnectClient
 from consumer import generations as replica_generations
-from consumer.offsets import end_offsets, partition_lags
+from consumer.offsets import PartitionLag, partition_lags
 from consumer.replica_schema import data_tables
 from consumer.settings import ConsumerSettings
 from marts import generations
@@ -96,16 +96,21 @@ def _sinks_ran(env: Mapping[str, str]) -> bool:
     try:
         if not _mysql_rows(MySqlSettings.from_env(env), "SHOW TABLES LIKE %s", (OFFSETS,)):
             return False
-        kafka = KafkaSettings.from_env(env)
-        group = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": ConsumerSettings.from_env(env).group_id,
-                          "enable.auto.commit": False})
-        try:
-            lags = partition_lags(group, source_topics(kafka.topic_prefix))
-        finally:
-            group.close()
+        lags = _consumer_lags(env)
     except Exception:  # noqa: BLE001 - unknown progress: treat as not run
         return False
     return any(lag.committed is not None for lag in lags)
+
+
+def _consumer_lags(env: Mapping[str, str]) -> list[PartitionLag]:
+    """The stack's consumer group: committed offset and end (from a fetch) of every source partition."""
+    kafka = KafkaSettings.from_env(env)
+    group = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": ConsumerSettings.from_env(env).group_id,
+                      "enable.auto.commit": False})
+    try:
+        return partition_lags(group, source_topics(kafka.topic_prefix))
+    finally:
+        group.close()
 
 
 def _wait_drained(env: Mapping[str, str], progress: Progress) -> bool:
@@ -124,29 +129,18 @@ def _wait_drained(env: Mapping[str, str], progress: Progress) -> bool:
 
 def undrained(env: Mapping[str, str]) -> list[str]:
     """Why the stack's sinks have not applied the source topics to their end (empty: they have)."""
-    kafka = KafkaSettings.from_env(env)
-    topics = source_topics(kafka.topic_prefix)
-    reader = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": "cdc-local-drain-check",
-                       "enable.auto.commit": False})
+    topics = source_topics(KafkaSettings.from_env(env).topic_prefix)
     try:
-        consumer_group = ConsumerSettings.from_env(env).group_id
-        group = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": consumer_group,
-                          "enable.auto.commit": False})
-        try:
-            lags = partition_lags(group, topics)
-        finally:
-            group.close()
-        partitions = ConnectorSettings.from_env(env).topic_partitions
-        seen = Counter(lag.topic for lag in lags)
-        behind = [f"{topic}: {seen[topic]} of {partitions} partitions known" for topic in topics
-                  if seen[topic] != partitions]  # unknown partitions cannot count as drained
-        behind += [f"consumer {lag.topic}[{lag.partition}] {lag.lag} behind" for lag in lags
-                   if lag.high > 0 and lag.committed != lag.high]
-        ends = end_offsets(reader, [TopicPartition(lag.topic, lag.partition) for lag in lags], timeout=10)
+        lags = _consumer_lags(env)
     except Exception as exc:  # noqa: BLE001 - any failure means "not known to be drained"
         return [f"cannot read the consumer's progress: {exc}"]
-    finally:
-        reader.close()
+    partitions = ConnectorSettings.from_env(env).topic_partitions
+    seen = Counter(lag.topic for lag in lags)
+    behind = [f"{topic}: {seen[topic]} of {partitions} partitions known" for topic in topics
+              if seen[topic] != partitions]  # unknown partitions cannot count as drained
+    behind += [f"consumer {lag.topic}[{lag.partition}] {lag.lag} behind" for lag in lags
+               if lag.high > 0 and lag.committed != lag.high]
+    ends = {(lag.topic, lag.partition): lag.high for lag in lags}
     return behind + _marts_behind(MySqlSettings.from_env(env), ends)
 
 
@@ -177,29 +171,27 @@ def restore(env: Mapping[str, str], handover: Handover | None, config: dict[str,
         client.create_stopped(name, config)
         client.alter_offsets(name, handover.connector_offsets)
         client.resume(name)
-        _adopt_marts(env)
-        _adopt_replica(env)
+        kafka = KafkaSettings.from_env(env)
+        topics = source_topics(kafka.topic_prefix)
+        ids = topic_ids(kafka.bootstrap, topics)
+        _adopt_marts(env, ids)
+        _adopt_replica(env, ids, topic_partitions(kafka.bootstrap, topics))
     elif _sinks_hold_data(MySqlSettings.from_env(env)):
         progress("the previous broker's changes were not all applied: the connector snapshots the source "
                  "again and the replica and the marts are rebuilt from it")
         _drop_sinks(MySqlSettings.from_env(env))
 
 
-def _adopt_marts(env: Mapping[str, str]) -> None:
+def _adopt_marts(env: Mapping[str, str], ids: Mapping[str, str]) -> None:
     mysql = MySqlSettings.from_env(env)
-    if not _mysql_rows(mysql, "SHOW TABLES LIKE %s", (OFFSETS,)):
-        return
-    kafka = KafkaSettings.from_env(env)
-    generations.adopt(mysql, topic_ids(kafka.bootstrap, source_topics(kafka.topic_prefix)))
+    if _mysql_rows(mysql, "SHOW TABLES LIKE %s", (OFFSETS,)):
+        generations.adopt(mysql, ids)
 
 
-def _adopt_replica(env: Mapping[str, str]) -> None:
+def _adopt_replica(env: Mapping[str, str], ids: Mapping[str, str], partitions: Mapping[str, list[int]]) -> None:
     mysql = MySqlSettings.from_env(env)
-    if not _mysql_rows(mysql, "SHOW TABLES LIKE %s", (replica_generations.TOPICS,)):
-        return
-    kafka = KafkaSettings.from_env(env)
-    topics = source_topics(kafka.topic_prefix)
-    replica_generations.adopt(mysql, topic_ids(kafka.bootstrap, topics), topic_partitions(kafka.bootstrap, topics))
+    if _mysql_rows(mysql, "SHOW TABLES LIKE %s", (replica_generations.TOPICS,)):
+        replica_generations.adopt(mysql, ids, partitions)
 
 
 def _sinks_hold_data(mysql: MySqlSettings) -> bool:

@@ -112,7 +112,7 @@ def test_replica_survives_sigkills_and_a_mariadb_restart(
     assert "pausing consumption" in log and "resuming consumption" in log, log[-3000:]
 
 
-KILL_AFTER_COMMIT = ("-m", "tests.kill_after_commit")
+KILL_AFTER_COMMIT = ("-m", "tests.kill_after_commit", "consumer")
 
 
 def committed_offsets(env: dict[str, str]) -> dict[tuple[str, int], int]:

@@ -190,7 +190,7 @@ def test_a_kill_right_after_a_batch_commits_in_mysql_loses_and_double_counts_not
 ) -> None:
     report = tmp_path / "killed-batch.json"
     killing = {**env, "MARTS_BATCH_SIZE": "20", "CDC_TEST_KILL_AFTER_BATCH": "3", "CDC_TEST_KILL_REPORT": str(report)}
-    killed = start(workers, killing, tmp_path, argv=(sys.executable, "-m", "tests.marts_kill_after_commit"))
+    killed = start(workers, killing, tmp_path, argv=(sys.executable, "-m", "tests.kill_after_commit", "marts"))
     assert killed.process.wait(timeout=120) == -signal.SIGKILL, killed.log.read_text()[-3000:]
     stored = stored_offsets(env)
     killed_batch = json.loads(report.read_text())
