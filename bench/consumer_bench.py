@@ -88,10 +88,10 @@ import psycopg2
 import pymysql
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
-from cdc.deadletter import RawMessage
+from core.deadletter import RawMessage
 from cdc.local import stack as local_stack
 from cdc.local.processes import stop
-from cdc.settings import SOURCE_TABLES, MySqlSettings
+from core.settings import SOURCE_TABLES, MySqlSettings
 from consumer.app import Replicator
 from consumer.batch import Batch
 from consumer.envelope import ChangeEvent, DecodeError, Skip, decode

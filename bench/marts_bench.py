@@ -59,8 +59,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 from cdc.local import stack as local_stack
 from cdc.local.processes import stop as stop_process
-from cdc.settings import SOURCE_TABLES, KafkaSettings, MySqlSettings, SourceSettings
-from cdc.verify import render
+from core.settings import SOURCE_TABLES, KafkaSettings, MySqlSettings, SourceSettings
+from core.verify import render
 from consumer.offsets import end_offsets as partition_ends
 from marts.contributions import MARTS
 from marts.events import Event, Position, RowChange

@@ -1,1 +1,4 @@
-"""CDC streaming replicator: shared core (CLI, settings, errors, source schema, local stack)."""
+"""The application layer: the `cdc` command and the local stack (`cdc local`).
+
+The only package that imports every stage; nothing imports it but its own entry point.
+"""

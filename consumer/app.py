@@ -54,9 +54,10 @@ from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
 
-from cdc.deadletter import DeadLetterError, DeadLetterProducer, RawMessage
-from cdc.errors import CdcError, ConsumerError
-from cdc.topics import topic_ids
+from core.deadletter import DeadLetterError, DeadLetterProducer, RawMessage
+from core.errors import CdcError
+from consumer.errors import ConsumerError
+from core.topics import topic_ids
 from consumer import gaps, generations, offsets
 from consumer.batch import Batch
 from consumer.envelope import decode

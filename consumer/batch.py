@@ -4,7 +4,7 @@ Coalescing keeps per-key order: a key's later change replaces its earlier
 one, and keys are independent of each other (the replica has no foreign
 keys or unique indexes besides the primary key). A truncate drops what the
 batch holds for its table from before it in the source (lsn below the
-truncate's; cdc.truncation), whichever partition it came from, and later
+truncate's; core.truncation), whichever partition it came from, and later
 changes from before it are not taken; the batch keeps its table's highest
 truncate, applied first when the batch is written.
 """
@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from cdc.deadletter import DeadLetter, RawMessage
-from cdc.truncation import raised, survives
+from core.deadletter import DeadLetter, RawMessage
+from core.truncation import raised, survives
 from consumer.envelope import ChangeEvent, Decoded, DecodeError, Key
 
 

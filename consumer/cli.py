@@ -1,11 +1,9 @@
-"""`cdc consume` (the replication consumer) and `cdc verify` (replica == source)."""
+"""`cdc consume`: the replication consumer."""
 from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -64,7 +62,7 @@ def consume(show_stats: bool, adopt_topics: bool, rebuild: bool) -> None:
     if rebuild:
         _rebuild(settings)
         return
-    from cdc.connector_watch import start_connector_watch
+    from core.connector_watch import start_connector_watch
     from consumer.app import run
 
     start_connector_watch()
@@ -74,7 +72,7 @@ def consume(show_stats: bool, adopt_topics: bool, rebuild: bool) -> None:
 
 
 def _adopt_topics(settings: ConsumerSettings) -> None:
-    from cdc.topics import topic_ids, topic_partitions
+    from core.topics import topic_ids, topic_partitions
     from consumer import generations
 
     topics = list(settings.topics())
@@ -84,8 +82,8 @@ def _adopt_topics(settings: ConsumerSettings) -> None:
 
 
 def _rebuild(settings: ConsumerSettings) -> None:
-    from cdc.errors import ConsumerError
-    from cdc.topics import topic_ids, topic_partitions
+    from consumer.errors import ConsumerError
+    from core.topics import topic_ids, topic_partitions
     from consumer import generations
 
     topics = list(settings.topics())
@@ -113,39 +111,3 @@ def _print_stats(settings: ConsumerSettings) -> None:
     click.echo(f"group {settings.group_id}")
     click.echo(render_lags(lags))
     click.echo(f"total lag {sum(item.lag for item in lags)}")
-
-
-@click.command("verify")
-@click.option("--wait", "wait_seconds", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Retry until everything matches or this many seconds have passed.")
-@click.option("--scope", type=click.Choice(["all", "replica", "marts"]), default="all", show_default=True,
-              help="replica: the five tables; marts: user_activity and sales_by_category against their SQL "
-                   "definitions evaluated on the source.")
-def verify(wait_seconds: float, scope: str) -> None:
-    """Compare the replica tables and the marts with the source row by row; exit 1 unless all match."""
-    from cdc.errors import CdcError
-    from cdc.settings import MySqlSettings, SourceSettings
-    from cdc.verify import render
-    from consumer.verify import replica_reports, run_checks
-    from marts.verify import mart_reports
-
-    source, mysql = SourceSettings.from_env(), MySqlSettings.from_env()
-    checks = {
-        "replica": lambda: replica_reports(source, mysql),
-        "marts": lambda: mart_reports(source, mysql),
-    }
-    selected = [check for name, check in checks.items() if scope in ("all", name)]
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        try:
-            reports = run_checks(selected)
-        except CdcError:
-            if time.monotonic() >= deadline:
-                raise
-            reports = []
-        if (reports and all(report.matches for report in reports)) or time.monotonic() >= deadline:
-            break
-        time.sleep(1.0)
-    click.echo(render(reports))
-    if not all(report.matches for report in reports):
-        sys.exit(1)

@@ -6,7 +6,7 @@ carrying the original message, so the caller dead-letters it and goes on.
 Ops: c (insert), r (snapshot read), u (update) -> upsert of `after`;
 d -> delete of the key; t (truncate, key null) -> empty the table of the
 rows written before it (by `source.lsn`, which every change must carry: see
-cdc.truncation for why the lsn orders a truncate and a row change); a value
+core.truncation for why the lsn orders a truncate and a row change); a value
 of null is the tombstone Debezium writes after a delete (for log
 compaction) and carries nothing for the replica. Debezium turns a primary
 key change into a delete of the old key plus a create of the new one; an
@@ -21,8 +21,8 @@ from typing import Any
 
 import orjson
 
-from cdc.deadletter import RawMessage
-from cdc.truncation import source_lsn
+from core.deadletter import RawMessage
+from core.truncation import source_lsn
 from consumer.replica_schema import TableSpec
 from consumer.types import ValueConversionError
 
@@ -38,7 +38,7 @@ class ChangeEvent:
     key: Key | None  # primary key values; None for a truncate
     row: Row | None  # MySQL values in column order, for c/r/u
     raw: RawMessage
-    lsn: int  # source.lsn: the WAL position of the change (cdc.truncation)
+    lsn: int  # source.lsn: the WAL position of the change (core.truncation)
     old_key: Key | None = None  # an update that moved the row to another key
 
     @property

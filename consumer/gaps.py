@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from cdc.errors import ConsumerError
+from consumer.errors import ConsumerError
 
 Where = tuple[str, int]  # (topic, partition)
 

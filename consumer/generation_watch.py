@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from cdc.errors import CdcError
+from core.errors import CdcError
 from consumer.generations import TopicsRecreated
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The replica's side of recreated source topics (see cdc.generations).
+"""The replica's side of recreated source topics (see core.generations).
 
 The ids live in replica_topics. The replica's positions are the consumer
 group's committed offsets, which the broker keeps, not MySQL: Apache Kafka
@@ -18,10 +18,10 @@ from typing import Any
 
 import pymysql
 
-from cdc import generations
-from cdc.errors import ConsumerError
-from cdc.generations import TABLE_OPTIONS
-from cdc.settings import MySqlSettings
+from core import generations
+from consumer.errors import ConsumerError
+from core.generations import TABLE_OPTIONS
+from core.settings import MySqlSettings
 from consumer.replica_schema import data_tables
 from consumer.sink import MySqlUnavailable
 

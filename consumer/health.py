@@ -1,4 +1,4 @@
-"""The consumer's heartbeat (cdc.health): batches committed, and the messages waiting for the replicator.
+"""The consumer's heartbeat (core.health): batches committed, and the messages waiting for the replicator.
 
 Waiting = what it holds uncommitted (the batch filling up, the one being
 written, the one that failed) plus what its assigned partitions have beyond
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from confluent_kafka import Consumer, KafkaException
 
-from cdc.health import HeartbeatWriter
+from core.health import HeartbeatWriter
 
 if TYPE_CHECKING:
     from consumer.app import Replicator

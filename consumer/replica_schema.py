@@ -19,7 +19,7 @@ event is dead-lettered until then, never dropped silently).
 
 Besides the source's columns, every replica table has a hidden
 POSITION_COLUMN: the source lsn of the row's last applied change, and the
-database has TRUNCATIONS, each table's truncate watermark (cdc.truncation).
+database has TRUNCATIONS, each table's truncate watermark (core.truncation).
 `cdc verify` compares the source's columns only.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdc.truncation import watermarks_ddl
+from core.truncation import watermarks_ddl
 from consumer.types import Column, Kind
 
 B, I, D, T, TS, DT = Kind.BIGINT, Kind.INT, Kind.DECIMAL, Kind.TEXT, Kind.TIMESTAMP, Kind.DATE

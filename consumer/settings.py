@@ -4,10 +4,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from cdc.errors import ConfigError
-from cdc.limits import CONSUMER_FETCH_MAX_BYTES, CONSUMER_RECEIVE_MAX_BYTES, MESSAGE_MAX_BYTES
-from cdc.settings import SOURCE_TABLES, Env, HealthSettings, KafkaSettings, MySqlSettings
-from cdc.settings import _int as integer_setting
+from core.errors import ConfigError
+from core.limits import CONSUMER_FETCH_MAX_BYTES, CONSUMER_RECEIVE_MAX_BYTES, MESSAGE_MAX_BYTES
+from core.settings import SOURCE_TABLES, Env, HealthSettings, KafkaSettings, MySqlSettings
+from core.settings import integer as integer_setting
 
 
 def _at_least(env: Env, name: str, default: int, minimum: int) -> int:

@@ -1,7 +1,7 @@
 """MySqlSink: write a batch into the replica in one transaction, with multi-row statements.
 
 First the tables' truncate watermarks are read (consumer.truncations);
-changes from before a table's watermark are dropped (cdc.truncation).
+changes from before a table's watermark are dropped (core.truncation).
 Per table: the truncate (if any, and newer than the watermark) as
 `DELETE FROM ... WHERE _cdc_lsn < lsn` (transactional, unlike TRUNCATE which
 commits implicitly) with the raised watermark, then the deletes as one
@@ -36,10 +36,10 @@ from typing import Any
 
 import pymysql
 
-from cdc.deadletter import DeadLetter
-from cdc.errors import ConsumerError
-from cdc.mysql_errors import is_transient
-from cdc.settings import MySqlSettings
+from core.deadletter import DeadLetter
+from consumer.errors import ConsumerError
+from core.mysql_errors import is_transient
+from core.settings import MySqlSettings
 from consumer.batch import Action, Batch, TableChanges
 from consumer.envelope import Row
 from consumer.replica_schema import POSITION_COLUMN, REPLICA_TABLES, TableSpec, ensure_database, ensure_tables

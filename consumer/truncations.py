@@ -1,4 +1,4 @@
-"""The replica's truncate watermarks (cdc.truncation), read and raised inside the sink's transaction.
+"""The replica's truncate watermarks (core.truncation), read and raised inside the sink's transaction.
 
 Read with a shared lock at the start of every batch, not cached across
 batches: the consumers of one group share tables (partitions of one topic
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdc.truncation import raise_watermark
+from core.truncation import raise_watermark
 from consumer.replica_schema import POSITION_COLUMN, TRUNCATIONS, TableSpec
 
 Watermarks = dict[str, int]

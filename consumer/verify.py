@@ -1,20 +1,20 @@
 """`cdc verify` for the replica: every replica table against its source table, all columns, exactly.
 
-Each concern is a function returning list[TableReport] (cdc.verify does the
+Each concern is a function returning list[TableReport] (core.verify does the
 comparing and rendering); a later marts check adds its own function and the
 command concatenates the reports.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import psycopg2
 import pymysql
 
-from cdc.errors import ConsumerError
-from cdc.settings import MySqlSettings, SourceSettings
-from cdc.verify import TableReport, compare
+from consumer.errors import ConsumerError
+from core.settings import MySqlSettings, SourceSettings
+from core.verify import TableReport, compare
 from consumer.replica_schema import REPLICA_TABLES, TableSpec
 
 Check = Callable[[], list[TableReport]]
@@ -63,6 +63,3 @@ def replica_reports(source: SourceSettings, replica: MySqlSettings) -> list[Tabl
         pg.close()
         my.close()
 
-
-def run_checks(checks: Sequence[Check]) -> list[TableReport]:
-    return [report for check in checks for report in check()]

@@ -12,8 +12,8 @@ from types import FrameType
 
 import click
 
-from cdc.settings import SourceSettings
-from cdc.source.migrate import apply_migrations
+from core.settings import SourceSettings
+from core.source.migrate import apply_migrations
 
 log = logging.getLogger(__name__)
 

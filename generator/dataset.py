@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from cdc.errors import GeneratorError
+from generator.errors import GeneratorError
 from generator import model
 from generator.model import CategoryRow, LineRow, OrderRow, ProductRow, Randomness, Timeline, UserRow
 

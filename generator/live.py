@@ -14,8 +14,8 @@ from typing import Any
 import psycopg2
 from psycopg2 import errors
 
-from cdc.errors import GeneratorError
-from cdc.settings import SourceSettings
+from generator.errors import GeneratorError
+from core.settings import SourceSettings
 from generator import db, pacing, transactions
 from generator.model import Randomness
 from generator.tables import CATEGORIES, PRODUCTS, USERS

@@ -10,8 +10,8 @@ from typing import Any
 
 import psycopg2
 
-from cdc.errors import GeneratorError
-from cdc.settings import SourceSettings
+from generator.errors import GeneratorError
+from core.settings import SourceSettings
 from generator import dataset, db
 from generator.dataset import Existing, FirstIds, SeedPlan
 from generator.model import MAX_PRICE, Timeline

@@ -13,7 +13,7 @@ equal to their defining SQL over the source, one change event at a time:
   isolation makes concurrent workers safe; deadlocks are retried;
 - marts.app is the Faust transport (consumer group, scale-out, batching);
 - marts.verify compares the marts with the definitions on PostgreSQL;
-- marts.cli is `cdc marts` (and `cdc marts --verify`).
+- marts.cli is `cdc marts`.
 
 Known limit: a truncate event carries no key, so Debezium puts it on one
 partition of the table's topic; it deletes the state rows present when it is

@@ -27,13 +27,13 @@ from typing import Any
 import faust
 import pymysql
 
-from cdc.deadletter import DeadLetter, DeadLetterError, DeadLetterProducer, RawMessage
-from cdc.errors import CdcError
-from cdc.generations import recreated
-from cdc.health import HEARTBEAT_SECONDS
-from cdc.limits import MESSAGE_MAX_BYTES
-from cdc.settings import SOURCE_TABLES, KafkaSettings
-from cdc.topics import topic_ids as topic_ids_now
+from core.deadletter import DeadLetter, DeadLetterError, DeadLetterProducer, RawMessage
+from core.errors import CdcError
+from core.generations import recreated
+from core.health import HEARTBEAT_SECONDS
+from core.limits import MESSAGE_MAX_BYTES
+from core.settings import SOURCE_TABLES, KafkaSettings
+from core.topics import topic_ids as topic_ids_now
 from marts import generations, transport
 from marts.events import Event, MalformedEvent, Position, decode
 from marts.generations import TopicsRecreated, explain

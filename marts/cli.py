@@ -1,9 +1,8 @@
-"""`cdc marts`: run the marts worker until SIGTERM/SIGINT; `cdc marts --verify`: compare with the source."""
+"""`cdc marts`: run the marts worker until SIGTERM/SIGINT (`cdc verify --scope marts` checks them)."""
 from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -11,7 +10,7 @@ from typing import TypeVar
 import click
 import pymysql
 
-from cdc.settings import KafkaSettings, MySqlSettings
+from core.settings import KafkaSettings, MySqlSettings
 from marts.events import Event
 
 log = logging.getLogger(__name__)
@@ -19,9 +18,6 @@ T = TypeVar("T")
 
 
 @click.command("marts")
-@click.option("--verify", is_flag=True,
-              help="Do not run the worker: compare the marts with their definitions evaluated on the "
-                   "source (PG_DSN) and exit 1 on any difference.")
 @click.option("--adopt-topics", is_flag=True,
               help="Do not run the worker: after the source topics were recreated, forget the offsets of "
                    "the old ones and keep the marts (only right when the old topics were applied to their "
@@ -29,7 +25,7 @@ T = TypeVar("T")
 @click.option("--rebuild", is_flag=True,
               help="Do not run the worker: drop the marts and their state (the next run applies the topics "
                    "from their start; right when the topics start with a full snapshot).")
-def marts(verify: bool, adopt_topics: bool, rebuild: bool) -> None:
+def marts(adopt_topics: bool, rebuild: bool) -> None:
     """Maintain the user_activity and sales_by_category marts in MySQL from the change topics.
 
     Reads KAFKA_BOOTSTRAP, MYSQL_URL, MARTS_APP_ID (consumer group, default cdc-marts),
@@ -38,9 +34,7 @@ def marts(verify: bool, adopt_topics: bool, rebuild: bool) -> None:
     Several workers with one MARTS_APP_ID share the partitions.
     """
     mysql = MySqlSettings.from_env()
-    if verify:
-        _verify(mysql)
-    elif adopt_topics:
+    if adopt_topics:
         _adopt_topics(mysql, KafkaSettings.from_env())
     elif rebuild:
         _rebuild(mysql)
@@ -64,8 +58,8 @@ def _rebuild(mysql: MySqlSettings) -> None:
 
 def _when_reachable(what: str, action: Callable[[], T]) -> T:
     """`action`, retried while the broker or MySQL is unavailable (a worker started before them waits)."""
-    from cdc.errors import ConnectorError
-    from cdc.mysql_errors import is_transient
+    from core.errors import ConnectorError
+    from core.mysql_errors import is_transient
     from marts.store import MySqlUnavailable
 
     delay = 1.0
@@ -81,28 +75,17 @@ def _when_reachable(what: str, action: Callable[[], T]) -> T:
 
 
 def _source_topic_ids(kafka: KafkaSettings) -> dict[str, str]:
-    from cdc.topics import source_topics, topic_ids
+    from core.topics import source_topics, topic_ids
 
     return topic_ids(kafka.bootstrap, source_topics(kafka.topic_prefix))
-
-
-def _verify(mysql: MySqlSettings) -> None:
-    from cdc.settings import SourceSettings
-    from cdc.verify import render
-    from marts.verify import mart_reports
-
-    reports = mart_reports(SourceSettings.from_env(), mysql)
-    click.echo(render(reports))
-    if not all(report.matches for report in reports):
-        sys.exit(1)
 
 
 def run_worker(mysql: MySqlSettings, on_batch_committed: Callable[[Sequence[Event]], None] | None = None) -> None:
     """The worker until SIGTERM/SIGINT (`on_batch_committed`: see MartStore)."""
     import faust
 
-    from cdc.connector_watch import start_connector_watch
-    from cdc.deadletter import DeadLetterProducer
+    from core.connector_watch import start_connector_watch
+    from core.deadletter import DeadLetterProducer
     from marts.app import create_app
     from marts.settings import MartsSettings
     from marts.store import MartStore, ensure_schema

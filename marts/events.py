@@ -3,7 +3,7 @@
 Only what the marts need is kept: the changed row's key and, unless it is
 deleted, its after-image narrowed to the state table's columns. Updates and
 deletes need no before-image here: the state tables hold the old values.
-Every change carries its `source.lsn` (cdc.truncation orders truncates by
+Every change carries its `source.lsn` (core.truncation orders truncates by
 it); a change without one is malformed. Tombstones and heartbeats decode to
 no change (their offsets still count).
 Anything else unexpected raises MalformedEvent, which the caller sends to
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from cdc.truncation import source_lsn
+from core.truncation import source_lsn
 from marts.tables import STATE_TABLES, Column, Row, StateTable
 
 
@@ -55,7 +55,7 @@ class Event:
     position: Position
     change: Change | None  # None: nothing for the marts (tombstone, malformed)
     source_ts_ms: int | None = None  # when the source committed it
-    # source.lsn of the change (cdc.truncation); None only for events built without one (tests, tools):
+    # source.lsn of the change (core.truncation); None only for events built without one (tests, tools):
     # such a row change counts as older than any truncate, such a truncate deletes every row.
     lsn: int | None = None
 

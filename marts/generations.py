@@ -1,4 +1,4 @@
-"""The marts' side of recreated source topics (see cdc.generations): the ids live in
+"""The marts' side of recreated source topics (see core.generations): the ids live in
 mart_topics; adopting forgets the old topics' rows in mart_offsets, rebuilding
 drops the marts and their state."""
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from cdc import generations
-from cdc.errors import MartsError
-from cdc.settings import MySqlSettings
+from core import generations
+from marts.errors import MartsError
+from core.settings import MySqlSettings
 from marts.schema import OFFSETS, TOPICS, all_tables
 from marts.store import connect, ensure_schema
 

@@ -1,4 +1,4 @@
-"""The marts worker's heartbeat (cdc.health): batches applied, and the events waiting to be applied.
+"""The marts worker's heartbeat (core.health): batches applied, and the events waiting to be applied.
 
 Waiting = for each assigned source partition, the events between the last
 offset this worker applied (marts.store positions) and the partition's high
@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from cdc.health import HeartbeatWriter
+from core.health import HeartbeatWriter
 from marts.transport import Positions
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 Rows are tuples in the state tables' column order (marts.tables), per
 source table keyed by primary key. Output rows have the columns of
-marts.verify's definitions, so they compare with cdc.verify.compare.
+marts.verify's definitions, so they compare with core.verify.compare.
 """
 from __future__ import annotations
 

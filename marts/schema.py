@@ -2,12 +2,12 @@
 
 Each state row carries POSITION_COLUMN, the source lsn of its last applied
 change, outside the state table's compared columns; TRUNCATIONS holds each
-source table's truncate watermark (cdc.truncation).
+source table's truncate watermark (core.truncation).
 """
 from __future__ import annotations
 
-from cdc.generations import ids_ddl
-from cdc.truncation import watermarks_ddl
+from core.generations import ids_ddl
+from core.truncation import watermarks_ddl
 from marts.contributions import MARTS, MartSpec
 from marts.tables import STATE_TABLES, StateTable
 

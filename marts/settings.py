@@ -6,8 +6,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cdc.errors import ConfigError
-from cdc.settings import DEFAULT_TOPIC_PREFIX, Env, HealthSettings
+from core.errors import ConfigError
+from core.settings import DEFAULT_TOPIC_PREFIX, Env, HealthSettings
 
 DEFAULT_APP_ID = "cdc-marts"
 

@@ -23,7 +23,7 @@ writes are flushed. State writes are flushed with multi-row statements.
 The batch's merged deltas are upserted (``col = col + VALUES(col)``, valid
 on MySQL 8 and MariaDB) and groups whose count reached zero are deleted.
 
-Truncates (cdc.truncation): a truncate consumed from one partition is
+Truncates (core.truncation): a truncate consumed from one partition is
 ordered against the row changes of its table on the others by source lsn.
 Each state row keeps the lsn of its last applied change (written even when
 its marts' columns did not change, since the position moved); a truncate
@@ -52,10 +52,10 @@ from typing import Any, TypeVar
 
 import pymysql
 
-from cdc.errors import MartsError
-from cdc.mysql_errors import error_code, is_transient
-from cdc.settings import MySqlSettings
-from cdc.truncation import raise_watermark, raised, survives
+from marts.errors import MartsError
+from core.mysql_errors import error_code, is_transient
+from core.settings import MySqlSettings
+from core.truncation import raise_watermark, raised, survives
 from marts.contributions import MARTS, Delta, DeltaBuffer, Group, Key, MartSpec, diff, groups
 from marts.events import Event, RowChange, Truncate
 from marts.schema import OFFSETS, POSITION_COLUMN, TRUNCATIONS, all_ddl, position_ddl, widen_ddl

@@ -23,7 +23,7 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from cdc.errors import MartsError
+from marts.errors import MartsError
 
 Positions = Callable[[], Mapping[tuple[str, int], int]]  # (topic, partition) -> last applied offset
 

@@ -12,9 +12,9 @@ from typing import Any
 import psycopg2
 import pymysql
 
-from cdc.errors import MartsError
-from cdc.settings import MySqlSettings, SourceSettings
-from cdc.verify import TableReport, compare
+from marts.errors import MartsError
+from core.settings import MySqlSettings, SourceSettings
+from core.verify import TableReport, compare
 from marts.store import connect
 
 

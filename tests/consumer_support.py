@@ -20,8 +20,8 @@ import pymysql
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from cdc.settings import MySqlSettings, SourceSettings
-from cdc.verify import TableReport, render
+from core.settings import MySqlSettings, SourceSettings
+from core.verify import TableReport, render
 from consumer.offsets import partition_lags
 from consumer.settings import ConsumerSettings
 from consumer.verify import replica_reports

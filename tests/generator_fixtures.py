@@ -19,8 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 import pytest
 
-from cdc.settings import SOURCE_TABLES, SourceSettings
-from cdc.source.migrate import apply_migrations
+from core.settings import SOURCE_TABLES, SourceSettings
+from core.source.migrate import apply_migrations
 
 ADMIN_DSN_VARIABLE = "GENERATOR_TEST_PG_ADMIN_DSN"
 DEFAULT_ADMIN_DSNS = (

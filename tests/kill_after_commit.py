@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cdc.settings import MySqlSettings
+from core.settings import MySqlSettings
 from consumer.app import Replicator
 from consumer.batch import Batch
 from consumer.settings import ConsumerSettings

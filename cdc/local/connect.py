@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cdc.errors import LocalStackError
 from cdc.local.processes import ProcessRecord, spawn, wait_until
-from connectors.client import ConnectClient
+from core.connect import ConnectClient
 
 DEBIAN_JETTY = ("server", "http", "io", "util", "security", "servlet", "servlets", "util-ajax", "continuation")
 DEBEZIUM_JAR = "debezium-connector-postgres-3.1.1.Final.jar"
@@ -79,7 +79,7 @@ status.storage.partitions=1
 # a restarted worker re-sends at most a second of changes.
 offset.flush.interval.ms=1000
 topic.creation.enable=true
-# The connector sets its producer's max.request.size (cdc.limits) itself: allow client overrides.
+# The connector sets its producer's max.request.size (core.limits) itself: allow client overrides.
 connector.client.config.override.policy=All
 scheduled.rebalance.max.delay.ms=0
 """)

@@ -34,10 +34,11 @@ from typing import Any
 import pymysql
 from confluent_kafka import Consumer
 
-from cdc.errors import CdcError
-from cdc.settings import ConnectorSettings, KafkaSettings, MySqlSettings
-from cdc.topics import source_topics, topic_ids, topic_partitions
-from connectors.client import ConnectClient
+from core.errors import CdcError
+from connectors.settings import ConnectorSettings
+from core.settings import KafkaSettings, MySqlSettings
+from core.topics import source_topics, topic_ids, topic_partitions
+from core.connect import ConnectClient
 from consumer import generations as replica_generations
 from consumer.offsets import PartitionLag, partition_lags
 from consumer.replica_schema import data_tables

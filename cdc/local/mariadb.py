@@ -10,7 +10,7 @@ from pathlib import Path
 import pymysql
 
 from cdc.errors import LocalStackError
-from cdc.limits import MYSQL_MAX_ALLOWED_PACKET
+from core.limits import MYSQL_MAX_ALLOWED_PACKET
 from cdc.local.processes import ProcessRecord, spawn, wait_until
 
 DATABASE = "shop"

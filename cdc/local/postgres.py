@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg2
 
 from cdc.errors import LocalStackError
-from cdc.limits import MAX_SLOT_WAL_KEEP_SIZE
+from core.limits import MAX_SLOT_WAL_KEEP_SIZE
 from cdc.local.processes import ProcessRecord, spawn, wait_until
 
 # initdb and postgres refuse to run as root; root runs them as this system user.

@@ -17,13 +17,16 @@ from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cdc.errors import CdcError, LocalStackError
+from core.errors import CdcError
+from cdc.errors import LocalStackError
 from cdc.local import broker, connect, handover, mariadb, postgres
 from cdc.local.processes import ProcessRecord, free_port, kill_now, spawn, stop, tail
-from cdc.settings import ConnectorSettings, SourceSettings
-from cdc.source.migrate import apply_migrations
-from cdc.topics import ensure_topics, source_topics
-from connectors.client import ConnectClient, ConnectorStatus, apply_connector, first_lines
+from connectors.settings import ConnectorSettings
+from core.settings import SourceSettings
+from core.source.migrate import apply_migrations
+from core.topics import ensure_topics, source_topics
+from connectors.apply import apply_connector
+from core.connect import ConnectClient, ConnectorStatus, first_lines
 from connectors.template import render
 
 log = logging.getLogger(__name__)

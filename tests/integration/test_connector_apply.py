@@ -13,8 +13,8 @@ import pytest
 from confluent_kafka import Consumer
 
 from cdc.local.processes import free_port
-from cdc.settings import SOURCE_TABLES, SourceSettings
-from connectors.client import ConnectClient
+from core.settings import SOURCE_TABLES, SourceSettings
+from core.connect import ConnectClient
 from tests.cli import run_cdc
 from tests.generator_fixtures import row_counts
 

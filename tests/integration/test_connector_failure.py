@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cdc.connector_watch import ConnectorWatch
-from cdc.errors import ConnectorError
-from cdc.settings import ConnectorSettings, ConnectorWatchSettings
-from connectors.client import ConnectClient
+from core.connector_watch import ConnectorWatch
+from core.errors import ConnectorError
+from connectors.settings import ConnectorSettings
+from core.settings import ConnectorWatchSettings
+from core.connect import ConnectClient
 from connectors.template import render
 from tests.cli import run_cdc
 from tests.consumer_support import ConsumerProcess, private_replica
@@ -110,7 +111,7 @@ def test_watch_warns_while_the_connector_is_missing_then_logs_its_failure(
     env = _env_of_own_connector(stack_env)
     settings = ConnectorWatchSettings(env["CONNECT_URL"], env["CONNECTOR_NAME"], interval_seconds=1.0)
     watch = ConnectorWatch(settings)
-    with caplog.at_level(logging.INFO, logger="cdc.connector_watch"):
+    with caplog.at_level(logging.INFO, logger="core.connector_watch"):
         watch.start()
         try:
             time.sleep(1.5)  # one check while the connector does not exist yet
@@ -121,7 +122,7 @@ def test_watch_warns_while_the_connector_is_missing_then_logs_its_failure(
             watch.stop()
             _delete(env, env["CONNECTOR_NAME"])
 
-    records = [record for record in caplog.records if record.name == "cdc.connector_watch"]
+    records = [record for record in caplog.records if record.name == "core.connector_watch"]
     assert [record.levelname for record in records] == ["INFO", "WARNING", "ERROR"]
     error = records[-1].getMessage()
     assert error.startswith(f"connector {name}: connector RUNNING, tasks [FAILED]: no changes reach Kafka")
@@ -133,12 +134,12 @@ def test_consumer_worker_logs_the_connectors_failure(failed_connector: dict[str,
         process = ConsumerProcess(env, tmp_path / "consumer.log").start()
         try:
             deadline = time.monotonic() + 30
-            while "ERROR cdc.connector_watch" not in process.output() and time.monotonic() < deadline:
+            while "ERROR core.connector_watch" not in process.output() and time.monotonic() < deadline:
                 time.sleep(0.5)
         finally:
             process.ensure_stopped()
 
-    error = next(line for line in process.output().splitlines() if "ERROR cdc.connector_watch" in line)
+    error = next(line for line in process.output().splitlines() if "ERROR core.connector_watch" in line)
     assert error.endswith(f"connector {failed_connector['CONNECTOR_NAME']}: connector RUNNING, tasks [FAILED]: "
                           "no changes reach Kafka until it runs again; fix the cause (trace: `cdc connectors status`), "
                           f"then restart: curl -X POST {failed_connector['CONNECT_URL']}/connectors/"

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg2
 import pytest
 
-from cdc.verify import compare
+from core.verify import compare
 from consumer.replica_schema import REPLICA_TABLES
 from tests.consumer_support import (  # noqa: F401 (replica is a fixture)
     ConsumerProcess, mysql_rows, read_dead_letters, replica, wait_for_rows,

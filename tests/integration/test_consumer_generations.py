@@ -18,7 +18,7 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from cdc.topics import ensure_topics, source_topics
+from core.topics import ensure_topics, source_topics
 from tests.consumer_support import (
     ConsumerProcess, envelope, private_replica, run_cdc, wait_for_rows, wait_for_zero_lag,
 )

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from cdc.topics import ensure_topics
+from core.topics import ensure_topics
 from consumer.offsets import partition_lags
 
 pytestmark = pytest.mark.integration

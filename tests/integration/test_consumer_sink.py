@@ -9,9 +9,9 @@ from decimal import Decimal
 import pymysql
 import pytest
 
-from cdc.deadletter import RawMessage
+from core.deadletter import RawMessage
 from cdc.local.processes import free_port
-from cdc.settings import MySqlSettings
+from core.settings import MySqlSettings
 from consumer.batch import Batch
 from consumer.envelope import ChangeEvent
 from consumer.sink import MySqlSink, MySqlUnavailable

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
-from cdc.topics import ensure_topics, source_topics
+from core.topics import ensure_topics, source_topics
 from tests.consumer_support import (  # noqa: F401 (replica is a fixture)
     ConsumerProcess, envelope, mysql_rows, replica, wait_for_rows,
 )

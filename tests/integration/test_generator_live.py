@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from cdc.errors import GeneratorError
-from cdc.settings import SourceSettings
+from generator.errors import GeneratorError
+from core.settings import SourceSettings
 from generator.dataset import SeedPlan
 from generator.live import LiveConfig, LiveSummary, run_live
 from generator.seed import seed_database

@@ -8,8 +8,8 @@ from datetime import timezone
 import pytest
 from click.testing import CliRunner
 
-from cdc.errors import GeneratorError
-from cdc.settings import SOURCE_TABLES, SourceSettings
+from generator.errors import GeneratorError
+from core.settings import SOURCE_TABLES, SourceSettings
 from generator.cli import generate
 from generator.dataset import SeedPlan
 from generator.model import Timeline

@@ -14,9 +14,10 @@ import psycopg2
 import pytest
 from confluent_kafka import Consumer
 
-from cdc.limits import CONSUMER_FETCH_MAX_BYTES, CONSUMER_RECEIVE_MAX_BYTES, MESSAGE_MAX_BYTES
-from cdc.settings import ConnectorSettings, KafkaSettings
-from connectors.client import ConnectClient
+from core.limits import CONSUMER_FETCH_MAX_BYTES, CONSUMER_RECEIVE_MAX_BYTES, MESSAGE_MAX_BYTES
+from connectors.settings import ConnectorSettings
+from core.settings import KafkaSettings
+from core.connect import ConnectClient
 from tests.consumer_support import ConsumerProcess, private_replica, wait_for_rows
 
 pytestmark = pytest.mark.integration

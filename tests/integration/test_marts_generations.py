@@ -20,8 +20,8 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from cdc.settings import MySqlSettings
-from cdc.topics import ensure_topics, source_topics
+from core.settings import MySqlSettings
+from core.topics import ensure_topics, source_topics
 from marts.verify import USER_ACTIVITY, mart_rows
 from tests.consumer_support import wait_for_rows
 

@@ -21,8 +21,8 @@ from typing import Any
 import pymysql
 import pytest
 
-from cdc.settings import MySqlSettings
-from cdc.verify import compare
+from core.settings import MySqlSettings
+from core.verify import compare
 from marts import reference
 from marts.events import Event, Position, RowChange, Truncate
 from marts.store import MartStore, StoreStopped, ensure_schema

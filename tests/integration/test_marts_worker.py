@@ -21,8 +21,8 @@ import pymysql
 import pytest
 from confluent_kafka import Producer
 
-from cdc.settings import MySqlSettings, SourceSettings
-from cdc.verify import TableReport, render
+from core.settings import MySqlSettings, SourceSettings
+from core.verify import TableReport, render
 from marts.verify import mart_reports
 from tests.consumer_support import read_dead_letters
 

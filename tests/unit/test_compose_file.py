@@ -11,9 +11,10 @@ import jsonschema
 import pytest
 import yaml
 
-from cdc.limits import MAX_SLOT_WAL_KEEP_SIZE, MESSAGE_MAX_BYTES, MYSQL_MAX_ALLOWED_PACKET
+from core.limits import MAX_SLOT_WAL_KEEP_SIZE, MESSAGE_MAX_BYTES, MYSQL_MAX_ALLOWED_PACKET
 from cdc.local import connect
-from cdc.settings import ConnectorSettings, HealthSettings, KafkaSettings, MySqlSettings, SourceSettings
+from connectors.settings import ConnectorSettings
+from core.settings import HealthSettings, KafkaSettings, MySqlSettings, SourceSettings
 from consumer.settings import ConsumerSettings
 from marts.settings import MartsSettings
 

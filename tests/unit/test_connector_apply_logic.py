@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors import client as connect_client
-from connectors.client import ConnectClient, ConnectorStatus, apply_connector
+from connectors import apply as connect_apply
+from connectors.apply import apply_connector
+from core.connect import ConnectClient, ConnectorStatus
 
 RUNNING = ConnectorStatus("c", "RUNNING", ("RUNNING",), None)
 UNASSIGNED = ConnectorStatus("c", "UNASSIGNED", ("RUNNING",), None)
@@ -31,8 +32,8 @@ class ScriptedConnect(ConnectClient):
 
 def no_sleep(monkeypatch: Any) -> None:
     clock = iter(range(10**6))
-    monkeypatch.setattr(connect_client.time, "sleep", lambda seconds: None)
-    monkeypatch.setattr(connect_client.time, "monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr(connect_apply.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(connect_apply.time, "monotonic", lambda: float(next(clock)))
 
 
 def test_an_unchanged_config_is_not_put_again(monkeypatch: Any) -> None:

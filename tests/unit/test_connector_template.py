@@ -1,7 +1,7 @@
 import json
 
-from cdc.limits import MESSAGE_MAX_BYTES
-from cdc.settings import ConnectorSettings
+from core.limits import MESSAGE_MAX_BYTES
+from connectors.settings import ConnectorSettings
 from connectors.template import render, template_text
 
 ENV = {

@@ -5,10 +5,10 @@ import logging
 
 import pytest
 
-from cdc.connector_watch import ConnectorWatch, Health, Observation, decide, health_of
-from cdc.errors import ConnectorError
-from cdc.settings import ConnectorWatchSettings
-from connectors.client import ConnectClient, ConnectorStatus
+from core.connector_watch import ConnectorWatch, Health, Observation, decide, health_of
+from core.errors import ConnectorError
+from core.settings import ConnectorWatchSettings
+from core.connect import ConnectClient, ConnectorStatus
 
 SETTINGS = ConnectorWatchSettings("http://connect:8083", "shop-postgres", 5.0)
 RUNNING = ConnectorStatus("shop-postgres", "RUNNING", ("RUNNING",))
@@ -96,10 +96,10 @@ def test_a_failure_while_starting_is_still_an_error() -> None:
 def test_check_logs_the_error_line_on_the_watch_logger(caplog: pytest.LogCaptureFixture) -> None:
     watch = ConnectorWatch(SETTINGS, ScriptedConnect([TASK_FAILED]))
 
-    with caplog.at_level(logging.INFO, logger="cdc.connector_watch"):
+    with caplog.at_level(logging.INFO, logger="core.connector_watch"):
         watch.check()
 
-    assert [(record.name, record.levelname) for record in caplog.records] == [("cdc.connector_watch", "ERROR")]
+    assert [(record.name, record.levelname) for record in caplog.records] == [("core.connector_watch", "ERROR")]
 
 
 def test_watch_settings_need_connect_url() -> None:

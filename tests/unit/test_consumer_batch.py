@@ -1,7 +1,7 @@
 """Coalescing: the last change per key wins, truncates reset their table, offsets track the maximum."""
 from __future__ import annotations
 
-from cdc.deadletter import RawMessage
+from core.deadletter import RawMessage
 from consumer.batch import Batch
 from consumer.envelope import ChangeEvent, DecodeError, Skip
 

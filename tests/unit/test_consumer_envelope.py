@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cdc.deadletter import RawMessage
+from core.deadletter import RawMessage
 from consumer.envelope import ChangeEvent, DecodeError, Skip, decode
 from consumer.replica_schema import REPLICA_TABLES
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from cdc.errors import ConnectorError
+from core.errors import ConnectorError
 from consumer.generation_watch import GenerationWatch
 from consumer.generations import TopicsRecreated
 

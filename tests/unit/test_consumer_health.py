@@ -7,7 +7,7 @@ from typing import Any
 
 from confluent_kafka import TopicPartition
 
-from cdc.health import read_heartbeat
+from core.health import read_heartbeat
 from consumer.batch import Batch
 from consumer.health import ConsumerHeartbeat, held, unread
 from consumer.stats import Stats

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import Consumer
 
-from cdc.errors import ConfigError
-from cdc.limits import MESSAGE_MAX_BYTES
+from core.errors import ConfigError
+from core.limits import MESSAGE_MAX_BYTES
 from consumer.settings import ConsumerSettings
 
 BASE = {"KAFKA_BOOTSTRAP": "127.0.0.1:9092", "MYSQL_URL": "mysql://root@127.0.0.1:3306/shop"}

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from cdc import deadletter
-from cdc.deadletter import DeadLetterProducer
+from core import deadletter
+from core.deadletter import DeadLetterProducer
 
 
 def test_dead_letter_topic_is_created_with_the_given_replication_factor(monkeypatch: pytest.MonkeyPatch) -> None:

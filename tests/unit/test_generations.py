@@ -1,7 +1,7 @@
 """Which recreated topics make a stage's stored positions meaningless, and how it says so."""
 from __future__ import annotations
 
-from cdc.generations import Stage, changed, explain, recreated
+from core.generations import Stage, changed, explain, recreated
 
 STAGE = Stage(reader="the replica", positions="The group's offsets", command="cdc consume")
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from cdc.errors import ConfigError
+from core.errors import ConfigError
 from generator.cli import generate, stop_on_signals
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from cdc.errors import GeneratorError
+from generator.errors import GeneratorError
 from generator import dataset
 from generator.dataset import FirstIds, SeedPlan
 from generator.model import LineRow, OrderRow, Timeline

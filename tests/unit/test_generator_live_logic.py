@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cdc.errors import GeneratorError
+from generator.errors import GeneratorError
 from generator import transactions
 from generator.dataset import FirstIds
 from generator.live import LiveConfig, LiveSummary

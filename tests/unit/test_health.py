@@ -1,4 +1,4 @@
-"""cdc.health: the verdict on a heartbeat, the heartbeat file's writing and reading."""
+"""core.health: the verdict on a heartbeat, the heartbeat file's writing and reading."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cdc.health import HealthError, Heartbeat, HeartbeatWriter, Limits, Verdict, check, judge, read_heartbeat
+from core.health import HealthError, Heartbeat, HeartbeatWriter, Limits, Verdict, check, judge, read_heartbeat
 
 NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 LIMITS = Limits(max_stall=60, max_age=30)

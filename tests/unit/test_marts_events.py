@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from cdc.deadletter import RawMessage
+from core.deadletter import RawMessage
 from marts.app import decode_batch
 from marts.events import MalformedEvent, Position, RowChange, Truncate, decode
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from cdc.health import read_heartbeat
+from core.health import read_heartbeat
 from marts.health import MartsHeartbeat, unapplied
 
 ORDERS = "shop.public.orders"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cdc.errors import ConfigError
+from core.errors import ConfigError
 from marts.schema import all_ddl
 from marts.settings import MartsSettings
 

@@ -2,8 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from cdc.errors import ConfigError
-from cdc.settings import ConnectorSettings, HealthSettings, KafkaSettings, MySqlSettings, SourceSettings
+from core.errors import ConfigError
+from connectors.settings import ConnectorSettings
+from core.settings import HealthSettings, KafkaSettings, MySqlSettings, SourceSettings
 
 STACK = {
     "PG_DSN": "postgresql://postgres@127.0.0.1:5432/shop",

@@ -1,7 +1,7 @@
 """The ordering rule of a truncate against its table's row changes, by source lsn."""
 from __future__ import annotations
 
-from cdc.truncation import raised, survives, wiped_by
+from core.truncation import raised, survives, wiped_by
 
 
 def test_change_without_a_truncate_of_its_table_survives() -> None:

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from cdc.errors import CdcError
-from cdc.limits import MESSAGE_MAX_BYTES
-from cdc.topics import ensure_topics
+from core.errors import CdcError
+from core.limits import MESSAGE_MAX_BYTES
+from core.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 

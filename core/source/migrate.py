@@ -6,8 +6,8 @@ from importlib import resources
 
 import psycopg2
 
-from cdc.errors import SchemaError
-from cdc.settings import SourceSettings
+from core.errors import SchemaError
+from core.settings import SourceSettings
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 def migration_files() -> list[tuple[str, str]]:
     """(version, sql) for every migration shipped with the package, in order."""
-    folder = resources.files("cdc.source") / "migrations"
+    folder = resources.files("core.source") / "migrations"
     files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
     return [(f.name.removesuffix(".sql"), f.read_text(encoding="utf-8")) for f in files]
 

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cdc.errors import CdcError
+from core.errors import CdcError
 
 log = logging.getLogger(__name__)
 

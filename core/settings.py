@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from cdc.errors import ConfigError
-from cdc.limits import MYSQL_MAX_ALLOWED_PACKET
+from core.errors import ConfigError
+from core.limits import MYSQL_MAX_ALLOWED_PACKET
 
 Env = Mapping[str, str]
 
@@ -24,7 +24,7 @@ MYSQL_IO_TIMEOUT_S = 60  # a statement of a worker waits at most this long for t
 SOURCE_TABLES = ("users", "product_categories", "products", "orders", "order_details")
 
 
-def _required(env: Env, name: str, example: str) -> str:
+def required(env: Env, name: str, example: str) -> str:
     value = env.get(name, "").strip()
     if not value:
         raise ConfigError(
@@ -34,7 +34,7 @@ def _required(env: Env, name: str, example: str) -> str:
     return value
 
 
-def _int(env: Env, name: str, default: int) -> int:
+def integer(env: Env, name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -81,7 +81,7 @@ class SourceSettings:
 
     @classmethod
     def from_env(cls, env: Env = os.environ) -> SourceSettings:
-        dsn = _required(env, "PG_DSN", "postgresql://postgres@127.0.0.1:5432/shop")
+        dsn = required(env, "PG_DSN", "postgresql://postgres@127.0.0.1:5432/shop")
         DatabaseUrl.parse(dsn, variable="PG_DSN", default_port=5432)
         return cls(dsn=dsn)
 
@@ -94,7 +94,7 @@ class MySqlSettings:
 
     @classmethod
     def from_env(cls, env: Env = os.environ) -> MySqlSettings:
-        raw = _required(env, "MYSQL_URL", "mysql://root@127.0.0.1:3306/shop")
+        raw = required(env, "MYSQL_URL", "mysql://root@127.0.0.1:3306/shop")
         return cls(url=DatabaseUrl.parse(raw, variable="MYSQL_URL", default_port=3306))
 
     def connect_kwargs(self) -> dict[str, object]:
@@ -124,9 +124,9 @@ class KafkaSettings:
     @classmethod
     def from_env(cls, env: Env = os.environ) -> KafkaSettings:
         return cls(
-            bootstrap=_required(env, "KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+            bootstrap=required(env, "KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
             topic_prefix=env.get("TOPIC_PREFIX", "").strip() or DEFAULT_TOPIC_PREFIX,
-            replication_factor=_int(env, "TOPIC_REPLICATION_FACTOR", 1),
+            replication_factor=integer(env, "TOPIC_REPLICATION_FACTOR", 1),
         )
 
     def table_topic(self, table: str) -> str:
@@ -135,40 +135,8 @@ class KafkaSettings:
 
 
 @dataclass(frozen=True)
-class ConnectorSettings:
-    """Kafka Connect and the values substituted into connectors/postgres-source.json."""
-
-    connect_url: str
-    name: str
-    topic_prefix: str
-    slot_name: str
-    topic_partitions: int
-    topic_replication_factor: int
-    database: DatabaseUrl  # the source as the Connect worker reaches it
-    timeout_seconds: int
-
-    @classmethod
-    def from_env(cls, env: Env = os.environ) -> ConnectorSettings:
-        # Connect may reach PostgreSQL under another name than the CLI does
-        # (compose service names), and should use a replication-only user.
-        dsn = env.get("DEBEZIUM_PG_DSN", "").strip() or _required(
-            env, "PG_DSN", "postgresql://postgres@127.0.0.1:5432/shop"
-        )
-        return cls(
-            connect_url=_required(env, "CONNECT_URL", "http://127.0.0.1:8083").rstrip("/"),
-            name=connector_name(env),
-            topic_prefix=env.get("TOPIC_PREFIX", "").strip() or DEFAULT_TOPIC_PREFIX,
-            slot_name=env.get("SLOT_NAME", "").strip() or "cdc_shop",
-            topic_partitions=_int(env, "TOPIC_PARTITIONS", 4),
-            topic_replication_factor=_int(env, "TOPIC_REPLICATION_FACTOR", 1),
-            database=DatabaseUrl.parse(dsn, variable="DEBEZIUM_PG_DSN/PG_DSN", default_port=5432),
-            timeout_seconds=_int(env, "CONNECTOR_TIMEOUT", 120),
-        )
-
-
-@dataclass(frozen=True)
 class ConnectorWatchSettings:
-    """The workers' watch on the connector (cdc.connector_watch): which one, where, how often."""
+    """The workers' watch on the connector (core.connector_watch): which one, where, how often."""
 
     connect_url: str
     name: str
@@ -181,10 +149,10 @@ class ConnectorWatchSettings:
         if not url:
             return None
         return cls(connect_url=url, name=connector_name(env),
-                   interval_seconds=float(_int(env, "CONNECTOR_WATCH_SECONDS", 5)))
+                   interval_seconds=float(integer(env, "CONNECTOR_WATCH_SECONDS", 5)))
 
 
-# The heartbeat file of each worker (cdc.health): one variable per worker, so that one environment
+# The heartbeat file of each worker (core.health): one variable per worker, so that one environment
 # (compose's, or a local stack's) can name both and `cdc health WORKER` finds the right one.
 HEALTH_FILE_VARIABLES = {"consumer": "CONSUMER_HEALTH_FILE", "marts": "MARTS_HEALTH_FILE"}
 

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from cdc.errors import ConnectorError
-from cdc.limits import MESSAGE_MAX_BYTES
-from cdc.settings import SOURCE_TABLES
+from core.errors import ConnectorError
+from core.limits import MESSAGE_MAX_BYTES
+from core.settings import SOURCE_TABLES
 
 log = logging.getLogger(__name__)
 

@@ -1,21 +1,17 @@
-"""Kafka Connect REST: create or update the connector and wait until it runs."""
+"""Kafka Connect's REST API: connector config, status, offsets, and waiting for states."""
 from __future__ import annotations
 
 import json
-import logging
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from cdc.errors import ConnectorError
+from core.errors import ConnectorError
 
-log = logging.getLogger(__name__)
 
 TRACE_LINES = 8
-UPDATE_STEADY_SECONDS = 3.0
-RESTART_NOTICE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -196,43 +192,3 @@ def wait_for_connect(client: ConnectClient, timeout: float) -> None:
             return
         time.sleep(0.5)
     raise ConnectorError(f"Kafka Connect is unreachable at {client.base_url} (CONNECT_URL) after {timeout:.0f}s")
-
-
-@dataclass(frozen=True)
-class AppliedConnector:
-    action: str  # created, updated, restarted (unchanged but FAILED) or unchanged
-    status: ConnectorStatus
-
-    def describe(self) -> str:
-        return f"{self.action}; {self.status.describe()}"
-
-
-def apply_connector(client: ConnectClient, name: str, config: dict[str, str], timeout: float) -> AppliedConnector:
-    """Create the connector, update it if its config differs, and wait until it runs.
-
-    An unchanged config is not PUT again: Kafka Connect would restart the connector for nothing.
-    An unchanged but FAILED connector is restarted with its failed tasks (the cause may be fixed now).
-    After an update, the status read right after the PUT can still be the old instance's RUNNING
-    (the restart comes a moment later), so the connector must stay RUNNING for UPDATE_STEADY_SECONDS.
-    """
-    current = client.config(name)
-    if current == {**config, "name": name}:
-        log.info("connector %s on %s is up to date", name, client.base_url)
-        if client.status(name).failed:
-            _restart_failed(client, name)
-            return AppliedConnector("restarted", client.wait_until_running(name, timeout, UPDATE_STEADY_SECONDS))
-        return AppliedConnector("unchanged", client.wait_until_running(name, timeout))
-    action = "created" if current is None else "updated"
-    log.info("%s connector %s on %s", action, name, client.base_url)
-    client.put_config(name, config)
-    steady = 0.0 if current is None else UPDATE_STEADY_SECONDS
-    return AppliedConnector(action, client.wait_until_running(name, timeout, steady))
-
-
-def _restart_failed(client: ConnectClient, name: str) -> None:
-    log.info("connector %s FAILED: restarting it and its failed tasks", name)
-    client.restart_failed(name)
-    deadline = time.monotonic() + RESTART_NOTICE_SECONDS
-    # The status still says FAILED for a moment after Connect accepted the restart.
-    while client.status(name).failed and time.monotonic() < deadline:
-        time.sleep(0.2)

@@ -1,0 +1,39 @@
+"""The connector's settings: where Kafka Connect is and what goes into postgres-source.json."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from core.settings import DEFAULT_TOPIC_PREFIX, DatabaseUrl, Env, connector_name, integer, required
+
+
+@dataclass(frozen=True)
+class ConnectorSettings:
+    """Kafka Connect and the values substituted into connectors/postgres-source.json."""
+
+    connect_url: str
+    name: str
+    topic_prefix: str
+    slot_name: str
+    topic_partitions: int
+    topic_replication_factor: int
+    database: DatabaseUrl  # the source as the Connect worker reaches it
+    timeout_seconds: int
+
+    @classmethod
+    def from_env(cls, env: Env = os.environ) -> ConnectorSettings:
+        # Connect may reach PostgreSQL under another name than the CLI does
+        # (compose service names), and should use a replication-only user.
+        dsn = env.get("DEBEZIUM_PG_DSN", "").strip() or required(
+            env, "PG_DSN", "postgresql://postgres@127.0.0.1:5432/shop"
+        )
+        return cls(
+            connect_url=required(env, "CONNECT_URL", "http://127.0.0.1:8083").rstrip("/"),
+            name=connector_name(env),
+            topic_prefix=env.get("TOPIC_PREFIX", "").strip() or DEFAULT_TOPIC_PREFIX,
+            slot_name=env.get("SLOT_NAME", "").strip() or "cdc_shop",
+            topic_partitions=integer(env, "TOPIC_PARTITIONS", 4),
+            topic_replication_factor=integer(env, "TOPIC_REPLICATION_FACTOR", 1),
+            database=DatabaseUrl.parse(dsn, variable="DEBEZIUM_PG_DSN/PG_DSN", default_port=5432),
+            timeout_seconds=integer(env, "CONNECTOR_TIMEOUT", 120),
+        )
