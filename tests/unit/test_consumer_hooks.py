@@ -52,7 +52,7 @@ def test_on_consumed_gets_the_count_of_each_non_empty_consume_call(monkeypatch: 
     counts: list[int] = []
     replicator = app.Replicator(settings, on_consumed=counts.append)
     real = replicator.consumer
-    replicator.consumer = ScriptedConsumer([[Tombstone(topic, 0), Tombstone(topic, 1)], [], [Tombstone(topic, 2)]])
+    replicator.consumer = ScriptedConsumer([[Tombstone(topic, 0), Tombstone(topic, 1)], [], [Tombstone(topic, 2)]])  # type: ignore[assignment]
     try:
         for _ in range(3):
             replicator._consume_once()
