@@ -36,14 +36,19 @@ class SeedReport:
     rows: dict[str, int]  # table -> rows added
     total_rows: int
 
+    @classmethod
+    def from_json(cls, text: str) -> SeedReport:
+        """From `cdc generate seed --json`."""
+        report = json.loads(text)
+        return cls(rows=report["rows"], total_rows=report["total_rows"])
+
 
 def seed(env: dict[str, str], *, users: int, categories: int, products: int, orders: int, seed: int,
          append: bool = False) -> SeedReport:
     """`cdc generate seed` (COPY into PostgreSQL, one transaction)."""
     args = ["--users", str(users), "--categories", str(categories), "--products", str(products),
             "--orders", str(orders), "--seed", str(seed), *(["--append"] if append else [])]
-    report = json.loads(run_cdc(env, "generate", "seed", *args, "--json"))
-    return SeedReport(rows=report["rows"], total_rows=report["total_rows"])
+    return SeedReport.from_json(run_cdc(env, "generate", "seed", *args, "--json"))
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,13 @@ class LiveReport:
     @property
     def new_orders_per_second(self) -> float:
         return self.new_orders / self.elapsed_seconds
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> LiveReport:
+        """From `cdc generate live --json`."""
+        report = json.loads(text)
+        return cls(transactions_per_second=report["achieved_rate"], elapsed_seconds=report["elapsed_seconds"],
+                   new_orders=report["counts"]["new_order"])
 
 
 class LiveRun:
@@ -80,9 +92,7 @@ class LiveRun:
             self.errors.close()
         if self.process.returncode != 0:
             raise CdcFailed(f"cdc {' '.join(self.args)} failed: {out.decode(errors='replace')}{errors}")
-        report = json.loads(out)
-        return LiveReport(transactions_per_second=report["achieved_rate"], elapsed_seconds=report["elapsed_seconds"],
-                          new_orders=report["counts"]["new_order"])
+        return LiveReport.from_json(out)
 
 
 def live(env: dict[str, str], *, rate: float, workers: int, seconds: float, seed: int) -> LiveReport:
