@@ -47,7 +47,8 @@ measures (--keep-connect leaves it running).
   consumer group on a fresh database reads the five topics from the start
   (auto.offset.reset earliest) until it has committed every message in
   them (the sum of the high watermarks; tombstones included). Timed from
-  the first message it takes to the MySQL commit of its last batch.
+  the first message it takes (the Replicator's on_consumed hook) to the
+  MySQL commit of its last batch (on_batch_committed).
 - ceiling: the same messages, as read above (outside the timing), decoded
   by the consumer's own decoder (consumer.envelope.decode: the rows exactly
   as the consumer converts them), written straight to MySQL (another fresh
@@ -69,38 +70,30 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import platform
-import re
-import subprocess
-import sys
-import shutil
-import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import psycopg2
 import pymysql
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError
 
-from core.deadletter import RawMessage
-from cdc.local import stack as local_stack
-from cdc.local.processes import stop
-from core.settings import SOURCE_TABLES, MySqlSettings
+from bench import cli, topics
+from bench.report import Machine, load_average, percentile
+from bench.stack import on_database, own_stack, stop_connect
 from consumer.app import Replicator
 from consumer.batch import Batch
 from consumer.envelope import ChangeEvent, DecodeError, Skip, decode
 from consumer.replica_schema import REPLICA_TABLES, TableSpec, ensure_database, ensure_tables
 from consumer.settings import ConsumerSettings
 from consumer.sink import DELETE_CHUNK, SESSION_SQL, delete_sql, upsert_sql
+from core.deadletter import RawMessage
+from core.settings import SOURCE_TABLES, MySqlSettings
 
 CEILING_BATCH = 5000  # row changes per ceiling transaction (the consumer's default batch is 5000 messages)
-SEED_ARGS = ("--users", "1000", "--categories", "20", "--products", "500", "--orders", "2000", "--seed", "3")
 QUIET_SECONDS = 3.0  # no new message for this long: the replicator (or Debezium) has caught up
 # `cdc generate seed --append` sized by orders: each order is 1 row + 1-5 lines (3 on average); with a
 # user per 5 orders and a product per 20, an order brings about 4.25 row changes.
@@ -119,12 +112,9 @@ class TopicTail:
     responses are right; they are checked against what was read (`watermarks`).
     """
 
-    def __init__(self, bootstrap: str, topics: Sequence[str]) -> None:
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-read-{uuid.uuid4().hex[:8]}",
-                                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-        metadata = self.consumer.list_topics(timeout=15)
-        self.partitions = [TopicPartition(topic, partition, OFFSET_BEGINNING)
-                           for topic in topics for partition in metadata.topics[topic].partitions]
+    def __init__(self, bootstrap: str, topic_names: Sequence[str]) -> None:
+        self.consumer = topics.reader(bootstrap, **{"auto.offset.reset": "earliest"})
+        self.partitions = topics.partitions(self.consumer, topic_names, OFFSET_BEGINNING)
         self.consumer.assign(self.partitions)
         self.messages: list[RawMessage] = []
 
@@ -154,7 +144,7 @@ class TopicTail:
             ends[(raw.topic, raw.partition)] = max(ends.get((raw.topic, raw.partition), 0), raw.offset + 1)
         count = 0
         for tp in self.partitions:
-            low, high = self.consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), cached=True)
+            low, high = self.consumer.get_watermark_offsets(tp, cached=True)
             if high > 0:
                 assert ends.get((tp.topic, tp.partition)) == high, f"{tp.topic}[{tp.partition}] not read to its end"
                 count += high - max(low, 0)
@@ -170,11 +160,8 @@ def seed_append(env: dict[str, str], changes: int) -> int:
     orders = max(0, round(changes / CHANGES_PER_ORDER))
     if not orders:
         return 0
-    report = run_cdc(env, "generate", "seed", "--append", "--users", str(orders // 5), "--categories", "20",
-                     "--products", str(orders // 20), "--orders", str(orders), "--seed", "11")
-    found = re.search(r"^total\s+([\d,]+)$", report, re.MULTILINE)
-    assert found, f"unexpected seed report:\n{report}"
-    return int(found.group(1).replace(",", ""))
+    return cli.seed(env, users=orders // 5, categories=20, products=orders // 20, orders=orders, seed=11,
+                    append=True).total_rows
 
 
 @dataclass
@@ -212,26 +199,25 @@ def decode_all(messages: Sequence[RawMessage], tables: dict[str, TableSpec]) -> 
 
 # --- the measures ------------------------------------------------------------------------------
 
-class TimedReplicator(Replicator):
-    """The Replicator, noting when it took its first message and when it committed each batch."""
+@dataclass
+class DrainClock:
+    """When the replicator took its first message and when it committed its last batch (its hooks)."""
 
-    def __init__(self, settings: ConsumerSettings) -> None:
-        super().__init__(settings, on_batch_committed=self._committed)
-        self.first_message: float | None = None
-        self.last_commit: float | None = None
+    first_message: float | None = None
+    last_commit: float | None = None
 
-    def _take(self, message: Message) -> None:
+    def consumed(self, count: int) -> None:
         if self.first_message is None:
             self.first_message = time.monotonic()
-        super()._take(message)
 
-    def _committed(self, batch: Batch) -> None:
+    def committed(self, batch: Batch) -> None:
         self.last_commit = time.monotonic()
 
 
 def drain(settings: ConsumerSettings, expected_messages: int) -> tuple[float, int]:
     """Run the replicator until it committed every message; (seconds first message..last commit, rows applied)."""
-    replicator = TimedReplicator(settings)
+    clock = DrainClock()
+    replicator = Replicator(settings, on_batch_committed=clock.committed, on_consumed=clock.consumed)
     stop_event = threading.Event()
     worker = threading.Thread(target=replicator.run, args=(stop_event,), daemon=True)
     worker.start()
@@ -242,8 +228,8 @@ def drain(settings: ConsumerSettings, expected_messages: int) -> tuple[float, in
     worker.join(30)
     assert replicator.stats.messages >= expected_messages, "the replicator did not drain the topics in time"
     assert replicator.stats.dead_lettered == 0, f"{replicator.stats.dead_lettered} messages were dead-lettered"
-    assert replicator.first_message is not None and replicator.last_commit is not None
-    return replicator.last_commit - replicator.first_message, replicator.stats.applied
+    assert clock.first_message is not None and clock.last_commit is not None
+    return clock.last_commit - clock.first_message, replicator.stats.applied
 
 
 def ceiling(settings: MySqlSettings, changes: Sequence[ChangeEvent]) -> float:
@@ -316,20 +302,7 @@ def source_counts(env: dict[str, str]) -> dict[str, int]:
 class Latency:
     samples: list[float]  # seconds, source commit -> visible in MySQL, one per applied change
     debezium: list[float]  # seconds, source commit -> Debezium's ts_ms (the part before Kafka), same changes
-    transactions_per_second: float  # as the generator reports it
-    orders_per_second: float  # new orders committed per second
-    live_seconds: float
-
-    def percentile(self, fraction: float, samples: list[float] | None = None) -> float:
-        ordered = sorted(self.samples if samples is None else samples)
-        return ordered[min(int(fraction * len(ordered)), len(ordered) - 1)] if ordered else float("nan")
-
-
-def run_cdc(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "cdc", *args], env={**os.environ, **env},
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f"cdc {' '.join(args)} failed: {result.stdout}{result.stderr}"
-    return result.stdout
+    load: cli.LiveReport  # the generator's own summary of the live run
 
 
 def wait_quiet(replicator: Replicator, timeout: float) -> None:
@@ -354,7 +327,7 @@ def event_times(batch: Batch) -> list[tuple[int, int]]:
 
 def latency(env: dict[str, str], settings: ConsumerSettings, rate: float, workers: int, seconds: float) -> Latency:
     """Seed, drain the seed, then measure source commit -> MySQL commit under `cdc generate live`."""
-    run_cdc(env, "generate", "seed", *SEED_ARGS)
+    cli.seed(env, users=1000, categories=20, products=500, orders=2000, seed=3)
     committed: list[tuple[float, Batch]] = []
     replicator = Replicator(settings, on_batch_committed=lambda batch: committed.append((time.time(), batch)))
     stop_event = threading.Event()
@@ -363,32 +336,23 @@ def latency(env: dict[str, str], settings: ConsumerSettings, rate: float, worker
     try:
         wait_quiet(replicator, 300)
         live_started_ms = time.time() * 1000
-        report = run_cdc(env, "generate", "live", "--rate", f"{rate:g}", "--workers", str(workers),
-                         "--duration", f"{seconds:g}", "--seed", "7")
+        load = cli.live(env, rate=rate, workers=workers, seconds=seconds, seed=7)
         wait_quiet(replicator, 120)
     finally:
         stop_event.set()
         worker.join(30)
     times = [(done, source, seen) for done, batch in committed for source, seen in event_times(batch)
              if source >= live_started_ms]
-    achieved = re.search(r"achieved ([\d.]+) transactions/s .* over ([\d.]+) s", report)
-    orders = re.search(r"^new_order\s+([\d,]+)$", report, re.MULTILINE)
-    assert achieved and orders, f"unexpected generator report:\n{report}"
-    elapsed = float(achieved.group(2))
-    return Latency([done - source / 1000 for done, source, _ in times], [(seen - source) / 1000 for _, source, seen in times],
-                   float(achieved.group(1)), int(orders.group(1).replace(",", "")) / elapsed, elapsed)
+    return Latency([done - source / 1000 for done, source, _ in times],
+                   [(seen - source) / 1000 for _, source, seen in times], load)
 
 
 def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor() or "unknown CPU")
-    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
-    return (f"machine: {len(os.sched_getaffinity(0))} CPUs (nproc), {model}, {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}; load average at start {load}")
-
-
-def database_url(base: MySqlSettings, database: str) -> MySqlSettings:
-    return MySqlSettings(url=replace(base.url, database=database))
+    """The machine line of the table, with the load average at the start (the machine is shared)."""
+    host = Machine.current()
+    load = " ".join(f"{value:.2f}" for value in load_average())
+    return (f"machine: {host.nproc} CPUs (nproc), {host.model}, {host.system} {host.release}, "
+            f"Python {host.python}; load average at start {load}")
 
 
 def print_table(host: str, mix: Mix, drain_seconds: float, ceiling_seconds: float, applied: int, lag: Latency,
@@ -413,17 +377,34 @@ def print_table(host: str, mix: Mix, drain_seconds: float, ceiling_seconds: floa
     print(f"{'ceiling: multi-row upserts, no Kafka':<44} {events:>12} {ceiling_seconds:>8.2f} {ceiling_rate:>10.0f}")
     print(f"{'ratio drain / ceiling':<44} {'':>12} {'':>8} {drain_rate / ceiling_rate:>10.0%}")
     print(f"{'latency p50: source commit -> MySQL commit':<44} {len(lag.samples):>12} {'':>8} "
-          f"{lag.percentile(0.50) * 1000:>8.0f} ms")
+          f"{percentile(lag.samples, 0.50) * 1000:>8.0f} ms")
     print(f"{'latency p99: source commit -> MySQL commit':<44} {len(lag.samples):>12} {'':>8} "
-          f"{lag.percentile(0.99) * 1000:>8.0f} ms")
+          f"{percentile(lag.samples, 0.99) * 1000:>8.0f} ms")
     print(f"{'  of which source commit -> Debezium p50/p99':<44} {'':>12} {'':>8} "
-          f"{lag.percentile(0.50, lag.debezium) * 1000:>4.0f}/{lag.percentile(0.99, lag.debezium) * 1000:.0f} ms")
+          f"{percentile(lag.debezium, 0.50) * 1000:>4.0f}/{percentile(lag.debezium, 0.99) * 1000:.0f} ms")
     print(f"(rows written by the consumer after coalescing: {applied}; {checked}; latency under "
-          f"`cdc generate live --rate {live_rate:g}`: achieved {lag.transactions_per_second:.0f} transactions/s = "
-          f"{lag.orders_per_second:.0f} new orders/s, over {lag.live_seconds:.1f} s)")
+          f"`cdc generate live --rate {live_rate:g}`: achieved {lag.load.transactions_per_second:.0f} transactions/s "
+          f"= {lag.load.new_orders_per_second:.0f} new orders/s, over {lag.load.elapsed_seconds:.1f} s)")
 
 
-def main() -> None:
+def fill_topics(env: dict[str, str], topic_names: Sequence[str], events: int) -> list[RawMessage]:
+    """Grow the topics to about `events` row changes with a real seed; every message in them, as read."""
+    print(f"filling the topics to ~{events} row changes with `cdc generate seed --append` ...", flush=True)
+    started = time.monotonic()
+    tail = TopicTail(env["KAFKA_BOOTSTRAP"], topic_names)
+    try:
+        before = tail.read(0)  # what the small seed and the live run left (Debezium has delivered it)
+        seeded = seed_append(env, events - before)
+        tail.read(before + seeded)  # a seed makes creates only: one message per row, no tombstones
+        expected = tail.watermarks()
+    finally:
+        tail.close()
+    print(f"seeded {seeded} rows; Debezium delivered, the topics hold {expected} messages "
+          f"({time.monotonic() - started:.1f} s)", flush=True)
+    return tail.messages
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000,
                         help="row changes to fill the five topics with (about: the big seed is sized by orders)")
@@ -439,14 +420,13 @@ def main() -> None:
                         help="leave Kafka Connect running for the drain and ceiling (by default it is stopped "
                              "once the topics are filled: its JVM would share the CPUs)")
     parser.add_argument("--keep-stack", action="store_true")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def main() -> None:
+    args = parse_args()
     host = machine()
-    folder = Path(tempfile.mkdtemp(prefix="cdc-consumer-bench-", dir="/tmp"))
-    folder.chmod(0o755)
-    try:
-        print(f"starting a stack in {folder} ...", flush=True)
-        state = local_stack.up(folder, progress=lambda message: None, die_with_parent=True)
+    with own_stack("cdc-consumer-bench-", keep=args.keep_stack) as state:
         env = state.env
         uid = uuid.uuid4().hex[:8]
         base = MySqlSettings.from_env(env)
@@ -454,26 +434,15 @@ def main() -> None:
         print(f"latency: seed, then `cdc generate live --rate {args.live_rate:g}` for {args.live_seconds:g} s ...",
               flush=True)
         lag = latency(env, replace(ConsumerSettings.from_env({**env, "CONSUMER_GROUP": f"bench-latency-{uid}"}),
-                                   mysql=database_url(base, f"bench_latency_{uid}")),
+                                   mysql=on_database(base, f"bench_latency_{uid}")),
                       args.live_rate, args.live_workers, args.live_seconds)
 
         topic_tables = ConsumerSettings.from_env(env).topics()
         tables = {topic: REPLICA_TABLES[table] for topic, table in topic_tables.items()}
-        print(f"filling the topics to ~{args.events} row changes with `cdc generate seed --append` ...", flush=True)
-        started = time.monotonic()
-        tail = TopicTail(env["KAFKA_BOOTSTRAP"], list(topic_tables))
-        try:
-            before = tail.read(0)  # what the small seed and the live run left (Debezium has delivered it)
-            seeded = seed_append(env, args.events - before)
-            tail.read(before + seeded)  # a seed makes creates only: one message per row, no tombstones
-            expected = tail.watermarks()
-            messages = tail.messages
-        finally:
-            tail.close()
-        print(f"seeded {seeded} rows; Debezium delivered, the topics hold {expected} messages "
-              f"({time.monotonic() - started:.1f} s)", flush=True)
+        messages = fill_topics(env, list(topic_tables), args.events)
+        expected = len(messages)  # checked against the topics' high watermarks
         if not args.keep_connect:
-            stop(state.processes["connect"])
+            stop_connect(state)
 
         changes, mix = decode_all(messages, tables)
         del messages
@@ -482,8 +451,8 @@ def main() -> None:
 
         drains, ceilings = [], []
         for run in range(args.repeat):
-            replica = database_url(base, f"bench_replica_{uid}_{run}")
-            direct = database_url(base, f"bench_ceiling_{uid}_{run}")
+            replica = on_database(base, f"bench_replica_{uid}_{run}")
+            direct = on_database(base, f"bench_ceiling_{uid}_{run}")
             settings = replace(ConsumerSettings.from_env({**env, "CONSUMER_GROUP": f"bench-{uid}-{run}",
                                                           "STATS_INTERVAL": "5"}), mysql=replica)
             drains.append(drain(settings, expected))
@@ -498,11 +467,6 @@ def main() -> None:
         drain_seconds, applied = sorted(drains)[len(drains) // 2]
         ceiling_seconds = sorted(ceilings)[len(ceilings) // 2]
         print_table(host, mix, drain_seconds, ceiling_seconds, applied, lag, args.live_rate, checked)
-    finally:
-        gc.collect()  # the finished replicators' Kafka clients (in reference cycles) would log the broker's stop
-        if not args.keep_stack:
-            local_stack.down(folder, progress=lambda message: None)
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

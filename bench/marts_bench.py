@@ -38,16 +38,11 @@ import argparse
 import bisect
 import json
 import os
-import re
-import shutil
 import signal
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
 import uuid
-from dataclasses import replace
 from datetime import timezone
 from decimal import Decimal
 from pathlib import Path
@@ -55,13 +50,15 @@ from typing import Any
 
 import psycopg2
 import pymysql
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
 
-from cdc.local import stack as local_stack
-from cdc.local.processes import stop as stop_process
+from bench import cli, topics
+from bench.report import Machine, load_average, measures_table, percentile
+from bench.stack import drop_database, load_env, mysql_url, on_database, own_stack, stop_connect
+from cdc.local.stack import StackState
+from consumer.offsets import end_offsets as partition_ends
 from core.settings import SOURCE_TABLES, KafkaSettings, MySqlSettings, SourceSettings
 from core.verify import render
-from consumer.offsets import end_offsets as partition_ends
 from marts.contributions import MARTS
 from marts.events import Event, Position, RowChange
 from marts.store import MartStore, connect, ensure_schema
@@ -77,27 +74,18 @@ REPLICA_COLUMNS = {
     "order_details": ("order_detail_id BIGINT PRIMARY KEY", "order_id BIGINT", "product_id BIGINT",
                       "quantity INT", "total_price DECIMAL(12,2)", "KEY (order_id)", "KEY (product_id)"),
 }
-CDC = [sys.executable, "-m", "cdc"]
 Table = list[tuple[str, str]]
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def source_partitions(consumer: Consumer, kafka: KafkaSettings) -> list[TopicPartition]:
-    return [TopicPartition(topic, partition)
-            for topic in map(kafka.table_topic, SOURCE_TABLES)
-            for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions]
+def source_topics(kafka: KafkaSettings) -> list[str]:
+    return [kafka.table_topic(table) for table in SOURCE_TABLES]
 
 
 def end_offsets(kafka: KafkaSettings) -> dict[tuple[str, int], int]:
     """The last offset of every non-empty source partition."""
-    consumer = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False})
+    consumer = topics.reader(kafka.bootstrap)
     try:
-        ends = partition_ends(consumer, source_partitions(consumer, kafka), 10)
+        ends = partition_ends(consumer, topics.partitions(consumer, source_topics(kafka)), 10)
         return {tp: high - 1 for tp, high in ends.items() if high > 0}
     finally:
         consumer.close()
@@ -141,8 +129,8 @@ def drain(env: dict[str, str], kafka: KafkaSettings, mysql: MySqlSettings, log: 
     target = settled_end_offsets(kafka)
     events = sum(offset + 1 for offset in target.values())
     started = time.monotonic()
-    workers = [subprocess.Popen([*CDC, "marts"], env=env, stdout=log.with_suffix(f".{n}.log").open("wb"),
-                                stderr=subprocess.STDOUT) for n in range(count)]
+    workers = [cli.start_cdc(env, "marts", stdout=log.with_suffix(f".{n}.log").open("wb"), stderr=subprocess.STDOUT)
+               for n in range(count)]
     conn = wait_for_connection(mysql)
     while not applied_offsets(conn):
         time.sleep(0.02)
@@ -175,15 +163,15 @@ def freshness(env: dict[str, str], kafka: KafkaSettings, mysql: MySqlSettings, r
     seen = applied_offsets(conn)
     tail = KafkaLag(kafka)
     started = time.time()
-    generator = subprocess.Popen(
-        [*CDC, "generate", "live", "--rate", str(rate), "--workers", str(workers), "--duration", str(seconds),
-         "--seed", "77"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-    )
-    while generator.poll() is None:
+    generator = cli.LiveRun(env, rate=rate, workers=workers, seconds=seconds, seed=77)
+    while generator.running:
         sight(conn, seen, sightings)
         tail.poll(0.02)
-    report = generator.stdout.read().decode() if generator.stdout else ""
+    try:
+        report: cli.LiveReport | None = generator.report()
+    except cli.CdcFailed as exc:
+        report = None
+        print(exc)
     target = settled_end_offsets(kafka)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not (caught_up(seen, target) and tail.reached(target)):
@@ -199,15 +187,11 @@ def freshness(env: dict[str, str], kafka: KafkaSettings, mysql: MySqlSettings, r
         index = bisect.bisect_left(done, (offset, -1.0))
         if index < len(done):
             lags.append(done[index][1] - source_ts)
-    achieved = re.search(r"achieved ([0-9.]+) transactions/s.*? over ([0-9.]+) s", report)
-    orders = re.search(r"^\s*new_order\s+([0-9,]+)", report, re.MULTILINE)
-    if achieved and orders:
-        tx_rate, elapsed = float(achieved.group(1)), float(achieved.group(2))
-        new_orders = int(orders.group(1).replace(",", "")) / elapsed
-        load = f"{tx_rate:.0f} tx/s = {new_orders:.0f} new orders/s for {elapsed:.0f} s"
+    if report is not None:
+        load = (f"{report.transactions_per_second:.0f} tx/s = {report.new_orders_per_second:.0f} new orders/s "
+                f"for {report.elapsed_seconds:.0f} s")
     else:
         load = f"{rate:g} tx/s requested for {seconds:g} s (generator report unreadable)"
-        print(report)
     print(f"live load: {load}; {len(tail.events)} change events", flush=True)
     if lags:
         table.append((f"freshness, source commit -> mart commit, per event ({load}; {len(lags)} events)",
@@ -237,9 +221,9 @@ class KafkaLag:
     its message timestamp (produced) minus that."""
 
     def __init__(self, kafka: KafkaSettings) -> None:
-        self.consumer = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
-                                  "enable.auto.commit": False})
-        self.start = partition_ends(self.consumer, source_partitions(self.consumer, kafka), 10)  # first tailed
+        self.consumer = topics.reader(kafka.bootstrap)
+        self.start = partition_ends(self.consumer, topics.partitions(self.consumer, source_topics(kafka)),
+                                    10)  # first tailed
         self.consumer.assign([TopicPartition(topic, partition, high) for (topic, partition), high in self.start.items()])
         self.lags: list[float] = []
         self.events: list[tuple[tuple[str, int], int, float]] = []
@@ -363,7 +347,8 @@ def incremental_seconds(mysql: MySqlSettings, conn: Any, size: int, runs: int = 
     conn.rollback()
     topic, offset = f"bench.incremental.{size}.{uuid.uuid4().hex[:6]}", 0
     store = MartStore(mysql)
-    order_times, line_times = [], []
+    order_times: list[float] = []
+    line_times: list[float] = []
 
     def timed(change: RowChange, into: list[float]) -> None:
         nonlocal offset
@@ -399,9 +384,8 @@ def source_orders(source: SourceSettings) -> int:
 
 
 def seed(env: dict[str, str], orders: int) -> None:
-    subprocess.run([*CDC, "generate", "seed", "--append", "--orders", str(orders), "--users",
-                    str(max(1, orders // 5)), "--products", str(max(1, orders // 20)), "--categories", "20",
-                    "--seed", str(int(time.time()))], env=env, check=True, capture_output=True)
+    cli.seed(env, users=max(1, orders // 5), categories=20, products=max(1, orders // 20), orders=orders,
+             seed=int(time.time()), append=True)
 
 
 def scale(env: dict[str, str], source: SourceSettings, base: MySqlSettings, size: int, table: Table) -> None:
@@ -411,7 +395,7 @@ def scale(env: dict[str, str], source: SourceSettings, base: MySqlSettings, size
         seed(env, size - have)
     seeded = time.monotonic() - started
     total = source_orders(source)
-    mysql = MySqlSettings(replace(base.url, database=f"marts_bench_scale_{uuid.uuid4().hex[:8]}"))
+    mysql = on_database(base, f"marts_bench_scale_{uuid.uuid4().hex[:8]}")
     ensure_schema(mysql)
     conn = connect(mysql)
     try:
@@ -442,56 +426,21 @@ def scale(env: dict[str, str], source: SourceSettings, base: MySqlSettings, size
     table.append((f"{label}: one-time bootstrap of state + marts from the copy (SQL)", f"{1000 * booted:.0f} ms"))
 
 
-def drop_database(base: MySqlSettings, name: str) -> None:
-    conn = connect(base)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        conn.commit()
-    finally:
-        conn.close()
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}"
-
-
 def print_table(table: Table) -> None:
-    width = max(len(name) for name, _ in table)
+    host = Machine.current()
     print()
-    print(f"{'measure':<{width}}  figure")
-    print(f"{'-' * width}  {'-' * 40}")
-    for name, value in table:
-        print(f"{name:<{width}}  {value}")
-    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end (shared machine)")
+    print(measures_table(table))
+    print(f"machine: {host.cpus} CPUs (nproc {host.nproc}), {host.model}; "
+          f"load average {load_average()[0]:.1f} at the end (shared machine)")
 
 
-def load_env(path: Path) -> dict[str, str]:
-    out = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            out[key.strip()] = value.strip()
-    return out
-
-
-def run(args: argparse.Namespace, stack_env: dict[str, str], connect_process: Any) -> None:
+def run(args: argparse.Namespace, stack_env: dict[str, str], stack: StackState | None) -> None:
+    """The measures on the stack of `stack_env` (`stack`: the benchmark's own, whose Kafka Connect it may stop)."""
     env = {**os.environ, **stack_env}
     source, kafka, base = SourceSettings.from_env(env), KafkaSettings.from_env(env), MySqlSettings.from_env(env)
     name = f"marts_bench_{uuid.uuid4().hex[:8]}"
-    mysql = MySqlSettings(replace(base.url, database=name))
-    env.update({"MYSQL_URL": f"mysql://{base.url.user}@{base.url.host}:{base.url.port}/{name}",
-                "MARTS_APP_ID": f"bench-{name}", "MARTS_DATA_DIR": f"/tmp/{name}"})
-    if base.url.password:
-        env["MYSQL_URL"] = f"mysql://{base.url.user}:{base.url.password}@{base.url.host}:{base.url.port}/{name}"
+    mysql = on_database(base, name)
+    env.update({"MYSQL_URL": mysql_url(mysql), "MARTS_APP_ID": f"bench-{name}", "MARTS_DATA_DIR": f"/tmp/{name}"})
     table: Table = []
     if args.orders:
         seed(env, args.orders)
@@ -519,8 +468,8 @@ def run(args: argparse.Namespace, stack_env: dict[str, str], connect_process: An
             worker.wait(timeout=60)
     if not args.keep and reports and all(report.matches for report in reports):
         drop_database(base, name)
-    if connect_process is not None:
-        stop_process(connect_process)  # the scale part's seeds are not consumed: spare the CPUs
+    if stack is not None:
+        stop_connect(stack)  # the scale part's seeds are not consumed: spare the CPUs
     for size in args.sizes:
         scale(env, source, base, size, table)
     print_table(table)
@@ -544,15 +493,8 @@ def main() -> None:
     if args.stack_env:
         run(args, load_env(args.stack_env), None)
         return
-    folder = Path(tempfile.mkdtemp(prefix="cdc-marts-bench-", dir="/tmp"))
-    folder.chmod(0o755)
-    try:
-        print(f"starting a stack in {folder} ...", flush=True)
-        state = local_stack.up(folder, progress=lambda message: None, die_with_parent=True)
-        run(args, state.env, state.processes["connect"])
-    finally:
-        local_stack.down(folder, progress=lambda message: None)
-        shutil.rmtree(folder, ignore_errors=True)
+    with own_stack("cdc-marts-bench-") as state:
+        run(args, state.env, state)
 
 
 if __name__ == "__main__":

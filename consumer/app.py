@@ -103,12 +103,16 @@ class Backoff:
 
 class Replicator:
     def __init__(self, settings: ConsumerSettings, stats: Stats | None = None,
-                 on_batch_committed: Callable[[Batch], None] | None = None) -> None:
-        """`on_batch_committed(batch)` runs in the writer thread right after the batch's MySQL commit
-        (its rows are visible from then on); for measurements such as the end-to-end latency."""
+                 on_batch_committed: Callable[[Batch], None] | None = None,
+                 on_consumed: Callable[[int], None] | None = None) -> None:
+        """Hooks for measurements such as the end-to-end latency or the drain rate:
+        `on_batch_committed(batch)` runs in the writer thread right after the batch's MySQL commit (its
+        rows are visible from then on); `on_consumed(count)` runs in the polling thread when a consume()
+        call returned `count` messages (one or more), before they are decoded."""
         self.settings = settings
         self.stats = stats or Stats()
         self.on_batch_committed = on_batch_committed
+        self.on_consumed = on_consumed
         self.tables: dict[str, TableSpec] = {
             topic: REPLICA_TABLES[table] for topic, table in settings.topics().items()
         }
@@ -192,7 +196,10 @@ class Replicator:
         if self.batch and not self.backoff.failing:
             timeout = max(min(self.settings.flush_interval - self.batch.age(), 0.1), 0.005)
         room = max(self.settings.batch_size - self.batch.messages, 1)
-        for message in self.consumer.consume(num_messages=min(CONSUME_MAX, room), timeout=timeout):
+        messages = self.consumer.consume(num_messages=min(CONSUME_MAX, room), timeout=timeout)
+        if messages and self.on_consumed is not None:  # once per consume() call, not per message
+            self.on_consumed(len(messages))
+        for message in messages:
             self._take(message)
 
     def _take(self, message: Message) -> None:

@@ -44,22 +44,26 @@ def generate() -> None:
 @click.option("--if-empty", is_flag=True,
               help="Seed only an empty database; when it holds data, say so and exit 0 "
                    "(for a service that runs at every start, like docker compose's generator).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def seed_command(users: int, categories: int, products: int, orders: int, seed_value: int, append: bool,
-                 if_empty: bool) -> None:
+                 if_empty: bool, as_json: bool) -> None:
     """Bulk-load users, categories, products and orders with COPY, in one transaction."""
     from generator.dataset import SeedPlan
-    from generator.report import seed_report
+    from generator.report import not_seeded_json, seed_json, seed_report
     from generator.seed import occupied_tables, seed_database
 
     plan = SeedPlan(users=users, categories=categories, products=products, orders=orders, seed=seed_value)
     settings = SourceSettings.from_env()
     apply_migrations(settings)
     if if_empty and (occupied := occupied_tables(settings)):
+        if as_json:
+            click.echo(not_seeded_json(occupied))
+            return
         click.echo(f"not seeding: the source already holds data ({', '.join(occupied)})")
         return
     with click.progressbar(length=plan.entities, label="seeding", file=sys.stderr) as bar:
         summary = seed_database(settings, plan, append=append, progress=bar.update)
-    click.echo(seed_report(summary))
+    click.echo(seed_json(summary) if as_json else seed_report(summary))
 
 
 @generate.command("live")
@@ -72,7 +76,8 @@ def seed_command(users: int, categories: int, products: int, orders: int, seed_v
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Connections applying transactions in parallel, for rates one connection cannot reach. "
                    "Beyond 1 the data depends on their interleaving: the same seed no longer gives the same rows.")
-def live_command(rate: float, duration: float | None, seed_value: int | None, workers: int) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+def live_command(rate: float, duration: float | None, seed_value: int | None, workers: int, as_json: bool) -> None:
     """Apply a stream of shop transactions: new orders, status changes, cancellations, deletes,
     line edits, renames, price changes, new users and products.
 
@@ -80,7 +85,7 @@ def live_command(rate: float, duration: float | None, seed_value: int | None, wo
     Needs a seeded database. Prints the achieved rate and the count of each kind at the end.
     """
     from generator.live import LiveConfig, run_live
-    from generator.report import live_report
+    from generator.report import live_json, live_report
 
     seed = seed_value if seed_value is not None else random.SystemRandom().randrange(2**31)
     config = LiveConfig(rate=rate, duration=duration, seed=seed, workers=workers)
@@ -89,7 +94,7 @@ def live_command(rate: float, duration: float | None, seed_value: int | None, wo
     stop = threading.Event()
     with stop_on_signals(stop):
         summary = run_live(settings, config, stop)
-    click.echo(live_report(summary))
+    click.echo(live_json(summary) if as_json else live_report(summary))
 
 
 @contextmanager

@@ -1,6 +1,7 @@
-"""Plain-text reports of a seed and of a live run, for stdout."""
+"""Reports of a seed and of a live run for stdout: plain text, or JSON for programs (`--json`)."""
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from generator.live import LiveSummary
@@ -38,3 +39,32 @@ def live_report(summary: LiveSummary) -> str:
             f" transactions started up to {summary.max_lag_seconds:.2f} s after they were due"
         )
     return "\n".join(lines)
+
+
+def seed_json(summary: SeedSummary) -> str:
+    return json.dumps({
+        "seeded": True,
+        "rows": dict(summary.rows),
+        "total_rows": summary.total_rows,
+        "seconds": summary.seconds,
+        "rows_per_second": summary.rows_per_second,
+    })
+
+
+def not_seeded_json(occupied: Sequence[str]) -> str:
+    """`seed --if-empty` on a database that holds data."""
+    return json.dumps({"seeded": False, "occupied_tables": list(occupied)})
+
+
+def live_json(summary: LiveSummary) -> str:
+    return json.dumps({
+        "seed": summary.seed,
+        "requested_rate": summary.requested_rate,
+        "achieved_rate": summary.achieved_rate,
+        "elapsed_seconds": summary.elapsed_seconds,
+        "transactions": summary.transactions,
+        "counts": {str(kind): count for kind, count in summary.counts.items()},
+        "failed": summary.failed,
+        "max_lag_seconds": summary.max_lag_seconds,
+        "fell_behind": summary.fell_behind,
+    })

@@ -1,0 +1,73 @@
+"""The local stack a benchmark runs on, and the MySQL databases it measures in."""
+from __future__ import annotations
+
+import gc
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import pymysql
+
+from cdc.local import stack as local_stack
+from cdc.local.processes import stop
+from cdc.local.stack import StackState
+from core.settings import MySqlSettings
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+@contextmanager
+def own_stack(prefix: str, keep: bool = False) -> Iterator[StackState]:
+    """A stack started for the benchmark in a new /tmp folder (die_with_parent), torn down afterwards unless keep."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    folder.chmod(0o755)
+    try:
+        print(f"starting a stack in {folder} ...", flush=True)
+        yield local_stack.up(folder, progress=_quiet, die_with_parent=True)
+    finally:
+        gc.collect()  # finished Kafka clients (in reference cycles) would log the broker's stop
+        if not keep:
+            local_stack.down(folder, progress=_quiet)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def stop_connect(state: StackState) -> None:
+    """Stop Kafka Connect (no more events come; its JVM no longer shares the CPUs)."""
+    stop(state.processes["connect"])
+
+
+def load_env(path: Path) -> dict[str, str]:
+    """The variables of a running stack's stack.env (`cdc local up`)."""
+    out = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            out[key.strip()] = value.strip()
+    return out
+
+
+def on_database(base: MySqlSettings, database: str) -> MySqlSettings:
+    """The same MySQL server, another database."""
+    return MySqlSettings(url=replace(base.url, database=database))
+
+
+def mysql_url(settings: MySqlSettings) -> str:
+    """The MYSQL_URL value of `settings`."""
+    url = settings.url
+    credentials = f"{url.user}:{url.password}" if url.password else url.user
+    return f"mysql://{credentials}@{url.host}:{url.port}/{url.database}"
+
+
+def drop_database(base: MySqlSettings, database: str) -> None:
+    conn = pymysql.connect(**base.connect_kwargs())  # type: ignore[arg-type]
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
+        conn.commit()
+    finally:
+        conn.close()

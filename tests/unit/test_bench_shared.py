@@ -1,0 +1,63 @@
+"""The benchmarks' shared helpers that need no stack: percentiles, the table, databases, the generator's JSON."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from bench.cli import LiveReport, SeedReport
+from bench.report import Machine, measures_table, percentile
+from bench.stack import load_env, mysql_url, on_database
+from core.settings import MySqlSettings
+from generator.dataset import FirstIds
+from generator.live import LiveSummary
+from generator.report import live_json, seed_json
+from generator.seed import SeedSummary
+from generator.transactions import Kind
+
+
+def test_percentile_is_the_nearest_rank_without_interpolation() -> None:
+    values = [float(value) for value in range(1, 101)]
+    assert (percentile(values, 0.5), percentile(values, 0.99), percentile(values, 1.0)) == (51.0, 100.0, 100.0)
+    assert percentile([3.0, 1.0, 2.0], 0.0) == 1.0
+    assert math.isnan(percentile([], 0.5))
+
+
+def test_measures_table_pads_the_names_to_the_longest() -> None:
+    assert measures_table([("short", "1 ms"), ("a longer name", "2 ms")]).splitlines() == [
+        "measure        figure",
+        "-------------  " + "-" * 40,
+        "short          1 ms",
+        "a longer name  2 ms",
+    ]
+
+
+def test_the_machine_is_described_from_this_host() -> None:
+    host = Machine.current()
+    assert host.nproc >= 1 and host.cpus >= host.nproc and host.model and host.python
+
+
+def test_another_database_on_the_same_server_and_its_url() -> None:
+    base = MySqlSettings.from_env({"MYSQL_URL": "mysql://root:secret@127.0.0.1:3307/shop"})
+    other = on_database(base, "bench_1")
+    assert (other.url.host, other.url.port, other.url.database) == ("127.0.0.1", 3307, "bench_1")
+    assert mysql_url(other) == "mysql://root:secret@127.0.0.1:3307/bench_1"
+    assert mysql_url(on_database(MySqlSettings.from_env({"MYSQL_URL": "mysql://root@db/shop"}), "x")) == \
+        "mysql://root@db:3306/x"
+    assert MySqlSettings.from_env({"MYSQL_URL": mysql_url(other)}) == other
+
+
+def test_load_env_reads_a_stack_env_file(tmp_path: Path) -> None:
+    path = tmp_path / "stack.env"
+    path.write_text("# the stack\nKAFKA_BOOTSTRAP=127.0.0.1:9092\n\nMYSQL_URL = mysql://root@h:1/db\n")
+    assert load_env(path) == {"KAFKA_BOOTSTRAP": "127.0.0.1:9092", "MYSQL_URL": "mysql://root@h:1/db"}
+
+
+def test_the_bench_reads_the_generators_json_summaries() -> None:
+    seeded = SeedSummary(rows={"users": 10, "orders": 30}, seconds=2.0, first_ids=FirstIds())
+    assert SeedReport.from_json(seed_json(seeded)) == SeedReport(rows={"users": 10, "orders": 30}, total_rows=40)
+    ran = LiveSummary(seed=7, requested_rate=100.0, elapsed_seconds=4.0,
+                      counts={kind: (40 if kind is Kind.NEW_ORDER else 10) for kind in Kind}, failed=0,
+                      max_lag_seconds=0.0)
+    report = LiveReport.from_json(live_json(ran))
+    assert report == LiveReport(transactions_per_second=ran.achieved_rate, elapsed_seconds=4.0, new_orders=40)
+    assert report.new_orders_per_second == 10.0
