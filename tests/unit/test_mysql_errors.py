@@ -4,7 +4,7 @@ from __future__ import annotations
 import pymysql
 import pytest
 
-from core.mysql_errors import is_transient
+from core.mysql import is_transient
 
 
 @pytest.mark.parametrize("error", [
