@@ -14,7 +14,7 @@ upsert_sql, the one-row form with placeholders, serves the row-by-row path.
 Upserts and deletes of a batch touch distinct keys (the batch keeps one
 action per key), so their relative order does not matter.
 
-Failures are sorted in two kinds:
+Failures are sorted in two kinds (core.mysql.is_transient):
 - MySQL unreachable or busy (connection lost, server gone, deadlock, lock
   wait timeout, missing table): MySqlUnavailable; nothing is committed, the
   connection is dropped and the caller retries the same batch later.

@@ -67,7 +67,7 @@ def connect(mysql: MySqlSettings, *, session: Sequence[str] = (), database: bool
         kwargs.pop("database")
     conn: Connection | None = None
     try:
-        conn = pymysql.connect(**kwargs)  # type: ignore[arg-type]
+        conn = pymysql.connect(**kwargs)
         with conn.cursor() as cur:
             for statement in session:
                 cur.execute(statement)

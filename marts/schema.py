@@ -1,4 +1,5 @@
-"""DDL of the marts (marts.definitions), their state tables, the applied-offsets and truncate-watermark tables (MySQL 8 and MariaDB 10.11).
+"""DDL of the marts (marts.definitions), their state tables, the applied-offsets and truncate-watermark
+tables (MySQL 8 and MariaDB 10.11), and ensure_schema, which creates and upgrades them.
 
 Each state row carries POSITION_COLUMN, the source lsn of its last applied
 change, outside the state table's compared columns; TRUNCATIONS holds each
@@ -23,7 +24,7 @@ POSITION_TYPE = "BIGINT NULL"  # NULL: stored before positions were kept, or by 
 TOPICS = "mart_topics"  # the id of each source topic the offsets refer to (see marts.generations)
 
 
-def state_ddl(table: StateTable) -> str:
+def state_ddl(table: StateTable[Any]) -> str:
     columns = [f"{column.name} {column.sql_type}" for column in table.columns]
     columns.append(f"{POSITION_COLUMN} {POSITION_TYPE}")
     columns.append(f"PRIMARY KEY ({table.key})")
