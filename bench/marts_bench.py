@@ -59,11 +59,13 @@ from cdc.local.stack import StackState
 from consumer.offsets import end_offsets as partition_ends
 from core.settings import SOURCE_TABLES, KafkaSettings, MySqlSettings, SourceSettings
 from core.verify import render
-from marts.contributions import MARTS
+from marts.connection import connect
+from marts.definitions import MARTS
 from marts.events import Event, Position, RowChange
-from marts.store import MartStore, connect, ensure_schema
+from marts.schema import ensure_schema
+from marts.store import MartStore
 from marts.tables import STATE_TABLES
-from marts.verify import DEFINITIONS, mart_reports
+from marts.verify import mart_reports
 
 REPLICA_COLUMNS = {
     "users": ("user_id BIGINT PRIMARY KEY", "first_name TEXT", "last_name TEXT"),
@@ -284,18 +286,6 @@ STATE_FROM_REPLICA = {
     "orders": "SELECT order_id, user_id, status, total_amount FROM replica_orders",
     "order_details": "SELECT order_detail_id, order_id, product_id, quantity, total_price FROM replica_order_details",
 }
-MARTS_FROM_STATE = {
-    "user_activity": (
-        "SELECT o.user_id, o.status, u.first_name, u.last_name, COUNT(*), SUM(o.total_amount), UTC_TIMESTAMP(6)"
-        " FROM mart_state_orders o JOIN mart_state_users u ON u.user_id = o.user_id"
-        " GROUP BY o.user_id, o.status, u.first_name, u.last_name"),
-    "sales_by_category": (
-        "SELECT c.category_id, c.name, SUM(l.quantity), SUM(l.total_price), COUNT(*), UTC_TIMESTAMP(6)"
-        " FROM mart_state_lines l JOIN mart_state_orders o ON o.order_id = l.order_id"
-        " JOIN mart_state_products p ON p.product_id = l.product_id"
-        " JOIN mart_state_categories c ON c.category_id = p.category_id"
-        " WHERE o.status <> 'cancelled' GROUP BY c.category_id, c.name"),
-}
 
 
 def bootstrap(conn: Any) -> None:
@@ -314,8 +304,7 @@ def bootstrap(conn: Any) -> None:
             cur.execute(f"INSERT INTO {table.name} ({', '.join(table.column_names)}) {query}")
         for spec in MARTS:
             cur.execute(f"DELETE FROM {spec.name}")
-            cur.execute(f"INSERT INTO {spec.name} ({', '.join(spec.columns)}, updated_at)"
-                        f" {MARTS_FROM_STATE[spec.name]}")
+            cur.execute(spec.fill_sql())
     conn.commit()
 
 
@@ -323,8 +312,8 @@ def recompute_seconds(conn: Any) -> float:
     """Both marts with their defining SQL on the replica copy (results fetched, nothing written)."""
     started = time.perf_counter()
     with conn.cursor() as cur:
-        for definition in DEFINITIONS:
-            sql = definition.sql
+        for spec in MARTS:
+            sql = spec.source_sql
             for table in REPLICA_COLUMNS:
                 sql = sql.replace(f" {table} ", f" replica_{table} ")
             cur.execute(sql)

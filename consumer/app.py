@@ -50,12 +50,12 @@ import threading
 import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
 
 from core.deadletter import DeadLetterError, DeadLetterProducer, RawMessage
-from core.errors import CdcError
+from core.errors import CdcError, MySqlUnavailable
+from core.mysql import Backoff
 from consumer.errors import ConsumerError
 from core.topics import topic_ids
 from consumer import gaps, generations, offsets
@@ -65,7 +65,7 @@ from consumer.generation_watch import GenerationWatch
 from consumer.health import ConsumerHeartbeat
 from consumer.replica_schema import REPLICA_TABLES, TableSpec
 from consumer.settings import ConsumerSettings
-from consumer.sink import MySqlSink, MySqlUnavailable
+from consumer.sink import MySqlSink
 from consumer.stats import Stats, serve_metrics, update_lag
 
 log = logging.getLogger(__name__)
@@ -76,29 +76,6 @@ SHUTDOWN_FLUSH_SECONDS = 5.0
 # collector ran hundreds of times per batch, ~10% of the decode time. Still bounded, just rarer.
 GC_THRESHOLDS = (20_000, 20, 20)
 REVOKE_FLUSH_SECONDS = 5.0
-
-
-@dataclass
-class Backoff:
-    first: float = 0.5
-    limit: float = 10.0
-    delay: float = 0.0
-    next_try: float = 0.0
-
-    @property
-    def failing(self) -> bool:
-        return self.delay > 0
-
-    def ready(self) -> bool:
-        return time.monotonic() >= self.next_try
-
-    def failed(self) -> float:
-        self.delay = min(self.delay * 2, self.limit) if self.delay else self.first
-        self.next_try = time.monotonic() + self.delay
-        return self.delay
-
-    def reset(self) -> None:
-        self.delay = self.next_try = 0.0
 
 
 class Replicator:
@@ -124,7 +101,7 @@ class Replicator:
         self.batch = Batch()  # filling up
         self.in_flight: tuple[Batch, Future[int]] | None = None  # being written by the writer thread
         self.failed: Batch | None = None  # written before self.batch once MySQL is back
-        self.backoff = Backoff()
+        self.backoff = Backoff(first=0.5)
         self.committed: dict[tuple[str, int], int] = {}  # next offset to read, as committed
         self.heartbeat = ConsumerHeartbeat(settings.health.file)
         self.generations = GenerationWatch(self._check_generations)

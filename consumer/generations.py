@@ -18,12 +18,12 @@ from typing import Any
 
 import pymysql
 
-from core import generations
 from consumer.errors import ConsumerError
-from core.generations import TABLE_OPTIONS
-from core.settings import MySqlSettings
 from consumer.replica_schema import data_tables
-from consumer.sink import MySqlUnavailable
+from core import generations
+from core.errors import MySqlUnavailable
+from core.mysql import TABLE_OPTIONS, connect
+from core.settings import MySqlSettings
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +104,7 @@ def _add_rereads(cur: Any, partitions: Mapping[str, list[int]]) -> None:
 @contextmanager
 def _transaction(mysql: MySqlSettings) -> Iterator[Any]:
     """A cursor in one transaction on the replica database (created, with these tables, if missing)."""
-    try:
-        conn = pymysql.connect(**{**mysql.connect_kwargs(), "database": None}, charset="utf8mb4",  # type: ignore[arg-type]
-                               autocommit=False)
-    except pymysql.MySQLError as exc:
-        raise MySqlUnavailable(f"MySQL at {mysql.url.host}:{mysql.url.port}: {exc}") from exc
+    conn = connect(mysql, database=False)
     try:
         with conn.cursor() as cur:
             _ensure_tables(cur, mysql.url.database)

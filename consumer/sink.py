@@ -14,7 +14,7 @@ upsert_sql, the one-row form with placeholders, serves the row-by-row path.
 Upserts and deletes of a batch touch distinct keys (the batch keeps one
 action per key), so their relative order does not matter.
 
-Failures are sorted in two kinds:
+Failures are sorted in two kinds (core.mysql.is_transient):
 - MySQL unreachable or busy (connection lost, server gone, deadlock, lock
   wait timeout, missing table): MySqlUnavailable; nothing is committed, the
   connection is dropped and the caller retries the same batch later.
@@ -36,14 +36,14 @@ from typing import Any
 
 import pymysql
 
-from core.deadletter import DeadLetter
-from consumer.errors import ConsumerError
-from core.mysql_errors import is_transient
-from core.settings import MySqlSettings
 from consumer.batch import Action, Batch, TableChanges
 from consumer.envelope import Row
 from consumer.replica_schema import POSITION_COLUMN, REPLICA_TABLES, TableSpec, ensure_database, ensure_tables
 from consumer.truncations import apply_truncate, read_watermarks
+from core.deadletter import DeadLetter
+from core.errors import MySqlUnavailable
+from core.mysql import close_quietly, connect, is_transient
+from core.settings import MySqlSettings
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,6 @@ DELETE_CHUNK = 1000
 # character at most keeps a statement under MariaDB's and MySQL's default max_allowed_packet (16 MiB+).
 MAX_STATEMENT = 1_000_000
 SESSION_SQL = "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'"
-
-
-class MySqlUnavailable(ConsumerError):
-    """MySQL could not take the batch now; nothing of it was committed."""
 
 
 def _quote(name: str) -> str:
@@ -174,26 +170,21 @@ class MySqlSink:
         """Open the connection if needed, creating the database and tables (idempotent)."""
         if self._conn is not None:
             return
-        kwargs = self._settings.worker_kwargs(self._connect_timeout)
-        database = str(kwargs.pop("database"))
+        conn = connect(self._settings, session=(SESSION_SQL,), database=False, connect_timeout=self._connect_timeout)
+        database = self._settings.url.database
         try:
-            conn = pymysql.connect(**kwargs)
-            with conn.cursor() as cur:
-                cur.execute(SESSION_SQL)
             ensure_database(conn, database)
             conn.select_db(database)
             ensure_tables(conn)
         except pymysql.MySQLError as exc:
+            close_quietly(conn)
             raise MySqlUnavailable(f"MySQL at {self._settings.url.host}:{self._settings.url.port}: {exc}") from exc
         self._conn = conn
         self._render = RowRenderer(conn.escape)
 
     def close(self) -> None:
         if self._conn is not None:
-            try:
-                self._conn.close()
-            except pymysql.MySQLError:
-                pass
+            close_quietly(self._conn)
             self._conn = None
 
     def write(self, batch: Batch) -> WriteResult:

@@ -20,3 +20,7 @@ class SchemaError(CdcError):
 
 class ConnectorError(CdcError):
     """Kafka Connect is unreachable or the Debezium connector failed."""
+
+
+class MySqlUnavailable(CdcError):
+    """MySQL cannot be reached or cannot take the work now; nothing of it was committed (retry later)."""

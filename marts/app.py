@@ -35,11 +35,12 @@ from core.limits import MESSAGE_MAX_BYTES
 from core.settings import SOURCE_TABLES, KafkaSettings
 from core.topics import topic_ids as topic_ids_now
 from marts import generations, transport
+from marts.errors import StoreStopped
 from marts.events import Event, MalformedEvent, Position, decode
 from marts.generations import TopicsRecreated, explain
 from marts.health import MartsHeartbeat
 from marts.settings import MartsSettings
-from marts.store import BatchResult, MartStore, StoreStopped
+from marts.store import BatchResult, MartStore
 
 log = logging.getLogger(__name__)
 

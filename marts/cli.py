@@ -58,20 +58,19 @@ def _rebuild(mysql: MySqlSettings) -> None:
 
 def _when_reachable(what: str, action: Callable[[], T]) -> T:
     """`action`, retried while the broker or MySQL is unavailable (a worker started before them waits)."""
-    from core.errors import ConnectorError
-    from core.mysql_errors import is_transient
-    from marts.store import MySqlUnavailable
+    from core.errors import ConnectorError, MySqlUnavailable
+    from core.mysql import Backoff, is_transient
 
-    delay = 1.0
+    backoff = Backoff(first=1.0)
     while True:
         try:
             return action()
         except (ConnectorError, MySqlUnavailable, pymysql.MySQLError) as exc:
             if isinstance(exc, pymysql.MySQLError) and not is_transient(exc):
                 raise
+            delay = backoff.failed()
             log.warning("%s: %s; retrying in %.0f s", what, exc, delay)
             time.sleep(delay)
-            delay = min(delay * 2, 10.0)
 
 
 def _source_topic_ids(kafka: KafkaSettings) -> dict[str, str]:
@@ -86,11 +85,11 @@ def run_worker(mysql: MySqlSettings, on_batch_committed: Callable[[Sequence[Even
 
     from core.connector_watch import start_connector_watch
     from core.deadletter import DeadLetterProducer
-    from marts.app import create_app
-    from marts.settings import MartsSettings
-    from marts.store import MartStore, ensure_schema
-
     from marts import generations
+    from marts.app import create_app
+    from marts.schema import ensure_schema
+    from marts.settings import MartsSettings
+    from marts.store import MartStore
 
     settings = MartsSettings.from_env()
     kafka = KafkaSettings.from_env()

@@ -1,7 +1,7 @@
 """Pure delta logic: what a change of the state does to the mart rows.
 
 A mart row is a group: key columns, label columns (names, not aggregated)
-and additive measures. For one change the store computes the contributions
+and additive measures (marts.definitions). For one change the store computes the contributions
 of the groups the changed row takes part in, BEFORE and AFTER the change
 (each a mapping key -> Group, from the state tables), and the difference
 is what the mart rows move by. Deltas of a batch are merged per key and
@@ -15,34 +15,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from marts.definitions import MartSpec
+
 Key = tuple[Any, ...]
 Measures = tuple[int | Decimal, ...]
-
-
-@dataclass(frozen=True)
-class MartSpec:
-    """One mart table: its columns by role, and its defining query on the state tables."""
-
-    name: str
-    keys: tuple[str, ...]
-    labels: tuple[str, ...]
-    measures: tuple[str, ...]
-    count: str  # the measure that is zero exactly when the group is empty
-    measure_types: tuple[str, ...]  # SQL types; BIGINT measures are int in Python, the others Decimal
-    contribution_sql: str  # selects keys, labels, measures; "{scope}" is replaced by a WHERE fragment
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return self.keys + self.labels + self.measures
-
-    def group(self, row: Iterable[Any]) -> Group:
-        values = tuple(row)
-        width, labels = len(self.keys), len(self.labels)
-        measures = values[width + labels:]
-        return Group(values[:width], values[width:width + labels], tuple(
-            int(value) if sql_type.startswith("BIGINT") else Decimal(value)
-            for value, sql_type in zip(measures, self.measure_types)
-        ))
 
 
 @dataclass(frozen=True)
@@ -63,11 +39,11 @@ class Delta:
 
 
 def _minus(a: Measures, b: Measures) -> Measures:
-    return tuple(x - y for x, y in zip(a, b))
+    return tuple(x - y for x, y in zip(a, b, strict=True))
 
 
 def _plus(a: Measures, b: Measures) -> Measures:
-    return tuple(x + y for x, y in zip(a, b))
+    return tuple(x + y for x, y in zip(a, b, strict=True))
 
 
 def diff(before: Mapping[Key, Group], after: Mapping[Key, Group]) -> list[Delta]:
@@ -115,39 +91,15 @@ def merge(first: Delta, second: Delta) -> Delta:
     )
 
 
+def group(spec: MartSpec, row: Iterable[Any]) -> Group:
+    """One row of the mart's state query (keys, labels, measures) as a Group, measures exact."""
+    values = tuple(row)
+    width, labels = len(spec.keys), len(spec.labels)
+    return Group(values[:width], values[width:width + labels], tuple(
+        int(value) if spec.sql_types[name].startswith("BIGINT") else Decimal(value)
+        for name, value in zip(spec.measures, values[width + labels:], strict=True)
+    ))
+
+
 def groups(spec: MartSpec, rows: Iterable[Iterable[Any]]) -> dict[Key, Group]:
-    return {group.key: group for group in map(spec.group, rows)}
-
-
-USER_ACTIVITY = MartSpec(
-    name="user_activity",
-    keys=("user_id", "status"),
-    labels=("first_name", "last_name"),
-    measures=("order_count", "total_spent"),
-    count="order_count",
-    measure_types=("BIGINT NOT NULL", "DECIMAL(20,2) NOT NULL"),
-    contribution_sql=(
-        "SELECT o.user_id, o.status, u.first_name, u.last_name, COUNT(*), SUM(o.total_amount)"
-        " FROM mart_state_orders o JOIN mart_state_users u ON u.user_id = o.user_id"
-        " WHERE {scope} GROUP BY o.user_id, o.status, u.first_name, u.last_name"
-    ),
-)
-SALES_BY_CATEGORY = MartSpec(
-    name="sales_by_category",
-    keys=("category_id",),
-    labels=("name",),
-    # line_count is not in the definition: it says when a group is empty
-    # without relying on quantities being positive.
-    measures=("total_quantity_sold", "total_sales", "line_count"),
-    count="line_count",
-    measure_types=("BIGINT NOT NULL", "DECIMAL(20,2) NOT NULL", "BIGINT NOT NULL"),
-    contribution_sql=(
-        "SELECT c.category_id, c.name, SUM(l.quantity), SUM(l.total_price), COUNT(*)"
-        " FROM mart_state_lines l"
-        " JOIN mart_state_orders o ON o.order_id = l.order_id"
-        " JOIN mart_state_products p ON p.product_id = l.product_id"
-        " JOIN mart_state_categories c ON c.category_id = p.category_id"
-        " WHERE o.status <> 'cancelled' AND {scope} GROUP BY c.category_id, c.name"
-    ),
-)
-MARTS = (USER_ACTIVITY, SALES_BY_CATEGORY)
+    return {found.key: found for found in (group(spec, row) for row in rows)}

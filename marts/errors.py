@@ -4,3 +4,11 @@ from core.errors import CdcError
 
 class MartsError(CdcError):
     """The marts worker failed."""
+
+
+class StoreStopped(MartsError):
+    """The worker stops while MySQL is unavailable: the batch is left uncommitted (it is read again)."""
+
+
+class RejectedBatch(MartsError):
+    """MySQL refused a value of the batch (too long, out of range, ...): the data's fault, not the server's."""

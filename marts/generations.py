@@ -7,10 +7,10 @@ import logging
 from collections.abc import Mapping
 
 from core import generations
-from marts.errors import MartsError
 from core.settings import MySqlSettings
-from marts.schema import OFFSETS, TOPICS, all_tables
-from marts.store import connect, ensure_schema
+from marts.connection import connect
+from marts.errors import MartsError
+from marts.schema import OFFSETS, TOPICS, all_tables, ensure_schema
 
 log = logging.getLogger(__name__)
 

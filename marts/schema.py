@@ -1,4 +1,5 @@
-"""DDL of the marts, their state tables, the applied-offsets and truncate-watermark tables (MySQL 8 and MariaDB 10.11).
+"""DDL of the marts (marts.definitions), their state tables, the applied-offsets and truncate-watermark
+tables (MySQL 8 and MariaDB 10.11), and ensure_schema, which creates and upgrades them.
 
 Each state row carries POSITION_COLUMN, the source lsn of its last applied
 change, outside the state table's compared columns; TRUNCATIONS holds each
@@ -6,26 +7,24 @@ source table's truncate watermark (core.truncation).
 """
 from __future__ import annotations
 
+from typing import Any
+
 from core.generations import ids_ddl
+from core.mysql import TABLE_OPTIONS
+from core.settings import MySqlSettings
 from core.truncation import watermarks_ddl
-from marts.contributions import MARTS, MartSpec
+from marts.connection import connect
+from marts.definitions import MARTS, MartSpec
 from marts.tables import STATE_TABLES, StateTable
 
-TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 OFFSETS = "mart_offsets"
 TRUNCATIONS = "mart_truncations"
 POSITION_COLUMN = "source_lsn"
 POSITION_TYPE = "BIGINT NULL"  # NULL: stored before positions were kept, or by an event without one
 TOPICS = "mart_topics"  # the id of each source topic the offsets refer to (see marts.generations)
 
-# Keys and labels of mart rows: the same types as in the state tables.
-COLUMN_TYPES = {
-    "first_name": "LONGTEXT NOT NULL", "last_name": "LONGTEXT NOT NULL", "name": "LONGTEXT NOT NULL",
-    "user_id": "BIGINT NOT NULL", "status": "VARCHAR(32) NOT NULL", "category_id": "BIGINT NOT NULL",
-}
 
-
-def state_ddl(table: StateTable) -> str:
+def state_ddl(table: StateTable[Any]) -> str:
     columns = [f"{column.name} {column.sql_type}" for column in table.columns]
     columns.append(f"{POSITION_COLUMN} {POSITION_TYPE}")
     columns.append(f"PRIMARY KEY ({table.key})")
@@ -34,8 +33,7 @@ def state_ddl(table: StateTable) -> str:
 
 
 def mart_ddl(spec: MartSpec) -> str:
-    columns = [f"{name} {COLUMN_TYPES[name]}" for name in spec.keys + spec.labels]
-    columns.extend(f"{name} {sql_type}" for name, sql_type in zip(spec.measures, spec.measure_types))
+    columns = [f"{name} {spec.sql_types[name]}" for name in spec.columns]
     columns.append("updated_at DATETIME(6) NOT NULL")
     columns.append(f"PRIMARY KEY ({', '.join(spec.keys)})")
     return f"CREATE TABLE IF NOT EXISTS {spec.name} (\n  " + ",\n  ".join(columns) + f"\n) {TABLE_OPTIONS}"
@@ -77,6 +75,30 @@ def widen_ddl(existing: dict[tuple[str, str], str]) -> list[str]:
     """ALTERs for name columns created as TEXT by earlier versions (`existing`: (table, column) -> DATA_TYPE)."""
     wanted = {(table.name, column.name): column.sql_type for table in STATE_TABLES.values()
               for column in table.columns if column.kind == "text"}
-    wanted |= {(spec.name, name): COLUMN_TYPES[name] for spec in MARTS for name in spec.labels}
+    wanted |= {(spec.name, name): spec.sql_types[name] for spec in MARTS for name in spec.labels}
     return [f"ALTER TABLE {table} MODIFY {column} {sql_type}" for (table, column), sql_type in sorted(wanted.items())
             if existing.get((table, column), "").lower() == "text"]
+
+
+def ensure_schema(mysql: MySqlSettings) -> None:
+    """Create the database (if missing), the marts, state and offsets tables (if missing), and bring
+    tables of earlier versions up to date."""
+    conn = connect(mysql, database=False)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS `{mysql.url.database}` CHARACTER SET utf8mb4")
+            cur.execute(f"USE `{mysql.url.database}`")
+            for ddl in all_ddl():
+                cur.execute(ddl)
+            for ddl in _upgrade_ddl(cur):
+                cur.execute(ddl)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def _upgrade_ddl(cur: Any) -> list[str]:
+    cur.execute("SELECT table_name, column_name, data_type FROM information_schema.columns"
+                " WHERE table_schema = DATABASE()")
+    existing = {(table, column): kind for table, column, kind in cur.fetchall()}
+    return widen_ddl(existing) + position_ddl(existing)

@@ -14,7 +14,8 @@ from cdc.local.processes import free_port
 from core.settings import MySqlSettings
 from consumer.batch import Batch
 from consumer.envelope import ChangeEvent
-from consumer.sink import MySqlSink, MySqlUnavailable
+from consumer.sink import MySqlSink
+from core.errors import MySqlUnavailable
 from tests.consumer_support import mysql_rows, replica  # noqa: F401 (replica is a fixture)
 
 pytestmark = pytest.mark.integration

@@ -22,7 +22,8 @@ from confluent_kafka.admin import AdminClient
 
 from core.settings import MySqlSettings
 from core.topics import ensure_topics, source_topics
-from marts.verify import USER_ACTIVITY, mart_rows
+from marts.definitions import USER_ACTIVITY
+from marts.verify import mart_rows
 from tests.consumer_support import wait_for_rows
 
 pytestmark = pytest.mark.integration

@@ -22,11 +22,13 @@ import pymysql
 import pytest
 
 from core.settings import MySqlSettings
-from core.verify import compare
 from marts import reference
+from marts.definitions import SALES_BY_CATEGORY, USER_ACTIVITY
+from marts.errors import StoreStopped
 from marts.events import Event, Position, RowChange, Truncate
-from marts.store import MartStore, StoreStopped, ensure_schema
-from marts.verify import SALES_BY_CATEGORY, USER_ACTIVITY, mart_rows
+from marts.schema import ensure_schema
+from marts.store import MartStore
+from marts.verify import mart_rows, report
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
@@ -201,11 +203,10 @@ def feed(store: MartStore, events: list[Event], rand: random.Random) -> None:
 
 
 def assert_marts_match(mysql: MySqlSettings, expected: dict[str, list[tuple[Any, ...]]]) -> None:
-    for definition in (USER_ACTIVITY, SALES_BY_CATEGORY):
-        report = compare(definition.name, definition.columns, definition.key_width,
-                         expected[definition.name], mart_rows(mysql, definition))
-        assert report.matches, report
-        assert report.source_rows > 0
+    for spec in (USER_ACTIVITY, SALES_BY_CATEGORY):
+        found = report(spec, expected[spec.name], mart_rows(mysql, spec))
+        assert found.matches, found
+        assert found.source_rows > 0
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

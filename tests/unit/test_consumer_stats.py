@@ -44,7 +44,7 @@ def test_metrics_endpoint_serves_prometheus_text() -> None:
 
 
 def test_backoff_doubles_up_to_its_limit_and_resets() -> None:
-    from consumer.app import Backoff
+    from core.mysql import Backoff
 
     backoff = Backoff(first=0.5, limit=2.0)
     assert not backoff.failing and backoff.ready()

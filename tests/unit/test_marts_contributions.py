@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from marts.contributions import SALES_BY_CATEGORY, USER_ACTIVITY, Delta, DeltaBuffer, Group, diff, groups, merge
+from marts.contributions import Delta, DeltaBuffer, Group, diff, groups, merge
+from marts.definitions import SALES_BY_CATEGORY, USER_ACTIVITY
 from marts.tables import LINES, ORDERS, USERS
 
 

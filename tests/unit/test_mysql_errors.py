@@ -4,7 +4,7 @@ from __future__ import annotations
 import pymysql
 import pytest
 
-from core.mysql_errors import is_transient
+from core.mysql import is_transient
 
 
 @pytest.mark.parametrize("error", [
@@ -27,3 +27,15 @@ def test_contention_outages_server_trouble_and_sql_errors_are_transient(error: B
 ])
 def test_values_mysql_refuses_are_not(error: pymysql.MySQLError) -> None:
     assert not is_transient(error)
+
+
+def test_a_lock_conflict_is_retried_at_once_and_an_outage_waits_longer_each_time() -> None:
+    from core.mysql import Backoff
+
+    backoff = Backoff(first=0.2, limit=10.0)
+    assert backoff.wait_after(pymysql.err.OperationalError(1213, "Deadlock found")) < 0.1
+    assert not backoff.failing  # a lost race is no outage
+    outage = pymysql.err.OperationalError(2003, "Can't connect")
+    waits = [backoff.wait_after(outage) for _ in range(8)]
+    assert 0.15 <= waits[0] <= 0.25 and 7.5 <= waits[-1] <= 12.5
+    assert backoff.failing and backoff.delay == 10.0

@@ -1,0 +1,40 @@
+"""One batch applied inside the caller's transaction: state, mart deltas and offsets together.
+
+The events not applied yet (marts.offsets) are applied in order: their
+state rows read up front (marts.state), each row change applied unless its
+table was truncated after it (marts.changes, marts.truncations), then the
+state written, the marts' deltas upserted (marts.mart_writes) and the
+offsets stored.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from core.truncation import survives
+from marts import offsets
+from marts.changes import apply_change
+from marts.events import Event, RowChange, Truncate
+from marts.mart_writes import MartWrites
+from marts.state import BatchState
+from marts.tables import STATE_TABLES
+from marts.truncations import load_watermarks, truncate
+
+
+def apply_batch(cur: Any, events: Sequence[Event]) -> tuple[int, int]:
+    """Apply the events not applied yet, in order; (applied, skipped as applied before)."""
+    todo, newest = offsets.not_applied(events, offsets.load(cur, {offsets.where(e) for e in events}))
+    state = BatchState(cur)
+    watermarks = load_watermarks(cur)
+    marts = MartWrites()
+    state.prefetch([e.change for e in todo if isinstance(e.change, RowChange)])
+    for event in todo:
+        if isinstance(event.change, RowChange):
+            if event.lsn is None or survives(event.lsn, watermarks.get(event.change.table)):
+                apply_change(state, event.change, marts, event.lsn)
+        elif isinstance(event.change, Truncate):
+            truncate(state, STATE_TABLES[event.change.table], event.lsn, watermarks, marts)
+    state.flush()
+    marts.write(cur)
+    offsets.save(cur, newest.values())
+    return len(todo), len(events) - len(todo)
