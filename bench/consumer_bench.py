@@ -91,7 +91,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Top
 from core.deadletter import RawMessage
 from cdc.local import stack as local_stack
 from cdc.local.processes import stop
-from core.settings import SOURCE_TABLES, MySqlSettings
+from core.settings import MySqlSettings
+from core.source.tables import SOURCE_TABLES
 from consumer.app import Replicator
 from consumer.batch import Batch
 from consumer.envelope import ChangeEvent, DecodeError, Skip, decode

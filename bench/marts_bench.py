@@ -59,7 +59,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 from cdc.local import stack as local_stack
 from cdc.local.processes import stop as stop_process
-from core.settings import SOURCE_TABLES, KafkaSettings, MySqlSettings, SourceSettings
+from core.settings import KafkaSettings, MySqlSettings, SourceSettings
+from core.source.tables import SOURCE_TABLES
 from core.verify import render
 from consumer.offsets import end_offsets as partition_ends
 from marts.contributions import MARTS

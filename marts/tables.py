@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from core.settings import SOURCE_TABLES
+from core.source.tables import SOURCE_TABLES
 
 Row = tuple[Any, ...]
 
