@@ -84,14 +84,15 @@ from confluent_kafka import OFFSET_BEGINNING, KafkaError
 from bench import cli, topics
 from bench.report import Machine, load_average, percentile
 from bench.stack import on_database, own_stack, stop_connect
+from core.deadletter import RawMessage
+from core.settings import MySqlSettings
+from core.source.tables import SOURCE_TABLES
 from consumer.app import Replicator
 from consumer.batch import Batch
 from consumer.envelope import ChangeEvent, DecodeError, Skip, decode
 from consumer.replica_schema import REPLICA_TABLES, TableSpec, ensure_database, ensure_tables
 from consumer.settings import ConsumerSettings
 from consumer.sink import DELETE_CHUNK, SESSION_SQL, delete_sql, upsert_sql
-from core.deadletter import RawMessage
-from core.settings import SOURCE_TABLES, MySqlSettings
 
 CEILING_BATCH = 5000  # row changes per ceiling transaction (the consumer's default batch is 5000 messages)
 QUIET_SECONDS = 3.0  # no new message for this long: the replicator (or Debezium) has caught up

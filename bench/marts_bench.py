@@ -57,7 +57,8 @@ from bench.report import Machine, load_average, measures_table, percentile
 from bench.stack import drop_database, load_env, mysql_url, on_database, own_stack, stop_connect
 from cdc.local.stack import StackState
 from consumer.offsets import end_offsets as partition_ends
-from core.settings import SOURCE_TABLES, KafkaSettings, MySqlSettings, SourceSettings
+from core.settings import KafkaSettings, MySqlSettings, SourceSettings
+from core.source.tables import SOURCE_TABLES
 from core.verify import render
 from marts.connection import connect
 from marts.definitions import MARTS

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -12,13 +11,13 @@ import click
 
 from core.errors import CdcError
 from core.health import DEFAULT_MAX_AGE, DEFAULT_MAX_STALL, Limits, check
-from core.settings import HEALTH_FILE_VARIABLES, HealthSettings
+from core.settings import HEALTH_FILE_VARIABLES, HealthSettings, LogSettings
 
 log = logging.getLogger("cdc")
 
 
 def _setup_logging(verbose: bool) -> None:
-    level = logging.DEBUG if verbose else getattr(logging, os.environ.get("LOG_LEVEL", "INFO").upper(), logging.INFO)
+    level = logging.DEBUG if verbose else LogSettings.from_env().level_number
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

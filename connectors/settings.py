@@ -4,7 +4,18 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from core.settings import DEFAULT_TOPIC_PREFIX, DatabaseUrl, Env, connector_name, integer, required
+from core.settings import (
+    PG_DSN_EXAMPLE,
+    DatabaseUrl,
+    Env,
+    connector_name,
+    integer,
+    required,
+    text,
+    topic_partitions,
+    topic_prefix,
+    topic_replication_factor,
+)
 
 
 @dataclass(frozen=True)
@@ -24,16 +35,14 @@ class ConnectorSettings:
     def from_env(cls, env: Env = os.environ) -> ConnectorSettings:
         # Connect may reach PostgreSQL under another name than the CLI does
         # (compose service names), and should use a replication-only user.
-        dsn = env.get("DEBEZIUM_PG_DSN", "").strip() or required(
-            env, "PG_DSN", "postgresql://postgres@127.0.0.1:5432/shop"
-        )
+        dsn = text(env, "DEBEZIUM_PG_DSN", "") or required(env, "PG_DSN", PG_DSN_EXAMPLE)
         return cls(
             connect_url=required(env, "CONNECT_URL", "http://127.0.0.1:8083").rstrip("/"),
             name=connector_name(env),
-            topic_prefix=env.get("TOPIC_PREFIX", "").strip() or DEFAULT_TOPIC_PREFIX,
-            slot_name=env.get("SLOT_NAME", "").strip() or "cdc_shop",
-            topic_partitions=integer(env, "TOPIC_PARTITIONS", 4),
-            topic_replication_factor=integer(env, "TOPIC_REPLICATION_FACTOR", 1),
+            topic_prefix=topic_prefix(env),
+            slot_name=text(env, "SLOT_NAME", "cdc_shop"),
+            topic_partitions=topic_partitions(env),
+            topic_replication_factor=topic_replication_factor(env),
             database=DatabaseUrl.parse(dsn, variable="DEBEZIUM_PG_DSN/PG_DSN", default_port=5432),
             timeout_seconds=integer(env, "CONNECTOR_TIMEOUT", 120),
         )

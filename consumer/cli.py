@@ -1,34 +1,15 @@
 """`cdc consume`: the replication consumer."""
 from __future__ import annotations
 
-import logging
-import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
 
+from core.signals import stop_on_signals
+
 if TYPE_CHECKING:
     from consumer.settings import ConsumerSettings
-
-log = logging.getLogger(__name__)
-
-
-@contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    def handle(signum: int, frame: FrameType | None) -> None:
-        log.info("%s: finishing the current batch and stopping", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 @click.command("consume")
@@ -49,6 +30,7 @@ def consume(show_stats: bool, adopt_topics: bool, rebuild: bool) -> None:
     STATS_INTERVAL (10 s), METRICS_PORT (off), METRICS_HOST (127.0.0.1),
     CONSUMER_HEALTH_FILE (heartbeat for `cdc health consumer`, default <tmp>/cdc-consumer-health.json).
     Stops with exit 1 when a source topic it applied from was recreated (see --adopt-topics, --rebuild).
+    SIGINT/SIGTERM: finish the current batch and stop; a second one stops at once.
     """
     from consumer.settings import ConsumerSettings
 
@@ -62,18 +44,18 @@ def consume(show_stats: bool, adopt_topics: bool, rebuild: bool) -> None:
     if rebuild:
         _rebuild(settings)
         return
-    from core.connector_watch import start_connector_watch
     from consumer.app import run
+    from core.connector_watch import start_connector_watch
 
     start_connector_watch()
     stop = threading.Event()
-    with _stop_on_signals(stop):
+    with stop_on_signals(stop, finishing="the current batch"):
         run(settings, stop)
 
 
 def _adopt_topics(settings: ConsumerSettings) -> None:
-    from core.topics import topic_ids, topic_partitions
     from consumer import generations
+    from core.topics import topic_ids, topic_partitions
 
     topics = list(settings.topics())
     changed = generations.adopt(settings.mysql, topic_ids(settings.kafka.bootstrap, topics),
@@ -82,9 +64,9 @@ def _adopt_topics(settings: ConsumerSettings) -> None:
 
 
 def _rebuild(settings: ConsumerSettings) -> None:
+    from consumer import generations
     from consumer.errors import ConsumerError
     from core.topics import topic_ids, topic_partitions
-    from consumer import generations
 
     topics = list(settings.topics())
     partitions = topic_partitions(settings.kafka.bootstrap, topics)

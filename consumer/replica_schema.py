@@ -2,20 +2,18 @@
 
 Why own DDL rather than deriving it from the events: the JSON converter runs
 without schemas, so an event does not say that "12.50" is numeric(12,2) or
-that 19812 is a date; and a reviewed mapping gives exact types that hold
-every source value unchanged:
-
-    bigint / bigserial -> BIGINT          integer        -> INT
-    numeric(12,2)      -> DECIMAL(12,2)   text           -> LONGTEXT (utf8mb4, 4-byte chars)
-    timestamptz        -> DATETIME(6), UTC date           -> DATE
+that 19812 is a date; and a reviewed mapping (KIND_OF_SOURCE_TYPE) gives
+exact types that hold every source value unchanged.
 
 Same table and column names as the source. Only primary keys: no foreign
 keys (the five topics are consumed independently, so a line may arrive
 before its order) and no unique indexes (users.email is unique in the source
 at every commit, but two users swapping emails arrive on different
 partitions, and a transient duplicate must not fail or corrupt an upsert).
-A change of the source schema needs a change here (and a new column in an
-event is dead-lettered until then, never dropped silently).
+The columns are the table catalog's (core.source.tables): a change of the
+source schema is stated there (a new column in an event is dead-lettered
+until then, never dropped silently), a new source type needs its replica
+type here.
 
 Besides the source's columns, every replica table has a hidden
 POSITION_COLUMN: the source lsn of the row's last applied change, and the
@@ -24,14 +22,25 @@ database has TRUNCATIONS, each table's truncate watermark (core.truncation).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
-from core.truncation import watermarks_ddl
 from consumer.types import Column, Kind
+from core.source.tables import TABLES, SourceTable
+from core.truncation import watermarks_ddl
 
-B, I, D, T, TS, DT = Kind.BIGINT, Kind.INT, Kind.DECIMAL, Kind.TEXT, Kind.TIMESTAMP, Kind.DATE
+# The replica's type of each source type; a source type missing here fails at import.
+KIND_OF_SOURCE_TYPE: Mapping[str, Kind] = MappingProxyType({
+    "bigserial": Kind.BIGINT,
+    "bigint": Kind.BIGINT,
+    "integer": Kind.INT,
+    "numeric(12,2)": Kind.DECIMAL,
+    "text": Kind.TEXT,  # LONGTEXT utf8mb4: 4-byte characters, and up to PostgreSQL's 1 GB
+    "timestamptz": Kind.TIMESTAMP,  # DATETIME(6) in UTC
+    "date": Kind.DATE,
+})
 
 
 @dataclass(frozen=True)
@@ -66,29 +75,14 @@ class TableSpec:
         )
 
 
-def _table(name: str, key: str, *columns: tuple[str, Kind] | tuple[str, Kind, bool]) -> TableSpec:
-    return TableSpec(name, tuple(Column(*column) for column in columns), (key,))
+def replica_table(source: SourceTable) -> TableSpec:
+    """The replica's table of a source table: same names, the replica's type for each column."""
+    columns = tuple(Column(column.name, KIND_OF_SOURCE_TYPE[column.pg_type], column.nullable)
+                    for column in source.columns)
+    return TableSpec(source.name, columns, source.key)
 
 
-REPLICA_TABLES: dict[str, TableSpec] = {
-    spec.name: spec
-    for spec in (
-        _table("users", "user_id",
-               ("user_id", B), ("first_name", T), ("last_name", T), ("email", T), ("phone", T, True),
-               ("registration_date", TS), ("loyalty_status", T)),
-        _table("product_categories", "category_id",
-               ("category_id", B), ("name", T), ("parent_category_id", B, True)),
-        _table("products", "product_id",
-               ("product_id", B), ("name", T), ("description", T, True), ("category_id", B),
-               ("price", D), ("stock_quantity", I), ("creation_date", TS)),
-        _table("orders", "order_id",
-               ("order_id", B), ("user_id", B), ("order_date", TS), ("total_amount", D), ("status", T),
-               ("delivery_date", DT, True)),
-        _table("order_details", "order_detail_id",
-               ("order_detail_id", B), ("order_id", B), ("product_id", B), ("quantity", I),
-               ("price_per_unit", D), ("total_price", D)),
-    )
-}
+REPLICA_TABLES: dict[str, TableSpec] = {name: replica_table(source) for name, source in TABLES.items()}
 
 
 POSITION_COLUMN = "_cdc_lsn"

@@ -4,17 +4,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from core.errors import ConfigError
 from core.limits import CONSUMER_FETCH_MAX_BYTES, CONSUMER_RECEIVE_MAX_BYTES, MESSAGE_MAX_BYTES
-from core.settings import SOURCE_TABLES, Env, HealthSettings, KafkaSettings, MySqlSettings
-from core.settings import integer as integer_setting
-
-
-def _at_least(env: Env, name: str, default: int, minimum: int) -> int:
-    value = integer_setting(env, name, default)
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
-    return value
+from core.settings import DEFAULT_TOPIC_PREFIX, Env, HealthSettings, KafkaSettings, MySqlSettings, integer, text
+from core.topics import consumer_deadletter_topic, source_topic_tables
 
 
 @dataclass(frozen=True)
@@ -24,7 +16,7 @@ class ConsumerSettings:
     group_id: str = "cdc-replica"
     batch_size: int = 5000  # changes per MySQL transaction at most
     flush_interval: float = 0.15  # seconds a change may wait for its batch
-    deadletter_topic: str = "shop.deadletter"
+    deadletter_topic: str = consumer_deadletter_topic(DEFAULT_TOPIC_PREFIX)
     stats_interval: float = 10.0  # seconds between progress log lines
     metrics_port: int = 0  # Prometheus text endpoint; 0: off
     # Loopback unless asked: the endpoint has no authentication. Compose sets 0.0.0.0 (its own network).
@@ -38,19 +30,19 @@ class ConsumerSettings:
         return cls(
             kafka=kafka,
             mysql=MySqlSettings.from_env(env),
-            group_id=env.get("CONSUMER_GROUP", "").strip() or "cdc-replica",
-            batch_size=_at_least(env, "CONSUMER_BATCH_SIZE", 5000, 1),
-            flush_interval=_at_least(env, "CONSUMER_FLUSH_MS", 150, 1) / 1000,
-            deadletter_topic=env.get("DEADLETTER_TOPIC", "").strip() or f"{kafka.topic_prefix}.deadletter",
-            stats_interval=_at_least(env, "STATS_INTERVAL", 10, 1),
-            metrics_port=_at_least(env, "METRICS_PORT", 0, 0),
-            metrics_host=env.get("METRICS_HOST", "").strip() or "127.0.0.1",
+            group_id=text(env, "CONSUMER_GROUP", cls.group_id),
+            batch_size=integer(env, "CONSUMER_BATCH_SIZE", cls.batch_size, minimum=1),
+            flush_interval=integer(env, "CONSUMER_FLUSH_MS", round(cls.flush_interval * 1000), minimum=1) / 1000,
+            deadletter_topic=text(env, "DEADLETTER_TOPIC", consumer_deadletter_topic(kafka.topic_prefix)),
+            stats_interval=integer(env, "STATS_INTERVAL", int(cls.stats_interval), minimum=1),
+            metrics_port=integer(env, "METRICS_PORT", cls.metrics_port, minimum=0),
+            metrics_host=text(env, "METRICS_HOST", cls.metrics_host),
             health=HealthSettings.from_env("consumer", env),
         )
 
     def topics(self) -> dict[str, str]:
         """Consumed topic -> replica table (the heartbeat topic is not consumed)."""
-        return {self.kafka.table_topic(table): table for table in SOURCE_TABLES}
+        return source_topic_tables(self.kafka.topic_prefix)
 
     def kafka_config(self) -> dict[str, object]:
         return {

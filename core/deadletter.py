@@ -1,8 +1,8 @@
 """Dead-letter topics: the original bytes of a message that cannot be applied, with the reason.
 
-Both stages use them: the replication consumer (`<prefix>.deadletter`) and
-the marts worker (`<prefix>.marts.deadletter`), each its own topic, so that
-a bad source message yields one letter per stage that skipped it.
+Both stages use them, the replication consumer and the marts worker, each
+its own topic (named in core.topics), so that a bad source message yields
+one letter per stage that skipped it.
 
 Key and value are the consumed message's own bytes (unchanged, so the
 message can be inspected or replayed); the reason and the source position

@@ -6,6 +6,7 @@ Secrets are kept out of ``repr`` (and so out of logs).
 """
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Mapping
@@ -15,14 +16,20 @@ from urllib.parse import unquote, urlsplit
 
 from core.errors import ConfigError
 from core.limits import MYSQL_MAX_ALLOWED_PACKET
+from core.topics import table_topic
 
 Env = Mapping[str, str]
 
 DEFAULT_TOPIC_PREFIX = "shop"
+DEFAULT_TOPIC_PARTITIONS = 4
+DEFAULT_TOPIC_REPLICATION_FACTOR = 1
 DEFAULT_CONNECTOR_NAME = "shop-postgres"
+DEFAULT_LOG_LEVEL = "INFO"
+PG_DSN_EXAMPLE = "postgresql://postgres@127.0.0.1:5432/shop"
 MYSQL_IO_TIMEOUT_S = 60  # a statement of a worker waits at most this long for the server
-SOURCE_TABLES = ("users", "product_categories", "products", "orders", "order_details")
 
+
+# --- reading one variable: an unset or blank variable takes the default -------------------------
 
 def required(env: Env, name: str, example: str) -> str:
     value = env.get(name, "").strip()
@@ -34,18 +41,55 @@ def required(env: Env, name: str, example: str) -> str:
     return value
 
 
-def integer(env: Env, name: str, default: int) -> int:
+def text(env: Env, name: str, default: str) -> str:
+    return env.get(name, "").strip() or default
+
+
+def integer(env: Env, name: str, default: int, *, minimum: int | None = None) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
 
+
+def positive_number(env: Env, name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not value > 0:  # NaN too
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+# --- variables more than one component reads --------------------------------------------------
 
 def connector_name(env: Env) -> str:
-    return env.get("CONNECTOR_NAME", "").strip() or DEFAULT_CONNECTOR_NAME
+    return text(env, "CONNECTOR_NAME", DEFAULT_CONNECTOR_NAME)
+
+
+def topic_prefix(env: Env) -> str:
+    """Debezium's topic.prefix, which every topic name starts with (core.topics)."""
+    return text(env, "TOPIC_PREFIX", DEFAULT_TOPIC_PREFIX)
+
+
+def topic_partitions(env: Env) -> int:
+    """The partitions of every source topic: created with them, and the marts' Faust tables need their count."""
+    return integer(env, "TOPIC_PARTITIONS", DEFAULT_TOPIC_PARTITIONS, minimum=1)
+
+
+def topic_replication_factor(env: Env) -> int:
+    """Of every topic the pipeline creates (the source topics, the dead-letter topics)."""
+    return integer(env, "TOPIC_REPLICATION_FACTOR", DEFAULT_TOPIC_REPLICATION_FACTOR)
 
 
 @dataclass(frozen=True)
@@ -81,7 +125,7 @@ class SourceSettings:
 
     @classmethod
     def from_env(cls, env: Env = os.environ) -> SourceSettings:
-        dsn = required(env, "PG_DSN", "postgresql://postgres@127.0.0.1:5432/shop")
+        dsn = required(env, "PG_DSN", PG_DSN_EXAMPLE)
         DatabaseUrl.parse(dsn, variable="PG_DSN", default_port=5432)
         return cls(dsn=dsn)
 
@@ -119,19 +163,18 @@ class KafkaSettings:
 
     bootstrap: str
     topic_prefix: str = DEFAULT_TOPIC_PREFIX
-    replication_factor: int = 1  # of the topics the stages create (their dead-letter topics)
+    replication_factor: int = DEFAULT_TOPIC_REPLICATION_FACTOR  # of the topics the stages create (their dead-letter topics)
 
     @classmethod
     def from_env(cls, env: Env = os.environ) -> KafkaSettings:
         return cls(
             bootstrap=required(env, "KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
-            topic_prefix=env.get("TOPIC_PREFIX", "").strip() or DEFAULT_TOPIC_PREFIX,
-            replication_factor=integer(env, "TOPIC_REPLICATION_FACTOR", 1),
+            topic_prefix=topic_prefix(env),
+            replication_factor=topic_replication_factor(env),
         )
 
     def table_topic(self, table: str) -> str:
-        """Debezium's topic for a source table: <prefix>.<schema>.<table>."""
-        return f"{self.topic_prefix}.public.{table}"
+        return table_topic(self.topic_prefix, table)
 
 
 @dataclass(frozen=True)
@@ -145,11 +188,11 @@ class ConnectorWatchSettings:
     @classmethod
     def from_env(cls, env: Env = os.environ) -> ConnectorWatchSettings | None:
         """None when CONNECT_URL is not set: a worker may run without access to Kafka Connect."""
-        url = env.get("CONNECT_URL", "").strip().rstrip("/")
+        url = text(env, "CONNECT_URL", "").rstrip("/")
         if not url:
             return None
         return cls(connect_url=url, name=connector_name(env),
-                   interval_seconds=float(integer(env, "CONNECTOR_WATCH_SECONDS", 5)))
+                   interval_seconds=float(integer(env, "CONNECTOR_WATCH_SECONDS", int(cls.interval_seconds))))
 
 
 # The heartbeat file of each worker (core.health): one variable per worker, so that one environment
@@ -165,5 +208,22 @@ class HealthSettings:
 
     @classmethod
     def from_env(cls, worker: str, env: Env = os.environ) -> HealthSettings:
-        raw = env.get(HEALTH_FILE_VARIABLES[worker], "").strip()
+        raw = text(env, HEALTH_FILE_VARIABLES[worker], "")
         return cls(file=Path(raw) if raw else Path(tempfile.gettempdir()) / f"cdc-{worker}-health.json")
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """How much the `cdc` command and the workers it runs log (LOG_LEVEL: a logging level name)."""
+
+    level: str = DEFAULT_LOG_LEVEL  # upper case, e.g. INFO
+
+    @classmethod
+    def from_env(cls, env: Env = os.environ) -> LogSettings:
+        return cls(level=text(env, "LOG_LEVEL", cls.level).upper())
+
+    @property
+    def level_number(self) -> int:
+        """The logging module's level; an unknown name logs at INFO."""
+        number = getattr(logging, self.level, None)
+        return number if isinstance(number, int) else logging.INFO

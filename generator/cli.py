@@ -1,23 +1,15 @@
 """`cdc generate`: seed the source database, then stream live shop transactions into it."""
 from __future__ import annotations
 
-import logging
 import random
-import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
 
 import click
 
 from core.settings import SourceSettings
+from core.signals import stop_on_signals
 from core.source.migrate import apply_migrations
-
-log = logging.getLogger(__name__)
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @click.group()
@@ -92,27 +84,6 @@ def live_command(rate: float, duration: float | None, seed_value: int | None, wo
     settings = SourceSettings.from_env()
     apply_migrations(settings)
     stop = threading.Event()
-    with stop_on_signals(stop):
+    with stop_on_signals(stop, finishing="the current transaction"):
         summary = run_live(settings, config, stop)
     click.echo(live_json(summary) if as_json else live_report(summary))
-
-
-@contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """While inside: the first SIGINT/SIGTERM sets stop (finish cleanly), a second interrupts."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handle(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        log.info("%s: stopping after the current transaction", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {signum: signal.signal(signum, handle) for signum in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)

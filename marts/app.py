@@ -32,7 +32,7 @@ from core.errors import CdcError
 from core.generations import recreated
 from core.health import HEARTBEAT_SECONDS
 from core.limits import MESSAGE_MAX_BYTES
-from core.settings import SOURCE_TABLES, KafkaSettings
+from core.topics import source_topic_tables
 from core.topics import topic_ids as topic_ids_now
 from marts import generations, transport
 from marts.errors import StoreStopped
@@ -48,10 +48,11 @@ log = logging.getLogger(__name__)
 GENERATION_CHECK_SECONDS = 10.0
 
 
-def create_app(settings: MartsSettings, kafka: KafkaSettings, store: MartStore,
-               deadletters: DeadLetterProducer, topic_ids: dict[str, str]) -> faust.App:
+def create_app(settings: MartsSettings, store: MartStore, deadletters: DeadLetterProducer,
+               topic_ids: dict[str, str]) -> faust.App:
     """`topic_ids`: the source topics' ids the worker started with (see marts.generations)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    kafka = settings.kafka
     timeout = settings.session_timeout
     app = faust.App(
         settings.app_id,
@@ -72,7 +73,7 @@ def create_app(settings: MartsSettings, kafka: KafkaSettings, store: MartStore,
         stream_wait_empty=False,
         web_enabled=False,
     )
-    tables = {kafka.table_topic(table): table for table in SOURCE_TABLES}
+    tables = source_topic_tables(kafka.topic_prefix)
     transport.configure(app, fetch_wait_ms=settings.fetch_wait_ms, topics=set(tables), positions=store.positions)
     topic = app.topic(*tables, key_serializer="raw", value_serializer="raw", allow_empty=True)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="marts-mysql")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -12,6 +11,7 @@ import pymysql
 
 from core.settings import KafkaSettings, MySqlSettings
 from marts.events import Event
+from marts.settings import MartsSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,13 +33,12 @@ def marts(adopt_topics: bool, rebuild: bool) -> None:
     MARTS_HEALTH_FILE (heartbeat for `cdc health marts`, default <tmp>/cdc-marts-health.json).
     Several workers with one MARTS_APP_ID share the partitions.
     """
-    mysql = MySqlSettings.from_env()
     if adopt_topics:
-        _adopt_topics(mysql, KafkaSettings.from_env())
+        _adopt_topics(MySqlSettings.from_env(), KafkaSettings.from_env())
     elif rebuild:
-        _rebuild(mysql)
+        _rebuild(MySqlSettings.from_env())
     else:
-        run_worker(mysql)
+        run_worker(MartsSettings.from_env())
 
 
 def _adopt_topics(mysql: MySqlSettings, kafka: KafkaSettings) -> None:
@@ -79,7 +78,8 @@ def _source_topic_ids(kafka: KafkaSettings) -> dict[str, str]:
     return topic_ids(kafka.bootstrap, source_topics(kafka.topic_prefix))
 
 
-def run_worker(mysql: MySqlSettings, on_batch_committed: Callable[[Sequence[Event]], None] | None = None) -> None:
+def run_worker(settings: MartsSettings,
+               on_batch_committed: Callable[[Sequence[Event]], None] | None = None) -> None:
     """The worker until SIGTERM/SIGINT (`on_batch_committed`: see MartStore)."""
     import faust
 
@@ -88,11 +88,9 @@ def run_worker(mysql: MySqlSettings, on_batch_committed: Callable[[Sequence[Even
     from marts import generations
     from marts.app import create_app
     from marts.schema import ensure_schema
-    from marts.settings import MartsSettings
     from marts.store import MartStore
 
-    settings = MartsSettings.from_env()
-    kafka = KafkaSettings.from_env()
+    mysql, kafka = settings.mysql, settings.kafka
     _when_reachable("creating the marts' tables", lambda: ensure_schema(mysql))
     start_connector_watch()
     topic_ids = _when_reachable("reading the source topics' ids", lambda: _source_topic_ids(kafka))
@@ -100,11 +98,10 @@ def run_worker(mysql: MySqlSettings, on_batch_committed: Callable[[Sequence[Even
     store = MartStore(mysql, on_batch_committed)
     _when_reachable("reading the stored positions", store.load_positions)
     deadletters = DeadLetterProducer(kafka.bootstrap, settings.deadletter_topic, kafka.replication_factor)
-    app = create_app(settings, kafka, store, deadletters, topic_ids)
+    app = create_app(settings, store, deadletters, topic_ids)
     log.info("marts worker %s starting (batch %d / %.2f s)", settings.app_id, settings.batch_size,
              settings.batch_seconds)
-    level = os.environ.get("LOG_LEVEL", "INFO").lower()
-    worker = faust.Worker(app, loglevel=level, quiet=True)
+    worker = faust.Worker(app, loglevel=settings.log.level.lower(), quiet=True)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

@@ -1,23 +1,21 @@
-"""Debezium change events (JSON without schemas) decoded into frozen dataclasses.
+"""Debezium change events decoded into frozen dataclasses of what the marts need.
 
-Only what the marts need is kept: the changed row's key and, unless it is
-deleted, its after-image narrowed to the state table's columns. Updates and
-deletes need no before-image here: the state tables hold the old values.
-Every change carries its `source.lsn` (core.truncation orders truncates by
-it); a change without one is malformed. Tombstones and heartbeats decode to
-no change (their offsets still count).
-Anything else unexpected raises MalformedEvent, which the caller sends to
-the marts' dead-letter topic and keeps as a no-op (so its offset counts).
+The envelope is read by core.envelope (shared with the replication
+consumer); here only what the marts need is kept: the changed row's key
+and, unless it is deleted, its after-image narrowed to the state table's
+columns and converted to the state's types. Updates and deletes need no
+before-image here: the state tables hold the old values. Tombstones decode
+to no change (their offsets still count).
+Anything unexpected raises MalformedEvent, which the caller sends to the
+marts' dead-letter topic and keeps as a no-op (so its offset counts).
 """
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from core.truncation import source_lsn
+from core.envelope import EnvelopeError, decode_envelope, source_ts_ms
 from marts.tables import STATE_TABLES, Column, Row, StateTable
 
 
@@ -62,43 +60,28 @@ class Event:
 
 def decode(position: Position, table: str, value: bytes | None) -> Event:
     """Decode one message value of `table`'s topic; raises MalformedEvent."""
-    if not value:
-        return Event(position, None)  # tombstone after a delete
     try:
-        payload = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedEvent(f"not JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise MalformedEvent(f"not a JSON object: {type(payload).__name__}")
-    if isinstance(payload.get("payload"), dict) and "schema" in payload:
-        payload = payload["payload"]  # tolerate a converter with schemas enabled
-    source = payload.get("source") if isinstance(payload.get("source"), dict) else {}
-    ts = source.get("ts_ms")
-    source_ts = ts if isinstance(ts, int) else None
-    return Event(position, decode_change(table, payload), source_ts, event_lsn(source))
+        envelope = decode_envelope(value, table)
+    except EnvelopeError as exc:
+        raise MalformedEvent(str(exc)) from None
+    if envelope is None:
+        return Event(position, None)  # tombstone after a delete
+    op, before, after, source, lsn = envelope
+    return Event(position, decode_change(table, op, before, after), source_ts_ms(source), lsn)
 
 
-def event_lsn(source: Mapping[str, Any]) -> int:
-    lsn = source_lsn(source)
-    if lsn is None:
-        raise MalformedEvent(f"source.lsn is missing or not a WAL position: {source.get('lsn')!r}")
-    return lsn
-
-
-def decode_change(table_name: str, payload: Mapping[str, Any]) -> Change:
+def decode_change(table_name: str, op: str, before: Any, after: Any) -> Change:
+    """The marts' change of an event with `op` on `table_name` (an op core.envelope accepted)."""
     table = STATE_TABLES.get(table_name)
     if table is None:
         raise MalformedEvent(f"no state table for {table_name!r}")
-    op = payload.get("op")
-    if op in ("c", "r", "u"):
-        after = narrow(table, payload.get("after"))
-        return RowChange(table_name, after[0], after)
-    if op == "d":
-        before = narrow(table, payload.get("before"))
-        return RowChange(table_name, before[0], None)
     if op == "t":
         return Truncate(table_name)
-    raise MalformedEvent(f"unknown op {op!r}")
+    if op == "d":
+        image = narrow(table, before)
+        return RowChange(table_name, image[0], None)
+    image = narrow(table, after)  # c, r, u
+    return RowChange(table_name, image[0], image)
 
 
 def narrow(table: StateTable, image: Any) -> Row:

@@ -1,4 +1,4 @@
-"""The marts worker's own settings (MARTS_*), read once into a frozen object."""
+"""MartsSettings: everything `cdc marts` needs (the shared Kafka/MySQL settings and MARTS_*), read once."""
 from __future__ import annotations
 
 import os
@@ -6,55 +6,58 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import ConfigError
-from core.settings import DEFAULT_TOPIC_PREFIX, Env, HealthSettings
-
-DEFAULT_APP_ID = "cdc-marts"
-
-
-def _number(env: Env, name: str, default: float, kind: type = float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {raw!r}")
-    return value
+from core.settings import (
+    DEFAULT_TOPIC_PARTITIONS,
+    DEFAULT_TOPIC_PREFIX,
+    Env,
+    HealthSettings,
+    KafkaSettings,
+    LogSettings,
+    MySqlSettings,
+    integer,
+    positive_number,
+    text,
+    topic_partitions,
+)
+from core.topics import marts_deadletter_topic
 
 
 @dataclass(frozen=True)
 class MartsSettings:
     """app_id is the Kafka consumer group; several workers with one app_id share the partitions."""
 
-    app_id: str = DEFAULT_APP_ID
+    kafka: KafkaSettings
+    mysql: MySqlSettings
+    app_id: str = "cdc-marts"
     batch_size: int = 500  # events per MySQL transaction at most
     batch_seconds: float = 0.2  # how long a batch waits to fill up
-    data_dir: Path = Path(tempfile.gettempdir()) / "cdc-marts"
+    data_dir: Path = Path(tempfile.gettempdir()) / "cdc-marts"  # with MARTS_DATA_DIR unset: this / app_id
     session_timeout: float = 6.0  # broker session / rebalance timeouts (seconds)
-    partitions: int = 4  # of every source topic
+    partitions: int = DEFAULT_TOPIC_PARTITIONS  # of every source topic
     # How long the broker may hold a fetch when no new message is there (Faust hardcodes 1500 ms,
     # which the local broker takes in full: ~0.4 s median, 0.75 s worst added to freshness).
     fetch_wait_ms: int = 100
     # Its own topic, not the consumer's: a bad source message gets one letter per stage that skipped it.
-    deadletter_topic: str = f"{DEFAULT_TOPIC_PREFIX}.marts.deadletter"
+    deadletter_topic: str = marts_deadletter_topic(DEFAULT_TOPIC_PREFIX)
     health: HealthSettings = field(default_factory=lambda: HealthSettings.from_env("marts", {}))
+    log: LogSettings = LogSettings()
 
     @classmethod
     def from_env(cls, env: Env = os.environ) -> MartsSettings:
-        app_id = env.get("MARTS_APP_ID", "").strip() or DEFAULT_APP_ID
-        data_dir = env.get("MARTS_DATA_DIR", "").strip()
-        prefix = env.get("TOPIC_PREFIX", "").strip() or DEFAULT_TOPIC_PREFIX
+        kafka = KafkaSettings.from_env(env)
+        app_id = text(env, "MARTS_APP_ID", cls.app_id)
+        data_dir = text(env, "MARTS_DATA_DIR", "")
         return cls(
+            kafka=kafka,
+            mysql=MySqlSettings.from_env(env),
             app_id=app_id,
-            batch_size=int(_number(env, "MARTS_BATCH_SIZE", cls.batch_size, int)),
-            batch_seconds=_number(env, "MARTS_BATCH_SECONDS", cls.batch_seconds),
+            batch_size=integer(env, "MARTS_BATCH_SIZE", cls.batch_size, minimum=1),
+            batch_seconds=positive_number(env, "MARTS_BATCH_SECONDS", cls.batch_seconds),
             data_dir=Path(data_dir) if data_dir else cls.data_dir / app_id,
-            session_timeout=_number(env, "MARTS_SESSION_TIMEOUT", cls.session_timeout),
-            partitions=int(_number(env, "TOPIC_PARTITIONS", cls.partitions, int)),
-            fetch_wait_ms=int(_number(env, "MARTS_FETCH_WAIT_MS", cls.fetch_wait_ms, int)),
-            deadletter_topic=env.get("MARTS_DEADLETTER_TOPIC", "").strip() or f"{prefix}.marts.deadletter",
+            session_timeout=positive_number(env, "MARTS_SESSION_TIMEOUT", cls.session_timeout),
+            partitions=topic_partitions(env),
+            fetch_wait_ms=integer(env, "MARTS_FETCH_WAIT_MS", cls.fetch_wait_ms, minimum=1),
+            deadletter_topic=text(env, "MARTS_DEADLETTER_TOPIC", marts_deadletter_topic(kafka.topic_prefix)),
             health=HealthSettings.from_env("marts", env),
+            log=LogSettings.from_env(env),
         )

@@ -21,7 +21,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from core.settings import SOURCE_TABLES
+from core.source.tables import SOURCE_TABLES
 
 Row = tuple[Any, ...]
 R = TypeVar("R", bound=Row)

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 import pytest
 
-from core.settings import SOURCE_TABLES, SourceSettings
+from core.settings import SourceSettings
+from core.source.tables import SOURCE_TABLES
 from core.source.migrate import apply_migrations
 
 ADMIN_DSN_VARIABLE = "GENERATOR_TEST_PG_ADMIN_DSN"

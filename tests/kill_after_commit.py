@@ -18,12 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.settings import MySqlSettings
 from consumer.app import Replicator
 from consumer.batch import Batch
 from consumer.settings import ConsumerSettings
 from marts.cli import run_worker
 from marts.events import Event
+from marts.settings import MartsSettings
 
 Offsets = Mapping[tuple[str, int], int]
 
@@ -66,7 +66,7 @@ def main() -> None:
         hook = KillAfterBatch(number, report, consumer_offsets)
         Replicator(ConsumerSettings.from_env(), on_batch_committed=hook).run(threading.Event())
     elif worker == "marts":
-        run_worker(MySqlSettings.from_env(), on_batch_committed=KillAfterBatch(number, report, marts_offsets))
+        run_worker(MartsSettings.from_env(), on_batch_committed=KillAfterBatch(number, report, marts_offsets))
     else:
         sys.exit(f"usage: python -m tests.kill_after_commit consumer|marts (not {worker!r})")
 

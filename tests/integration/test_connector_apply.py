@@ -13,7 +13,8 @@ import pytest
 from confluent_kafka import Consumer
 
 from cdc.local.processes import free_port
-from core.settings import SOURCE_TABLES, SourceSettings
+from core.settings import SourceSettings
+from core.source.tables import SOURCE_TABLES
 from core.connect import ConnectClient
 from tests.cli import run_cdc
 from tests.generator_fixtures import row_counts

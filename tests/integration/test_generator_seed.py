@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from generator.errors import GeneratorError
-from core.settings import SOURCE_TABLES, SourceSettings
+from core.settings import SourceSettings
+from core.source.tables import SOURCE_TABLES
 from generator.cli import generate
 from generator.dataset import SeedPlan
 from generator.model import Timeline

@@ -170,7 +170,7 @@ def test_a_malformed_message_is_dead_lettered_and_the_marts_still_converge(
     converged(env)
     [letter] = read_dead_letters(env["KAFKA_BOOTSTRAP"], env["MARTS_DEADLETTER_TOPIC"], {key})
     assert letter.value == b"{not json"
-    assert letter.headers["cdc.stage"] == "decode" and letter.headers["cdc.error"].startswith("not JSON")
+    assert letter.headers["cdc.stage"] == "decode" and letter.headers["cdc.error"].startswith("value is not JSON")
     assert (letter.headers["cdc.source.topic"], letter.headers["cdc.source.partition"]) == ("shop.public.orders", "1")
     assert f"shop.public.orders[1]@{letter.headers['cdc.source.offset']}" in logs(workers)
 

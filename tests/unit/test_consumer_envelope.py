@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from core.deadletter import RawMessage
 from consumer.envelope import ChangeEvent, DecodeError, Skip, decode
 from consumer.replica_schema import REPLICA_TABLES
+from core.deadletter import RawMessage
 
 TOPICS = {f"shop.public.{name}": spec for name, spec in REPLICA_TABLES.items()}
 ORDER = {"order_id": 5, "user_id": 7, "order_date": "2026-03-29T01:59:59.999999Z",
@@ -107,3 +107,8 @@ def test_debeziums_compact_key_bytes_and_other_spellings_decode_alike() -> None:
     assert compact.key == spaced.key == (5,)
     wrong = decode(raw(envelope("c", None, ORDER), key=b'{"order_id":50}'), TOPICS)
     assert isinstance(wrong, DecodeError) and "differs" in wrong.error
+
+
+def test_an_event_wrapped_with_its_schema_decodes_like_one_without() -> None:
+    wrapped = decode(raw({"schema": {"type": "struct"}, "payload": envelope("c", None, ORDER)}), TOPICS)
+    assert isinstance(wrapped, ChangeEvent) and (wrapped.key, wrapped.row, wrapped.lsn) == ((5,), ORDER_ROW, LSN)

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 
@@ -64,6 +64,17 @@ def test_malformed_events_raise_malformed_event(value: bytes) -> None:
         decode(AT, "orders", value)
 
 
+def test_an_event_wrapped_with_its_schema_decodes_like_one_without() -> None:
+    payload = json.loads(event("c", None, ORDER))
+    wrapped = json.dumps({"schema": {"type": "struct"}, "payload": payload}).encode()
+    assert decode(AT, "orders", wrapped) == decode(AT, "orders", event("c", None, ORDER))
+
+
+def test_an_event_of_another_table_on_this_tables_topic_is_malformed() -> None:
+    with pytest.raises(MalformedEvent, match="event for table 'users' on the topic of table 'orders'"):
+        decode(AT, "orders", event("c", None, ORDER, source={"table": "users", "lsn": LSN}))
+
+
 def test_an_unknown_table_is_malformed() -> None:
     with pytest.raises(MalformedEvent):
         decode(AT, "cdc_heartbeat", event("c", None, {"id": 1}))
@@ -87,4 +98,4 @@ def test_a_malformed_event_becomes_a_dead_letter_with_its_original_bytes() -> No
                               {"shop.public.orders": "orders"})
     assert [(letter.raw, letter.stage) for letter in letters] == [
         (RawMessage("shop.public.orders", 1, 5, b'{"order_id":5}', b"{broken"), "decode")]
-    assert letters[0].error.startswith("not JSON")
+    assert letters[0].error.startswith("value is not JSON")

@@ -1,10 +1,20 @@
+import logging
 from pathlib import Path
 
 import pytest
 
-from core.errors import ConfigError
 from connectors.settings import ConnectorSettings
-from core.settings import HealthSettings, KafkaSettings, MySqlSettings, SourceSettings
+from core.errors import ConfigError
+from core.settings import (
+    HealthSettings,
+    KafkaSettings,
+    LogSettings,
+    MySqlSettings,
+    SourceSettings,
+    integer,
+    positive_number,
+    text,
+)
 
 STACK = {
     "PG_DSN": "postgresql://postgres@127.0.0.1:5432/shop",
@@ -83,3 +93,43 @@ def test_the_default_heartbeat_file_is_named_per_worker_in_the_temp_folder(tmp_p
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
 
     assert HealthSettings.from_env("marts", {}).file == tmp_path / "cdc-marts-health.json"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(None, 7), ("", 7), (" 12 ", 12), ("3", 3)])
+def test_an_integer_setting_takes_its_default_when_unset_or_blank(raw: str | None, expected: int) -> None:
+    env = {} if raw is None else {"N": raw}
+    assert integer(env, "N", 7, minimum=3) == expected
+
+
+def test_an_integer_setting_below_its_minimum_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="N must be at least 1, got 0"):
+        integer({"N": "0"}, "N", 7, minimum=1)
+
+
+@pytest.mark.parametrize(("raw", "message"), [("x", "must be a number, got 'x'"), ("0", "must be positive"),
+                                              ("-1.5", "must be positive"), ("nan", "must be positive")])
+def test_a_positive_number_refuses_what_is_not_one(raw: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        positive_number({"X": raw}, "X", 1.0)
+
+
+def test_a_positive_number_reads_fractions() -> None:
+    assert positive_number({"X": "0.25"}, "X", 1.0) == 0.25 and positive_number({}, "X", 1.0) == 1.0
+
+
+def test_a_text_setting_is_stripped_and_blank_means_default() -> None:
+    assert (text({"T": " a "}, "T", "d"), text({"T": "  "}, "T", "d"), text({}, "T", "d")) == ("a", "d", "d")
+
+
+def test_the_log_level_defaults_to_info_and_an_unknown_one_logs_at_info() -> None:
+    assert LogSettings.from_env({}).level_number == logging.INFO
+    assert LogSettings.from_env({"LOG_LEVEL": "debug"}).level_number == logging.DEBUG
+    assert LogSettings.from_env({"LOG_LEVEL": "chatty"}).level_number == logging.INFO
+    assert LogSettings.from_env({"LOG_LEVEL": "BASIC_FORMAT"}).level_number == logging.INFO
+
+
+def test_topic_settings_are_shared_by_the_connector_and_the_workers() -> None:
+    env = {**STACK, "TOPIC_PREFIX": "acme", "TOPIC_REPLICATION_FACTOR": "3"}
+    connector, kafka = ConnectorSettings.from_env(env), KafkaSettings.from_env(env)
+
+    assert (connector.topic_prefix, connector.topic_replication_factor) == (kafka.topic_prefix, kafka.replication_factor)
