@@ -84,15 +84,15 @@ from confluent_kafka import OFFSET_BEGINNING, KafkaError
 from bench import cli, topics
 from bench.report import Machine, load_average, percentile
 from bench.stack import on_database, own_stack, stop_connect
-from core.deadletter import RawMessage
-from core.settings import MySqlSettings
-from core.source.tables import SOURCE_TABLES
 from consumer.app import Replicator
 from consumer.batch import Batch
 from consumer.envelope import ChangeEvent, DecodeError, Skip, decode
 from consumer.replica_schema import REPLICA_TABLES, TableSpec, ensure_database, ensure_tables
 from consumer.settings import ConsumerSettings
 from consumer.sink import DELETE_CHUNK, SESSION_SQL, delete_sql, upsert_sql
+from core.deadletter import RawMessage
+from core.settings import MySqlSettings
+from core.source.tables import SOURCE_TABLES
 
 CEILING_BATCH = 5000  # row changes per ceiling transaction (the consumer's default batch is 5000 messages)
 QUIET_SECONDS = 3.0  # no new message for this long: the replicator (or Debezium) has caught up
@@ -130,8 +130,7 @@ class TopicTail:
                 if error is not None:
                     assert error.code() == KafkaError._PARTITION_EOF, error
                     continue
-                self.messages.append(RawMessage(message.topic(), message.partition(), message.offset(),
-                                                message.key(), message.value()))
+                self.messages.append(RawMessage.of(message))
             if batch:
                 since = time.monotonic()
             elif len(self.messages) >= at_least and time.monotonic() - since >= QUIET_SECONDS:
@@ -236,7 +235,7 @@ def drain(settings: ConsumerSettings, expected_messages: int) -> tuple[float, in
 def ceiling(settings: MySqlSettings, changes: Sequence[ChangeEvent]) -> float:
     """Seconds to write every change straight to MySQL: multi-row upserts and deletes, CEILING_BATCH a transaction."""
     kwargs = {**settings.connect_kwargs(), "database": None}
-    conn = pymysql.connect(**kwargs, charset="utf8mb4", autocommit=False)  # type: ignore[arg-type]
+    conn = pymysql.connect(**kwargs, charset="utf8mb4", autocommit=False)
     with conn.cursor() as cur:
         cur.execute(SESSION_SQL)
     ensure_database(conn, settings.url.database)
@@ -247,9 +246,11 @@ def ceiling(settings: MySqlSettings, changes: Sequence[ChangeEvent]) -> float:
         chunk: dict[str, tuple[list[tuple], list[tuple]]] = {}
         for event in changes[start:start + CEILING_BATCH]:
             rows, keys = chunk.setdefault(event.table, ([], []))
+            assert event.key is not None  # row changes only, no truncates
             if event.is_delete:
                 keys.append(event.key)
             else:
+                assert event.row is not None
                 rows.append(event.row + (event.lsn,))  # the position column, as the consumer writes it
                 if event.old_key is not None:
                     keys.append(event.old_key)
@@ -272,7 +273,7 @@ def ceiling(settings: MySqlSettings, changes: Sequence[ChangeEvent]) -> float:
 
 def replica_contents(settings: MySqlSettings) -> dict[str, tuple[int, int]]:
     """table -> (rows, CHECKSUM TABLE)."""
-    conn = pymysql.connect(**settings.connect_kwargs())  # type: ignore[arg-type]
+    conn = pymysql.connect(**settings.connect_kwargs())
     try:
         with conn.cursor() as cur:
             contents = {}

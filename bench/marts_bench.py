@@ -43,7 +43,7 @@ import statistics
 import subprocess
 import time
 import uuid
-from datetime import timezone
+from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,7 @@ from bench.report import Machine, load_average, measures_table, percentile
 from bench.stack import drop_database, load_env, mysql_url, on_database, own_stack, stop_connect
 from cdc.local.stack import StackState
 from consumer.offsets import end_offsets as partition_ends
+from core.deadletter import RawMessage
 from core.settings import KafkaSettings, MySqlSettings, SourceSettings
 from core.source.tables import SOURCE_TABLES
 from core.verify import render
@@ -215,7 +216,7 @@ def sight(conn: Any, seen: dict[tuple[str, int], tuple[int, Any, Any]],
     for tp, row in applied_offsets(conn).items():
         offset, _, applied_at = row
         if seen.get(tp, (-1,))[0] < offset:
-            sightings.setdefault(tp, []).append((offset, applied_at.replace(tzinfo=timezone.utc).timestamp()))
+            sightings.setdefault(tp, []).append((offset, applied_at.replace(tzinfo=UTC).timestamp()))
         seen[tp] = row
 
 
@@ -227,7 +228,8 @@ class KafkaLag:
         self.consumer = topics.reader(kafka.bootstrap)
         self.start = partition_ends(self.consumer, topics.partitions(self.consumer, source_topics(kafka)),
                                     10)  # first tailed
-        self.consumer.assign([TopicPartition(topic, partition, high) for (topic, partition), high in self.start.items()])
+        self.consumer.assign([TopicPartition(topic, partition, high)
+                              for (topic, partition), high in self.start.items()])
         self.lags: list[float] = []
         self.events: list[tuple[tuple[str, int], int, float]] = []
         self.position: dict[tuple[str, int], int] = {}
@@ -239,14 +241,15 @@ class KafkaLag:
             message = self.consumer.poll(0.01)
             if message is None or message.error():
                 continue
-            tp = (message.topic(), message.partition())
-            self.position[tp] = message.offset()
-            if not message.value():
+            raw = RawMessage.of(message)
+            tp = (raw.topic, raw.partition)
+            self.position[tp] = raw.offset
+            if not raw.value:
                 continue
-            source_ts = json.loads(message.value()).get("source", {}).get("ts_ms")
+            source_ts = json.loads(raw.value).get("source", {}).get("ts_ms")
             if source_ts and source_ts / 1000 >= self.since:
                 self.lags.append((message.timestamp()[1] - source_ts) / 1000)
-                self.events.append((tp, message.offset(), source_ts / 1000))
+                self.events.append((tp, raw.offset, source_ts / 1000))
 
     def reached(self, target: dict[tuple[str, int], int]) -> bool:
         return all(self.position.get(tp, -1) >= offset for tp, offset in target.items()

@@ -64,7 +64,7 @@ def mysql_url(settings: MySqlSettings) -> str:
 
 
 def drop_database(base: MySqlSettings, database: str) -> None:
-    conn = pymysql.connect(**base.connect_kwargs())  # type: ignore[arg-type]
+    conn = pymysql.connect(**base.connect_kwargs())
     try:
         with conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{database}`")

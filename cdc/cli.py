@@ -108,15 +108,16 @@ def connectors() -> None:
 
 
 @connectors.command("apply")
-@click.option("--timeout", type=float, default=None, help="Seconds to wait for RUNNING (default CONNECTOR_TIMEOUT or 120).")
+@click.option("--timeout", type=float, default=None,
+              help="Seconds to wait for RUNNING (default CONNECTOR_TIMEOUT or 120).")
 def connectors_apply(timeout: float | None) -> None:
     """Create the source topics, create or update the connector (idempotent), wait until it runs."""
+    from connectors.apply import apply_connector
     from connectors.settings import ConnectorSettings
+    from connectors.template import render
+    from core.connect import ConnectClient, wait_for_connect
     from core.settings import KafkaSettings
     from core.topics import ensure_topics, source_topics
-    from connectors.apply import apply_connector
-    from core.connect import ConnectClient, wait_for_connect
-    from connectors.template import render
 
     settings = ConnectorSettings.from_env()
     kafka = KafkaSettings.from_env()
@@ -134,8 +135,8 @@ def connectors_apply(timeout: float | None) -> None:
 def connectors_status() -> None:
     """Show the connector's and its tasks' states; exit 1 unless all run."""
     from connectors.settings import ConnectorSettings
-    from core.connect import ConnectClient, first_lines, restart_advice
     from connectors.template import render
+    from core.connect import ConnectClient, first_lines, restart_advice
 
     settings = ConnectorSettings.from_env()
     name, _ = render(settings)

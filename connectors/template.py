@@ -12,9 +12,9 @@ from importlib import resources
 from string import Template
 from typing import Any
 
+from connectors.settings import ConnectorSettings
 from core.errors import ConfigError
 from core.limits import MESSAGE_MAX_BYTES
-from connectors.settings import ConnectorSettings
 
 TEMPLATE_FILE = "postgres-source.json"
 

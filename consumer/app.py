@@ -53,20 +53,20 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
 
-from core.deadletter import DeadLetterError, DeadLetterProducer, RawMessage
-from core.errors import CdcError, MySqlUnavailable
-from core.mysql import Backoff
-from consumer.errors import ConsumerError
-from core.topics import topic_ids
 from consumer import gaps, generations, offsets
 from consumer.batch import Batch
 from consumer.envelope import decode
+from consumer.errors import ConsumerError
 from consumer.generation_watch import GenerationWatch
 from consumer.health import ConsumerHeartbeat
 from consumer.replica_schema import REPLICA_TABLES, TableSpec
 from consumer.settings import ConsumerSettings
 from consumer.sink import MySqlSink
 from consumer.stats import Stats, serve_metrics, update_lag
+from core.deadletter import DeadLetterError, DeadLetterProducer, RawMessage
+from core.errors import CdcError, MySqlUnavailable
+from core.mysql import Backoff
+from core.topics import topic_ids
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +185,7 @@ class Replicator:
             if error.code() != KafkaError._PARTITION_EOF:
                 log.warning("consume error on %s[%s]: %s", message.topic(), message.partition(), error)
             return
-        raw = RawMessage(message.topic(), message.partition(), message.offset(), message.key(), message.value())
-        self.batch.add(decode(raw, self.tables))
+        self.batch.add(decode(RawMessage.of(message), self.tables))
 
     # --- writing: one batch at a time in the writer thread, offsets committed here ------
 
@@ -348,7 +347,8 @@ def _describe_where(partitions: Collection[gaps.Where]) -> str:
     return ", ".join(f"{topic}[{partition}]" for topic, partition in sorted(partitions))
 
 
-def _starting_at_log_start(partitions: Sequence[TopicPartition], rereads: Collection[gaps.Where]) -> list[TopicPartition]:
+def _starting_at_log_start(partitions: Sequence[TopicPartition],
+                           rereads: Collection[gaps.Where]) -> list[TopicPartition]:
     """The assignment with `rereads` at their log start and the others at the group's committed offset."""
     return [TopicPartition(tp.topic, tp.partition,
                            OFFSET_BEGINNING if (tp.topic, tp.partition) in rereads else OFFSET_INVALID)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from consumer.envelope import ChangeEvent, Decoded, DecodeError, Key
 from core.deadletter import DeadLetter, RawMessage
 from core.truncation import raised, survives
-from consumer.envelope import ChangeEvent, Decoded, DecodeError, Key
 
 
 @dataclass(frozen=True)

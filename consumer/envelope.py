@@ -130,7 +130,8 @@ def _checked_row(spec: TableSpec, data: dict[str, Any]) -> Row | None:
 def _key_values(spec: TableSpec, data: Any, what: str) -> Key:
     if not isinstance(data, dict) or any(name not in data for name in spec.key):
         raise _Invalid(f"{what} lacks the primary key {', '.join(spec.key)}")
-    values = tuple([spec.columns[position].convert(data[name]) for name, position in zip(spec.key, spec.key_positions, strict=True)])
+    values = tuple([spec.columns[position].convert(data[name])
+                    for name, position in zip(spec.key, spec.key_positions, strict=True)])
     if any(value is None for value in values):
         raise _Invalid(f"{what} has a null primary key")
     return values

@@ -82,7 +82,8 @@ def check_assignment(consumer: Consumer, partitions: Sequence[TopicPartition], g
         raise RetentionGapError.of(gaps, group)
 
 
-def committed_offsets(consumer: Consumer, partitions: Sequence[TopicPartition], timeout: float) -> dict[Where, int | None]:
+def committed_offsets(consumer: Consumer, partitions: Sequence[TopicPartition],
+                      timeout: float) -> dict[Where, int | None]:
     """The group's next offset to read per partition; None where it never committed."""
     asked = [TopicPartition(tp.topic, tp.partition) for tp in partitions]
     return {(tp.topic, tp.partition): tp.offset if tp.offset >= 0 else None

@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from core.errors import CdcError
 from consumer.generations import TopicsRecreated
+from core.errors import CdcError
 
 log = logging.getLogger(__name__)
 

@@ -53,4 +53,5 @@ def unread(consumer: Consumer) -> int:
         log.debug("no positions for the heartbeat: %s", exc)
         return 0
     # Both known once the partition was fetched and read from since its assignment.
-    return sum(max(high - tp.offset, 0) for tp, high in zip(positions, highs) if tp.offset >= 0 and high >= 0)
+    return sum(max(high - tp.offset, 0)
+               for tp, high in zip(positions, highs, strict=True) if tp.offset >= 0 and high >= 0)

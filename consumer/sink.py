@@ -145,7 +145,13 @@ def delete_sql(spec: TableSpec, count: int) -> str:
 
 
 def _flat_keys(actions: Sequence[Action]) -> list[Any]:
-    return [value for action in actions for value in (action.event.old_key if _moved(action) else action.event.key)]
+    return [value for action in actions for value in _deleted_key(action)]
+
+
+def _deleted_key(action: Action) -> tuple[Any, ...]:
+    key = action.event.old_key if _moved(action) else action.event.key
+    assert key is not None  # a batch's actions are row changes, never truncates
+    return key
 
 
 def _moved(action: Action) -> bool:

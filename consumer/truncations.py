@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.truncation import raise_watermark
 from consumer.replica_schema import POSITION_COLUMN, TRUNCATIONS, TableSpec
+from core.truncation import raise_watermark
 
 Watermarks = dict[str, int]
 
@@ -34,6 +34,7 @@ def apply_truncate(cur: Any, spec: TableSpec, truncate_lsn: int | None, watermar
     """Apply the batch's truncate of the table if it is newer than the watermark; the watermark after it."""
     if truncate_lsn is None or (watermark is not None and truncate_lsn <= watermark):
         return watermark  # an older truncate's rows went with the newer one's
-    raise_watermark(cur, TRUNCATIONS, spec.name, truncate_lsn)  # first: waits for the batches that read the old watermark
+    # Raised before the truncate: this waits for the batches that read the old watermark.
+    raise_watermark(cur, TRUNCATIONS, spec.name, truncate_lsn)
     cur.execute(truncate_sql(spec), (truncate_lsn,))
     return truncate_lsn

@@ -13,9 +13,9 @@ import psycopg2
 import pymysql
 
 from consumer.errors import ConsumerError
+from consumer.replica_schema import REPLICA_TABLES, TableSpec
 from core.settings import MySqlSettings, SourceSettings
 from core.verify import TableReport, compare
-from consumer.replica_schema import REPLICA_TABLES, TableSpec
 
 Check = Callable[[], list[TableReport]]
 
@@ -41,7 +41,7 @@ def _replica_rows(cur: Any, spec: TableSpec) -> list[tuple[Any, ...]]:
 def replica_reports(source: SourceSettings, replica: MySqlSettings) -> list[TableReport]:
     """One report per replicated table. The source is read in one snapshot (REPEATABLE READ)."""
     try:
-        my = pymysql.connect(**replica.connect_kwargs(), charset="utf8mb4")  # type: ignore[arg-type]
+        my = pymysql.connect(**replica.connect_kwargs(), charset="utf8mb4")
     except pymysql.MySQLError as exc:
         raise ConsumerError(f"cannot read the replica at {replica.url.host}:{replica.url.port}/"
                             f"{replica.url.database}: {exc}") from exc

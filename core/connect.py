@@ -10,7 +10,6 @@ from typing import Any
 
 from core.errors import ConnectorError
 
-
 TRACE_LINES = 8
 
 

@@ -16,9 +16,9 @@ import os
 import threading
 from dataclasses import dataclass
 
+from core.connect import ConnectClient, ConnectorStatus, first_lines, restart_advice
 from core.errors import ConnectorError
 from core.settings import ConnectorWatchSettings, Env
-from core.connect import ConnectClient, ConnectorStatus, first_lines, restart_advice
 
 log = logging.getLogger(__name__)
 

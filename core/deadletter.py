@@ -43,6 +43,13 @@ class RawMessage:
     key: bytes | None
     value: bytes | None
 
+    @classmethod
+    def of(cls, message: Message) -> RawMessage:
+        """A consumed message (not an error event, whose place is unset)."""
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        assert topic is not None and partition is not None and offset is not None, message.error()
+        return cls(topic, partition, offset, message.key(), message.value())
+
     def where(self) -> str:
         return f"{self.topic}[{self.partition}]@{self.offset}"
 
@@ -57,7 +64,7 @@ class DeadLetter:
     error: str
     stage: str  # "decode" or "apply"
 
-    def headers(self) -> list[tuple[str, bytes]]:
+    def headers(self) -> list[tuple[str, str | bytes | None]]:
         return [
             ("cdc.error", self.error.encode()),
             ("cdc.stage", self.stage.encode()),

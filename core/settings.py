@@ -163,7 +163,8 @@ class KafkaSettings:
 
     bootstrap: str
     topic_prefix: str = DEFAULT_TOPIC_PREFIX
-    replication_factor: int = DEFAULT_TOPIC_REPLICATION_FACTOR  # of the topics the stages create (their dead-letter topics)
+    # Of the topics the stages create (their dead-letter topics).
+    replication_factor: int = DEFAULT_TOPIC_REPLICATION_FACTOR
 
     @classmethod
     def from_env(cls, env: Env = os.environ) -> KafkaSettings:

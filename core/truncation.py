@@ -84,6 +84,9 @@ def watermarks_ddl(table: str, options: str) -> str:
 
 
 def raise_watermark(cur: Any, watermarks: str, table: str, lsn: int) -> None:
-    """Record a truncate of `table` at `lsn` in the `watermarks` table (never lowering it), in the caller's transaction."""
+    """Record a truncate of `table` at `lsn` in the `watermarks` table (never lowering it).
+
+    In the caller's transaction.
+    """
     cur.execute(f"INSERT INTO `{watermarks}` (table_name, lsn) VALUES (%s, %s)"
                 " ON DUPLICATE KEY UPDATE lsn = GREATEST(lsn, VALUES(lsn))", (table, lsn))

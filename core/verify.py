@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 Row = tuple[Any, ...]
@@ -19,7 +19,7 @@ EXAMPLES = 3
 
 def normalize(value: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 
@@ -59,13 +59,13 @@ def compare(name: str, columns: Sequence[str], key_width: int, source: Iterable[
 
 
 def _key(columns: Sequence[str], key: Row) -> str:
-    return ", ".join(f"{column}={value!r}" for column, value in zip(columns, key))
+    return ", ".join(f"{column}={value!r}" for column, value in zip(columns, key, strict=True))
 
 
 def _difference(columns: Sequence[str], source: Row, replica: Row) -> str:
     changed = [
         f"{column}: source {a!r} != replica {b!r}"
-        for column, a, b in zip(columns, source, replica)
+        for column, a, b in zip(columns, source, replica, strict=True)
         if a != b
     ]
     return f"different at {_key(columns, source)}: " + "; ".join(changed)

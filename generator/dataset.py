@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from generator.errors import GeneratorError
 from generator import model
+from generator.errors import GeneratorError
 from generator.model import CategoryRow, LineRow, OrderRow, ProductRow, Randomness, Timeline, UserRow
 
 MAX_CATEGORY_DEPTH = 3

@@ -7,8 +7,8 @@ from typing import Any
 import psycopg2
 from psycopg2.extras import execute_values
 
-from generator.errors import GeneratorError
 from core.settings import SourceSettings
+from generator.errors import GeneratorError
 from generator.tables import Table
 
 

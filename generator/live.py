@@ -7,16 +7,16 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
 import psycopg2
 from psycopg2 import errors
 
-from generator.errors import GeneratorError
 from core.settings import SourceSettings
 from generator import db, pacing, transactions
+from generator.errors import GeneratorError
 from generator.model import Randomness
 from generator.tables import CATEGORIES, PRODUCTS, USERS
 from generator.transactions import Kind, Tx
@@ -204,7 +204,7 @@ def _one_transaction(conn: Any, kind: Kind, rand: Randomness) -> Kind | None:
     """Apply one transaction of kind (or its fallback) and commit; None if contention rolled it back."""
     try:
         with conn, conn.cursor() as cur:
-            return transactions.apply(kind, Tx(cur, rand, datetime.now(timezone.utc)))
+            return transactions.apply(kind, Tx(cur, rand, datetime.now(UTC)))
     except CONTENTION as exc:
         log.warning("%s rolled back: %s", kind, str(exc).strip())
         return None

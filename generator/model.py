@@ -12,7 +12,7 @@ import random
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cached_property
 from typing import NamedTuple, TypeVar
@@ -108,7 +108,7 @@ class Timeline:
     @classmethod
     def for_seed(cls, seed: int) -> Timeline:
         offset = random.Random(f"{seed}:timeline").randrange(365)
-        start = datetime(2023, 1, 1, tzinfo=timezone.utc) + timedelta(days=offset)
+        start = datetime(2023, 1, 1, tzinfo=UTC) + timedelta(days=offset)
         return cls(start=start, end=start + timedelta(days=365))
 
     def moment(self, rng: random.Random, after: datetime | None = None, skew: float = 1.0) -> datetime:

@@ -10,10 +10,10 @@ from typing import Any
 
 import psycopg2
 
-from generator.errors import GeneratorError
 from core.settings import SourceSettings
 from generator import dataset, db
 from generator.dataset import Existing, FirstIds, SeedPlan
+from generator.errors import GeneratorError
 from generator.model import MAX_PRICE, Timeline
 from generator.pacing import per_second
 from generator.pgcopy import batched, copy_rows

@@ -80,22 +80,22 @@ def create_app(settings: MartsSettings, store: MartStore, deadletters: DeadLette
     progress = Progress()
     heartbeat = MartsHeartbeat(settings.health.file, set(tables), store.positions)
 
+    def dead_letters_then_apply(batch: list[Event], letters: list[DeadLetter],
+                                raws: dict[Position, RawMessage]) -> BatchResult:
+        def reject(event: Event, reason: str) -> None:
+            send_until_delivered(deadletters, [DeadLetter(raws[event.position], reason, "apply")], store)
+
+        send_until_delivered(deadletters, letters, store)
+        return store.apply(batch, reject)
+
     @app.agent(topic, name="marts")
     async def apply_changes(stream: Any) -> None:
         loop = asyncio.get_running_loop()
         async for events in stream.take_events(settings.batch_size, within=settings.batch_seconds):
             batch, letters = decode_batch(events, tables)
-            raws = {event.position: raw for event, raw in zip(batch, map(raw_message, events))}
-
-            def reject(event: Event, reason: str) -> None:
-                send_until_delivered(deadletters, [DeadLetter(raws[event.position], reason, "apply")], store)
-
-            def dead_letters_then_apply() -> BatchResult:
-                send_until_delivered(deadletters, letters, store)
-                return store.apply(batch, reject)
-
+            raws = {event.position: raw for event, raw in zip(batch, map(raw_message, events), strict=True)}
             try:
-                result = await loop.run_in_executor(executor, dead_letters_then_apply)
+                result = await loop.run_in_executor(executor, dead_letters_then_apply, batch, letters, raws)
             except asyncio.CancelledError:
                 store.stopping.set()  # the worker stops: a wait for MySQL ends, the batch uncommitted
                 keep_unacknowledged(events)

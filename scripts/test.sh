@@ -9,5 +9,9 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install.sh
 
+# Static checks first (configured in pyproject.toml): they fail in seconds.
+python3 -m ruff check .
+python3 -m mypy
+
 # Unit and integration tests in one run; the integration tests start the real stack themselves.
 python3 -m pytest -p no:cacheprovider "$@"

@@ -34,15 +34,15 @@ from typing import Any
 import pymysql
 from confluent_kafka import Consumer
 
-from core.errors import CdcError
 from connectors.settings import ConnectorSettings
-from core.settings import KafkaSettings, MySqlSettings
-from core.topics import source_topics, topic_ids, topic_partitions
-from core.connect import ConnectClient
 from consumer import generations as replica_generations
 from consumer.offsets import PartitionLag, partition_lags
 from consumer.replica_schema import data_tables
 from consumer.settings import ConsumerSettings
+from core.connect import ConnectClient
+from core.errors import CdcError
+from core.settings import KafkaSettings, MySqlSettings
+from core.topics import source_topics, topic_ids, topic_partitions
 from marts import generations
 from marts.schema import OFFSETS, all_tables
 
@@ -203,7 +203,7 @@ def _sinks_hold_data(mysql: MySqlSettings) -> bool:
 
 def _drop_sinks(mysql: MySqlSettings) -> None:
     tables = data_tables() + replica_generations.table_names() + all_tables()
-    conn = pymysql.connect(**mysql.connect_kwargs(), autocommit=True)  # type: ignore[arg-type]
+    conn = pymysql.connect(**mysql.connect_kwargs(), autocommit=True)
     try:
         with conn.cursor() as cur:
             for table in tables:
@@ -213,7 +213,7 @@ def _drop_sinks(mysql: MySqlSettings) -> None:
 
 
 def _mysql_rows(mysql: MySqlSettings, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    conn = pymysql.connect(**mysql.connect_kwargs())  # type: ignore[arg-type]
+    conn = pymysql.connect(**mysql.connect_kwargs())
     try:
         with conn.cursor() as cur:
             cur.execute(sql, params)

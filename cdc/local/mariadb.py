@@ -10,8 +10,8 @@ from pathlib import Path
 import pymysql
 
 from cdc.errors import LocalStackError
-from core.limits import MYSQL_MAX_ALLOWED_PACKET
 from cdc.local.processes import ProcessRecord, spawn, wait_until
+from core.limits import MYSQL_MAX_ALLOWED_PACKET
 
 DATABASE = "shop"
 

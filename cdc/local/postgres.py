@@ -11,8 +11,8 @@ from pathlib import Path
 import psycopg2
 
 from cdc.errors import LocalStackError
-from core.limits import MAX_SLOT_WAL_KEEP_SIZE
 from cdc.local.processes import ProcessRecord, spawn, wait_until
+from core.limits import MAX_SLOT_WAL_KEEP_SIZE
 
 # initdb and postgres refuse to run as root; root runs them as this system user.
 SERVICE_USER = "cdc-postgres"

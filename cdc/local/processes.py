@@ -125,7 +125,8 @@ def wait_until(
         if check():
             return
         if record is not None and not record.alive():
-            raise LocalStackError(f"{record.name} exited while starting; its log {record.log}:\n{tail(Path(record.log))}")
+            raise LocalStackError(f"{record.name} exited while starting; "
+                                  f"its log {record.log}:\n{tail(Path(record.log))}")
         time.sleep(interval)
     detail = f"; its log {record.log}:\n{tail(Path(record.log))}" if record else ""
     raise LocalStackError(f"{what} not ready after {timeout:.0f}s{detail}")

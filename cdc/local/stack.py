@@ -13,21 +13,22 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from core.errors import CdcError
 from cdc.errors import LocalStackError
 from cdc.local import broker, connect, handover, mariadb, postgres
+from cdc.local.handover import Handover
 from cdc.local.processes import ProcessRecord, free_port, kill_now, spawn, stop, tail
+from connectors.apply import apply_connector
 from connectors.settings import ConnectorSettings
+from connectors.template import render
+from core.connect import ConnectClient, ConnectorStatus, first_lines
+from core.errors import CdcError
 from core.settings import SourceSettings
 from core.source.migrate import apply_migrations
 from core.topics import ensure_topics, source_topics
-from connectors.apply import apply_connector
-from core.connect import ConnectClient, ConnectorStatus, first_lines
-from connectors.template import render
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class StackState:
         record = self.processes.get(part)
         return record is not None and record.alive()
 
-    def save_handover(self, saved: handover.Handover) -> None:
+    def save_handover(self, saved: Handover) -> None:
         self.handover = saved.to_json()
         self.save()
 
