@@ -4,11 +4,11 @@ from __future__ import annotations
 import subprocess
 import time
 
-from tests.consumer_support import run_cdc
+from tests.support.cli import run_cdc
 
 
 def health(env: dict[str, str], worker: str, *options: str) -> subprocess.CompletedProcess[str]:
-    return run_cdc(env, "health", worker, *options, timeout=30)
+    return run_cdc("health", worker, *options, env=env, timeout=30)
 
 
 def wait_for_health(env: dict[str, str], worker: str, exit_code: int, *options: str,

@@ -1,7 +1,7 @@
 """Test-only entry point: a worker that SIGKILLs itself right after the MySQL commit of its Nth batch,
 before that batch's offsets are committed to Kafka (the crash window at-least-once must cover).
 
-    python -m tests.kill_after_commit consumer|marts      (from the repository root)
+    python -m tests.support.kill_after_commit consumer|marts      (from the repository root)
 
     CDC_TEST_KILL_AFTER_BATCH=N        the batch whose MySQL commit is the last thing it does
     CDC_TEST_KILL_REPORT=path          where the killed batch's last offsets go first: [[topic, partition, offset]]
@@ -18,10 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.settings import MySqlSettings
 from consumer.app import Replicator
 from consumer.batch import Batch
 from consumer.settings import ConsumerSettings
+from core.settings import MySqlSettings
 from marts.cli import run_worker
 from marts.events import Event
 
@@ -68,7 +68,7 @@ def main() -> None:
     elif worker == "marts":
         run_worker(MySqlSettings.from_env(), on_batch_committed=KillAfterBatch(number, report, marts_offsets))
     else:
-        sys.exit(f"usage: python -m tests.kill_after_commit consumer|marts (not {worker!r})")
+        sys.exit(f"usage: python -m tests.support.kill_after_commit consumer|marts (not {worker!r})")
 
 
 if __name__ == "__main__":

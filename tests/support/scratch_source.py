@@ -4,8 +4,8 @@ The machine's PostgreSQL (127.0.0.1:5432, trust auth, user postgres) is used
 directly: each test module gets its own `gen_<uuid>` database, dropped at
 teardown. GENERATOR_TEST_PG_ADMIN_DSN names another server (a DSN to its
 `postgres` database, as a superuser). Without it, and with no PostgreSQL on
-5432 or its unix socket, the test stack's PostgreSQL is used (tests/conftest.py
-starts it).
+5432 or its unix socket, the test stack's PostgreSQL is used (the stack_env
+fixture starts it). The fixture pg_admin_dsn gives a test module that DSN.
 """
 from __future__ import annotations
 
@@ -51,6 +51,11 @@ def find_admin_dsn(request: pytest.FixtureRequest) -> str:
         pytest.fail(f"{ADMIN_DSN_VARIABLE}={configured} is not reachable")
     stack_env: dict[str, str] = request.getfixturevalue("stack_env")
     return with_database(stack_env["PG_DSN"], "postgres")
+
+
+@pytest.fixture(scope="module")
+def pg_admin_dsn(request: pytest.FixtureRequest) -> str:
+    return find_admin_dsn(request)
 
 
 def _admin(admin_dsn: str, statement: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from cdc.local import stack as local_stack
-from tests.cli import run_cdc
+from tests.support.cli import finish_live_load, run_cdc, start_live_load
 
 pytestmark = pytest.mark.integration
 
@@ -47,17 +46,12 @@ def env_of(folder: Path) -> dict[str, str]:
     return dict(local_stack.StackState.load(folder).env)
 
 
-def live(folder: Path, seed: int, duration: float, rate: float = 40) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "cdc", "generate", "live", "--rate", str(rate), "--duration", str(duration),
-         "--seed", str(seed)],
-        env={**os.environ, **env_of(folder)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
+def live(folder: Path, seed: int, duration: float) -> subprocess.Popen[str]:
+    return start_live_load(env_of(folder), seed=seed, duration=duration)
 
 
 def finish(generator: subprocess.Popen[str]) -> None:
-    _, err = generator.communicate(timeout=300)
-    assert generator.returncode == 0, err[-2000:]
+    finish_live_load(generator, timeout=300)
 
 
 def restart(folder: Path, part: str, *, kill: bool = False) -> None:

@@ -10,12 +10,9 @@ from pathlib import Path
 import pytest
 
 from cdc.local.processes import ProcessRecord, kill_now
-from tests.cli import run_cdc
+from tests.support.cli import run_cdc
 
 pytestmark = pytest.mark.integration
-
-
-cdc = run_cdc
 
 
 @pytest.fixture(scope="module")
@@ -23,11 +20,11 @@ def cli_stack() -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="cdc-cli-stack-", dir="/tmp"))
     folder.chmod(0o755)
     try:
-        result = cdc("local", "up", "--dir", str(folder))
+        result = run_cdc("local", "up", "--dir", str(folder))
         assert result.returncode == 0, result.stdout + result.stderr
         yield folder
     finally:
-        cdc("local", "down", "--dir", str(folder))
+        run_cdc("local", "down", "--dir", str(folder))
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -49,7 +46,7 @@ def test_up_writes_stack_env_with_every_setting(cli_stack: Path) -> None:
 
 
 def test_status_shows_every_part_up(cli_stack: Path) -> None:
-    result = cdc("local", "status", "--dir", str(cli_stack))
+    result = run_cdc("local", "status", "--dir", str(cli_stack))
 
     assert result.returncode == 0, result.stdout
     names = [line.split()[0] for line in result.stdout.splitlines()]
@@ -58,12 +55,13 @@ def test_status_shows_every_part_up(cli_stack: Path) -> None:
 
 def test_generated_changes_reach_the_replica_and_the_marts_exactly(cli_stack: Path) -> None:
     env = _stack_env(cli_stack)
-    seed = cdc("generate", "seed", "--users", "60", "--categories", "8", "--products", "50", "--orders", "300", env=env)
+    seed = run_cdc("generate", "seed", "--users", "60", "--categories", "8", "--products", "50", "--orders", "300",
+                   env=env)
     assert seed.returncode == 0, seed.stderr
-    live = cdc("generate", "live", "--rate", "40", "--duration", "8", "--seed", "9", env=env)
+    live = run_cdc("generate", "live", "--rate", "40", "--duration", "8", "--seed", "9", env=env)
     assert live.returncode == 0, live.stderr
 
-    verified = cdc("verify", "--wait", "120", env=env)
+    verified = run_cdc("verify", "--wait", "120", env=env)
 
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert [line.split()[0] for line in verified.stdout.splitlines()[2:] if not line.startswith(" ")] == [
@@ -78,7 +76,7 @@ def _pids(folder: Path) -> dict[str, int]:
 def test_up_on_a_running_stack_starts_nothing(cli_stack: Path) -> None:
     before = _pids(cli_stack)
 
-    result = cdc("local", "up", "--dir", str(cli_stack))
+    result = run_cdc("local", "up", "--dir", str(cli_stack))
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "already running: broker, connect, consumer, mariadb, marts, postgres" in result.stdout
@@ -89,7 +87,7 @@ def test_up_starts_only_the_missing_part(cli_stack: Path) -> None:
     before = _pids(cli_stack)
     kill_now(next(record for record in _records(cli_stack) if record.name == "marts"))
 
-    result = cdc("local", "up", "--dir", str(cli_stack))
+    result = run_cdc("local", "up", "--dir", str(cli_stack))
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "starting the marts worker" in result.stdout and "starting PostgreSQL" not in result.stdout
@@ -102,7 +100,7 @@ def test_up_starts_only_the_missing_part(cli_stack: Path) -> None:
 def test_down_leaves_no_process_of_the_stack(cli_stack: Path) -> None:
     records = _records(cli_stack)
 
-    result = cdc("local", "down", "--dir", str(cli_stack))
+    result = run_cdc("local", "down", "--dir", str(cli_stack))
 
     assert result.returncode == 0, result.stderr
     assert [record.name for record in records if record.alive()] == []

@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -14,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cdc.local.processes import ProcessRecord
-from tests.cli import run_cdc
+from tests.support.cli import run_cdc, start_cdc
 
 pytestmark = pytest.mark.integration
 
@@ -38,13 +36,12 @@ def _wait_for_process(folder: Path, name: str, up: subprocess.Popen[str], timeou
 def test_ctrl_c_during_up_stops_every_process_already_started() -> None:
     folder = Path(tempfile.mkdtemp(prefix="cdc-interrupted-", dir="/tmp"))
     folder.chmod(0o755)
-    up = subprocess.Popen([sys.executable, "-m", "cdc", "local", "up", "--dir", str(folder), "--infra-only"],
-                          env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    up = start_cdc("local", "up", "--dir", str(folder), "--infra-only")
     try:
         _wait_for_process(folder, "broker", up)  # PostgreSQL and MariaDB are running by then
         started = _records(folder)
         up.send_signal(signal.SIGINT)
-        output, _ = up.communicate(timeout=90)
+        output = "".join(up.communicate(timeout=90))  # stdout and stderr
 
         assert up.returncode != 0, output
         assert "start-up failed; stopping what was started" in output

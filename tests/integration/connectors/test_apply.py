@@ -1,8 +1,6 @@
 """`cdc connectors apply`: idempotent, snapshots existing rows, fails with a clear message."""
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -10,19 +8,15 @@ from typing import Any
 
 import psycopg2
 import pytest
-from confluent_kafka import Consumer
 
 from cdc.local.processes import free_port
 from core.settings import SOURCE_TABLES, SourceSettings
 from core.connect import ConnectClient
-from tests.cli import run_cdc
-from tests.generator_fixtures import row_counts
+from tests.support.cli import run_cdc
+from tests.support.kafka import TopicReader
+from tests.support.scratch_source import row_counts
 
 pytestmark = pytest.mark.integration
-
-
-def cdc(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return run_cdc(*args, env=env)
 
 
 @pytest.fixture
@@ -56,23 +50,13 @@ def _drop_slot(dsn: str, slot: str) -> None:
 
 
 def _read_ops(bootstrap: str, topics: list[str], expected: int, timeout: float = 90) -> list[tuple[str, Any]]:
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4().hex}",
-        "auto.offset.reset": "earliest", "enable.auto.commit": False,
-        "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 10000,
-    })
-    consumer.subscribe(topics)
-    seen: list[tuple[str, Any]] = []
-    deadline = time.monotonic() + timeout
+    reader = TopicReader(bootstrap, topics)
     try:
-        while len(seen) < expected and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is None or message.error() or message.value() is None:
-                continue
-            seen.append((message.topic(), json.loads(message.value())["op"]))
+        changes = reader.collect(lambda changes: len(changes) >= expected, timeout,
+                                 keep=lambda message: message.value is not None)  # no tombstones
     finally:
-        consumer.close()
-    return seen
+        reader.close()
+    return [(change.topic, change.json_value["op"]) for change in changes]
 
 
 def _seed_some_rows(dsn: str) -> None:
@@ -97,7 +81,7 @@ def test_new_connector_snapshots_every_existing_row_as_read_events(second_connec
     _seed_some_rows(second_connector["PG_DSN"])
     counts = row_counts(SourceSettings(dsn=second_connector["PG_DSN"]))
 
-    result = cdc(second_connector, "connectors", "apply")
+    result = run_cdc("connectors", "apply", env=second_connector)
 
     assert result.returncode == 0, result.stderr
     assert "RUNNING" in result.stdout
@@ -110,8 +94,8 @@ def test_new_connector_snapshots_every_existing_row_as_read_events(second_connec
 
 
 def test_apply_twice_keeps_one_running_connector_with_the_same_config(second_connector: dict[str, str]) -> None:
-    first = cdc(second_connector, "connectors", "apply")
-    second = cdc(second_connector, "connectors", "apply")
+    first = run_cdc("connectors", "apply", env=second_connector)
+    second = run_cdc("connectors", "apply", env=second_connector)
 
     assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
     assert second.stdout.startswith("unchanged; ")
@@ -123,7 +107,7 @@ def test_apply_twice_keeps_one_running_connector_with_the_same_config(second_con
 def test_apply_fails_clearly_when_connect_is_unreachable(stack_env: dict[str, str]) -> None:
     url = f"http://127.0.0.1:{free_port()}"
 
-    result = cdc({**stack_env, "CONNECT_URL": url}, "connectors", "apply", "--timeout", "2")
+    result = run_cdc("connectors", "apply", "--timeout", "2", env={**stack_env, "CONNECT_URL": url})
 
     assert result.returncode == 1
     assert f"error: Kafka Connect is unreachable at {url} (CONNECT_URL)" in result.stderr
@@ -132,7 +116,7 @@ def test_apply_fails_clearly_when_connect_is_unreachable(stack_env: dict[str, st
 def test_apply_fails_with_connects_reason_when_the_database_is_unreachable(second_connector: dict[str, str]) -> None:
     env = {**second_connector, "DEBEZIUM_PG_DSN": f"postgresql://postgres@127.0.0.1:{free_port()}/shop"}
 
-    result = cdc(env, "connectors", "apply", "--timeout", "20")
+    result = run_cdc("connectors", "apply", "--timeout", "20", env=env)
 
     assert result.returncode == 1
     assert "Connector configuration is invalid" in result.stderr
@@ -140,7 +124,7 @@ def test_apply_fails_with_connects_reason_when_the_database_is_unreachable(secon
 
 
 def test_status_reports_running_connector(stack_env: dict[str, str]) -> None:
-    result = cdc(stack_env, "connectors", "status")
+    result = run_cdc("connectors", "status", env=stack_env)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "shop-postgres: connector RUNNING, tasks [RUNNING]"

@@ -7,7 +7,7 @@ from typing import Any
 import psycopg2
 import pytest
 
-from tests.kafka_tail import Event, TopicTail
+from tests.support.kafka import Message, TopicReader
 
 pytestmark = pytest.mark.integration
 
@@ -30,13 +30,13 @@ def run(pg: Any, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]
         return cur.fetchall() if cur.description else []
 
 
-def capture(bootstrap: str, table: str, key_column: str, count: int, change: Callable[[], int]) -> list[Event]:
+def capture(bootstrap: str, table: str, key_column: str, count: int, change: Callable[[], int]) -> list[Message]:
     """Apply `change` (it returns the row's id) and return the first `count` events for that row."""
-    tail = TopicTail(bootstrap, topic(table))
+    tail = TopicReader(bootstrap, [topic(table)], from_end=True)
     try:
         row_id = change()
         key = {key_column: row_id}
-        mine = lambda events: [e for e in events if e.key == key]  # noqa: E731
+        mine = lambda events: [e for e in events if e.json_key == key]  # noqa: E731
         return mine(tail.collect(lambda events: len(mine(events)) >= count, timeout=60))
     finally:
         tail.close()
@@ -90,10 +90,10 @@ def test_insert_emits_create_event_with_unicode_null_empty_string_and_utc_timest
         return user_id
 
     (event,) = capture(stack_env["KAFKA_BOOTSTRAP"], "users", "user_id", 1, insert)
-    assert event.value["op"] == "c"
-    assert event.value["before"] is None
-    assert event.value["after"] == {
-        "user_id": event.key["user_id"],
+    assert event.json_value["op"] == "c"
+    assert event.json_value["before"] is None
+    assert event.json_value["after"] == {
+        "user_id": event.json_key["user_id"],
         "first_name": "Zoë 🚀",
         "last_name": "",
         "email": "zoe@example.com",
@@ -101,7 +101,7 @@ def test_insert_emits_create_event_with_unicode_null_empty_string_and_utc_timest
         "registration_date": "2024-03-30T23:30:00.123456Z",
         "loyalty_status": "gold",
     }
-    assert (event.value["source"]["table"], event.value["source"]["snapshot"]) == ("users", "false")
+    assert (event.json_value["source"]["table"], event.json_value["source"]["snapshot"]) == ("users", "false")
 
 
 def test_update_emits_full_before_and_after_with_exact_decimals_and_dates(
@@ -114,17 +114,17 @@ def test_update_emits_full_before_and_after_with_exact_decimals_and_dates(
 
     create, update_event = capture(stack_env["KAFKA_BOOTSTRAP"], "orders", "order_id", 2, update)
     before = {
-        "order_id": create.key["order_id"],
+        "order_id": create.json_key["order_id"],
         "user_id": product["user_id"],
         "order_date": "2026-03-29T01:59:59.999999Z",
         "total_amount": "1234567890.12",
         "status": "pending",
         "delivery_date": 1,  # days since 1970-01-01
     }
-    assert create.value["op"] == "c" and create.value["after"] == before
-    assert update_event.value["op"] == "u"
-    assert update_event.value["before"] == before
-    assert update_event.value["after"] == {**before, "status": "paid", "total_amount": "-0.01"}
+    assert create.json_value["op"] == "c" and create.json_value["after"] == before
+    assert update_event.json_value["op"] == "u"
+    assert update_event.json_value["before"] == before
+    assert update_event.json_value["after"] == {**before, "status": "paid", "total_amount": "-0.01"}
 
 
 def test_delete_emits_full_before_then_a_tombstone(
@@ -136,12 +136,12 @@ def test_delete_emits_full_before_then_a_tombstone(
         return line_id
 
     create, delete_event, tombstone = capture(stack_env["KAFKA_BOOTSTRAP"], "order_details", "order_detail_id", 3, delete)
-    line = create.value["after"]
+    line = create.json_value["after"]
     assert line["price_per_unit"] == "617283945.06" and line["total_price"] == "0.00"
-    assert delete_event.value["op"] == "d"
-    assert delete_event.value["before"] == line
-    assert delete_event.value["after"] is None
-    assert tombstone.value is None and tombstone.key == create.key
+    assert delete_event.json_value["op"] == "d"
+    assert delete_event.json_value["before"] == line
+    assert delete_event.json_value["after"] is None
+    assert tombstone.json_value is None and tombstone.json_key == create.json_key
 
 
 def test_order_delete_cascades_into_delete_events_for_its_lines(
@@ -153,5 +153,5 @@ def test_order_delete_cascades_into_delete_events_for_its_lines(
         return line_id
 
     events = capture(stack_env["KAFKA_BOOTSTRAP"], "order_details", "order_detail_id", 3, delete_order)
-    assert [(e.value or {}).get("op") for e in events] == ["c", "d", None]
-    assert events[1].value["before"] == events[0].value["after"]
+    assert [(e.json_value or {}).get("op") for e in events] == ["c", "d", None]
+    assert events[1].json_value["before"] == events[0].json_value["after"]

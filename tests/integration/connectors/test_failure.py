@@ -18,12 +18,12 @@ from connectors.settings import ConnectorSettings
 from core.settings import ConnectorWatchSettings
 from core.connect import ConnectClient
 from connectors.template import render
-from tests.cli import run_cdc
-from tests.consumer_support import ConsumerProcess, private_replica
+from tests.support.cli import REPOSITORY, run_cdc
+from tests.support.replica import private_replica
+from tests.support.workers import ConsumerProcess
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 FAILURE = "Publication autocreation is disabled"
 
 
@@ -97,7 +97,7 @@ def test_local_status_marks_the_failed_connector_and_exits_1(failed_connector: d
 
 
 def test_compose_connect_healthcheck_command_fails_while_a_task_failed(failed_connector: dict[str, str]) -> None:
-    check = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["connect"]["healthcheck"]["test"]
+    check = yaml.safe_load((REPOSITORY / "docker-compose.yml").read_text())["services"]["connect"]["healthcheck"]["test"]
     command = check[1].replace("http://localhost:8083", failed_connector["CONNECT_URL"])
 
     result = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=30)

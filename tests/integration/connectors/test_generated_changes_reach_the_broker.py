@@ -5,8 +5,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.cli import run_cdc
-from tests.kafka_tail import Event, TopicTail
+from tests.support.cli import run_cdc
+from tests.support.kafka import Message, TopicReader
 
 pytestmark = pytest.mark.integration
 
@@ -20,18 +20,19 @@ EXPECTED_OPS = {
 }
 
 
-def ops(events: list[Event]) -> set[str]:
-    return {event.value["op"] for event in events if event.value is not None}
+def ops(events: list[Message]) -> set[str]:
+    return {event.json_value["op"] for event in events if event.value is not None}
 
 
-def has_ops(expected: set[str]) -> Callable[[list[Event]], bool]:
+def has_ops(expected: set[str]) -> Callable[[list[Message]], bool]:
     return lambda events: expected <= ops(events)
 
 
 def test_seed_and_live_run_produce_creates_updates_and_deletes_on_every_table_topic(
     stack_env: dict[str, str],
 ) -> None:
-    tails = {table: TopicTail(stack_env["KAFKA_BOOTSTRAP"], f"shop.public.{table}") for table in EXPECTED_OPS}
+    tails = {table: TopicReader(stack_env["KAFKA_BOOTSTRAP"], [f"shop.public.{table}"], from_end=True)
+             for table in EXPECTED_OPS}
     try:
         seed = run_cdc("generate", "seed", "--append", "--users", "50", "--categories", "6",
                        "--products", "40", "--orders", "200", "--seed", "3", env=stack_env)

@@ -1,9 +1,7 @@
 """A row of 5 MB replicates: its updates' events (old and new row, REPLICA IDENTITY FULL) pass every size limit."""
 from __future__ import annotations
 
-import json
 import secrets
-import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -12,13 +10,15 @@ from typing import Any
 
 import psycopg2
 import pytest
-from confluent_kafka import Consumer
 
 from core.limits import CONSUMER_FETCH_MAX_BYTES, CONSUMER_RECEIVE_MAX_BYTES, MESSAGE_MAX_BYTES
 from connectors.settings import ConnectorSettings
 from core.settings import KafkaSettings
 from core.connect import ConnectClient
-from tests.consumer_support import ConsumerProcess, private_replica, wait_for_rows
+from tests.support.kafka import TopicReader
+from tests.support.mysql import wait_for_rows
+from tests.support.replica import private_replica
+from tests.support.workers import ConsumerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -55,27 +55,22 @@ def large_product(stack_env: dict[str, str]) -> LargeProduct:
 
 
 def _final_update_event(bootstrap: str, topic: str, product: LargeProduct, timeout: float = 90) -> dict[str, Any]:
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"test-large-{uuid.uuid4().hex}",
-        "auto.offset.reset": "earliest", "enable.auto.commit": False,
-        "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 10000,
+    reader = TopicReader(bootstrap, [topic], config={
         "max.partition.fetch.bytes": MESSAGE_MAX_BYTES, "fetch.max.bytes": CONSUMER_FETCH_MAX_BYTES,
         "receive.message.max.bytes": CONSUMER_RECEIVE_MAX_BYTES,
     })
-    consumer.subscribe([topic])
-    deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is None or message.error() or message.value() is None:
-                continue
-            event = json.loads(message.value())
-            after = event.get("after") or {}
-            if after.get("product_id") == product.product_id and after.get("price") == product.price:
-                return event
+        found = reader.collect(lambda updates: bool(updates), timeout,
+                               keep=lambda message: _is_final_update(message.json_value, product))
     finally:
-        consumer.close()
-    raise AssertionError(f"no update of product {product.product_id} to {product.price} on {topic} in {timeout:.0f}s")
+        reader.close()
+    assert found, f"no update of product {product.product_id} to {product.price} on {topic} in {timeout:.0f}s"
+    return found[0].json_value
+
+
+def _is_final_update(event: dict[str, Any] | None, product: LargeProduct) -> bool:
+    after = (event or {}).get("after") or {}
+    return after.get("product_id") == product.product_id and after.get("price") == product.price
 
 
 def test_connector_keeps_running_after_updates_of_a_5mb_row(stack_env: dict[str, str],

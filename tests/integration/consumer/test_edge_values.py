@@ -12,9 +12,9 @@ import pytest
 
 from core.verify import compare
 from consumer.replica_schema import REPLICA_TABLES
-from tests.consumer_support import (  # noqa: F401 (replica is a fixture)
-    ConsumerProcess, mysql_rows, read_dead_letters, replica, wait_for_rows,
-)
+from tests.support.kafka import read_dead_letters
+from tests.support.mysql import mysql_rows, wait_for_rows
+from tests.support.workers import ConsumerProcess
 
 pytestmark = pytest.mark.integration
 

@@ -19,9 +19,11 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from core.topics import ensure_topics, source_topics
-from tests.consumer_support import (
-    ConsumerProcess, envelope, private_replica, run_cdc, wait_for_rows, wait_for_zero_lag,
-)
+from tests.support.cli import run_cdc
+from tests.support.debezium import envelope
+from tests.support.mysql import wait_for_rows
+from tests.support.replica import private_replica, wait_for_zero_lag
+from tests.support.workers import ConsumerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +89,7 @@ def test_a_recreated_topic_stops_the_consumer_and_adopting_it_applies_the_new_to
     assert f"source topics were recreated since the replica applied them: {orders_topic(env)}" in again.output()
     assert "`cdc consume --adopt-topics`" in again.output()
 
-    adopted = run_cdc(env, "consume", "--adopt-topics")
+    adopted = run_cdc("consume", "--adopt-topics", env=env)
     assert adopted.returncode == 0, adopted.stdout + adopted.stderr
 
     produce_orders(env, [4])  # offset 0 of the new topic: below the group's stale committed offset 3

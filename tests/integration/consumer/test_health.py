@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.consumer_support import (  # noqa: F401 (replica is a fixture)
-    ConsumerProcess, mysql_outage_account, replica, wait_for_match,
-)
-from tests.health_support import health, wait_for_health
-from tests.integration.test_consumer_rebalance import ASSIGNED, insert_user
+from tests.support.health import health, wait_for_health
+from tests.support.mysql import mysql_outage_account
+from tests.support.replica import wait_for_match
+from tests.support.source import insert_user
+from tests.support.workers import ASSIGNED, ConsumerProcess
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,10 @@ import psycopg2
 import pytest
 from confluent_kafka import Producer
 
-from tests.consumer_support import (  # noqa: F401 (replica is a fixture)
-    ConsumerProcess, envelope, read_dead_letters, replica, wait_for_rows,
-)
+from tests.support.debezium import envelope
+from tests.support.kafka import read_dead_letters
+from tests.support.mysql import wait_for_rows
+from tests.support.workers import ConsumerProcess
 
 pytestmark = pytest.mark.integration
 

@@ -2,23 +2,20 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg2
 import pytest
 from confluent_kafka import Consumer
 
 from consumer.settings import ConsumerSettings
-from tests.consumer_support import (  # noqa: F401 (replica is a fixture)
-    ConsumerProcess, mysql_outage_account, replica, wait_for_match, wait_for_zero_lag,
-)
+from tests.support.mysql import mysql_outage_account
+from tests.support.replica import wait_for_match, wait_for_zero_lag
+from tests.support.source import insert_user
+from tests.support.workers import ASSIGNED, ConsumerProcess
 
 pytestmark = pytest.mark.integration
-
-ASSIGNED = "consumer.app: assigned "
 
 
 @contextmanager
@@ -35,14 +32,6 @@ def second_member(env: dict[str, str], timeout: float = 30) -> Iterator[None]:
         yield
     finally:
         member.close()
-
-
-def insert_user(env: dict[str, str]) -> None:
-    pg = psycopg2.connect(env["PG_DSN"])
-    with pg, pg.cursor() as cur:
-        cur.execute("INSERT INTO users (first_name, last_name, email) VALUES ('Re', 'Balance', %s)",
-                    (f"rebalance-{uuid.uuid4().hex}@example.com",))
-    pg.close()
 
 
 def test_consumer_resumes_by_itself_after_a_rebalance_during_a_mysql_outage(

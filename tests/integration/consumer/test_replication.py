@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,9 +13,9 @@ from confluent_kafka import Consumer
 from cdc.local import stack as local_stack
 from consumer.offsets import partition_lags
 from consumer.settings import ConsumerSettings
-from tests.consumer_support import (  # noqa: F401 (replica is a fixture)
-    ConsumerProcess, replica, run_cdc, wait_for_match, wait_for_zero_lag,
-)
+from tests.support.cli import finish_live_load, run_cdc, start_live_load
+from tests.support.replica import wait_for_match, wait_for_zero_lag
+from tests.support.workers import KILL_AFTER_COMMIT, ConsumerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -26,8 +23,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def seeded(stack_env: dict[str, str]) -> dict[str, str]:
     """A few more rows in the shared source (appended: other tests' rows stay)."""
-    result = run_cdc(stack_env, "generate", "seed", "--append", "--users", "40", "--categories", "6",
-                     "--products", "30", "--orders", "150", "--seed", "11")
+    result = run_cdc("generate", "seed", "--append", "--users", "40", "--categories", "6",
+                     "--products", "30", "--orders", "150", "--seed", "11", env=stack_env)
     assert result.returncode == 0, result.stderr
     return stack_env
 
@@ -37,24 +34,16 @@ def seeded_replica(seeded: dict[str, str], replica: dict[str, str]) -> dict[str,
     return replica
 
 
-def live(env: dict[str, str], seconds: float, seed: int) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "cdc", "generate", "live", "--rate", "40", "--duration", str(seconds), "--seed", str(seed)],
-        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-
-
 def test_replica_converges_under_live_load(seeded_replica: dict[str, str], tmp_path: Path) -> None:
     replica = seeded_replica
     consumer = ConsumerProcess(replica, tmp_path / "consume.log").start()
     try:
-        load = live(replica, 10, seed=5)
-        assert load.wait(timeout=120) == 0, load.stdout.read() if load.stdout else ""
+        finish_live_load(start_live_load(replica, seed=5, duration=10))
         wait_for_match(replica, timeout=60)
-        verified = run_cdc(replica, "verify", "--scope", "replica", "--wait", "10")
+        verified = run_cdc("verify", "--scope", "replica", "--wait", "10", env=replica)
         assert verified.returncode == 0, verified.stdout + verified.stderr
         assert "MISMATCH" not in verified.stdout and "order_details" in verified.stdout
-        stats = run_cdc(replica, "consume", "--stats")
+        stats = run_cdc("consume", "--stats", env=replica)
         assert stats.returncode == 0, stats.stderr
         assert "shop.public.orders" in stats.stdout and "total lag 0" in stats.stdout
         assert consumer.stop() == 0, consumer.output()[-3000:]
@@ -93,7 +82,7 @@ def test_replica_survives_sigkills_and_a_mariadb_restart(
     replica = seeded_replica
     rng = random.Random(int(time.time()))
     consumer = ConsumerProcess(replica, tmp_path / "consume.log").start()
-    load = live(replica, 20, seed=6)
+    load = start_live_load(replica, seed=6, duration=20)
     try:
         for _ in range(3):
             time.sleep(rng.uniform(1.5, 4.0))
@@ -101,7 +90,7 @@ def test_replica_survives_sigkills_and_a_mariadb_restart(
             consumer.start()
         time.sleep(rng.uniform(1.0, 3.0))
         local_stack.restart(stack_dir, "mariadb", die_with_parent=True)  # while the consumer runs
-        assert load.wait(timeout=120) == 0, load.stdout.read() if load.stdout else ""
+        finish_live_load(load)
         wait_for_match(replica, timeout=90)
         assert consumer.stop() == 0, consumer.output()[-3000:]
     finally:
@@ -110,9 +99,6 @@ def test_replica_survives_sigkills_and_a_mariadb_restart(
             load.kill()
     log = consumer.output()
     assert "pausing consumption" in log and "resuming consumption" in log, log[-3000:]
-
-
-KILL_AFTER_COMMIT = ("-m", "tests.kill_after_commit", "consumer")
 
 
 def committed_offsets(env: dict[str, str]) -> dict[tuple[str, int], int]:
@@ -133,7 +119,8 @@ def test_a_kill_between_the_mysql_commit_and_the_offset_commit_leaves_the_replic
     report = tmp_path / "killed-batch.json"
     killing = {**replica, "CONSUMER_BATCH_SIZE": "20", "CDC_TEST_KILL_AFTER_BATCH": "3",
                "CDC_TEST_KILL_REPORT": str(report)}
-    killed = ConsumerProcess(killing, tmp_path / "killed.log", command=KILL_AFTER_COMMIT).start()
+    killed = ConsumerProcess(killing, tmp_path / "killed.log", args=("consumer",),
+                             module=KILL_AFTER_COMMIT).start()
     try:
         assert killed.proc is not None and killed.proc.wait(timeout=60) == -9, killed.output()[-3000:]
     finally:

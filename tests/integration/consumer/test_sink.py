@@ -15,7 +15,7 @@ from core.settings import MySqlSettings
 from consumer.batch import Batch
 from consumer.envelope import ChangeEvent
 from consumer.sink import MySqlSink, MySqlUnavailable
-from tests.consumer_support import mysql_rows, replica  # noqa: F401 (replica is a fixture)
+from tests.support.mysql import mysql_rows
 
 pytestmark = pytest.mark.integration
 

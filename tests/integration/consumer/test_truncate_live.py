@@ -1,28 +1,25 @@
 """End to end: a TRUNCATE of order_details under live load, new lines right after it; replica and marts end exact."""
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psycopg2
 import pytest
 
-from tests.consumer_support import (  # noqa: F401 (replica is a fixture)
-    ConsumerProcess, replica, run_cdc, wait_for_match,
-)
-from tests.integration.test_consumer_replication import live
-from tests.integration.test_marts_worker import converged
+from tests.support.cli import finish_live_load, run_cdc, start_cdc, start_live_load
+from tests.support.marts import converged
+from tests.support.replica import wait_for_match
+from tests.support.workers import ConsumerProcess
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def seeded(stack_env: dict[str, str]) -> dict[str, str]:
-    result = run_cdc(stack_env, "generate", "seed", "--append", "--users", "30", "--categories", "5",
-                     "--products", "20", "--orders", "120", "--seed", "23")
+    result = run_cdc("generate", "seed", "--append", "--users", "30", "--categories", "5",
+                     "--products", "20", "--orders", "120", "--seed", "23", env=stack_env)
     assert result.returncode == 0, result.stderr
     return stack_env
 
@@ -42,13 +39,12 @@ def truncate_lines_then_add(dsn: str, new_lines: int) -> None:
         conn.close()
 
 
-def marts_worker(replica: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]:
+def marts_worker(replica: dict[str, str], tmp_path: Path) -> subprocess.Popen[str]:
     """The marts worker on the replica's database, with its own app id and dead-letter topic."""
     uid = replica["CONSUMER_GROUP"]
-    env = {**os.environ, **replica, "MARTS_APP_ID": f"{uid}-marts", "MARTS_DATA_DIR": str(tmp_path / "marts"),
+    env = {**replica, "MARTS_APP_ID": f"{uid}-marts", "MARTS_DATA_DIR": str(tmp_path / "marts"),
            "MARTS_SESSION_TIMEOUT": "4", "MARTS_DEADLETTER_TOPIC": f"test.marts.deadletter.{uid}"}
-    return subprocess.Popen([sys.executable, "-m", "cdc", "marts"], env=env,
-                            stdout=(tmp_path / "marts.log").open("ab"), stderr=subprocess.STDOUT)
+    return start_cdc("marts", env=env, log=tmp_path / "marts.log")
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -58,10 +54,10 @@ def test_replica_and_marts_are_exact_after_a_truncate_under_live_load(
     consumer = ConsumerProcess(replica, tmp_path / "consume.log").start()
     marts = marts_worker(replica, tmp_path)
     try:
-        load = live(replica, 8, seed=seed)
+        load = start_live_load(replica, seed=seed, duration=8)
         time.sleep(3)
         truncate_lines_then_add(replica["PG_DSN"], new_lines=20)
-        assert load.wait(timeout=120) == 0, load.stdout.read() if load.stdout else ""
+        finish_live_load(load)
         wait_for_match(replica, timeout=90)
         converged(replica)
         assert consumer.stop() == 0, consumer.output()[-3000:]

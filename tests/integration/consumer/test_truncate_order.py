@@ -11,9 +11,9 @@ import pytest
 from confluent_kafka import Producer
 
 from core.topics import ensure_topics, source_topics
-from tests.consumer_support import (  # noqa: F401 (replica is a fixture)
-    ConsumerProcess, envelope, mysql_rows, replica, wait_for_rows,
-)
+from tests.support.debezium import envelope
+from tests.support.mysql import mysql_rows, wait_for_rows
+from tests.support.workers import ConsumerProcess
 
 pytestmark = pytest.mark.integration
 

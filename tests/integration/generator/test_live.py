@@ -4,13 +4,10 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,11 +18,11 @@ from generator.dataset import SeedPlan
 from generator.live import LiveConfig, LiveSummary, run_live
 from generator.seed import seed_database
 from generator.transactions import Kind
-from tests.generator_fixtures import (
+from tests.support.cli import start_cdc
+from tests.support.scratch_source import (
     LINE_PRICE_MISMATCHES,
     ORDERS_WITHOUT_LINES,
     TOTAL_MISMATCHES,
-    find_admin_dsn,
     query,
     row_counts,
     scratch_database,
@@ -33,13 +30,6 @@ from tests.generator_fixtures import (
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture(scope="module")
-def pg_admin_dsn(request: pytest.FixtureRequest) -> str:
-    return find_admin_dsn(request)
-
-
-REPO = Path(__file__).resolve().parents[2]
 SMALL_SHOP = SeedPlan(users=200, categories=12, products=80, orders=600, seed=5)
 
 
@@ -137,18 +127,11 @@ def test_live_refuses_a_database_that_was_never_seeded(pg_admin_dsn: str) -> Non
         run_live(settings, LiveConfig(rate=10, duration=1))
 
 
-def _cdc(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "cdc", *args],  # the tests' interpreter, as tests/cli.py does
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-
-
 def test_live_without_duration_stops_cleanly_on_sigterm_and_prints_its_summary(pg_admin_dsn: str) -> None:
     with scratch_database(pg_admin_dsn) as settings:
         seed_database(settings, SMALL_SHOP)
         env: dict[str, Any] = {**os.environ, "PG_DSN": settings.dsn, "LOG_LEVEL": "INFO"}
-        process = _cdc("generate", "live", "--rate", "20", "--seed", "9", env=env)
+        process = start_cdc("generate", "live", "--rate", "20", "--seed", "9", env=env)
         try:
             _wait_until_streaming(settings)
             process.send_signal(signal.SIGTERM)

@@ -14,11 +14,10 @@ from generator.cli import generate
 from generator.dataset import SeedPlan
 from generator.model import Timeline
 from generator.seed import SeedSummary, seed_database
-from tests.generator_fixtures import (
+from tests.support.scratch_source import (
     LINE_PRICE_MISMATCHES,
     ORDERS_WITHOUT_LINES,
     TOTAL_MISMATCHES,
-    find_admin_dsn,
     query,
     row_counts,
     scratch_database,
@@ -26,12 +25,6 @@ from tests.generator_fixtures import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def pg_admin_dsn(request: pytest.FixtureRequest) -> str:
-    return find_admin_dsn(request)
-
 
 PLAN = SeedPlan(users=300, categories=20, products=120, orders=1500, seed=11)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,7 +22,8 @@ from confluent_kafka.admin import AdminClient
 from core.settings import MySqlSettings
 from core.topics import ensure_topics, source_topics
 from marts.verify import USER_ACTIVITY, mart_rows
-from tests.consumer_support import wait_for_rows
+from tests.support.cli import start_cdc
+from tests.support.mysql import wait_for_rows
 
 pytestmark = pytest.mark.integration
 
@@ -62,9 +62,8 @@ def recreate(env: dict[str, str], topic: str) -> None:
     ensure_topics(env["KAFKA_BOOTSTRAP"], [topic], 4, 1)
 
 
-def marts(env: dict[str, str], *args: str, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "cdc", "marts", *args], env=env,
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+def marts(env: dict[str, str], *args: str, log: Path) -> subprocess.Popen[str]:
+    return start_cdc("marts", *args, env=env, log=log)
 
 
 def committed(env):

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.consumer_support import ConsumerProcess, mysql_outage_account, replica  # noqa: F401 (a fixture)
-from tests.health_support import wait_for_health
-from tests.integration.test_consumer_rebalance import insert_user
+from tests.support.health import wait_for_health
+from tests.support.mysql import mysql_outage_account
+from tests.support.source import insert_user
+from tests.support.workers import ConsumerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +26,7 @@ def test_health_turns_unhealthy_while_mysql_refuses_the_marts_and_healthy_when_i
         env = {**outage_env, "MARTS_HEALTH_FILE": str(tmp_path / "marts-health.json"),
                "MARTS_APP_ID": f"test-marts-health-{uuid.uuid4().hex[:10]}",
                "MARTS_DATA_DIR": str(tmp_path / "data"), "MARTS_SESSION_TIMEOUT": "4"}
-        worker = ConsumerProcess(env, tmp_path / "marts.log", command=("-m", "cdc", "marts")).start()
+        worker = ConsumerProcess(env, tmp_path / "marts.log", args=("marts",)).start()
         try:
             # It reads the shared topics from their start: the whole session's history first.
             caught_up = wait_for_health(env, "marts", 0, "--max-stall", "5", timeout=400, verdict=CAUGHT_UP)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,24 +19,19 @@ import pymysql
 import pytest
 from confluent_kafka import Producer
 
-from core.settings import MySqlSettings, SourceSettings
-from core.verify import TableReport, render
-from marts.verify import mart_reports
-from tests.consumer_support import read_dead_letters
+from core.settings import MySqlSettings
+from tests.support.cli import finish_live_load, run_cdc, start_live_load, start_module
+from tests.support.kafka import read_dead_letters
+from tests.support.marts import converged
+from tests.support.workers import KILL_AFTER_COMMIT
 
 pytestmark = pytest.mark.integration
 
-CONVERGE_TIMEOUT = 120.0
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
 @pytest.fixture(scope="module")
 def seeded(stack_env: dict[str, str]) -> dict[str, str]:
-    subprocess.run(
-        ["cdc", "generate", "seed", "--append", "--users", "100", "--categories", "8", "--products", "60",
-         "--orders", "400", "--seed", "5"],
-        env={**os.environ, **stack_env}, check=True, capture_output=True, timeout=120,
-    )
+    result = run_cdc("generate", "seed", "--append", "--users", "100", "--categories", "8", "--products", "60",
+                     "--orders", "400", "--seed", "5", env=stack_env, timeout=120)
+    assert result.returncode == 0, result.stderr
     return stack_env
 
 
@@ -62,10 +55,9 @@ def env(seeded: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], log: Path, argv: tuple[str, ...] = ("cdc", "marts")) -> None:
+    def __init__(self, env: dict[str, str], log: Path, module: str = "cdc") -> None:
         self.log = log
-        self.process = subprocess.Popen(list(argv), env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-                                        cwd=REPO_ROOT)
+        self.process = start_module(module, "marts", env=env, log=log)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         if self.process.poll() is None:
@@ -82,40 +74,10 @@ def workers(env: dict[str, str], tmp_path: Path) -> Iterator[list[Worker]]:
             worker.stop(signal.SIGKILL)
 
 
-def start(workers: list[Worker], env: dict[str, str], tmp_path: Path,
-          argv: tuple[str, ...] = ("cdc", "marts")) -> Worker:
-    worker = Worker(env, tmp_path / f"worker-{len(workers)}.log", argv)
+def start(workers: list[Worker], env: dict[str, str], tmp_path: Path, module: str = "cdc") -> Worker:
+    worker = Worker(env, tmp_path / f"worker-{len(workers)}.log", module)
     workers.append(worker)
     return worker
-
-
-def live(env: dict[str, str], seed: int, duration: float = 10, rate: float = 40) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        ["cdc", "generate", "live", "--rate", str(rate), "--duration", str(duration), "--seed", str(seed)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-
-
-def finish(generator: subprocess.Popen[bytes]) -> None:
-    _, err = generator.communicate(timeout=120)
-    assert generator.returncode == 0, err.decode()[-2000:]
-
-
-def converged(env: dict[str, str], timeout: float = CONVERGE_TIMEOUT) -> list[TableReport]:
-    source, mysql = SourceSettings.from_env(env), MySqlSettings.from_env(env)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            reports = mart_reports(source, mysql)
-        except Exception:  # the worker may not have created the tables yet
-            if time.monotonic() > deadline:
-                raise
-            reports = []
-        if reports and all(report.matches for report in reports):
-            return reports
-        if time.monotonic() > deadline:
-            pytest.fail("the marts did not converge:\n" + render(reports))
-        time.sleep(1.0)
 
 
 def logs(workers: list[Worker]) -> str:
@@ -126,7 +88,7 @@ def test_one_worker_converges_under_live_load_and_stops_cleanly_on_sigterm(
     env: dict[str, str], workers: list[Worker], tmp_path: Path
 ) -> None:
     worker = start(workers, env, tmp_path)
-    finish(live(env, seed=101))
+    finish_live_load(start_live_load(env, seed=101))
     reports = converged(env)
     assert all(report.source_rows > 0 for report in reports)
     assert worker.stop(signal.SIGTERM) == 0, logs(workers)[-3000:]
@@ -137,14 +99,14 @@ def test_a_worker_sigkilled_mid_stream_and_restarted_counts_nothing_twice(
     env: dict[str, str], workers: list[Worker], tmp_path: Path
 ) -> None:
     first = start(workers, env, tmp_path)
-    generator = live(env, seed=202, duration=14)
+    generator = start_live_load(env, seed=202, duration=14)
     time.sleep(8)
     first.stop(signal.SIGKILL)
     # The worst case of a crash: Kafka kept no committed offset at all (a new
     # consumer group). The worker starts from the positions stored in MySQL
     # with the marts, so what the first worker applied is neither lost nor counted twice.
     start(workers, {**env, "MARTS_APP_ID": env["MARTS_APP_ID"] + "-restarted"}, tmp_path)
-    finish(generator)
+    finish_live_load(generator)
     converged(env)
 
 
@@ -153,7 +115,7 @@ def test_two_workers_sharing_the_partitions_give_the_same_result(
 ) -> None:
     start(workers, env, tmp_path)
     start(workers, env, tmp_path)
-    finish(live(env, seed=303))
+    finish_live_load(start_live_load(env, seed=303))
     converged(env)
     assert all(worker.process.poll() is None for worker in workers), logs(workers)[-3000:]
 
@@ -166,7 +128,7 @@ def test_a_malformed_message_is_dead_lettered_and_the_marts_still_converge(
     producer.produce("shop.public.orders", key=key, value=b"{not json", partition=1)
     assert producer.flush(30) == 0
     start(workers, env, tmp_path)
-    finish(live(env, seed=404, duration=5))
+    finish_live_load(start_live_load(env, seed=404, duration=5))
     converged(env)
     [letter] = read_dead_letters(env["KAFKA_BOOTSTRAP"], env["MARTS_DEADLETTER_TOPIC"], {key})
     assert letter.value == b"{not json"
@@ -190,7 +152,7 @@ def test_a_kill_right_after_a_batch_commits_in_mysql_loses_and_double_counts_not
 ) -> None:
     report = tmp_path / "killed-batch.json"
     killing = {**env, "MARTS_BATCH_SIZE": "20", "CDC_TEST_KILL_AFTER_BATCH": "3", "CDC_TEST_KILL_REPORT": str(report)}
-    killed = start(workers, killing, tmp_path, argv=(sys.executable, "-m", "tests.kill_after_commit", "marts"))
+    killed = start(workers, killing, tmp_path, module=KILL_AFTER_COMMIT)
     assert killed.process.wait(timeout=120) == -signal.SIGKILL, killed.log.read_text()[-3000:]
     stored = stored_offsets(env)
     killed_batch = json.loads(report.read_text())

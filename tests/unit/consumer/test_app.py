@@ -11,7 +11,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, TopicPartition
 from consumer import app
 from consumer.gaps import RetentionGapError
 from consumer.settings import ConsumerSettings
-from tests.unit.test_consumer_gaps import FakeConsumer
+from tests.support.fake_consumer import FakeConsumer
 
 BASE = {"KAFKA_BOOTSTRAP": "127.0.0.1:1", "MYSQL_URL": "mysql://root@127.0.0.1:1/shop"}
 

@@ -4,12 +4,11 @@ The local broker (tansu 0.6) neither deletes records (DeleteRecords closes the c
 retention, so no real gap can be made in an integration test: the detection is tested here."""
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
-from confluent_kafka import OFFSET_INVALID, TopicPartition
+from confluent_kafka import TopicPartition
 
 from consumer.gaps import Gap, RetentionGapError, check_assignment, find_gaps
+from tests.support.fake_consumer import FakeConsumer
 
 ORDERS = "shop.public.orders"
 
@@ -52,21 +51,6 @@ def test_the_error_says_when_nothing_was_committed() -> None:
     message = str(RetentionGapError.of([Gap(ORDERS, 2, None, 7)], "g"))
 
     assert "shop.public.orders[2]: nothing committed, but the log starts at 7 (offsets 0..6 were deleted)" in message
-
-
-class FakeConsumer:
-    """What check_assignment asks a consumer: committed offsets and log starts."""
-
-    def __init__(self, committed: dict[tuple[str, int], int], log_starts: dict[tuple[str, int], int]) -> None:
-        self._committed = committed
-        self._log_starts = log_starts
-
-    def committed(self, partitions: Sequence[TopicPartition], timeout: float) -> list[TopicPartition]:
-        return [TopicPartition(tp.topic, tp.partition, self._committed.get((tp.topic, tp.partition), OFFSET_INVALID))
-                for tp in partitions]
-
-    def get_watermark_offsets(self, partition: TopicPartition, timeout: float) -> tuple[int, int]:
-        return self._log_starts[(partition.topic, partition.partition)], 10_000
 
 
 def test_an_assignment_with_a_gap_raises_retention_gap_error() -> None:
