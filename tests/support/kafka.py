@@ -56,6 +56,7 @@ class TopicReader:
             **(config or {}),
         })
         self.unassigned = list(topics)
+        self.next_lookup = 0.0  # when to look again for unassigned topics (not at every message)
         if from_end:
             self._assign_from_end()
         else:
@@ -67,7 +68,7 @@ class TopicReader:
         messages: list[Message] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not until(messages):
-            if self.unassigned:
+            if self.unassigned and time.monotonic() >= self.next_lookup:
                 self._assign_existing_from_start()
             message = self.consumer.poll(0.5)
             if message is not None and message.error() is None and keep(kept := Message.of(message)):
@@ -87,6 +88,7 @@ class TopicReader:
         self.unassigned = []
 
     def _assign_existing_from_start(self) -> None:
+        self.next_lookup = time.monotonic() + 0.5
         counts = self._partition_counts()
         if counts:
             self.consumer.incremental_assign([TopicPartition(topic, partition, OFFSET_BEGINNING)
