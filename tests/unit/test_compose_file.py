@@ -11,11 +11,11 @@ import jsonschema
 import pytest
 import yaml
 
-from core.limits import MAX_SLOT_WAL_KEEP_SIZE, MESSAGE_MAX_BYTES, MYSQL_MAX_ALLOWED_PACKET
 from cdc.local import connect
 from connectors.settings import ConnectorSettings
-from core.settings import HealthSettings, KafkaSettings, MySqlSettings, SourceSettings
 from consumer.settings import ConsumerSettings
+from core.limits import MAX_SLOT_WAL_KEEP_SIZE, MESSAGE_MAX_BYTES, MYSQL_MAX_ALLOWED_PACKET
+from core.settings import HealthSettings, KafkaSettings, MySqlSettings, SourceSettings
 from marts.settings import MartsSettings
 
 ROOT = Path(__file__).resolve().parents[2]

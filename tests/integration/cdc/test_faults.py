@@ -1,0 +1,131 @@
+"""Faults under live load, on a whole local stack of its own (both workers run as the stack's own).
+
+Each test injects faults while `cdc generate live` runs, then checks that
+`cdc verify` finds the replica and both marts exactly equal to the source,
+and that the workers rode out what they must ride out without a restart.
+One stack serves the module (faults are injected with `cdc local restart`,
+which keeps ports and data); the tests run in order and each ends exact.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cdc.local import stack as local_stack
+from tests.support.cli import finish_live_load, run_cdc, start_live_load
+
+pytestmark = pytest.mark.integration
+
+VERIFY_WAIT = "180"
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="cdc-fault-stack-", dir="/tmp"))
+    folder.chmod(0o755)
+    try:
+        local_stack.up(folder, die_with_parent=True, infra_only=False)
+        result = run_cdc("generate", "seed", "--users", "200", "--categories", "10", "--products", "120",
+                         "--orders", "1500", "--seed", "9", env=env_of(folder))
+        assert result.returncode == 0, result.stderr
+        yield folder
+    finally:
+        local_stack.down(folder)
+        if not os.environ.get("CDC_KEEP_TEST_STACK"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def env_of(folder: Path) -> dict[str, str]:
+    return dict(local_stack.StackState.load(folder).env)
+
+
+def live(folder: Path, seed: int, duration: float) -> subprocess.Popen[str]:
+    return start_live_load(env_of(folder), seed=seed, duration=duration)
+
+
+def finish(generator: subprocess.Popen[str]) -> None:
+    finish_live_load(generator, timeout=300)
+
+
+def restart(folder: Path, part: str, *, kill: bool = False) -> None:
+    result = run_cdc("local", "restart", "--dir", str(folder), part, *(["--kill"] if kill else []))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def assert_exact(folder: Path) -> None:
+    result = run_cdc("verify", "--wait", VERIFY_WAIT, env=env_of(folder), timeout=300)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def worker_pids(folder: Path) -> dict[str, int]:
+    state = local_stack.StackState.load(folder)
+    return {name: state.processes[name].pid for name in local_stack.WORKERS if state.alive(name)}
+
+
+def test_mariadb_sigkilled_twice_under_load_is_ridden_out_by_both_workers(pipeline: Path) -> None:
+    before = worker_pids(pipeline)
+    generator = live(pipeline, seed=31, duration=30)
+    for _ in range(2):
+        time.sleep(7)
+        restart(pipeline, "mariadb", kill=True)
+    finish(generator)
+    assert_exact(pipeline)
+    assert worker_pids(pipeline) == before and len(before) == 2  # nobody restarted them
+
+
+def test_workers_sigkilled_three_times_each_resume_exactly(pipeline: Path) -> None:
+    generator = live(pipeline, seed=32, duration=36)
+    for _ in range(3):
+        time.sleep(5)
+        restart(pipeline, "marts", kill=True)
+        restart(pipeline, "consumer", kill=True)
+    finish(generator)
+    assert_exact(pipeline)
+
+
+def test_connect_sigkilled_and_postgres_restarted_under_load_lose_nothing(pipeline: Path) -> None:
+    before = worker_pids(pipeline)
+    generator = live(pipeline, seed=33, duration=40)
+    time.sleep(6)
+    restart(pipeline, "connect", kill=True)
+    time.sleep(6)
+    restart(pipeline, "postgres")  # fast shutdown: the generator's connection breaks, it reconnects
+    finish(generator)
+    assert_exact(pipeline)
+    assert worker_pids(pipeline) == before
+
+
+def snapshots(folder: Path) -> int:
+    return (folder / "connect" / "connect.log").read_text(errors="replace").count("Snapshot completed")
+
+
+def test_down_then_up_on_the_same_folder_then_more_load_ends_exact(pipeline: Path) -> None:
+    finish(live(pipeline, seed=34, duration=8))
+    before = snapshots(pipeline)
+    local_stack.down(pipeline)
+    local_stack.up(pipeline, die_with_parent=True, infra_only=False)
+    finish(live(pipeline, seed=35, duration=10))
+    assert_exact(pipeline)
+    assert snapshots(pipeline) == before  # the connector resumed where it stopped
+
+
+def test_a_broker_restart_carries_the_pipeline_across(pipeline: Path) -> None:
+    finish(live(pipeline, seed=36, duration=8))
+    restart(pipeline, "broker")
+    finish(live(pipeline, seed=37, duration=10))
+    assert_exact(pipeline)
+
+
+def test_a_broker_killed_under_load_ends_exact_after_a_new_snapshot(pipeline: Path) -> None:
+    generator = live(pipeline, seed=38, duration=20)
+    time.sleep(8)
+    restart(pipeline, "broker", kill=True)
+    finish(generator)
+    assert_exact(pipeline)

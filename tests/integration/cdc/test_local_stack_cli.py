@@ -1,0 +1,107 @@
+"""`cdc local up|status|down` as a user runs it: the whole pipeline, detached, and `down` removes it completely."""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cdc.local.processes import ProcessRecord, kill_now
+from tests.support.cli import run_cdc
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def cli_stack() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="cdc-cli-stack-", dir="/tmp"))
+    folder.chmod(0o755)
+    try:
+        result = run_cdc("local", "up", "--dir", str(folder))
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield folder
+    finally:
+        run_cdc("local", "down", "--dir", str(folder))
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stack_env(folder: Path) -> dict[str, str]:
+    lines = (folder / "stack.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def _records(folder: Path) -> list[ProcessRecord]:
+    state = json.loads((folder / "stack.json").read_text())
+    return [ProcessRecord.from_json(item) for item in state["processes"].values()]
+
+
+def test_up_writes_stack_env_with_every_setting(cli_stack: Path) -> None:
+    lines = (cli_stack / "stack.env").read_text().splitlines()
+    keys = {line.split("=", 1)[0] for line in lines if line and not line.startswith("#")}
+
+    assert {"PG_DSN", "MYSQL_URL", "KAFKA_BOOTSTRAP", "CONNECT_URL"} <= keys
+
+
+def test_status_shows_every_part_up(cli_stack: Path) -> None:
+    result = run_cdc("local", "status", "--dir", str(cli_stack))
+
+    assert result.returncode == 0, result.stdout
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert names == ["postgres", "mariadb", "broker", "connect", "consumer", "marts", "connector"]
+
+
+def test_generated_changes_reach_the_replica_and_the_marts_exactly(cli_stack: Path) -> None:
+    env = _stack_env(cli_stack)
+    seed = run_cdc("generate", "seed", "--users", "60", "--categories", "8", "--products", "50", "--orders", "300",
+                   env=env)
+    assert seed.returncode == 0, seed.stderr
+    live = run_cdc("generate", "live", "--rate", "40", "--duration", "8", "--seed", "9", env=env)
+    assert live.returncode == 0, live.stderr
+
+    verified = run_cdc("verify", "--wait", "120", env=env)
+
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert [line.split()[0] for line in verified.stdout.splitlines()[2:] if not line.startswith(" ")] == [
+        "users", "product_categories", "products", "orders", "order_details", "user_activity", "sales_by_category",
+    ]
+
+
+def _pids(folder: Path) -> dict[str, int]:
+    return {record.name: record.pid for record in _records(folder) if record.alive()}
+
+
+def test_up_on_a_running_stack_starts_nothing(cli_stack: Path) -> None:
+    before = _pids(cli_stack)
+
+    result = run_cdc("local", "up", "--dir", str(cli_stack))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "already running: broker, connect, consumer, mariadb, marts, postgres" in result.stdout
+    assert _pids(cli_stack) == before
+
+
+def test_up_starts_only_the_missing_part(cli_stack: Path) -> None:
+    before = _pids(cli_stack)
+    kill_now(next(record for record in _records(cli_stack) if record.name == "marts"))
+
+    result = run_cdc("local", "up", "--dir", str(cli_stack))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "starting the marts worker" in result.stdout and "starting PostgreSQL" not in result.stdout
+    after = _pids(cli_stack)
+    assert after.keys() == before.keys() and after["marts"] != before["marts"]
+    assert {name: pid for name, pid in after.items() if name != "marts"} == {
+        name: pid for name, pid in before.items() if name != "marts"}
+
+
+def test_down_leaves_no_process_of_the_stack(cli_stack: Path) -> None:
+    records = _records(cli_stack)
+
+    result = run_cdc("local", "down", "--dir", str(cli_stack))
+
+    assert result.returncode == 0, result.stderr
+    assert [record.name for record in records if record.alive()] == []
+    assert "stopped: marts, consumer, connect, broker, mariadb, postgres" in result.stdout

@@ -1,0 +1,139 @@
+"""The replica converges on the source: under a live load, through SIGKILLs and a MariaDB restart."""
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer
+
+from cdc.local import stack as local_stack
+from consumer.offsets import partition_lags
+from consumer.settings import ConsumerSettings
+from tests.support.cli import finish_live_load, run_cdc, start_live_load
+from tests.support.replica import wait_for_match, wait_for_zero_lag
+from tests.support.workers import KILL_AFTER_COMMIT, ConsumerProcess
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def seeded(stack_env: dict[str, str]) -> dict[str, str]:
+    """A few more rows in the shared source (appended: other tests' rows stay)."""
+    result = run_cdc("generate", "seed", "--append", "--users", "40", "--categories", "6",
+                     "--products", "30", "--orders", "150", "--seed", "11", env=stack_env)
+    assert result.returncode == 0, result.stderr
+    return stack_env
+
+
+@pytest.fixture
+def seeded_replica(seeded: dict[str, str], replica: dict[str, str]) -> dict[str, str]:
+    return replica
+
+
+def test_replica_converges_under_live_load(seeded_replica: dict[str, str], tmp_path: Path) -> None:
+    replica = seeded_replica
+    consumer = ConsumerProcess(replica, tmp_path / "consume.log").start()
+    try:
+        finish_live_load(start_live_load(replica, seed=5, duration=10))
+        wait_for_match(replica, timeout=60)
+        verified = run_cdc("verify", "--scope", "replica", "--wait", "10", env=replica)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert "MISMATCH" not in verified.stdout and "order_details" in verified.stdout
+        stats = run_cdc("consume", "--stats", env=replica)
+        assert stats.returncode == 0, stats.stderr
+        assert "shop.public.orders" in stats.stdout and "total lag 0" in stats.stdout
+        assert consumer.stop() == 0, consumer.output()[-3000:]
+    finally:
+        consumer.ensure_stopped()
+    assert "progress:" in consumer.output()
+
+    # Replaying the topics from the start (a new group, same replica) leaves the replica as it is.
+    first = committed(replica)
+    replay_env = {**replica, "CONSUMER_GROUP": replica["CONSUMER_GROUP"] + "-replay"}
+    replay = ConsumerProcess(replay_env, tmp_path / "replay.log").start()
+    try:
+        deadline = time.monotonic() + 60
+        while committed(replay_env) < first and time.monotonic() < deadline:
+            time.sleep(1)
+        assert committed(replay_env) >= first
+        wait_for_match(replica, timeout=10)
+        assert replay.stop() == 0
+    finally:
+        replay.ensure_stopped()
+
+
+def committed(env: dict[str, str]) -> int:
+    """The group's committed offsets, summed over all partitions."""
+    settings = ConsumerSettings.from_env(env)
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap, "group.id": settings.group_id})
+    try:
+        return sum(lag.committed or 0 for lag in partition_lags(consumer, settings.topics()))
+    finally:
+        consumer.close()
+
+
+def test_replica_survives_sigkills_and_a_mariadb_restart(
+    seeded_replica: dict[str, str], stack_dir: Path, tmp_path: Path
+) -> None:
+    replica = seeded_replica
+    rng = random.Random(int(time.time()))
+    consumer = ConsumerProcess(replica, tmp_path / "consume.log").start()
+    load = start_live_load(replica, seed=6, duration=20)
+    try:
+        for _ in range(3):
+            time.sleep(rng.uniform(1.5, 4.0))
+            assert consumer.kill() == -9
+            consumer.start()
+        time.sleep(rng.uniform(1.0, 3.0))
+        local_stack.restart(stack_dir, "mariadb", die_with_parent=True)  # while the consumer runs
+        finish_live_load(load)
+        wait_for_match(replica, timeout=90)
+        assert consumer.stop() == 0, consumer.output()[-3000:]
+    finally:
+        consumer.ensure_stopped()
+        if load.poll() is None:
+            load.kill()
+    log = consumer.output()
+    assert "pausing consumption" in log and "resuming consumption" in log, log[-3000:]
+
+
+def committed_offsets(env: dict[str, str]) -> dict[tuple[str, int], int]:
+    """The group's committed offset (the next to read) of every partition it committed."""
+    settings = ConsumerSettings.from_env(env)
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap, "group.id": settings.group_id})
+    try:
+        return {(lag.topic, lag.partition): lag.committed for lag in partition_lags(consumer, settings.topics())
+                if lag.committed is not None}
+    finally:
+        consumer.close()
+
+
+def test_a_kill_between_the_mysql_commit_and_the_offset_commit_leaves_the_replica_exact_after_a_restart(
+    seeded_replica: dict[str, str], tmp_path: Path
+) -> None:
+    replica = seeded_replica
+    report = tmp_path / "killed-batch.json"
+    killing = {**replica, "CONSUMER_BATCH_SIZE": "20", "CDC_TEST_KILL_AFTER_BATCH": "3",
+               "CDC_TEST_KILL_REPORT": str(report)}
+    killed = ConsumerProcess(killing, tmp_path / "killed.log", args=("consumer",),
+                             module=KILL_AFTER_COMMIT).start()
+    try:
+        assert killed.proc is not None and killed.proc.wait(timeout=60) == -9, killed.output()[-3000:]
+    finally:
+        killed.ensure_stopped()
+    committed = committed_offsets(replica)
+    killed_batch = json.loads(report.read_text())
+    # Its changes are in MySQL, its offsets are not committed: every one of them is read again.
+    assert killed_batch and all(committed.get((topic, partition), 0) <= offset
+                                for topic, partition, offset in killed_batch), (killed_batch, committed)
+
+    restarted = ConsumerProcess(replica, tmp_path / "restarted.log").start()  # the same group
+    try:
+        wait_for_match(replica, timeout=60)
+        wait_for_zero_lag(replica)
+        assert restarted.stop() == 0, restarted.output()[-3000:]
+    finally:
+        restarted.ensure_stopped()

@@ -1,0 +1,117 @@
+"""A recreated source topic stops the marts worker loudly; `--adopt-topics` is the way on.
+
+The topics here are the test's own (a unique TOPIC_PREFIX), filled by hand
+with Debezium-shaped events, so deleting one disturbs no other test.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pymysql
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
+
+from core.settings import MySqlSettings
+from core.topics import ensure_topics, source_topics
+from marts.definitions import USER_ACTIVITY
+from marts.verify import mart_rows
+from tests.support.cli import start_cdc
+from tests.support.mysql import wait_for_rows
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def env(stack_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
+    uid = uuid.uuid4().hex[:10]
+    url = MySqlSettings.from_env(stack_env).url
+    database = f"marts_gen_{uid}"
+    own = {**os.environ, **stack_env, "TOPIC_PREFIX": f"gen{uid}", "MARTS_APP_ID": f"test-gen-{uid}",
+           "MYSQL_URL": f"mysql://{url.user}@{url.host}:{url.port}/{database}",
+           "MARTS_DATA_DIR": str(tmp_path / "data"), "MARTS_SESSION_TIMEOUT": "4",
+           "MARTS_DEADLETTER_TOPIC": f"test.marts.deadletter.gen{uid}"}
+    ensure_topics(own["KAFKA_BOOTSTRAP"], source_topics(own["TOPIC_PREFIX"]), 4, 1)
+    yield own
+    conn = pymysql.connect(host=url.host, port=url.port, user=url.user)
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
+    conn.close()
+
+
+def produce(env: dict[str, str], table: str, row: dict[str, object]) -> None:
+    producer = Producer({"bootstrap.servers": env["KAFKA_BOOTSTRAP"]})
+    key = next(iter(row.values()))
+    value = {"op": "c", "before": None, "after": row,
+             "source": {"table": table, "ts_ms": int(time.time() * 1000), "lsn": time.time_ns() // 1000}}
+    producer.produce(f"{env['TOPIC_PREFIX']}.public.{table}", key=json.dumps({"id": key}).encode(),
+                     value=json.dumps(value).encode(), partition=0)
+    producer.flush(10)
+
+
+def recreate(env: dict[str, str], topic: str) -> None:
+    admin = AdminClient({"bootstrap.servers": env["KAFKA_BOOTSTRAP"]})
+    admin.delete_topics([topic])[topic].result(15)
+    time.sleep(1.0)
+    ensure_topics(env["KAFKA_BOOTSTRAP"], [topic], 4, 1)
+
+
+def marts(env: dict[str, str], *args: str, log: Path) -> subprocess.Popen[str]:
+    return start_cdc("marts", *args, env=env, log=log)
+
+
+def committed(env):
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": env["KAFKA_BOOTSTRAP"], "group.id": env["MARTS_APP_ID"]})
+    r = c.committed([TopicPartition(f"{env['TOPIC_PREFIX']}.public.orders", p) for p in range(4)], timeout=10)
+    c.close()
+    return r
+
+
+def order(order_id: int, amount: str) -> dict[str, object]:
+    return {"order_id": order_id, "user_id": 1, "status": "paid", "total_amount": amount}
+
+
+def test_a_recreated_topic_stops_the_worker_and_adopting_it_applies_the_new_topic_from_its_start(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    log = tmp_path / "marts.log"
+    produce(env, "users", {"user_id": 1, "first_name": "Ann", "last_name": "Lee"})
+    produce(env, "orders", order(10, "7.50"))
+    worker = marts(env, log=log)
+    try:
+        rows = wait_for_rows(env, "SELECT order_count FROM user_activity", (), 1)
+        assert rows == [(1,)], log.read_text()
+        recreate(env, f"{env['TOPIC_PREFIX']}.public.orders")
+        assert worker.wait(timeout=60) != 0
+    finally:
+        worker.kill()
+        worker.wait()
+    assert "source topics were recreated" in log.read_text()
+
+    again = marts(env, log=log)
+    assert again.wait(timeout=60) == 1
+    assert log.read_text().count("--adopt-topics") >= 2
+
+    assert marts(env, "--adopt-topics", log=log).wait(timeout=60) == 0
+    produce(env, "orders", order(11, "2.50"))  # offset 0 of the new topic: below the old stored offset
+    worker = marts(env, log=log)
+    try:
+        rows = wait_for_rows(env, "SELECT order_count FROM user_activity", (), 1)
+        deadline = time.monotonic() + 60
+        while rows != [(2,)] and time.monotonic() < deadline:
+            time.sleep(0.5)
+            rows = wait_for_rows(env, "SELECT order_count FROM user_activity", (), 1)
+        assert mart_rows(MySqlSettings.from_env(env), USER_ACTIVITY) == [
+            (1, "paid", "Ann", "Lee", 2, Decimal("10.00"))], (
+            wait_for_rows(env, "SELECT * FROM mart_offsets", (), 99, timeout=0), committed(env))
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)

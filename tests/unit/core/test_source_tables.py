@@ -1,0 +1,56 @@
+"""The table catalog states the source schema exactly as the migrations create it."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from connectors.template import template_text
+from core.source.tables import SOURCE_TABLES, TABLES, SourceColumn, SourceTable
+
+MIGRATIONS = Path(__file__).resolve().parents[3] / "core" / "source" / "migrations"
+CREATE_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);", re.DOTALL)
+CONSTRAINT_LINE = re.compile(r"^(CHECK|PRIMARY KEY|UNIQUE|FOREIGN KEY|CONSTRAINT)\b")
+
+
+def migrated_tables() -> dict[str, SourceTable]:
+    """The tables the migration files create, as read from their CREATE TABLE statements."""
+    text = "\n".join(path.read_text() for path in sorted(MIGRATIONS.glob("*.sql")))
+    tables = {}
+    for name, body in CREATE_TABLE.findall(text):
+        columns = []
+        for line in (line.strip().rstrip(",") for line in body.splitlines()):
+            if not line or CONSTRAINT_LINE.match(line):
+                continue
+            column, pg_type, *rest = line.split()
+            constraints = " ".join(rest)
+            primary_key = "PRIMARY KEY" in constraints
+            columns.append(SourceColumn(column, pg_type, nullable=not primary_key and "NOT NULL" not in constraints,
+                                        primary_key=primary_key))
+        tables[name] = SourceTable(name, tuple(columns))
+    return tables
+
+
+def test_the_catalog_matches_the_migrations_column_by_column() -> None:
+    migrated = migrated_tables()
+
+    assert {name: migrated[name] for name in SOURCE_TABLES} == dict(TABLES)
+
+
+def test_the_only_other_migrated_table_is_debeziums_heartbeat() -> None:
+    assert set(migrated_tables()) - set(SOURCE_TABLES) == {"cdc_heartbeat"}
+
+
+def test_tables_come_parents_first() -> None:
+    assert SOURCE_TABLES == ("users", "product_categories", "products", "orders", "order_details")
+
+
+def test_every_table_has_a_one_column_primary_key_first() -> None:
+    for table in TABLES.values():
+        assert table.key == (table.columns[0].name,)
+
+
+def test_the_connector_captures_the_catalogs_tables_and_the_heartbeat() -> None:
+    included = json.loads(template_text())["config"]["table.include.list"].split(",")
+
+    assert included == [f"public.{name}" for name in (*SOURCE_TABLES, "cdc_heartbeat")]
