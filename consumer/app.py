@@ -56,7 +56,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaErr
 from consumer import gaps, generations, offsets
 from consumer.batch import Batch
 from consumer.envelope import decode
-from consumer.errors import ConsumerError
+from consumer.errors import ConsumerError, TopicsRecreated
 from consumer.generation_watch import GenerationWatch
 from consumer.health import ConsumerHeartbeat
 from consumer.replica_schema import REPLICA_TABLES, TableSpec
@@ -159,7 +159,7 @@ class Replicator:
                 self._check_generations()
                 self.rereads = generations.pending_rereads(self.settings.mysql)
                 break
-            except generations.TopicsRecreated:
+            except TopicsRecreated:
                 raise
             except CdcError as exc:
                 log.warning("cannot check the source topics' ids: %s; retrying in %.1f s", exc, self.backoff.failed())

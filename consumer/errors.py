@@ -4,3 +4,11 @@ from core.errors import CdcError
 
 class ConsumerError(CdcError):
     """The replication consumer hit a failure it cannot route to the dead-letter topic."""
+
+
+class TopicsRecreated(ConsumerError):
+    """A source topic has a new id since the replica applied from it."""
+
+
+class RetentionGapError(ConsumerError):
+    """Changes the consumer has not applied yet were deleted by the broker (retention)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from consumer.errors import ConsumerError
+from consumer.errors import ConsumerError, RetentionGapError
 
 Where = tuple[str, int]  # (topic, partition)
 
@@ -44,14 +44,10 @@ class Gap:
                 f"(offsets {first}..{self.log_start - 1} were deleted)")
 
 
-class RetentionGapError(ConsumerError):
-    """Changes the consumer has not applied yet were deleted by the broker (retention)."""
-
-    @classmethod
-    def of(cls, gaps: Sequence[Gap], group: str) -> RetentionGapError:
-        lines = "\n".join(f"  {gap.describe()}" for gap in gaps)
-        return cls(f"retention gap: consumer group {group} would skip changes the broker already deleted, "
-                   f"and the replica would silently miss them; stopping.\n{lines}\n{RECOVERY}")
+def gap_error(gaps: Sequence[Gap], group: str) -> RetentionGapError:
+    lines = "\n".join(f"  {gap.describe()}" for gap in gaps)
+    return RetentionGapError(f"retention gap: consumer group {group} would skip changes the broker already deleted, "
+                             f"and the replica would silently miss them; stopping.\n{lines}\n{RECOVERY}")
 
 
 def find_gaps(committed: Mapping[Where, int | None], log_starts: Mapping[Where, int]) -> list[Gap]:
@@ -79,7 +75,7 @@ def check_assignment(consumer: Consumer, partitions: Sequence[TopicPartition], g
         raise ConsumerError(f"cannot read committed offsets and log starts to check for retention gaps: {exc}") from exc
     gaps = find_gaps(committed, log_starts)
     if gaps:
-        raise RetentionGapError.of(gaps, group)
+        raise gap_error(gaps, group)
 
 
 def committed_offsets(consumer: Consumer, partitions: Sequence[TopicPartition],

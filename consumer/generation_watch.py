@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from consumer.generations import TopicsRecreated
+from consumer.errors import TopicsRecreated
 from core.errors import CdcError
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pymysql
 
-from consumer.errors import ConsumerError
+from consumer.errors import TopicsRecreated
 from consumer.replica_schema import data_tables
 from core import generations
 from core.errors import MySqlUnavailable
@@ -38,10 +38,6 @@ STAGE = generations.Stage(reader="the replica", positions="The consumer group's 
                           command="cdc consume")
 
 Where = tuple[str, int]  # (topic, partition)
-
-
-class TopicsRecreated(ConsumerError):
-    """A source topic has a new id since the replica applied from it."""
 
 
 def check(mysql: MySqlSettings, current: Mapping[str, str]) -> None:

@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pymysql
 from pymysql.connections import Connection
@@ -77,6 +78,17 @@ def connect(mysql: MySqlSettings, *, session: Sequence[str] = (), database: bool
             close_quietly(conn)
         raise MySqlUnavailable(
             f"cannot connect to MySQL (MYSQL_URL) at {mysql.url.host}:{mysql.url.port}: {exc}") from exc
+
+
+def fetch_all(mysql: MySqlSettings, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """The rows of one statement, on a connection of its own (for tools and tests; a worker keeps its own)."""
+    conn = connect(mysql)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+    finally:
+        close_quietly(conn)
 
 
 def close_quietly(conn: Connection) -> None:

@@ -35,9 +35,9 @@ from core.limits import MESSAGE_MAX_BYTES
 from core.topics import source_topic_tables
 from core.topics import topic_ids as topic_ids_now
 from marts import generations, transport
-from marts.errors import StoreStopped
+from marts.errors import StoreStopped, TopicsRecreated
 from marts.events import Event, MalformedEvent, Position, decode
-from marts.generations import TopicsRecreated, explain
+from marts.generations import explain
 from marts.health import MartsHeartbeat
 from marts.settings import MartsSettings
 from marts.store import BatchResult, MartStore

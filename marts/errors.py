@@ -12,3 +12,11 @@ class StoreStopped(MartsError):
 
 class RejectedBatch(MartsError):
     """MySQL refused a value of the batch (too long, out of range, ...): the data's fault, not the server's."""
+
+
+class TopicsRecreated(MartsError):
+    """A source topic has a new id since the marts applied from it."""
+
+
+class RetentionGapError(MartsError):
+    """Events of a partition were deleted before the marts applied them."""

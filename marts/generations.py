@@ -9,14 +9,10 @@ from collections.abc import Mapping
 from core import generations
 from core.settings import MySqlSettings
 from marts.connection import connect
-from marts.errors import MartsError
+from marts.errors import TopicsRecreated
 from marts.schema import OFFSETS, TOPICS, all_tables, ensure_schema
 
 log = logging.getLogger(__name__)
-
-
-class TopicsRecreated(MartsError):
-    """A source topic has a new id since the marts applied from it."""
 
 
 STAGE = generations.Stage(reader="the marts", positions=f"The offsets in {OFFSETS}", command="cdc marts")

@@ -23,13 +23,9 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from marts.errors import MartsError
+from marts.errors import RetentionGapError
 
 Positions = Callable[[], Mapping[tuple[str, int], int]]  # (topic, partition) -> last applied offset
-
-
-class RetentionGapError(MartsError):
-    """Events of a partition were deleted before the marts applied them."""
 
 
 def configure(app: faust.App, *, fetch_wait_ms: int, topics: set[str], positions: Positions) -> None:

@@ -40,7 +40,8 @@ from consumer.offsets import PartitionLag, partition_lags
 from consumer.replica_schema import data_tables
 from consumer.settings import ConsumerSettings
 from core.connect import ConnectClient
-from core.errors import CdcError
+from core.errors import CdcError, MySqlUnavailable
+from core.mysql import fetch_all
 from core.settings import KafkaSettings, MySqlSettings
 from core.topics import source_topics, topic_ids, topic_partitions
 from marts import generations
@@ -95,7 +96,7 @@ def prepare(env: Mapping[str, str], progress: Progress) -> Handover:
 def _sinks_ran(env: Mapping[str, str]) -> bool:
     """Both of the stack's sinks have applied something here (their progress can be checked)."""
     try:
-        if not _mysql_rows(MySqlSettings.from_env(env), "SHOW TABLES LIKE %s", (OFFSETS,)):
+        if not fetch_all(MySqlSettings.from_env(env), "SHOW TABLES LIKE %s", (OFFSETS,)):
             return False
         lags = _consumer_lags(env)
     except Exception:  # noqa: BLE001 - unknown progress: treat as not run
@@ -147,8 +148,8 @@ def undrained(env: Mapping[str, str]) -> list[str]:
 
 def _marts_behind(mysql: MySqlSettings, ends: Mapping[tuple[str, int], int]) -> list[str]:
     try:
-        applied = dict(_mysql_rows(mysql, f"SELECT CONCAT(topic, '|', partition_id), last_offset FROM {OFFSETS}"))
-    except pymysql.MySQLError as exc:
+        applied = dict(fetch_all(mysql, f"SELECT CONCAT(topic, '|', partition_id), last_offset FROM {OFFSETS}"))
+    except (pymysql.MySQLError, MySqlUnavailable) as exc:
         return [f"cannot read the marts' progress: {exc}"]
     behind = []
     for (topic, partition), end in sorted(ends.items()):
@@ -185,19 +186,19 @@ def restore(env: Mapping[str, str], handover: Handover | None, config: dict[str,
 
 def _adopt_marts(env: Mapping[str, str], ids: Mapping[str, str]) -> None:
     mysql = MySqlSettings.from_env(env)
-    if _mysql_rows(mysql, "SHOW TABLES LIKE %s", (OFFSETS,)):
+    if fetch_all(mysql, "SHOW TABLES LIKE %s", (OFFSETS,)):
         generations.adopt(mysql, ids)
 
 
 def _adopt_replica(env: Mapping[str, str], ids: Mapping[str, str], partitions: Mapping[str, list[int]]) -> None:
     mysql = MySqlSettings.from_env(env)
-    if _mysql_rows(mysql, "SHOW TABLES LIKE %s", (replica_generations.TOPICS,)):
+    if fetch_all(mysql, "SHOW TABLES LIKE %s", (replica_generations.TOPICS,)):
         replica_generations.adopt(mysql, ids, partitions)
 
 
 def _sinks_hold_data(mysql: MySqlSettings) -> bool:
     names = data_tables() + [OFFSETS]
-    found = {name for (name,) in _mysql_rows(mysql, "SHOW TABLES")}
+    found = {name for (name,) in fetch_all(mysql, "SHOW TABLES")}
     return any(name in found for name in names)
 
 
@@ -210,14 +211,3 @@ def _drop_sinks(mysql: MySqlSettings) -> None:
                 cur.execute(f"DROP TABLE IF EXISTS `{table}`")
     finally:
         conn.close()
-
-
-def _mysql_rows(mysql: MySqlSettings, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    conn = pymysql.connect(**mysql.connect_kwargs())
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
-

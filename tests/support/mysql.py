@@ -10,17 +10,13 @@ from typing import Any
 
 import pymysql
 
+from core.errors import MySqlUnavailable
+from core.mysql import fetch_all
 from core.settings import MySqlSettings
 
 
 def mysql_rows(env: dict[str, str], sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    conn = pymysql.connect(**MySqlSettings.from_env(env).connect_kwargs(), charset="utf8mb4")  # type: ignore[arg-type]
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
+    return fetch_all(MySqlSettings.from_env(env), sql, params)
 
 
 def wait_for_rows(env: dict[str, str], sql: str, params: tuple[Any, ...], count: int,
@@ -29,7 +25,7 @@ def wait_for_rows(env: dict[str, str], sql: str, params: tuple[Any, ...], count:
     while True:
         try:
             rows = mysql_rows(env, sql, params)
-        except pymysql.MySQLError:
+        except (pymysql.MySQLError, MySqlUnavailable):
             rows = []
         if len(rows) == count or time.monotonic() >= deadline:
             return rows

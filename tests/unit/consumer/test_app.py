@@ -9,7 +9,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, TopicPartition
 
 from consumer import app
-from consumer.gaps import RetentionGapError
+from consumer.errors import RetentionGapError
 from consumer.settings import ConsumerSettings
 from tests.support.fake_consumer import FakeConsumer
 

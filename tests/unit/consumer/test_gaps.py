@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import TopicPartition
 
-from consumer.gaps import Gap, RetentionGapError, check_assignment, find_gaps
+from consumer.errors import RetentionGapError
+from consumer.gaps import Gap, check_assignment, find_gaps, gap_error
 from tests.support.fake_consumer import FakeConsumer
 
 ORDERS = "shop.public.orders"
@@ -37,7 +38,7 @@ def test_only_the_partitions_with_a_gap_are_reported_in_partition_order() -> Non
 
 
 def test_the_error_names_partition_committed_offset_log_start_and_the_way_out() -> None:
-    message = str(RetentionGapError.of([Gap(ORDERS, 1, 120, 5000)], "cdc-replica"))
+    message = str(gap_error([Gap(ORDERS, 1, 120, 5000)], "cdc-replica"))
 
     assert "shop.public.orders[1]: committed offset 120, but the log starts at 5000" in message
     assert "offsets 120..4999 were deleted" in message
@@ -48,7 +49,7 @@ def test_the_error_names_partition_committed_offset_log_start_and_the_way_out() 
 
 
 def test_the_error_says_when_nothing_was_committed() -> None:
-    message = str(RetentionGapError.of([Gap(ORDERS, 2, None, 7)], "g"))
+    message = str(gap_error([Gap(ORDERS, 2, None, 7)], "g"))
 
     assert "shop.public.orders[2]: nothing committed, but the log starts at 7 (offsets 0..6 were deleted)" in message
 

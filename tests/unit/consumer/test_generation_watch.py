@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from consumer.errors import TopicsRecreated
 from consumer.generation_watch import GenerationWatch
-from consumer.generations import TopicsRecreated
 from core.errors import ConnectorError
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from marts.transport import RetentionGapError, start_offset
+from marts.errors import RetentionGapError
+from marts.transport import start_offset
 
 
 def test_reading_resumes_after_the_last_applied_offset() -> None:
