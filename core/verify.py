@@ -53,22 +53,23 @@ def compare(name: str, columns: Sequence[str], key_width: int, source: Iterable[
     examples = (
         [f"missing {_key(columns, key)}" for key in missing[:EXAMPLES]]
         + [f"extra {_key(columns, key)}" for key in extra[:EXAMPLES]]
-        + [_difference(columns, wanted[key], found[key]) for key in different[:EXAMPLES]]
+        + [_difference(columns, key, wanted[key], found[key]) for key in different[:EXAMPLES]]
     )
     return TableReport(name, len(wanted), len(found), len(missing), len(extra), len(different), tuple(examples))
 
 
 def _key(columns: Sequence[str], key: Row) -> str:
-    return ", ".join(f"{column}={value!r}" for column, value in zip(columns, key, strict=True))
+    """`key`: the row's first len(key) values, named by the first len(key) columns."""
+    return ", ".join(f"{column}={value!r}" for column, value in zip(columns[:len(key)], key, strict=True))
 
 
-def _difference(columns: Sequence[str], source: Row, replica: Row) -> str:
+def _difference(columns: Sequence[str], key: Row, source: Row, replica: Row) -> str:
     changed = [
         f"{column}: source {a!r} != replica {b!r}"
         for column, a, b in zip(columns, source, replica, strict=True)
         if a != b
     ]
-    return f"different at {_key(columns, source)}: " + "; ".join(changed)
+    return f"different at {_key(columns, key)}: " + "; ".join(changed)
 
 
 def render(reports: Sequence[TableReport]) -> str:
