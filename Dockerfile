@@ -16,6 +16,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 
 COPY README.md ./
 COPY cdc ./cdc
+COPY core ./core
 COPY connectors ./connectors
 COPY consumer ./consumer
 COPY generator ./generator

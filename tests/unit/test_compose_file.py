@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +198,11 @@ def test_connect_turns_unhealthy_when_a_connector_or_task_failed() -> None:
     check = " ".join(SERVICES["connect"]["healthcheck"]["test"])
 
     assert "! curl -fs 'http://localhost:8083/connectors?expand=status' | grep -q '\"state\":\"FAILED\"'" in check
+
+
+def test_the_image_copies_every_package_the_project_installs() -> None:
+    packages = {pattern.rstrip("*") for pattern in
+                tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]}
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", (ROOT / "Dockerfile").read_text(), flags=re.M))
+
+    assert packages - copied == set()
