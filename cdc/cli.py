@@ -115,9 +115,10 @@ def connectors_apply(timeout: float | None) -> None:
     from connectors.apply import apply_connector
     from connectors.settings import ConnectorSettings
     from connectors.template import render
-    from core.connect import ConnectClient, wait_for_connect
+    from core.kafka_connect import ConnectClient, wait_for_connect
     from core.settings import KafkaSettings
-    from core.topics import ensure_topics, source_topics
+    from core.topic_names import source_topics
+    from core.topics import ensure_topics
 
     settings = ConnectorSettings.from_env()
     kafka = KafkaSettings.from_env()
@@ -136,7 +137,7 @@ def connectors_status() -> None:
     """Show the connector's and its tasks' states; exit 1 unless all run."""
     from connectors.settings import ConnectorSettings
     from connectors.template import render
-    from core.connect import ConnectClient, first_lines, restart_advice
+    from core.kafka_connect import ConnectClient, first_lines, restart_advice
 
     settings = ConnectorSettings.from_env()
     name, _ = render(settings)

@@ -5,7 +5,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from core.connect import ConnectClient, ConnectorStatus
+from core.kafka_connect import ConnectClient, ConnectorStatus
 
 log = logging.getLogger(__name__)
 

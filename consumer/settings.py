@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from core.limits import CONSUMER_FETCH_MAX_BYTES, CONSUMER_RECEIVE_MAX_BYTES, MESSAGE_MAX_BYTES
 from core.settings import DEFAULT_TOPIC_PREFIX, Env, HealthSettings, KafkaSettings, MySqlSettings, integer, text
-from core.topics import consumer_deadletter_topic, source_topic_tables
+from core.topic_names import consumer_deadletter_topic, source_topic_tables
 
 
 @dataclass(frozen=True)

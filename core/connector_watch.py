@@ -16,8 +16,8 @@ import os
 import threading
 from dataclasses import dataclass
 
-from core.connect import ConnectClient, ConnectorStatus, first_lines, restart_advice
 from core.errors import ConnectorError
+from core.kafka_connect import ConnectClient, ConnectorStatus, first_lines, restart_advice
 from core.settings import ConnectorWatchSettings, Env
 
 log = logging.getLogger(__name__)

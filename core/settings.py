@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from core.errors import ConfigError
 from core.limits import MYSQL_MAX_ALLOWED_PACKET
-from core.topics import table_topic
+from core.topic_names import table_topic
 
 Env = Mapping[str, str]
 

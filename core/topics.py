@@ -1,11 +1,6 @@
-"""The pipeline's topics: their names (stated here only), and their creation with a known partition count.
+"""The pipeline's topics on the broker: their creation with a known partition count, their ids and partitions.
 
-Names: Debezium writes each source table's changes to <prefix>.public.<table>
-(its topic.prefix, the schema, the table); each stage dead-letters to its own
-topic under the same prefix, so that a bad source message gets one letter per
-stage that skipped it.
-
-Creation: relying on auto-creation would leave the partition count to the
+Their names are stated in core.topic_names. Relying on auto-creation would leave the partition count to the
 broker's default; the Faust marts need their tables' partitions to equal
 their source topics' partitions, so the count is decided here
 (TOPIC_PARTITIONS).
@@ -20,37 +15,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from core.errors import ConnectorError
 from core.limits import MESSAGE_MAX_BYTES
-from core.source.tables import SOURCE_TABLES
 
 log = logging.getLogger(__name__)
-
-SOURCE_SCHEMA = "public"
-
-
-def table_topic(topic_prefix: str, table: str) -> str:
-    """Debezium's topic of a source table: <prefix>.<schema>.<table>."""
-    return f"{topic_prefix}.{SOURCE_SCHEMA}.{table}"
-
-
-def source_topics(topic_prefix: str) -> list[str]:
-    """The topics of the five source tables, in the catalog's order."""
-    return [table_topic(topic_prefix, table) for table in SOURCE_TABLES]
-
-
-def source_topic_tables(topic_prefix: str) -> dict[str, str]:
-    """Each source table's topic -> the table (Debezium's heartbeat table is not among them)."""
-    return {table_topic(topic_prefix, table): table for table in SOURCE_TABLES}
-
-
-def consumer_deadletter_topic(topic_prefix: str) -> str:
-    """Where the replication consumer dead-letters a message it cannot apply (DEADLETTER_TOPIC overrides it)."""
-    return f"{topic_prefix}.deadletter"
-
-
-def marts_deadletter_topic(topic_prefix: str) -> str:
-    """Where the marts worker dead-letters (MARTS_DEADLETTER_TOPIC overrides it)."""
-    return f"{topic_prefix}.marts.deadletter"
-
 
 def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, replication_factor: int) -> list[str]:
     """Create the topics that do not exist yet; return those created."""

@@ -32,7 +32,7 @@ from core.errors import CdcError
 from core.generations import recreated
 from core.health import HEARTBEAT_SECONDS
 from core.limits import MESSAGE_MAX_BYTES
-from core.topics import source_topic_tables
+from core.topic_names import source_topic_tables
 from core.topics import topic_ids as topic_ids_now
 from marts import generations, transport
 from marts.errors import StoreStopped, TopicsRecreated

@@ -73,7 +73,8 @@ def _when_reachable(what: str, action: Callable[[], T]) -> T:
 
 
 def _source_topic_ids(kafka: KafkaSettings) -> dict[str, str]:
-    from core.topics import source_topics, topic_ids
+    from core.topic_names import source_topics
+    from core.topics import topic_ids
 
     return topic_ids(kafka.bootstrap, source_topics(kafka.topic_prefix))
 

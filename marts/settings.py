@@ -19,7 +19,7 @@ from core.settings import (
     text,
     topic_partitions,
 )
-from core.topics import marts_deadletter_topic
+from core.topic_names import marts_deadletter_topic
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cdc.errors import LocalStackError
 from cdc.local.processes import ProcessRecord, spawn, wait_until
-from core.connect import ConnectClient
+from core.kafka_connect import ConnectClient
 
 DEBIAN_JETTY = ("server", "http", "io", "util", "security", "servlet", "servlets", "util-ajax", "continuation")
 DEBEZIUM_JAR = "debezium-connector-postgres-3.1.1.Final.jar"

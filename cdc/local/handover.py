@@ -39,11 +39,12 @@ from consumer import generations as replica_generations
 from consumer.offsets import PartitionLag, partition_lags
 from consumer.replica_schema import data_tables
 from consumer.settings import ConsumerSettings
-from core.connect import ConnectClient
 from core.errors import CdcError, MySqlUnavailable
+from core.kafka_connect import ConnectClient
 from core.mysql import fetch_all
 from core.settings import KafkaSettings, MySqlSettings
-from core.topics import source_topics, topic_ids, topic_partitions
+from core.topic_names import source_topics
+from core.topics import topic_ids, topic_partitions
 from marts import generations
 from marts.schema import OFFSETS, all_tables
 

@@ -24,11 +24,12 @@ from cdc.local.processes import ProcessRecord, free_port, kill_now, spawn, stop,
 from connectors.apply import apply_connector
 from connectors.settings import ConnectorSettings
 from connectors.template import render
-from core.connect import ConnectClient, ConnectorStatus, first_lines
 from core.errors import CdcError
+from core.kafka_connect import ConnectClient, ConnectorStatus, first_lines
 from core.settings import SourceSettings
 from core.source.migrate import apply_migrations
-from core.topics import ensure_topics, source_topics
+from core.topic_names import source_topics
+from core.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import psycopg2
 import pytest
 
 from cdc.local.processes import free_port
-from core.connect import ConnectClient
+from core.kafka_connect import ConnectClient
 from core.settings import SourceSettings
 from core.source.tables import SOURCE_TABLES
 from tests.support.cli import run_cdc

@@ -14,9 +14,9 @@ import yaml
 
 from connectors.settings import ConnectorSettings
 from connectors.template import render
-from core.connect import ConnectClient
 from core.connector_watch import ConnectorWatch
 from core.errors import ConnectorError
+from core.kafka_connect import ConnectClient
 from core.settings import ConnectorWatchSettings
 from tests.support.cli import REPOSITORY, run_cdc
 from tests.support.replica import private_replica

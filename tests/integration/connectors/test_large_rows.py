@@ -12,7 +12,7 @@ import psycopg2
 import pytest
 
 from connectors.settings import ConnectorSettings
-from core.connect import ConnectClient
+from core.kafka_connect import ConnectClient
 from core.limits import CONSUMER_FETCH_MAX_BYTES, CONSUMER_RECEIVE_MAX_BYTES, MESSAGE_MAX_BYTES
 from core.settings import KafkaSettings
 from tests.support.kafka import TopicReader

@@ -18,7 +18,8 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from core.topics import ensure_topics, source_topics
+from core.topic_names import source_topics
+from core.topics import ensure_topics
 from tests.support.cli import run_cdc
 from tests.support.debezium import envelope
 from tests.support.mysql import wait_for_rows

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
-from core.topics import ensure_topics, source_topics
+from core.topic_names import source_topics
+from core.topics import ensure_topics
 from tests.support.debezium import envelope
 from tests.support.mysql import mysql_rows, wait_for_rows
 from tests.support.workers import ConsumerProcess

@@ -20,7 +20,8 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from core.settings import MySqlSettings
-from core.topics import ensure_topics, source_topics
+from core.topic_names import source_topics
+from core.topics import ensure_topics
 from marts.definitions import USER_ACTIVITY
 from marts.verify import mart_rows
 from tests.support.cli import start_cdc

@@ -5,7 +5,7 @@ from typing import Any
 
 from connectors import apply as connect_apply
 from connectors.apply import apply_connector
-from core.connect import ConnectClient, ConnectorStatus
+from core.kafka_connect import ConnectClient, ConnectorStatus
 
 RUNNING = ConnectorStatus("c", "RUNNING", ("RUNNING",), None)
 UNASSIGNED = ConnectorStatus("c", "UNASSIGNED", ("RUNNING",), None)

@@ -5,9 +5,9 @@ import logging
 
 import pytest
 
-from core.connect import ConnectClient, ConnectorStatus
 from core.connector_watch import ConnectorWatch, Health, Observation, decide, health_of
 from core.errors import ConnectorError
+from core.kafka_connect import ConnectClient, ConnectorStatus
 from core.settings import ConnectorWatchSettings
 
 SETTINGS = ConnectorWatchSettings("http://connect:8083", "shop-postgres", 5.0)

@@ -1,7 +1,7 @@
 """Topic names: Debezium's per table, and each stage's dead-letter topic, all under the topic prefix."""
 from __future__ import annotations
 
-from core.topics import (
+from core.topic_names import (
     consumer_deadletter_topic,
     marts_deadletter_topic,
     source_topic_tables,

@@ -1,4 +1,4 @@
-from core.connect import ConnectorStatus, first_lines, restart_advice
+from core.kafka_connect import ConnectorStatus, first_lines, restart_advice
 
 
 def test_running_needs_the_connector_and_every_task_running() -> None:
