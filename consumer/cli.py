@@ -49,7 +49,9 @@ def consume(show_stats: bool, adopt_topics: bool, rebuild: bool) -> None:
 
     start_connector_watch()
     stop = threading.Event()
-    with stop_on_signals(stop, finishing="the current batch"):
+    # A second signal does not interrupt: the batch in hand is finished and the consumer closed
+    # cleanly (an interrupt could land inside librdkafka's revoke callback during the close).
+    with stop_on_signals(stop, finishing="the current batch", second_interrupts=False):
         run(settings, stop)
 
 

@@ -5,8 +5,9 @@ converter's schemas enabled it comes wrapped as {"schema": ..., "payload":
 {...}}, and both spellings are accepted. Ops: c (insert), r (snapshot
 read), u (update), d (delete), t (truncate). Every change must carry its
 `source.lsn` (core.truncation orders a truncate and a row change by it). A
-null (or empty) value is the tombstone Debezium writes after a delete, for
-log compaction: it carries no change.
+null value is the tombstone Debezium writes after a delete, for log
+compaction: it carries no change. An empty value is no tombstone but bad
+input (not JSON): Debezium never writes one.
 
 The row images are handed over as they are: each stage checks and converts
 the columns it keeps into its own types (consumer.envelope, marts.events).
@@ -47,7 +48,7 @@ def source_ts_ms(source: dict[str, Any]) -> int | None:
 
 def decode_envelope(value: bytes | None, table: str) -> Envelope | None:
     """The change event in a message value of `table`'s topic; None for a tombstone. Raises EnvelopeError."""
-    if not value:
+    if value is None:
         return None
     try:
         event = orjson.loads(value)  # several times faster than json: decoding is most of the CPU per message

@@ -57,3 +57,11 @@ def test_the_first_signal_is_logged_with_what_is_finished(caplog: pytest.LogCapt
         os.kill(os.getpid(), signal.SIGTERM)
         assert stop.wait(2)
     assert "SIGTERM: stopping after the current batch" in caplog.text
+
+
+def test_a_second_signal_only_logs_when_it_must_not_interrupt() -> None:
+    stop = threading.Event()
+    with stop_on_signals(stop, "the test", second_interrupts=False):
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert stop.is_set()
