@@ -61,12 +61,11 @@ from core.deadletter import RawMessage
 from core.settings import KafkaSettings, MySqlSettings, SourceSettings
 from core.source.tables import SOURCE_TABLES
 from core.verify import render
-from marts.connection import connect
+from marts.apply.store import MartStore
 from marts.definitions import MARTS
 from marts.events import Event, Position, RowChange
-from marts.schema import ensure_schema
-from marts.store import MartStore
-from marts.tables import STATE_TABLES
+from marts.schema import connect, ensure_schema
+from marts.state_tables import STATE_TABLES
 from marts.verify import mart_reports
 
 REPLICA_COLUMNS = {

@@ -4,7 +4,7 @@ Faust delivers the five source topics' messages to one agent, which takes
 them in batches (take_events) and hands each batch to a MartStore on a
 single worker thread (MySQL calls would otherwise block the event loop and
 with it the consumer's heartbeats). No Faust tables are used: the state
-lives in MySQL next to the marts (see marts.store). Faust acks a batch's
+lives in MySQL next to the marts (see marts.apply.store). Faust acks a batch's
 events only after the agent is done with them, i.e. after the MySQL commit;
 a batch that did not commit (the worker stops or crashes) is kept
 unacknowledged, so the offsets Faust commits to Kafka never run ahead of
@@ -35,12 +35,12 @@ from core.limits import MESSAGE_MAX_BYTES
 from core.topic_names import source_topic_tables
 from core.topics import topic_ids as topic_ids_now
 from marts import generations, transport
+from marts.apply.store import BatchResult, MartStore
 from marts.errors import StoreStopped, TopicsRecreated
 from marts.events import Event, MalformedEvent, Position, decode
 from marts.generations import explain
 from marts.health import MartsHeartbeat
 from marts.settings import MartsSettings
-from marts.store import BatchResult, MartStore
 
 log = logging.getLogger(__name__)
 

@@ -88,8 +88,8 @@ def run_worker(settings: MartsSettings,
     from core.deadletter import DeadLetterProducer
     from marts import generations
     from marts.app import create_app
+    from marts.apply.store import MartStore
     from marts.schema import ensure_schema
-    from marts.store import MartStore
 
     mysql, kafka = settings.mysql, settings.kafka
     _when_reachable("creating the marts' tables", lambda: ensure_schema(mysql))

@@ -4,8 +4,8 @@ A mart row is a group: key columns, label columns (names, not aggregated)
 and additive measures. `source_sql` is the definition as stated on the
 PostgreSQL source (what `cdc verify` compares with, what a recompute runs);
 `state_query` is the same aggregation over the marts' narrow state tables
-in MySQL (marts.tables): scoped to the groups one changed row takes part in
-it gives that row's contributions (marts.deltas); unscoped, the whole mart
+in MySQL (marts.state_tables): scoped to the groups one changed row takes part in
+it gives that row's contributions (marts.apply.row_deltas); unscoped, the whole mart
 (`fill_sql`, a bulk initialisation). The schema (marts.schema),
 the delta logic, the verifier (marts.verify) and the benchmark take the
 marts from here.
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from marts.tables import CATEGORIES, LINES, ORDERS, PRODUCTS, USERS
+from marts.state_tables import CATEGORIES, LINES, ORDERS, PRODUCTS, USERS
 
 CANCELLED = "cancelled"  # an order of this status counts for no sales
 

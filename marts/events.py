@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core.envelope import EnvelopeError, decode_envelope, source_ts_ms
-from marts.tables import STATE_TABLES, Column, Row, StateTable
+from marts.state_tables import STATE_TABLES, Column, Row, StateTable
 
 
 class MalformedEvent(ValueError):

@@ -8,9 +8,8 @@ from collections.abc import Mapping
 
 from core import generations
 from core.settings import MySqlSettings
-from marts.connection import connect
 from marts.errors import TopicsRecreated
-from marts.schema import OFFSETS, TOPICS, all_tables, ensure_schema
+from marts.schema import OFFSETS, TOPICS, all_tables, connect, ensure_schema
 
 log = logging.getLogger(__name__)
 

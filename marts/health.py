@@ -1,7 +1,7 @@
 """The marts worker's heartbeat (core.health): batches applied, and the events waiting to be applied.
 
 Waiting = for each assigned source partition, the events between the last
-offset this worker applied (marts.store positions) and the partition's high
+offset this worker applied (marts.apply.store positions) and the partition's high
 watermark as Faust's consumer last saw it. A partition without a known
 high watermark yet counts as nothing waiting.
 """

@@ -1,6 +1,6 @@
 """The mart definitions evaluated in Python over in-memory rows (the tests' and benchmark's oracle).
 
-Rows are tuples in the state tables' column order (marts.tables), per
+Rows are tuples in the state tables' column order (marts.state_tables), per
 source table keyed by primary key. Output rows have the columns of the
 definitions (marts.definitions), so they compare with core.verify.compare.
 """
@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from marts.definitions import CANCELLED
-from marts.tables import CATEGORIES, LINES, ORDERS, PRODUCTS, USERS, Row
+from marts.state_tables import CATEGORIES, LINES, ORDERS, PRODUCTS, USERS, Row
 
 Rows = Mapping[int, Row]
 

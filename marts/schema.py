@@ -1,5 +1,9 @@
-"""DDL of the marts (marts.definitions), their state tables, the applied-offsets and truncate-watermark
-tables (MySQL 8 and MariaDB 10.11), and ensure_schema, which creates and upgrades them.
+"""The marts' MySQL database: the session a marts connection runs (connect), the DDL of the marts
+(marts.definitions), their state tables, the applied-offsets and truncate-watermark tables (MySQL 8 and
+MariaDB 10.11), and ensure_schema, which creates and upgrades them.
+
+A marts session runs SERIALIZABLE transactions (why: marts.apply.store) with UTC times, and bounds
+lock waits so that a deadlock-prone wait is retried rather than held.
 
 Each state row carries POSITION_COLUMN, the source lsn of its last applied
 change, outside the state table's compared columns; TRUNCATIONS holds each
@@ -9,19 +13,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from pymysql.connections import Connection
+
+from core import mysql as core_mysql
 from core.generations import ids_ddl
 from core.mysql import TABLE_OPTIONS
 from core.settings import MySqlSettings
 from core.truncation import watermarks_ddl
-from marts.connection import connect
 from marts.definitions import MARTS, MartSpec
-from marts.tables import STATE_TABLES, StateTable
+from marts.state_tables import STATE_TABLES, StateTable
+
+SESSION = (
+    "SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+    "SET time_zone = '+00:00'",
+    "SET SESSION innodb_lock_wait_timeout = 10",
+)
 
 OFFSETS = "mart_offsets"
 TRUNCATIONS = "mart_truncations"
 POSITION_COLUMN = "source_lsn"
 POSITION_TYPE = "BIGINT NULL"  # NULL: stored before positions were kept, or by an event without one
 TOPICS = "mart_topics"  # the id of each source topic the offsets refer to (see marts.generations)
+
+
+def connect(mysql: MySqlSettings, database: bool = True) -> Connection:
+    """A marts connection; MySqlUnavailable if MySQL cannot be reached."""
+    return core_mysql.connect(mysql, session=SESSION, database=database)
 
 
 def state_ddl(table: StateTable[Any]) -> str:

@@ -14,9 +14,9 @@ import pymysql
 
 from core.settings import MySqlSettings, SourceSettings
 from core.verify import TableReport, compare
-from marts.connection import connect
 from marts.definitions import MARTS, MartSpec
 from marts.errors import MartsError
+from marts.schema import connect
 
 
 def source_rows(source: SourceSettings, spec: MartSpec) -> list[tuple[Any, ...]]:

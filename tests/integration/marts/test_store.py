@@ -22,11 +22,11 @@ import pymysql
 import pytest
 
 from core.settings import MySqlSettings
+from marts.apply.store import MartStore
 from marts.definitions import SALES_BY_CATEGORY, USER_ACTIVITY
 from marts.errors import StoreStopped
 from marts.events import Event, Position, RowChange, Truncate
 from marts.schema import ensure_schema
-from marts.store import MartStore
 from marts.verify import mart_rows, report
 from tests.support.shop_simulator import Source, shuffled_delivery
 from tests.support.tcp_proxy import TcpProxy

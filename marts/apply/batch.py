@@ -1,10 +1,10 @@
 """One batch applied inside the caller's transaction: state, mart deltas and offsets together.
 
-The events not applied yet (marts.offsets) are applied in order: their
-state rows read up front (marts.state), each row change applied unless its
-table was truncated after it (marts.changes, marts.truncations), then the
-state written, the marts' deltas upserted (marts.mart_writes) and the
-offsets stored.
+The events not applied yet (marts.apply.offsets) are applied in order:
+their state rows read up front (marts.apply.batch_state), each row change
+applied unless its table was truncated after it (marts.apply.row_change,
+marts.apply.truncations), then the state written, the marts' deltas
+upserted (marts.apply.mart_writes) and the offsets stored.
 """
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.truncation import survives
-from marts import offsets
-from marts.changes import apply_change
+from marts.apply import offsets
+from marts.apply.batch_state import BatchState
+from marts.apply.mart_writes import MartWrites
+from marts.apply.row_change import apply_change
+from marts.apply.truncations import load_watermarks, truncate
 from marts.events import Event, RowChange, Truncate
-from marts.mart_writes import MartWrites
-from marts.state import BatchState
-from marts.tables import STATE_TABLES
-from marts.truncations import load_watermarks, truncate
+from marts.state_tables import STATE_TABLES
 
 
 def apply_batch(cur: Any, events: Sequence[Event]) -> tuple[int, int]:

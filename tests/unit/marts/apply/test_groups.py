@@ -1,11 +1,11 @@
-"""The pure delta logic: before/after contributions -> deltas, merged per batch."""
+"""marts.apply.groups: the pure delta logic (before/after contributions -> deltas, merged per batch)."""
 from __future__ import annotations
 
 from decimal import Decimal
 
-from marts.contributions import Delta, DeltaBuffer, Group, diff, groups, merge
+from marts.apply.groups import Delta, DeltaBuffer, Group, diff, groups, merge
 from marts.definitions import SALES_BY_CATEGORY, USER_ACTIVITY
-from marts.tables import LINES, ORDERS, USERS
+from marts.state_tables import LINES, ORDERS, USERS
 
 
 def ua(user_id: int, status: str, count: int, amount: str, last: str = "Lee") -> Group:

@@ -2,15 +2,12 @@
 
 Exactly-once effect: a batch's state changes, mart deltas and the last
 applied offset of each (topic, partition) commit in one transaction
-(marts.batch), so an event at or below its partition's stored offset has
-already been applied and is skipped (marts.offsets).
+(marts.apply.batch), so an event at or below its partition's stored offset has
+already been applied and is skipped (marts.apply.offsets).
 
-Where a batch's work goes: marts.state (the state rows, read up front and
-cached, written with multi-row statements), marts.changes and marts.deltas
-(what a row change does to the marts), marts.truncations (truncates
-ordered by source lsn), marts.mart_writes (the merged deltas upserted).
+Where a batch's work goes: the modules of marts.apply (its docstring maps them).
 
-Concurrency: transactions run SERIALIZABLE (marts.connection), where InnoDB
+Concurrency: transactions run SERIALIZABLE (marts.schema.connect), where InnoDB
 makes every read a locking read (next-key locks). Two workers applying,
 say, an order and one of its lines at the same time cannot both miss each
 other: one waits for the other or deadlocks and retries. Deadlocks (1213),
@@ -32,11 +29,11 @@ from pymysql.connections import Connection
 from core.errors import MySqlUnavailable
 from core.mysql import Backoff, close_quietly, is_lock_conflict, is_transient
 from core.settings import MySqlSettings
-from marts import offsets
-from marts.batch import apply_batch
-from marts.connection import connect
+from marts.apply import offsets
+from marts.apply.batch import apply_batch
 from marts.errors import RejectedBatch, StoreStopped
 from marts.events import Event
+from marts.schema import connect
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
+from marts.apply.multirow import chunks, placeholders
 from marts.events import RowChange
 from marts.schema import POSITION_COLUMN
-from marts.sql import chunks, placeholders
-from marts.tables import CATEGORIES, LINES, ORDERS, PRODUCTS, STATE_TABLES, USERS, R, Row, StateTable
+from marts.state_tables import CATEGORIES, LINES, ORDERS, PRODUCTS, STATE_TABLES, USERS, R, Row, StateTable
 
 # (child table, column) relations whose children a batch may need: a user's orders, an order's
 # lines, a product's lines.

@@ -1,11 +1,11 @@
 """What one row change does to the marts: the deltas of the groups it takes part in.
 
 The frequent changes, of orders and order lines, are computed in Python
-from the cached rows they join with (marts.state), so they cost no query
+from the cached rows they join with (marts.apply.batch_state), so they cost no query
 of their own; so are users and products whose orders or lines are all
 cached. The rest run the mart's state query scoped to the changed row
 (indexed, work proportional to the row's own orders/lines): `sql_groups`,
-before and after the change (see marts.changes).
+before and after the change (see marts.apply.row_change).
 """
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from marts.contributions import Delta, Group, Key, diff, groups
+from marts.apply.batch_state import BatchState
+from marts.apply.groups import Delta, Group, Key, diff, groups
 from marts.definitions import CANCELLED, MARTS
-from marts.state import BatchState
-from marts.tables import (
+from marts.state_tables import (
     CATEGORIES,
     LINES,
     ORDERS,

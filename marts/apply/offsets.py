@@ -12,9 +12,9 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from marts.apply.multirow import execute_rows
 from marts.events import Event
 from marts.schema import OFFSETS
-from marts.sql import execute_rows
 
 Where = tuple[str, int]  # (topic, partition)
 

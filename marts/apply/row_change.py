@@ -3,19 +3,19 @@
 Take the old state row; if nothing the marts use changed, stop (but keep
 the change's position); if only labels (names) changed, update the state
 row and relabel the mart rows at the end of the batch; otherwise compute
-the contributions of the groups the row takes part in (marts.deltas),
+the contributions of the groups the row takes part in (marts.apply.row_deltas),
 apply the state change, compute them again, and buffer the difference.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from marts.contributions import diff
-from marts.deltas import PYTHON_SCOPES, sql_groups
+from marts.apply.batch_state import BatchState
+from marts.apply.groups import diff
+from marts.apply.mart_writes import MartWrites
+from marts.apply.row_deltas import PYTHON_SCOPES, sql_groups
 from marts.events import RowChange
-from marts.mart_writes import MartWrites
-from marts.state import BatchState
-from marts.tables import STATE_TABLES, Row, StateTable
+from marts.state_tables import STATE_TABLES, Row, StateTable
 
 
 def apply_change(state: BatchState, change: RowChange, marts: MartWrites, lsn: int | None = None) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from marts.contributions import DeltaBuffer
+from marts.apply.groups import DeltaBuffer
+from marts.apply.multirow import chunks, execute_rows, placeholders
 from marts.definitions import MARTS, MartSpec
-from marts.sql import chunks, execute_rows, placeholders
-from marts.tables import CATEGORIES, USERS
+from marts.state_tables import CATEGORIES, USERS
 
 # A label-only change of these tables relabels the mart rows from the state.
 RELABEL = {

@@ -16,12 +16,12 @@ import logging
 from typing import Any
 
 from core.truncation import raise_watermark, raised
-from marts.changes import apply_change
+from marts.apply.batch_state import BatchState
+from marts.apply.mart_writes import MartWrites
+from marts.apply.row_change import apply_change
 from marts.events import RowChange
-from marts.mart_writes import MartWrites
 from marts.schema import POSITION_COLUMN, TRUNCATIONS
-from marts.state import BatchState
-from marts.tables import StateTable
+from marts.state_tables import StateTable
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ Only the columns the mart definitions read are kept. Each state table says
 which of its columns are mere labels (names copied into mart rows; a change
 of only those relabels mart rows instead of recomputing contributions) and,
 per mart, the WHERE fragment that scopes the mart's contribution query to
-the groups one of its rows takes part in (see marts.deltas). Every scope
+the groups one of its rows takes part in (see marts.apply.row_deltas). Every scope
 joins the changed row itself, so a row absent from the state contributes
-nothing (marts.changes skips the query then).
+nothing (marts.apply.row_change skips the query then).
 
 Each state table has a named row type (a NamedTuple in the table's column
 order): the store reads and keeps its rows as those, so code says
