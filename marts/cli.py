@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -25,7 +26,8 @@ T = TypeVar("T")
 @click.option("--rebuild", is_flag=True,
               help="Do not run the worker: drop the marts and their state (the next run applies the topics "
                    "from their start; right when the topics start with a full snapshot).")
-def marts(adopt_topics: bool, rebuild: bool) -> None:
+@click.option("--verify", is_flag=True, hidden=True, help="Deprecated spelling of `cdc verify --scope marts`.")
+def marts(adopt_topics: bool, rebuild: bool, verify: bool) -> None:
     """Maintain the user_activity and sales_by_category marts in MySQL from the change topics.
 
     Reads KAFKA_BOOTSTRAP, MYSQL_URL, MARTS_APP_ID (consumer group, default cdc-marts),
@@ -33,12 +35,27 @@ def marts(adopt_topics: bool, rebuild: bool) -> None:
     MARTS_HEALTH_FILE (heartbeat for `cdc health marts`, default <tmp>/cdc-marts-health.json).
     Several workers with one MARTS_APP_ID share the partitions.
     """
-    if adopt_topics:
+    if verify:
+        _verify_deprecated()
+    elif adopt_topics:
         _adopt_topics(MySqlSettings.from_env(), KafkaSettings.from_env())
     elif rebuild:
         _rebuild(MySqlSettings.from_env())
     else:
         run_worker(MartsSettings.from_env())
+
+
+def _verify_deprecated() -> None:
+    """The old `cdc marts --verify`, kept so that scripts using it go on working."""
+    from core.settings import SourceSettings
+    from core.verify import render
+    from marts.verify import mart_reports
+
+    log.warning("`cdc marts --verify` is deprecated: use `cdc verify --scope marts`")
+    reports = mart_reports(SourceSettings.from_env(), MySqlSettings.from_env())
+    click.echo(render(reports))
+    if not all(report.matches for report in reports):
+        sys.exit(1)
 
 
 def _adopt_topics(mysql: MySqlSettings, kafka: KafkaSettings) -> None:
