@@ -186,7 +186,7 @@ def test_cli_seed_of_a_database_with_data_fails_with_a_hint_at_append(
     settings, _ = seeded
     result = run_cdc("generate", "seed", env={"PG_DSN": settings.dsn})
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stderr.startswith("error: ") and "--append" in result.stderr, result.stderr
+    assert re.search(r"^error: the database already holds data.*--append", result.stderr, re.MULTILINE), result.stderr
 
 
 def test_cli_seed_if_empty_leaves_a_database_with_data_alone_and_succeeds(
