@@ -78,11 +78,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import psycopg2
-import pymysql
 from confluent_kafka import OFFSET_BEGINNING, KafkaError
 
 from bench import cli, topics
-from bench.report import Machine, load_average, percentile
+from bench.report import machine_line, measures_table, percentile
 from bench.stack import on_database, own_stack, stop_connect
 from consumer.app import Replicator
 from consumer.batch import Batch
@@ -91,6 +90,7 @@ from consumer.replica_schema import REPLICA_TABLES, TableSpec, ensure_database, 
 from consumer.settings import ConsumerSettings
 from consumer.sink import DELETE_CHUNK, SESSION_SQL, delete_sql, upsert_sql
 from core.deadletter import RawMessage
+from core.mysql import close_quietly, connect
 from core.settings import MySqlSettings
 from core.source.tables import SOURCE_TABLES
 
@@ -234,10 +234,7 @@ def drain(settings: ConsumerSettings, expected_messages: int) -> tuple[float, in
 
 def ceiling(settings: MySqlSettings, changes: Sequence[ChangeEvent]) -> float:
     """Seconds to write every change straight to MySQL: multi-row upserts and deletes, CEILING_BATCH a transaction."""
-    kwargs = {**settings.connect_kwargs(), "database": None}
-    conn = pymysql.connect(**kwargs, charset="utf8mb4", autocommit=False)
-    with conn.cursor() as cur:
-        cur.execute(SESSION_SQL)
+    conn = connect(settings, session=(SESSION_SQL,), database=False)
     ensure_database(conn, settings.url.database)
     conn.select_db(settings.url.database)
     ensure_tables(conn)
@@ -273,7 +270,7 @@ def ceiling(settings: MySqlSettings, changes: Sequence[ChangeEvent]) -> float:
 
 def replica_contents(settings: MySqlSettings) -> dict[str, tuple[int, int]]:
     """table -> (rows, CHECKSUM TABLE)."""
-    conn = pymysql.connect(**settings.connect_kwargs())
+    conn = connect(settings)
     try:
         with conn.cursor() as cur:
             contents = {}
@@ -284,7 +281,7 @@ def replica_contents(settings: MySqlSettings) -> dict[str, tuple[int, int]]:
                 contents[table] = (rows, cur.fetchone()[1])
             return contents
     finally:
-        conn.close()
+        close_quietly(conn)
 
 
 def source_counts(env: dict[str, str]) -> dict[str, int]:
@@ -349,19 +346,27 @@ def latency(env: dict[str, str], settings: ConsumerSettings, rate: float, worker
                    [(seen - source) / 1000 for _, source, seen in times], load)
 
 
-def machine() -> str:
-    """The machine line of the table, with the load average at the start (the machine is shared)."""
-    host = Machine.current()
-    load = " ".join(f"{value:.2f}" for value in load_average())
-    return (f"machine: {host.nproc} CPUs (nproc), {host.model}, {host.system} {host.release}, "
-            f"Python {host.python}; load average at start {load}")
+def measures(events: int, drain_seconds: float, ceiling_seconds: float, lag: Latency) -> list[tuple[str, str]]:
+    """The table's rows: both rates and their ratio, the latency."""
+    drain_rate = events / max(drain_seconds, 1e-9)
+    ceiling_rate = events / max(ceiling_seconds, 1e-9)
+    changes = f"{len(lag.samples)} row changes"
+    return [
+        ("drain: Kafka -> consumer -> MySQL",
+         f"{drain_rate:.0f} row changes/s ({events} row changes in {drain_seconds:.2f} s)"),
+        ("ceiling: multi-row upserts, no Kafka",
+         f"{ceiling_rate:.0f} row changes/s ({events} row changes in {ceiling_seconds:.2f} s)"),
+        ("ratio drain / ceiling", f"{drain_rate / ceiling_rate:.0%}"),
+        ("latency p50: source commit -> MySQL commit", f"{percentile(lag.samples, 0.50) * 1000:.0f} ms ({changes})"),
+        ("latency p99: source commit -> MySQL commit", f"{percentile(lag.samples, 0.99) * 1000:.0f} ms ({changes})"),
+        ("  of which source commit -> Debezium p50/p99",
+         f"{percentile(lag.debezium, 0.50) * 1000:.0f}/{percentile(lag.debezium, 0.99) * 1000:.0f} ms"),
+    ]
 
 
 def print_table(host: str, mix: Mix, drain_seconds: float, ceiling_seconds: float, applied: int, lag: Latency,
                 live_rate: float, checked: str) -> None:
     events = mix.total_changes
-    drain_rate = events / max(drain_seconds, 1e-9)
-    ceiling_rate = events / max(ceiling_seconds, 1e-9)
     print()
     print(host)
     print(f"events: {mix.messages} Debezium messages in the five topics ({events} row changes + "
@@ -374,16 +379,7 @@ def print_table(host: str, mix: Mix, drain_seconds: float, ceiling_seconds: floa
         tombstones = sum(mix.tombstones.values()) if table is None else mix.tombstones[table]
         print(f"{table or 'all':<20} {ops[0]:>8} {ops[1]:>8} {ops[2]:>8} {ops[3]:>8} {sum(ops):>9} {tombstones:>10}")
     print()
-    print(f"{'measure':<44} {'row changes':>12} {'seconds':>8} {'changes/s':>10}")
-    print(f"{'drain: Kafka -> consumer -> MySQL':<44} {events:>12} {drain_seconds:>8.2f} {drain_rate:>10.0f}")
-    print(f"{'ceiling: multi-row upserts, no Kafka':<44} {events:>12} {ceiling_seconds:>8.2f} {ceiling_rate:>10.0f}")
-    print(f"{'ratio drain / ceiling':<44} {'':>12} {'':>8} {drain_rate / ceiling_rate:>10.0%}")
-    print(f"{'latency p50: source commit -> MySQL commit':<44} {len(lag.samples):>12} {'':>8} "
-          f"{percentile(lag.samples, 0.50) * 1000:>8.0f} ms")
-    print(f"{'latency p99: source commit -> MySQL commit':<44} {len(lag.samples):>12} {'':>8} "
-          f"{percentile(lag.samples, 0.99) * 1000:>8.0f} ms")
-    print(f"{'  of which source commit -> Debezium p50/p99':<44} {'':>12} {'':>8} "
-          f"{percentile(lag.debezium, 0.50) * 1000:>4.0f}/{percentile(lag.debezium, 0.99) * 1000:.0f} ms")
+    print(measures_table(measures(events, drain_seconds, ceiling_seconds, lag)))
     print(f"(rows written by the consumer after coalescing: {applied}; {checked}; latency under "
           f"`cdc generate live --rate {live_rate:g}`: achieved {lag.load.transactions_per_second:.0f} transactions/s "
           f"= {lag.load.new_orders_per_second:.0f} new orders/s, over {lag.load.elapsed_seconds:.1f} s)")
@@ -427,7 +423,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    host = machine()
+    host = machine_line("start")  # before the stack starts
     with own_stack("cdc-consumer-bench-", keep=args.keep_stack) as state:
         env = state.env
         uid = uuid.uuid4().hex[:8]

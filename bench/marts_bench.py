@@ -20,15 +20,16 @@ On its own MySQL database and consumer group it measures:
    then verified against their definitions on PostgreSQL;
 3. at each of --sizes orders in the source: the source is seeded up to that
    size (Kafka Connect stopped first when the stack is the benchmark's own:
-   the events are not consumed), its five tables copied into MySQL in the
-   replica's shape (replica_*), and the marts' state tables and marts
-   bootstrapped from that copy with SQL (the one-time bulk initialisation,
+   the events are not consumed), its five tables copied into a MySQL
+   database of their own in the replica's shape (its table names and types,
+   the columns the marts read, the state tables' indexes), and the marts'
+   state tables and marts bootstrapped from that copy with SQL (the one-time bulk initialisation,
    `bootstrap` below; the worker would take over from there). Then (a) one
    incremental update through MartStore in its own transaction: an order's
    status change (to cancelled and back: the heavier kind, it moves the
    order's lines) and a line's quantity change, median of 50 each; (b) both
-   marts recomputed with their defining SQL on the replica copy (the batch
-   approach), median of 3.
+   marts recomputed with their defining SQL (as stated for the source) on
+   the replica copy (the batch approach), median of 3.
 
 Prints one table with every figure and the machine that produced them.
 """
@@ -43,6 +44,7 @@ import statistics
 import subprocess
 import time
 import uuid
+from contextlib import closing
 from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
@@ -53,42 +55,33 @@ import pymysql
 from confluent_kafka import TopicPartition
 
 from bench import cli, topics
-from bench.report import Machine, load_average, measures_table, percentile
-from bench.stack import drop_database, load_env, mysql_url, on_database, own_stack, stop_connect
+from bench.report import machine_line, measures_table, percentile
+from bench.stack import drop_database, mysql_url, on_database, own_stack, stack_env, stop_connect
 from cdc.local.stack import StackState
 from consumer.offsets import end_offsets as partition_ends
+from consumer.replica_schema import REPLICA_TABLES
 from core.deadletter import RawMessage
+from core.mysql import TABLE_OPTIONS
 from core.settings import KafkaSettings, MySqlSettings, SourceSettings
 from core.source.tables import SOURCE_TABLES
+from core.topic_names import source_topics
 from core.verify import render
 from marts.apply.store import MartStore
-from marts.definitions import MARTS
+from marts.definitions import CANCELLED, MARTS
 from marts.events import Event, Position, RowChange
 from marts.schema import connect, ensure_schema
 from marts.state_tables import STATE_TABLES
 from marts.verify import mart_reports
 
-REPLICA_COLUMNS = {
-    "users": ("user_id BIGINT PRIMARY KEY", "first_name TEXT", "last_name TEXT"),
-    "product_categories": ("category_id BIGINT PRIMARY KEY", "name TEXT"),
-    "products": ("product_id BIGINT PRIMARY KEY", "category_id BIGINT", "KEY (category_id)"),
-    "orders": ("order_id BIGINT PRIMARY KEY", "user_id BIGINT", "status VARCHAR(32)", "total_amount DECIMAL(12,2)",
-               "KEY (user_id)"),
-    "order_details": ("order_detail_id BIGINT PRIMARY KEY", "order_id BIGINT", "product_id BIGINT",
-                      "quantity INT", "total_price DECIMAL(12,2)", "KEY (order_id)", "KEY (product_id)"),
-}
+ORDERS, LINES = STATE_TABLES["orders"], STATE_TABLES["order_details"]
 Table = list[tuple[str, str]]
-
-
-def source_topics(kafka: KafkaSettings) -> list[str]:
-    return [kafka.table_topic(table) for table in SOURCE_TABLES]
 
 
 def end_offsets(kafka: KafkaSettings) -> dict[tuple[str, int], int]:
     """The last offset of every non-empty source partition."""
     consumer = topics.reader(kafka.bootstrap)
     try:
-        ends = partition_ends(consumer, topics.partitions(consumer, source_topics(kafka)), 10)
+        ends = partition_ends(consumer, topics.partitions(consumer, source_topics(kafka.topic_prefix)), 10)
         return {tp: high - 1 for tp, high in ends.items() if high > 0}
     finally:
         consumer.close()
@@ -225,7 +218,8 @@ class KafkaLag:
 
     def __init__(self, kafka: KafkaSettings) -> None:
         self.consumer = topics.reader(kafka.bootstrap)
-        self.start = partition_ends(self.consumer, topics.partitions(self.consumer, source_topics(kafka)),
+        self.start = partition_ends(self.consumer,
+                                    topics.partitions(self.consumer, source_topics(kafka.topic_prefix)),
                                     10)  # first tailed
         self.consumer.assign([TopicPartition(topic, partition, high)
                               for (topic, partition), high in self.start.items()])
@@ -258,41 +252,42 @@ class KafkaLag:
         self.consumer.close()
 
 
-def copy_source(source: SourceSettings, conn: Any) -> int:
-    """The five source tables into replica_* tables of conn's database (the replica's shape), streamed."""
-    pg = psycopg2.connect(source.dsn)
+def replica_copy_ddl(table: str) -> str:
+    """The replica's table of a source table (consumer.replica_schema: its name and column types) with only the
+    columns its state table keeps, and the state table's indexes (which help the recompute's joins as well)."""
+    state, replica = STATE_TABLES[table], REPLICA_TABLES[table]
+    kinds = {column.name: column for column in replica.columns}
+    columns = [f"`{name}` {kinds[name].kind.value} {'NULL' if kinds[name].nullable else 'NOT NULL'}"
+               for name in state.column_names]
+    keys = [f"PRIMARY KEY ({', '.join(replica.key)})", *(f"KEY ({index})" for index in state.indexes)]
+    return f"CREATE TABLE `{table}` ({', '.join(columns + keys)}) {TABLE_OPTIONS}"
+
+
+def copy_source(source: SourceSettings, replica: MySqlSettings) -> int:
+    """The five source tables, the columns the marts read, into the (new) database of `replica`, streamed."""
     rows_copied = 0
-    try:
-        for table, columns in REPLICA_COLUMNS.items():
-            names = [c.split()[0] for c in columns if not c.startswith("KEY")]
+    with closing(connect(replica, database=False)) as conn, closing(psycopg2.connect(source.dsn)) as pg:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{replica.url.database}`")
+        conn.select_db(replica.url.database)
+        for table in SOURCE_TABLES:
+            names = ", ".join(STATE_TABLES[table].column_names)
             with conn.cursor() as cur:
-                cur.execute(f"DROP TABLE IF EXISTS replica_{table}")
-                cur.execute(f"CREATE TABLE replica_{table} ({', '.join(columns)}) DEFAULT CHARSET=utf8mb4")
+                cur.execute(replica_copy_ddl(table))
             with pg, pg.cursor(name=f"copy_{table}") as pcur:
                 pcur.itersize = 20000
-                pcur.execute(f"SELECT {', '.join(names)} FROM {table}")
+                pcur.execute(f"SELECT {names} FROM {table}")
                 while rows := pcur.fetchmany(20000):
                     with conn.cursor() as cur:
-                        cur.executemany(f"INSERT INTO replica_{table} VALUES ({', '.join(['%s'] * len(names))})",
-                                        rows)
+                        cur.executemany(f"INSERT INTO `{table}` ({names}) VALUES "
+                                        f"({', '.join(['%s'] * len(STATE_TABLES[table].column_names))})", rows)
                     conn.commit()
                     rows_copied += len(rows)
-    finally:
-        pg.close()
     return rows_copied
 
 
-STATE_FROM_REPLICA = {
-    "users": "SELECT user_id, first_name, last_name FROM replica_users",
-    "product_categories": "SELECT category_id, name FROM replica_product_categories",
-    "products": "SELECT product_id, category_id FROM replica_products",
-    "orders": "SELECT order_id, user_id, status, total_amount FROM replica_orders",
-    "order_details": "SELECT order_detail_id, order_id, product_id, quantity, total_price FROM replica_order_details",
-}
-
-
-def bootstrap(conn: Any) -> None:
-    """One-time bulk initialisation of the state tables and marts from a replica copy (replica_*).
+def bootstrap(conn: Any, replica: str) -> None:
+    """One-time bulk initialisation of the state tables and marts from the replica copy (database `replica`).
 
     What a deployment on an existing replica would do once, instead of
     streaming history through Kafka: fill each state table with its narrow
@@ -301,40 +296,41 @@ def bootstrap(conn: Any) -> None:
     continues from the Kafka offsets matching the copy.
     """
     with conn.cursor() as cur:
-        for source, query in STATE_FROM_REPLICA.items():
-            table = STATE_TABLES[source]
+        for source, table in STATE_TABLES.items():
+            names = ", ".join(table.column_names)
             cur.execute(f"DELETE FROM {table.name}")
-            cur.execute(f"INSERT INTO {table.name} ({', '.join(table.column_names)}) {query}")
+            cur.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM `{replica}`.`{source}`")
         for spec in MARTS:
             cur.execute(f"DELETE FROM {spec.name}")
             cur.execute(spec.fill_sql())
     conn.commit()
 
 
-def recompute_seconds(conn: Any) -> float:
-    """Both marts with their defining SQL on the replica copy (results fetched, nothing written)."""
-    started = time.perf_counter()
-    with conn.cursor() as cur:
-        for spec in MARTS:
-            sql = spec.source_sql
-            for table in REPLICA_COLUMNS:
-                sql = sql.replace(f" {table} ", f" replica_{table} ")
-            cur.execute(sql)
-            cur.fetchall()
-    conn.rollback()
-    return time.perf_counter() - started
+def recompute_seconds(replica: MySqlSettings) -> float:
+    """Both marts with their defining SQL, on the replica copy (results fetched, nothing written)."""
+    conn = connect(replica)
+    try:
+        started = time.perf_counter()
+        with conn.cursor() as cur:
+            for spec in MARTS:
+                cur.execute(spec.source_sql)
+                cur.fetchall()
+        conn.rollback()
+        return time.perf_counter() - started
+    finally:
+        conn.close()
 
 
 def incremental_seconds(mysql: MySqlSettings, conn: Any, size: int, runs: int = 50) -> tuple[list[float], list[float]]:
     """One order status change and one line quantity change, each its own MartStore transaction (there and
     back, so the marts end as they were): (order times, line times)."""
     with conn.cursor() as cur:
-        cur.execute("SELECT order_id, user_id, status, total_amount FROM mart_state_orders"
-                    " WHERE status <> 'cancelled' ORDER BY RAND(7) LIMIT %s", (runs // 2,))
+        cur.execute(f"SELECT {', '.join(ORDERS.column_names)} FROM {ORDERS.name}"
+                    " WHERE status <> %s ORDER BY RAND(7) LIMIT %s", (CANCELLED, runs // 2))
         orders = cur.fetchall()
-        cur.execute("SELECT l.order_detail_id, l.order_id, l.product_id, l.quantity, l.total_price"
-                    " FROM mart_state_lines l JOIN mart_state_orders o ON o.order_id = l.order_id"
-                    " WHERE o.status <> 'cancelled' ORDER BY RAND(8) LIMIT %s", (runs // 2,))
+        cur.execute(f"SELECT {', '.join('l.' + name for name in LINES.column_names)}"
+                    f" FROM {LINES.name} l JOIN {ORDERS.name} o ON o.order_id = l.order_id"
+                    " WHERE o.status <> %s ORDER BY RAND(8) LIMIT %s", (CANCELLED, runs // 2))
         lines = cur.fetchall()
     conn.rollback()
     topic, offset = f"bench.incremental.{size}.{uuid.uuid4().hex[:6]}", 0
@@ -352,13 +348,13 @@ def incremental_seconds(mysql: MySqlSettings, conn: Any, size: int, runs: int = 
 
     try:
         for order_id, user_id, status, amount in orders:
-            for new_status in ("cancelled", status):
-                timed(RowChange("orders", order_id, (order_id, user_id, new_status, Decimal(amount))), order_times)
+            for new_status in (CANCELLED, status):
+                timed(RowChange(ORDERS.source, order_id, (order_id, user_id, new_status, Decimal(amount))), order_times)
         for line_id, order_id, product_id, quantity, price in lines:
             unit = Decimal(price) / quantity
             for new_quantity in (quantity + 1, quantity):
                 row = (line_id, order_id, product_id, new_quantity, (unit * new_quantity).quantize(Decimal("0.01")))
-                timed(RowChange("order_details", line_id, row if new_quantity != quantity else
+                timed(RowChange(LINES.source, line_id, row if new_quantity != quantity else
                                 (line_id, order_id, product_id, quantity, Decimal(price))), line_times)
     finally:
         store.close()
@@ -387,23 +383,25 @@ def scale(env: dict[str, str], source: SourceSettings, base: MySqlSettings, size
         seed(env, size - have)
     seeded = time.monotonic() - started
     total = source_orders(source)
-    mysql = on_database(base, f"marts_bench_scale_{uuid.uuid4().hex[:8]}")
+    name = f"marts_bench_scale_{uuid.uuid4().hex[:8]}"
+    mysql, replica = on_database(base, name), on_database(base, f"{name}_replica")
     ensure_schema(mysql)
     conn = connect(mysql)
     try:
         started = time.monotonic()
-        rows = copy_source(source, conn)
+        rows = copy_source(source, replica)
         copied = time.monotonic() - started
         started = time.monotonic()
-        bootstrap(conn)
+        bootstrap(conn, replica.url.database)
         booted = time.monotonic() - started
         print(f"{total} orders: seeded in {seeded:.0f} s, {rows} rows copied to MySQL in {copied:.0f} s, "
               f"bootstrap of state and marts {booted:.1f} s", flush=True)
         order_times, line_times = incremental_seconds(mysql, conn, total)
-        recompute = [recompute_seconds(conn) for _ in range(3)]
+        recompute = [recompute_seconds(replica) for _ in range(3)]
     finally:
         conn.close()
         drop_database(base, mysql.url.database)
+        drop_database(base, replica.url.database)
     label = f"{total:,} orders ({rows:,} source rows)"
     ms = 1000 * statistics.median(recompute)
     order_ms, line_ms = 1000 * statistics.median(order_times), 1000 * statistics.median(line_times)
@@ -419,11 +417,9 @@ def scale(env: dict[str, str], source: SourceSettings, base: MySqlSettings, size
 
 
 def print_table(table: Table) -> None:
-    host = Machine.current()
     print()
     print(measures_table(table))
-    print(f"machine: {host.cpus} CPUs (nproc {host.nproc}), {host.model}; "
-          f"load average {load_average()[0]:.1f} at the end (shared machine)")
+    print(machine_line("end"))
 
 
 def run(args: argparse.Namespace, stack_env: dict[str, str], stack: StackState | None) -> None:
@@ -483,7 +479,7 @@ def main() -> None:
     args = parser.parse_args()
     args.sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
     if args.stack_env:
-        run(args, load_env(args.stack_env), None)
+        run(args, stack_env(args.stack_env), None)
         return
     with own_stack("cdc-marts-bench-") as state:
         run(args, state.env, state)

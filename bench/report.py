@@ -39,6 +39,14 @@ def load_average() -> tuple[float, float, float]:
     return os.getloadavg()
 
 
+def machine_line(when: str) -> str:
+    """The line under a benchmark's table: this machine, and its load average now (`when`: "start", "end")."""
+    host = Machine.current()
+    load = " ".join(f"{value:.2f}" for value in load_average())
+    return (f"machine: {host.cpus} CPUs (nproc {host.nproc}), {host.model}, {host.system} {host.release}, "
+            f"Python {host.python}; load average {load} at the {when} (shared machine)")
+
+
 def percentile(values: Sequence[float], share: float) -> float:
     """The value at `share` (0..1) of the sorted values (nearest rank, no interpolation); NaN if none."""
     ordered = sorted(values)

@@ -9,11 +9,10 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-import pymysql
-
 from cdc.local import stack as local_stack
 from cdc.local.processes import stop
 from cdc.local.stack import StackState
+from core.mysql import close_quietly, connect
 from core.settings import MySqlSettings
 
 
@@ -41,14 +40,12 @@ def stop_connect(state: StackState) -> None:
     stop(state.processes["connect"])
 
 
-def load_env(path: Path) -> dict[str, str]:
-    """The variables of a running stack's stack.env (`cdc local up`)."""
-    out = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            out[key.strip()] = value.strip()
-    return out
+def stack_env(path: Path) -> dict[str, str]:
+    """The settings of the running stack whose stack.env is `path` (`cdc local up` keeps them in its state)."""
+    env = StackState.load(path.parent).env
+    if not env:
+        raise SystemExit(f"no running stack in {path.parent} (start one with `cdc local up --dir DIR`)")
+    return env
 
 
 def on_database(base: MySqlSettings, database: str) -> MySqlSettings:
@@ -64,10 +61,9 @@ def mysql_url(settings: MySqlSettings) -> str:
 
 
 def drop_database(base: MySqlSettings, database: str) -> None:
-    conn = pymysql.connect(**base.connect_kwargs())
+    conn = connect(base, database=False)
     try:
         with conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
-        conn.commit()
     finally:
-        conn.close()
+        close_quietly(conn)

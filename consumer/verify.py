@@ -6,18 +6,18 @@ command concatenates the reports.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import psycopg2
 import pymysql
+from pymysql.connections import Connection
 
 from consumer.errors import ConsumerError
 from consumer.replica_schema import REPLICA_TABLES, TableSpec
+from core.errors import MySqlUnavailable
+from core.mysql import close_quietly, connect
 from core.settings import MySqlSettings, SourceSettings
 from core.verify import TableReport, compare
-
-Check = Callable[[], list[TableReport]]
 
 
 def _select(spec: TableSpec) -> str:
@@ -38,17 +38,21 @@ def _replica_rows(cur: Any, spec: TableSpec) -> list[tuple[Any, ...]]:
     return list(cur.fetchall())
 
 
+def _connect_replica(replica: MySqlSettings) -> Connection:
+    try:
+        return connect(replica)
+    except MySqlUnavailable as exc:
+        raise ConsumerError(f"cannot read the replica at {replica.url.host}:{replica.url.port}/"
+                            f"{replica.url.database}: {exc.__cause__ or exc}") from exc
+
+
 def replica_reports(source: SourceSettings, replica: MySqlSettings) -> list[TableReport]:
     """One report per replicated table. The source is read in one snapshot (REPEATABLE READ)."""
-    try:
-        my = pymysql.connect(**replica.connect_kwargs(), charset="utf8mb4")
-    except pymysql.MySQLError as exc:
-        raise ConsumerError(f"cannot read the replica at {replica.url.host}:{replica.url.port}/"
-                            f"{replica.url.database}: {exc}") from exc
+    my = _connect_replica(replica)
     try:
         pg = psycopg2.connect(source.dsn, options="-c timezone=UTC")
     except psycopg2.Error as exc:
-        my.close()
+        close_quietly(my)
         raise ConsumerError(f"cannot read the source (PG_DSN): {exc}".strip()) from exc
     try:
         pg.set_session(isolation_level="REPEATABLE READ", readonly=True)
@@ -61,5 +65,5 @@ def replica_reports(source: SourceSettings, replica: MySqlSettings) -> list[Tabl
         return reports
     finally:
         pg.close()
-        my.close()
+        close_quietly(my)
 

@@ -1,7 +1,7 @@
 """Dead-letter topics: the original bytes of a message that cannot be applied, with the reason.
 
 Both stages use them, the replication consumer and the marts worker, each
-its own topic (named in core.topics), so that a bad source message yields
+its own topic (named in core.topic_names), so that a bad source message yields
 one letter per stage that skipped it.
 
 Key and value are the consumed message's own bytes (unchanged, so the

@@ -78,7 +78,7 @@ def connector_name(env: Env) -> str:
 
 
 def topic_prefix(env: Env) -> str:
-    """Debezium's topic.prefix, which every topic name starts with (core.topics)."""
+    """Debezium's topic.prefix, which every topic name starts with (core.topic_names)."""
     return text(env, "TOPIC_PREFIX", DEFAULT_TOPIC_PREFIX)
 
 

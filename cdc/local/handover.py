@@ -41,7 +41,7 @@ from consumer.replica_schema import data_tables
 from consumer.settings import ConsumerSettings
 from core.errors import CdcError, MySqlUnavailable
 from core.kafka_connect import ConnectClient
-from core.mysql import fetch_all
+from core.mysql import close_quietly, connect, fetch_all
 from core.settings import KafkaSettings, MySqlSettings
 from core.topic_names import source_topics
 from core.topics import topic_ids, topic_partitions
@@ -205,10 +205,10 @@ def _sinks_hold_data(mysql: MySqlSettings) -> bool:
 
 def _drop_sinks(mysql: MySqlSettings) -> None:
     tables = data_tables() + replica_generations.table_names() + all_tables()
-    conn = pymysql.connect(**mysql.connect_kwargs(), autocommit=True)
+    conn = connect(mysql)
     try:
         with conn.cursor() as cur:
             for table in tables:
-                cur.execute(f"DROP TABLE IF EXISTS `{table}`")
+                cur.execute(f"DROP TABLE IF EXISTS `{table}`")  # DDL: committed by itself
     finally:
-        conn.close()
+        close_quietly(conn)

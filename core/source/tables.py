@@ -1,10 +1,10 @@
 """The five shop tables of the PostgreSQL source: names, columns, types, nullability, primary keys.
 
 The one statement of the source's shape in Python, matching
-core/source/migrations exactly (tests/unit/test_source_tables.py parses the
+core/source/migrations exactly (tests/unit/core/test_source_tables.py parses the
 migrations and compares). Each stage derives its own view from it: the
 replica's MySQL types (consumer.replica_schema), the generator's rows
-(generator.tables), the topics consumed (core.topics).
+(generator.tables), the topics consumed (core.topic_names).
 """
 from __future__ import annotations
 

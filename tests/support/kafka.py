@@ -1,4 +1,5 @@
-"""The one way tests read Kafka topics: TopicReader, from each topic's start or from its end when it was made."""
+"""The one way tests read Kafka topics: TopicReader, from each topic's start or from its end when it was made;
+and a consumer group's progress on them (group_lags)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka import Message as KafkaMessage
 
-from consumer.offsets import end_offsets
+from consumer.offsets import PartitionLag, end_offsets, partition_lags
 
 
 @dataclass(frozen=True)
@@ -114,3 +115,13 @@ def read_dead_letters(bootstrap: str, topic: str, keys: set[bytes], timeout: flo
                               keep=lambda letter: letter.key in keys)
     finally:
         reader.close()
+
+
+def group_lags(bootstrap: str, group: str, topics: Iterable[str]) -> list[PartitionLag]:
+    """Committed offset vs end of every partition of `topics` for consumer group `group` (read without joining
+    the group, committing nothing)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        return partition_lags(consumer, topics)
+    finally:
+        consumer.close()

@@ -8,13 +8,12 @@ from contextlib import contextmanager
 
 import pymysql
 import pytest
-from confluent_kafka import Consumer
 
-from consumer.offsets import partition_lags
 from consumer.settings import ConsumerSettings
 from consumer.verify import replica_reports
 from core.settings import MySqlSettings, SourceSettings
 from core.verify import TableReport, render
+from tests.support.kafka import group_lags
 
 
 @contextmanager
@@ -72,16 +71,12 @@ def wait_for_match(env: dict[str, str], timeout: float = 90) -> list[TableReport
 def wait_for_zero_lag(env: dict[str, str], timeout: float = 30) -> None:
     """Until the group's committed offsets reach the end of every partition it consumes."""
     settings = ConsumerSettings.from_env(env)
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap, "group.id": settings.group_id,
-                         "enable.auto.commit": False})
     deadline = time.monotonic() + timeout
-    try:
-        while True:
-            lagging = [lag for lag in partition_lags(consumer, settings.topics()) if lag.lag]
-            if not lagging:
-                return
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"the group still lags: {lagging}")
-            time.sleep(1.0)
-    finally:
-        consumer.close()
+    while True:
+        lagging = [lag for lag in group_lags(settings.kafka.bootstrap, settings.group_id, settings.topics())
+                   if lag.lag]
+        if not lagging:
+            return
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"the group still lags: {lagging}")
+        time.sleep(1.0)

@@ -1,5 +1,5 @@
 -- The e-commerce source model. Every statement is idempotent so that the
--- file can be re-applied safely; cdc.source.migrate also records it in
+-- file can be re-applied safely; core.source.migrate also records it in
 -- schema_migrations and applies it once.
 
 CREATE TABLE IF NOT EXISTS users (

@@ -7,12 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer
 
 from cdc.local import stack as local_stack
-from consumer.offsets import partition_lags
 from consumer.settings import ConsumerSettings
 from tests.support.cli import finish_live_load, run_cdc, start_live_load
+from tests.support.kafka import group_lags
 from tests.support.replica import wait_for_match, wait_for_zero_lag
 from tests.support.workers import KILL_AFTER_COMMIT, ConsumerProcess
 
@@ -68,11 +67,8 @@ def test_replica_converges_under_live_load(seeded_replica: dict[str, str], tmp_p
 def committed(env: dict[str, str]) -> int:
     """The group's committed offsets, summed over all partitions."""
     settings = ConsumerSettings.from_env(env)
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap, "group.id": settings.group_id})
-    try:
-        return sum(lag.committed or 0 for lag in partition_lags(consumer, settings.topics()))
-    finally:
-        consumer.close()
+    lags = group_lags(settings.kafka.bootstrap, settings.group_id, settings.topics())
+    return sum(lag.committed or 0 for lag in lags)
 
 
 def test_replica_survives_sigkills_and_a_mariadb_restart(
@@ -103,12 +99,9 @@ def test_replica_survives_sigkills_and_a_mariadb_restart(
 def committed_offsets(env: dict[str, str]) -> dict[tuple[str, int], int]:
     """The group's committed offset (the next to read) of every partition it committed."""
     settings = ConsumerSettings.from_env(env)
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap, "group.id": settings.group_id})
-    try:
-        return {(lag.topic, lag.partition): lag.committed for lag in partition_lags(consumer, settings.topics())
-                if lag.committed is not None}
-    finally:
-        consumer.close()
+    return {(lag.topic, lag.partition): lag.committed
+            for lag in group_lags(settings.kafka.bootstrap, settings.group_id, settings.topics())
+            if lag.committed is not None}
 
 
 def test_a_kill_between_the_mysql_commit_and_the_offset_commit_leaves_the_replica_exact_after_a_restart(

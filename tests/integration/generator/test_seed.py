@@ -6,15 +6,14 @@ from collections.abc import Iterator
 from datetime import UTC
 
 import pytest
-from click.testing import CliRunner
 
 from core.settings import SourceSettings
 from core.source.tables import SOURCE_TABLES
-from generator.cli import generate
 from generator.dataset import SeedPlan
 from generator.errors import GeneratorError
 from generator.model import Timeline
 from generator.seed import SeedSummary, seed_database
+from tests.support.cli import run_cdc
 from tests.support.scratch_source import (
     LINE_PRICE_MISMATCHES,
     ORDERS_WITHOUT_LINES,
@@ -174,12 +173,9 @@ def test_append_never_puts_a_product_priced_above_the_maximum_in_an_order(empty_
 
 def test_cli_seed_applies_the_schema_to_a_new_database_and_prints_the_rows(pg_admin_dsn: str) -> None:
     with scratch_database(pg_admin_dsn, migrate=False) as settings:
-        result = CliRunner().invoke(
-            generate,
-            ["seed", "--users", "20", "--categories", "4", "--products", "10", "--orders", "50", "--seed", "3"],
-            env={"PG_DSN": settings.dsn},
-        )
-        assert result.exit_code == 0, result.output
+        result = run_cdc("generate", "seed", "--users", "20", "--categories", "4", "--products", "10",
+                         "--orders", "50", "--seed", "3", env={"PG_DSN": settings.dsn})
+        assert result.returncode == 0, result.stdout + result.stderr
         assert row_counts(settings)["orders"] == 50
         assert re.search(r"^orders +50$", result.stdout, re.MULTILINE), result.stdout
 
@@ -188,9 +184,9 @@ def test_cli_seed_of_a_database_with_data_fails_with_a_hint_at_append(
     seeded: tuple[SourceSettings, SeedSummary],
 ) -> None:
     settings, _ = seeded
-    result = CliRunner().invoke(generate, ["seed"], env={"PG_DSN": settings.dsn})
-    assert isinstance(result.exception, GeneratorError)
-    assert "--append" in str(result.exception)
+    result = run_cdc("generate", "seed", env={"PG_DSN": settings.dsn})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert re.search(r"^error: the database already holds data.*--append", result.stderr, re.MULTILINE), result.stderr
 
 
 def test_cli_seed_if_empty_leaves_a_database_with_data_alone_and_succeeds(
@@ -199,8 +195,8 @@ def test_cli_seed_if_empty_leaves_a_database_with_data_alone_and_succeeds(
     settings, _ = seeded
     before = row_counts(settings)
 
-    result = CliRunner().invoke(generate, ["seed", "--if-empty"], env={"PG_DSN": settings.dsn})
+    result = run_cdc("generate", "seed", "--if-empty", env={"PG_DSN": settings.dsn})
 
-    assert result.exit_code == 0, result.output
-    assert "not seeding: the source already holds data" in result.output
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "not seeding: the source already holds data" in result.stdout
     assert row_counts(settings) == before

@@ -4,9 +4,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
+
 from bench.cli import LiveReport, SeedReport
-from bench.report import Machine, measures_table, percentile
-from bench.stack import load_env, mysql_url, on_database
+from bench.report import Machine, machine_line, measures_table, percentile
+from bench.stack import mysql_url, on_database, stack_env
+from cdc.local.stack import StackState
 from core.settings import MySqlSettings
 from generator.dataset import FirstIds
 from generator.live import LiveSummary
@@ -46,10 +49,20 @@ def test_another_database_on_the_same_server_and_its_url() -> None:
     assert MySqlSettings.from_env({"MYSQL_URL": mysql_url(other)}) == other
 
 
-def test_load_env_reads_a_stack_env_file(tmp_path: Path) -> None:
-    path = tmp_path / "stack.env"
-    path.write_text("# the stack\nKAFKA_BOOTSTRAP=127.0.0.1:9092\n\nMYSQL_URL = mysql://root@h:1/db\n")
-    assert load_env(path) == {"KAFKA_BOOTSTRAP": "127.0.0.1:9092", "MYSQL_URL": "mysql://root@h:1/db"}
+def test_the_settings_of_a_running_stack_are_its_states(tmp_path: Path) -> None:
+    env = {"KAFKA_BOOTSTRAP": "127.0.0.1:9092", "MYSQL_URL": "mysql://root@h:1/db"}
+    StackState(tmp_path, env=env).save()
+    assert stack_env(tmp_path / "stack.env") == env
+
+
+def test_no_stack_no_settings(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="no running stack"):
+        stack_env(tmp_path / "stack.env")
+
+
+def test_the_machine_line_names_the_cpus_and_when_the_load_was_read() -> None:
+    line = machine_line("end")
+    assert line.startswith("machine: ") and "CPUs (nproc " in line and line.endswith("at the end (shared machine)")
 
 
 def test_the_bench_reads_the_generators_json_summaries() -> None:
