@@ -75,6 +75,9 @@ from marts.verify import mart_reports
 
 ORDERS, LINES = STATE_TABLES["orders"], STATE_TABLES["order_details"]
 Table = list[tuple[str, str]]
+# The scale part's bulk statements (copy, bootstrap, recompute of 1M orders) run for minutes: a
+# worker's read timeout (core.settings.MYSQL_IO_TIMEOUT_S) would cut them off.
+BULK_IO_TIMEOUT = 3600.0
 
 
 def end_offsets(kafka: KafkaSettings) -> dict[tuple[str, int], int]:
@@ -266,7 +269,8 @@ def replica_copy_ddl(table: str) -> str:
 def copy_source(source: SourceSettings, replica: MySqlSettings) -> int:
     """The five source tables, the columns the marts read, into the (new) database of `replica`, streamed."""
     rows_copied = 0
-    with closing(connect(replica, database=False)) as conn, closing(psycopg2.connect(source.dsn)) as pg:
+    with closing(connect(replica, database=False, io_timeout=BULK_IO_TIMEOUT)) as conn, \
+            closing(psycopg2.connect(source.dsn)) as pg:
         with conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE `{replica.url.database}`")
         conn.select_db(replica.url.database)
@@ -308,7 +312,7 @@ def bootstrap(conn: Any, replica: str) -> None:
 
 def recompute_seconds(replica: MySqlSettings) -> float:
     """Both marts with their defining SQL, on the replica copy (results fetched, nothing written)."""
-    conn = connect(replica)
+    conn = connect(replica, io_timeout=BULK_IO_TIMEOUT)
     try:
         started = time.perf_counter()
         with conn.cursor() as cur:
@@ -386,7 +390,7 @@ def scale(env: dict[str, str], source: SourceSettings, base: MySqlSettings, size
     name = f"marts_bench_scale_{uuid.uuid4().hex[:8]}"
     mysql, replica = on_database(base, name), on_database(base, f"{name}_replica")
     ensure_schema(mysql)
-    conn = connect(mysql)
+    conn = connect(mysql, io_timeout=BULK_IO_TIMEOUT)
     try:
         started = time.monotonic()
         rows = copy_source(source, replica)

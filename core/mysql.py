@@ -20,7 +20,7 @@ import pymysql
 from pymysql.connections import Connection
 
 from core.errors import MySqlUnavailable
-from core.settings import MySqlSettings
+from core.settings import MYSQL_IO_TIMEOUT_S, MySqlSettings
 
 TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 
@@ -60,10 +60,10 @@ def is_lock_conflict(exc: BaseException) -> bool:
 
 
 def connect(mysql: MySqlSettings, *, session: Sequence[str] = (), database: bool = True,
-            connect_timeout: float = 10.0) -> Connection:
+            connect_timeout: float = 10.0, io_timeout: float = MYSQL_IO_TIMEOUT_S) -> Connection:
     """A worker's connection (MySqlSettings.worker_kwargs) with the `session` statements run on it;
     without `database` it selects none (for a caller that creates it). MySqlUnavailable if it fails."""
-    kwargs = mysql.worker_kwargs(connect_timeout)
+    kwargs = mysql.worker_kwargs(connect_timeout, io_timeout)
     if not database:
         kwargs.pop("database")
     conn: Connection | None = None

@@ -150,11 +150,12 @@ class MySqlSettings:
             "database": self.url.database,
         }
 
-    def worker_kwargs(self, connect_timeout: float = 10.0) -> dict[str, object]:
+    def worker_kwargs(self, connect_timeout: float = 10.0,
+                      io_timeout: float = MYSQL_IO_TIMEOUT_S) -> dict[str, object]:
         """A worker's connection: transactions by hand, and no wait without end on a server that hangs."""
         return {**self.connect_kwargs(), "charset": "utf8mb4", "autocommit": False,
-                "connect_timeout": connect_timeout, "read_timeout": MYSQL_IO_TIMEOUT_S,
-                "write_timeout": MYSQL_IO_TIMEOUT_S, "max_allowed_packet": MYSQL_MAX_ALLOWED_PACKET}
+                "connect_timeout": connect_timeout, "read_timeout": io_timeout,
+                "write_timeout": io_timeout, "max_allowed_packet": MYSQL_MAX_ALLOWED_PACKET}
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pymysql.connections import Connection
 from core import mysql as core_mysql
 from core.generations import ids_ddl
 from core.mysql import TABLE_OPTIONS
-from core.settings import MySqlSettings
+from core.settings import MYSQL_IO_TIMEOUT_S, MySqlSettings
 from core.truncation import watermarks_ddl
 from marts.definitions import MARTS, MartSpec
 from marts.state_tables import STATE_TABLES, StateTable
@@ -36,9 +36,9 @@ POSITION_TYPE = "BIGINT NULL"  # NULL: stored before positions were kept, or by 
 TOPICS = "mart_topics"  # the id of each source topic the offsets refer to (see marts.generations)
 
 
-def connect(mysql: MySqlSettings, database: bool = True) -> Connection:
+def connect(mysql: MySqlSettings, database: bool = True, io_timeout: float = MYSQL_IO_TIMEOUT_S) -> Connection:
     """A marts connection; MySqlUnavailable if MySQL cannot be reached."""
-    return core_mysql.connect(mysql, session=SESSION, database=database)
+    return core_mysql.connect(mysql, session=SESSION, database=database, io_timeout=io_timeout)
 
 
 def state_ddl(table: StateTable[Any]) -> str:
