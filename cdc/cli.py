@@ -135,16 +135,20 @@ def connectors_apply(timeout: float | None) -> None:
 @connectors.command("status")
 def connectors_status() -> None:
     """Show the connector's and its tasks' states; exit 1 unless all run."""
+    from connectors.password_reference import unresolved_password_hint
     from connectors.settings import ConnectorSettings
     from connectors.template import render
     from core.kafka_connect import ConnectClient, first_lines, restart_advice
 
     settings = ConnectorSettings.from_env()
-    name, _ = render(settings)
+    name, config = render(settings)
     current = ConnectClient(settings.connect_url).status(name)
     click.echo(current.describe())
     if current.trace:
         click.echo(first_lines(current.trace))
+        hint = unresolved_password_hint(current.trace, config)
+        if hint:
+            click.echo(hint)
     if current.failed:
         click.echo(restart_advice(settings.connect_url, current))
     if not current.running:

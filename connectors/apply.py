@@ -5,6 +5,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+from connectors.password_reference import unresolved_password_hint
+from core.errors import ConnectorError
 from core.kafka_connect import ConnectClient, ConnectorStatus
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,18 @@ def apply_connector(client: ConnectClient, name: str, config: dict[str, str], ti
     An unchanged but FAILED connector is restarted with its failed tasks (the cause may be fixed now).
     After an update, the status read right after the PUT can still be the old instance's RUNNING
     (the restart comes a moment later), so the connector must stay RUNNING for UPDATE_STEADY_SECONDS.
+    A password refused by the database comes with a hint on the worker's config provider.
     """
+    try:
+        return _apply(client, name, config, timeout)
+    except ConnectorError as exc:
+        hint = unresolved_password_hint(str(exc), config)
+        if hint is None:
+            raise
+        raise ConnectorError(f"{exc}\n{hint}") from exc
+
+
+def _apply(client: ConnectClient, name: str, config: dict[str, str], timeout: float) -> AppliedConnector:
     current = client.config(name)
     if current == {**config, "name": name}:
         log.info("connector %s on %s is up to date", name, client.base_url)

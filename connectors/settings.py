@@ -28,14 +28,13 @@ class ConnectorSettings:
     slot_name: str
     topic_partitions: int
     topic_replication_factor: int
-    database: DatabaseUrl  # the source as the Connect worker reaches it
+    # The source as the Connect worker reaches it. Its password stays out of the rendered config (a config
+    # provider reference, connectors/password_reference.py); the local stack hands it to its worker.
+    database: DatabaseUrl
     timeout_seconds: int
 
     @classmethod
     def from_env(cls, env: Env = os.environ) -> ConnectorSettings:
-        # Connect may reach PostgreSQL under another name than the CLI does
-        # (compose service names), and should use a replication-only user.
-        dsn = text(env, "DEBEZIUM_PG_DSN", "") or required(env, "PG_DSN", PG_DSN_EXAMPLE)
         return cls(
             connect_url=required(env, "CONNECT_URL", "http://127.0.0.1:8083").rstrip("/"),
             name=connector_name(env),
@@ -43,6 +42,14 @@ class ConnectorSettings:
             slot_name=text(env, "SLOT_NAME", "cdc_shop"),
             topic_partitions=topic_partitions(env),
             topic_replication_factor=topic_replication_factor(env),
-            database=DatabaseUrl.parse(dsn, variable="DEBEZIUM_PG_DSN/PG_DSN", default_port=5432),
+            database=source_database(env),
             timeout_seconds=integer(env, "CONNECTOR_TIMEOUT", 120),
         )
+
+
+def source_database(env: Env = os.environ) -> DatabaseUrl:
+    """The source as the Connect worker reaches it, with the connector's user."""
+    # Connect may reach PostgreSQL under another name than the CLI does
+    # (compose service names), and should use a replication-only user.
+    dsn = text(env, "DEBEZIUM_PG_DSN", "") or required(env, "PG_DSN", PG_DSN_EXAMPLE)
+    return DatabaseUrl.parse(dsn, variable="DEBEZIUM_PG_DSN/PG_DSN", default_port=5432)

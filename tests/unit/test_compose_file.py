@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from cdc.local import connect
+from connectors.password_reference import PASSWORD_VARIABLE, worker_properties
 from connectors.settings import ConnectorSettings
 from consumer.settings import ConsumerSettings
 from core.limits import MAX_SLOT_WAL_KEEP_SIZE, MESSAGE_MAX_BYTES, MYSQL_MAX_ALLOWED_PACKET
@@ -46,7 +47,18 @@ def compose_schema() -> dict[str, Any]:
 
 def interpolate(value: str) -> str:
     """Compose's ${VAR} substitution from .env ($$ is a literal $)."""
-    return re.sub(r"(?<!\$)\$\{(\w+)\}", lambda match: DOTENV[match.group(1)], value)
+    return re.sub(r"\$\$|\$\{(\w+)\}", lambda match: "$" if match.group(0) == "$$" else DOTENV[match.group(1)], value)
+
+
+def environment(service: str) -> dict[str, str]:
+    """The service's environment as its container gets it."""
+    return {key: interpolate(str(value)) for key, value in SERVICES[service].get("environment", {}).items()}
+
+
+def debezium_image_worker_properties(env: dict[str, str]) -> dict[str, str]:
+    """The worker settings the Debezium image's entrypoint writes from CONNECT_* variables."""
+    return {key.removeprefix("CONNECT_").lower().replace("_", "."): value
+            for key, value in env.items() if key.startswith("CONNECT_")}
 
 
 def cdc_command(service: dict[str, Any]) -> tuple[str, ...] | None:
@@ -206,3 +218,39 @@ def test_the_image_copies_every_package_the_project_installs() -> None:
     copied = set(re.findall(r"^COPY (\w+) \./\1$", (ROOT / "Dockerfile").read_text(), flags=re.M))
 
     assert packages - copied == set()
+
+
+def test_every_published_port_is_bound_to_the_loopback_address() -> None:
+    published = {name: service["ports"] for name, service in SERVICES.items() if "ports" in service}
+
+    assert published and all(
+        str(port).startswith("127.0.0.1:") for ports in published.values() for port in ports
+    ), published
+
+
+def test_kafka_advertises_its_host_listener_on_the_address_it_is_published_on() -> None:
+    assert "HOST://127.0.0.1:29092" in SERVICES["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+
+
+def test_connect_worker_enables_the_config_provider_the_connector_password_needs() -> None:
+    properties = debezium_image_worker_properties(environment("connect"))
+
+    assert worker_properties().items() <= properties.items()
+    assert properties["config.providers.env.param.allowlist.pattern"] == "^DEBEZIUM_PG_PASSWORD$"
+
+
+def test_connect_worker_gets_the_replication_users_password_in_its_environment() -> None:
+    assert environment("connect")[PASSWORD_VARIABLE] == DOTENV["DEBEZIUM_DB_PASSWORD"]
+
+
+def test_the_connector_service_does_not_get_the_replication_users_password() -> None:
+    connector = environment("connector")
+
+    assert ConnectorSettings.from_env(connector).database.password == ""
+    assert DOTENV["DEBEZIUM_DB_PASSWORD"] not in " ".join(connector.values())
+
+
+def test_only_postgres_and_connect_get_the_replication_users_password() -> None:
+    given = {name for name in SERVICES if DOTENV["DEBEZIUM_DB_PASSWORD"] in " ".join(environment(name).values())}
+
+    assert given == {"postgres", "connect"}

@@ -1,5 +1,6 @@
 import json
 
+from connectors.password_reference import PASSWORD_REFERENCE
 from connectors.settings import ConnectorSettings
 from connectors.template import render, template_text
 from core.limits import MESSAGE_MAX_BYTES
@@ -13,19 +14,38 @@ ENV = {
 }
 
 
-def test_render_substitutes_hosts_credentials_and_names() -> None:
+def test_render_substitutes_hosts_user_and_names() -> None:
     name, config = render(ConnectorSettings.from_env(ENV))
 
     assert name == "shop-postgres"
     assert (config["database.hostname"], config["database.port"], config["database.dbname"]) == ("postgres", "5432", "shop")
-    assert (config["database.user"], config["database.password"]) == ("dbz", 'pa"ss')
+    assert config["database.user"] == "dbz"
     assert (config["slot.name"], config["topic.prefix"]) == ("slot_a", "acme")
 
 
-def test_rendered_config_leaves_no_placeholder() -> None:
+def test_rendered_password_is_the_config_provider_reference() -> None:
     _, config = render(ConnectorSettings.from_env(ENV))
 
-    assert not [key for key, value in config.items() if "${" in value]
+    assert config["database.password"] == PASSWORD_REFERENCE == "${env:DEBEZIUM_PG_PASSWORD}"
+
+
+def test_the_dsns_password_is_never_rendered() -> None:
+    _, config = render(ConnectorSettings.from_env(ENV))
+
+    assert 'pa"ss' not in json.dumps(config)
+
+
+def test_the_template_holds_no_password_literal() -> None:
+    config = json.loads(template_text())["config"]
+
+    assert [key for key in config if "password" in key] == ["database.password"]
+    assert config["database.password"] == "$" + PASSWORD_REFERENCE  # $$: string.Template's literal $
+
+
+def test_rendered_config_leaves_no_placeholder_but_the_password_reference() -> None:
+    _, config = render(ConnectorSettings.from_env(ENV))
+
+    assert [key for key, value in config.items() if "${" in value] == ["database.password"]
 
 
 def test_template_keeps_decimals_exact_and_streams_truncates() -> None:
