@@ -3,7 +3,8 @@
 mariadb-install-db (--auth-root-authentication-method=normal) creates root
 accounts without a password (localhost, 127.0.0.1, ::1, the host name) and
 anonymous accounts; the first start gives every root account the stack's
-password and drops the anonymous ones (require_root_password).
+password and drops the anonymous ones and those by host name, which
+--skip-name-resolve leaves unusable (require_root_password).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pymysql
+from pymysql.cursors import Cursor
 
 from cdc.errors import LocalStackError
 from cdc.local.processes import ProcessRecord, spawn, wait_until
@@ -25,6 +27,7 @@ DATABASE = "shop"
 HOST = "127.0.0.1"
 ROOT = "root"
 ACCESS_DENIED = 1045
+OPERATION_FAILED = 1396  # ER_CANNOT_USER: ALTER/DROP USER of an account the server does not know
 
 
 def _binary(name: str) -> str:
@@ -51,6 +54,7 @@ def init_datadir(data: Path, log: Path) -> None:
 
 
 def start(data: Path, port: int, log: Path, die_with_parent: bool, password: str) -> ProcessRecord:
+    data.chmod(0o700)  # the tables' files, for the server's user only (mariadb-install-db leaves it 0755)
     record = spawn(
         "mariadb",
         [
@@ -103,13 +107,25 @@ def require_root_password(port: int, password: str) -> bool:
             # This connection's own account last: if this is interrupted, the next start does it all again.
             accounts = sorted(cur.fetchall(), key=lambda account: (account[0] == ROOT, "@".join(account) == current))
             for user, host in accounts:
-                if user:
-                    cur.execute("ALTER USER %s@%s IDENTIFIED BY %s", (user, host, password))
-                else:
-                    cur.execute("DROP USER %s@%s", (user, host))
+                _secure_account(cur, user, host, password)
+            cur.execute("FLUSH PRIVILEGES")
     finally:
         conn.close()
     return True
+
+
+def _secure_account(cur: Cursor, user: str, host: str, password: str) -> None:
+    """Root gets the password, an anonymous account goes; an account by host name goes too, straight from
+    the grant table: --skip-name-resolve makes the server ignore it, and ALTER and DROP USER with it."""
+    try:
+        if user:
+            cur.execute("ALTER USER %s@%s IDENTIFIED BY %s", (user, host, password))
+        else:
+            cur.execute("DROP USER %s@%s", (user, host))
+    except pymysql.err.OperationalError as exc:
+        if error_code(exc) != OPERATION_FAILED:
+            raise
+        cur.execute("DELETE FROM mysql.global_priv WHERE User = %s AND Host = %s", (user, host))
 
 
 def create_database(port: int, password: str) -> None:

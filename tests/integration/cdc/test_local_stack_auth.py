@@ -15,11 +15,11 @@ from core.settings import DatabaseUrl, MySqlSettings, SourceSettings
 pytestmark = pytest.mark.integration
 
 ACCESS_DENIED = 1045
-# Accounts that log in with an empty password (mariadb.sys is locked; roles cannot log in).
+# Accounts that log in with an empty password (mariadb.sys has none but is locked).
 PASSWORDLESS_ACCOUNTS = """
-SELECT User, Host FROM mysql.user
-WHERE authentication_string = '' AND plugin IN ('', 'mysql_native_password')
-  AND is_role = 'N' AND account_locked = 'N'
+SELECT User, Host FROM mysql.global_priv
+WHERE JSON_VALUE(Priv, '$.authentication_string') = '' AND JSON_VALUE(Priv, '$.plugin') = 'mysql_native_password'
+  AND IFNULL(JSON_VALUE(Priv, '$.account_locked'), 'false') = 'false'
 """
 
 
