@@ -82,7 +82,7 @@ from confluent_kafka import OFFSET_BEGINNING, KafkaError
 
 from bench import cli, topics
 from bench.report import machine_line, measures_table, percentile
-from bench.stack import on_database, own_stack, stop_connect
+from bench.stack import own_stack, stop_connect
 from consumer.app import Replicator
 from consumer.batch import Batch
 from consumer.envelope import ChangeEvent, DecodeError, Skip, decode
@@ -432,7 +432,7 @@ def main() -> None:
         print(f"latency: seed, then `cdc generate live --rate {args.live_rate:g}` for {args.live_seconds:g} s ...",
               flush=True)
         lag = latency(env, replace(ConsumerSettings.from_env({**env, "CONSUMER_GROUP": f"bench-latency-{uid}"}),
-                                   mysql=on_database(base, f"bench_latency_{uid}")),
+                                   mysql=base.on_database(f"bench_latency_{uid}")),
                       args.live_rate, args.live_workers, args.live_seconds)
 
         topic_tables = ConsumerSettings.from_env(env).topics()
@@ -449,8 +449,8 @@ def main() -> None:
 
         drains, ceilings = [], []
         for run in range(args.repeat):
-            replica = on_database(base, f"bench_replica_{uid}_{run}")
-            direct = on_database(base, f"bench_ceiling_{uid}_{run}")
+            replica = base.on_database(f"bench_replica_{uid}_{run}")
+            direct = base.on_database(f"bench_ceiling_{uid}_{run}")
             settings = replace(ConsumerSettings.from_env({**env, "CONSUMER_GROUP": f"bench-{uid}-{run}",
                                                           "STATS_INTERVAL": "5"}), mysql=replica)
             drains.append(drain(settings, expected))

@@ -56,7 +56,7 @@ from confluent_kafka import TopicPartition
 
 from bench import cli, topics
 from bench.report import machine_line, measures_table, percentile
-from bench.stack import drop_database, mysql_url, on_database, own_stack, stack_env, stop_connect
+from bench.stack import drop_database, own_stack, stack_env, stop_connect
 from cdc.local.stack import StackState
 from consumer.offsets import end_offsets as partition_ends
 from consumer.replica_schema import REPLICA_TABLES
@@ -388,7 +388,7 @@ def scale(env: dict[str, str], source: SourceSettings, base: MySqlSettings, size
     seeded = time.monotonic() - started
     total = source_orders(source)
     name = f"marts_bench_scale_{uuid.uuid4().hex[:8]}"
-    mysql, replica = on_database(base, name), on_database(base, f"{name}_replica")
+    mysql, replica = base.on_database(name), base.on_database(f"{name}_replica")
     ensure_schema(mysql)
     conn = connect(mysql, io_timeout=BULK_IO_TIMEOUT)
     try:
@@ -431,8 +431,8 @@ def run(args: argparse.Namespace, stack_env: dict[str, str], stack: StackState |
     env = {**os.environ, **stack_env}
     source, kafka, base = SourceSettings.from_env(env), KafkaSettings.from_env(env), MySqlSettings.from_env(env)
     name = f"marts_bench_{uuid.uuid4().hex[:8]}"
-    mysql = on_database(base, name)
-    env.update({"MYSQL_URL": mysql_url(mysql), "MARTS_APP_ID": f"bench-{name}", "MARTS_DATA_DIR": f"/tmp/{name}"})
+    mysql = base.on_database(name)
+    env.update({"MYSQL_URL": mysql.to_url(), "MARTS_APP_ID": f"bench-{name}", "MARTS_DATA_DIR": f"/tmp/{name}"})
     table: Table = []
     if args.orders:
         seed(env, args.orders)

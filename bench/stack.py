@@ -6,7 +6,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 from cdc.local import stack as local_stack
@@ -46,18 +45,6 @@ def stack_env(path: Path) -> dict[str, str]:
     if not env:
         raise SystemExit(f"no running stack in {path.parent} (start one with `cdc local up --dir DIR`)")
     return env
-
-
-def on_database(base: MySqlSettings, database: str) -> MySqlSettings:
-    """The same MySQL server, another database."""
-    return MySqlSettings(url=replace(base.url, database=database))
-
-
-def mysql_url(settings: MySqlSettings) -> str:
-    """The MYSQL_URL value of `settings`."""
-    url = settings.url
-    credentials = f"{url.user}:{url.password}" if url.password else url.user
-    return f"mysql://{credentials}@{url.host}:{url.port}/{url.database}"
 
 
 def drop_database(base: MySqlSettings, database: str) -> None:

@@ -10,9 +10,9 @@ import logging
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from core.errors import ConfigError
 from core.limits import MYSQL_MAX_ALLOWED_PACKET
@@ -116,6 +116,13 @@ class DatabaseUrl:
             password=unquote(parts.password or ""),
         )
 
+    def to_url(self, scheme: str) -> str:
+        """The URL of these parts, user and password percent-encoded (``parse`` reads it back unchanged)."""
+        credentials = quote(self.user, safe="")
+        if self.password:
+            credentials += ":" + quote(self.password, safe="")
+        return f"{scheme}://{credentials}@{self.host}:{self.port}/{self.database}"
+
 
 @dataclass(frozen=True)
 class SourceSettings:
@@ -140,6 +147,14 @@ class MySqlSettings:
     def from_env(cls, env: Env = os.environ) -> MySqlSettings:
         raw = required(env, "MYSQL_URL", "mysql://root@127.0.0.1:3306/shop")
         return cls(url=DatabaseUrl.parse(raw, variable="MYSQL_URL", default_port=3306))
+
+    def on_database(self, database: str) -> MySqlSettings:
+        """The same server and account, another database."""
+        return MySqlSettings(url=replace(self.url, database=database))
+
+    def to_url(self) -> str:
+        """The MYSQL_URL value of these settings."""
+        return self.url.to_url("mysql")
 
     def connect_kwargs(self) -> dict[str, object]:
         return {

@@ -1,4 +1,11 @@
-"""A private PostgreSQL cluster with wal_level=logical."""
+"""A private PostgreSQL cluster with wal_level=logical, password authentication only.
+
+initdb --auth=scram-sha-256 writes a pg_hba.conf that asks every connection
+for the password, on TCP and on the unix socket, replication ones (Debezium)
+included; the superuser's password is the stack's, given once at initdb.
+A cluster initialised before the stack had passwords (trust) is brought to
+the same state when it starts (require_password_auth).
+"""
 from __future__ import annotations
 
 import os
@@ -6,17 +13,33 @@ import pwd
 import shutil
 import signal
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg2
+from psycopg2 import sql
 
 from cdc.errors import LocalStackError
 from cdc.local.processes import ProcessRecord, spawn, wait_until
 from core.limits import MAX_SLOT_WAL_KEEP_SIZE
+from core.settings import DatabaseUrl
 
 # initdb and postgres refuse to run as root; root runs them as this system user.
 SERVICE_USER = "cdc-postgres"
+SUPERUSER = "postgres"
 DATABASE = "shop"
+AUTH_METHOD = "scram-sha-256"
+# What initdb --auth=scram-sha-256 writes, comments left out.
+PG_HBA = f"""# Written by `cdc local up`: every connection needs the password.
+local   all             all                                     {AUTH_METHOD}
+host    all             all             127.0.0.1/32            {AUTH_METHOD}
+host    all             all             ::1/128                 {AUTH_METHOD}
+local   replication     all                                     {AUTH_METHOD}
+host    replication     all             127.0.0.1/32            {AUTH_METHOD}
+host    replication     all             ::1/128                 {AUTH_METHOD}
+"""
 
 
 def bin_dir() -> Path:
@@ -51,16 +74,17 @@ def _chown(path: Path, user: str | None) -> None:
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
-def init_cluster(data: Path, log: Path) -> None:
+def init_cluster(data: Path, log: Path, password: str) -> None:
     user = _run_as()
     data.mkdir(parents=True, exist_ok=True)
     _chown(data, user)
     data.chmod(0o700)
-    result = subprocess.run(
-        [str(bin_dir() / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-         "--encoding=UTF8", "--locale=C.UTF-8"],
-        user=user, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    with _password_file(data.parent / ".postgres-password", password, user) as pwfile:
+        result = subprocess.run(
+            [str(bin_dir() / "initdb"), "-D", str(data), "-U", SUPERUSER, f"--auth={AUTH_METHOD}",
+             f"--pwfile={pwfile}", "--encoding=UTF8", "--locale=C.UTF-8"],
+            user=user, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
     log.write_text(result.stdout)
     if result.returncode != 0:
         hint = ""
@@ -85,7 +109,21 @@ log_timezone = 'UTC'
         conf.write(settings)
 
 
-def start(data: Path, port: int, log: Path, die_with_parent: bool) -> ProcessRecord:
+@contextmanager
+def _password_file(path: Path, password: str, user: str | None) -> Iterator[Path]:
+    """The password in a file only its reader may read (created 0600), removed once initdb has read it."""
+    path.unlink(missing_ok=True)  # left by an interrupted initdb
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(password + "\n")
+        _chown(path, user)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def start(data: Path, port: int, log: Path, die_with_parent: bool, password: str) -> ProcessRecord:
     record = spawn(
         "postgres",
         [str(bin_dir() / "postgres"), "-D", str(data), "-p", str(port)],
@@ -94,20 +132,44 @@ def start(data: Path, port: int, log: Path, die_with_parent: bool) -> ProcessRec
         stop_signal=signal.SIGINT,  # "fast" shutdown: do not wait for Debezium's session
         die_with_parent=die_with_parent,
     )
-    wait_until("postgres", lambda: _accepts(port), timeout=60, record=record)
+    wait_until("postgres", lambda: _accepts(port, password), timeout=60, record=record)
     return record
 
 
-def _accepts(port: int) -> bool:
+def _superuser(port: int, password: str) -> DatabaseUrl:
+    return DatabaseUrl(host="127.0.0.1", port=port, user=SUPERUSER, database="postgres", password=password)
+
+
+def _accepts(port: int, password: str) -> bool:
     try:
-        psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres").close()
+        psycopg2.connect(_superuser(port, password).to_url("postgresql"), connect_timeout=2).close()
     except psycopg2.OperationalError:
         return False
     return True
 
 
-def create_database(port: int) -> None:
-    conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
+def require_password_auth(data: Path, port: int, password: str) -> bool:
+    """Give a cluster that lets anyone in without a password (trust, from before the stack had passwords)
+    the superuser's password and the pg_hba.conf of initdb --auth=scram-sha-256; True if it had to."""
+    conn = psycopg2.connect(_superuser(port, password).to_url("postgresql"))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_hba_file_rules WHERE auth_method IS DISTINCT FROM %s",
+                        (AUTH_METHOD,))
+            (other_rules,) = cur.fetchone()
+            if not other_rules:
+                return False
+            cur.execute(sql.SQL("ALTER ROLE {} PASSWORD %s").format(sql.Identifier(SUPERUSER)), (password,))
+            (data / "pg_hba.conf").write_text(PG_HBA)  # in place: the file keeps its owner
+            cur.execute("SELECT pg_reload_conf()")
+            return True
+    finally:
+        conn.close()
+
+
+def create_database(port: int, password: str) -> None:
+    conn = psycopg2.connect(_superuser(port, password).to_url("postgresql"))
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
@@ -118,5 +180,6 @@ def create_database(port: int) -> None:
         conn.close()
 
 
-def dsn(port: int) -> str:
-    return f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}"
+def dsn(port: int, password: str) -> str:
+    """PG_DSN: the stack's database, as the superuser."""
+    return replace(_superuser(port, password), database=DATABASE).to_url("postgresql")

@@ -2,13 +2,16 @@
 
 DIR/stack.json records every started process (pid + start time) as soon as
 it runs, so `down` can stop a half-started stack too; DIR/stack.env holds the
-settings that point every `cdc` command at this stack.
+settings that point every `cdc` command at this stack. Both hold the stack's
+database passwords (generated once per stack): they are created readable by
+their owner only.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+import secrets
 import sys
 import time
 import uuid
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 
 STATE_FILE = "stack.json"
 ENV_FILE = "stack.env"
+PASSWORD_BYTES = 24  # of randomness: 32 URL-safe characters
 # Stop order: whatever reads from a part stops before that part.
 STOP_ORDER = ("marts", "consumer", "connect", "broker", "mariadb", "postgres")
 
@@ -44,11 +48,13 @@ Progress = Callable[[str], None]
 @dataclass
 class StackState:
     folder: Path
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # its URLs hold the passwords
     processes: dict[str, ProcessRecord] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)  # per part: kept across down/up
     connect_group: str = ""  # Kafka Connect's group id (its internal topics' names), kept too
     handover: dict[str, Any] | None = None  # what `down` saved for the next broker (cdc.local.handover)
+    # Per database part ("postgres", "mariadb"): its superuser's password, generated once, kept across down/up.
+    passwords: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def state_file(self) -> Path:
@@ -68,7 +74,7 @@ class StackState:
         data = json.loads(path.read_text())
         records = {name: ProcessRecord.from_json(item) for name, item in data["processes"].items()}
         return cls(folder, dict(data["env"]), records, dict(data.get("ports", {})), data.get("connect_group", ""),
-                   data.get("handover"))
+                   data.get("handover"), dict(data.get("passwords", {})))
 
     def save(self) -> None:
         payload = {
@@ -77,10 +83,16 @@ class StackState:
             "ports": self.ports,
             "connect_group": self.connect_group,
             "handover": self.handover,
+            "passwords": self.passwords,
         }
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(payload, indent=2))
-        tmp.replace(self.state_file)
+        write_private(self.state_file, json.dumps(payload, indent=2))
+
+    def password(self, part: str) -> str:
+        """The part's superuser password from an earlier run of this folder, else a new one (recorded)."""
+        if part not in self.passwords:
+            self.passwords[part] = secrets.token_urlsafe(PASSWORD_BYTES)
+            self.save()
+        return self.passwords[part]
 
     def add(self, record: ProcessRecord) -> None:
         self.processes[record.name] = record
@@ -110,8 +122,17 @@ def write_env_file(folder: Path, env: Mapping[str, str]) -> Path:
     path = folder / ENV_FILE
     lines = ["# Written by `cdc local up`. Use: set -a; . " + str(path) + "; set +a"]
     lines += [f"{key}={value}" for key, value in env.items()]
-    path.write_text("\n".join(lines) + "\n")
+    write_private(path, "\n".join(lines) + "\n")
     return path
+
+
+def write_private(path: Path, content: str) -> None:
+    """Replace `path` with `content` in a file readable by its owner only, from its creation on."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)  # left by an interrupted write, maybe with another mode
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(content)
+    tmp.replace(path)
 
 
 INFRA = ("postgres", "mariadb", "broker", "connect")  # in start order
@@ -169,13 +190,16 @@ def _port(state: StackState, part: str) -> int:
 
 def _start_postgres(state: StackState, progress: Progress, die_with_parent: bool) -> None:
     port, data, logs = _port(state, "postgres"), state.folder / "postgres", state.logs
+    password = state.password("postgres")
     if not (data / "PG_VERSION").exists():
-        progress("initialising PostgreSQL cluster")
-        postgres.init_cluster(data, logs / "initdb.log")
+        progress("initialising PostgreSQL cluster (password authentication)")
+        postgres.init_cluster(data, logs / "initdb.log", password)
     progress(f"starting PostgreSQL on 127.0.0.1:{port} (wal_level=logical)")
-    state.add(postgres.start(data, port, logs / "postgres.log", die_with_parent))
-    postgres.create_database(port)
-    state.env["PG_DSN"] = postgres.dsn(port)
+    state.add(postgres.start(data, port, logs / "postgres.log", die_with_parent, password))
+    if postgres.require_password_auth(data, port, password):
+        progress("PostgreSQL let connections in without a password: it now asks every one for the stack's")
+    postgres.create_database(port, password)
+    state.env["PG_DSN"] = postgres.dsn(port, password)
     applied = apply_migrations(SourceSettings(dsn=state.env["PG_DSN"]))
     progress(f"source schema applied ({', '.join(applied) or 'already up to date'})")
 
@@ -186,9 +210,12 @@ def _start_mariadb(state: StackState, progress: Progress, die_with_parent: bool)
         progress("initialising MariaDB data folder")
         mariadb.init_datadir(data, logs / "mariadb-install.log")
     progress(f"starting MariaDB on 127.0.0.1:{port}")
-    state.add(mariadb.start(data, port, logs / "mariadb.log", die_with_parent))
-    mariadb.create_database(port)
-    state.env["MYSQL_URL"] = mariadb.url(port)
+    password = state.password("mariadb")
+    state.add(mariadb.start(data, port, logs / "mariadb.log", die_with_parent, password))
+    if mariadb.require_root_password(port, password):
+        progress("MariaDB root accounts given the stack's password, anonymous accounts dropped")
+    mariadb.create_database(port, password)
+    state.env["MYSQL_URL"] = mariadb.url(port, password)
 
 
 def _start_broker(state: StackState, progress: Progress, die_with_parent: bool) -> None:

@@ -5,18 +5,28 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pymysql
 
 from core.errors import MySqlUnavailable
-from core.mysql import fetch_all
+from core.mysql import close_quietly, connect, fetch_all
 from core.settings import MySqlSettings
 
 
 def mysql_rows(env: dict[str, str], sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return fetch_all(MySqlSettings.from_env(env), sql, params)
+
+
+def server_sql(mysql: MySqlSettings, statement: str) -> None:
+    """One statement on the server, in no database (creating or dropping one)."""
+    conn = connect(mysql, database=False)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        close_quietly(conn)
 
 
 def wait_for_rows(env: dict[str, str], sql: str, params: tuple[Any, ...], count: int,
@@ -68,7 +78,7 @@ def mysql_outage_account(replica_env: dict[str, str]) -> Iterator[tuple[dict[str
     outage = MySqlOutage(admin=replica_env, user=f"cdc_{uid}", password=f"pw_{uid}")
     mysql_rows(replica_env, "CREATE USER %s@'%%' IDENTIFIED BY %s", (outage.user, outage.password))
     mysql_rows(replica_env, f"GRANT ALL PRIVILEGES ON `{server.database}`.* TO %s@'%%'", (outage.user,))
-    url = f"mysql://{outage.user}:{outage.password}@{server.host}:{server.port}/{server.database}"
+    url = MySqlSettings(replace(server, user=outage.user, password=outage.password)).to_url()
     try:
         yield {**replica_env, "MYSQL_URL": url}, outage
     finally:

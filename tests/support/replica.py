@@ -11,38 +11,34 @@ import pytest
 
 from consumer.settings import ConsumerSettings
 from consumer.verify import replica_reports
+from core.errors import MySqlUnavailable
 from core.settings import MySqlSettings, SourceSettings
 from core.verify import TableReport, render
 from tests.support.kafka import group_lags
+from tests.support.mysql import server_sql
 
 
 @contextmanager
 def private_replica(stack_env: dict[str, str]) -> Iterator[dict[str, str]]:
     """Env for a consumer of its own: database replica_<uuid>, its own group and dead-letter topic."""
     uid = uuid.uuid4().hex[:10]
-    server = MySqlSettings.from_env(stack_env).url
+    server = MySqlSettings.from_env(stack_env)
     database = f"replica_{uid}"
     env = {
         **stack_env,
-        "MYSQL_URL": f"mysql://{server.user}@{server.host}:{server.port}/{database}",
+        "MYSQL_URL": server.on_database(database).to_url(),
         "CONSUMER_GROUP": f"test-replica-{uid}",
         "DEADLETTER_TOPIC": f"test.deadletter.{uid}",
         "STATS_INTERVAL": "2",
     }
-    conn = pymysql.connect(host=server.host, port=server.port, user=server.user, autocommit=True)
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
-    conn.close()
+    server_sql(server, f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
     try:
         yield env
     finally:
         try:
-            conn = pymysql.connect(host=server.host, port=server.port, user=server.user, autocommit=True)
-            with conn.cursor() as cur:
-                cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
-            conn.close()
-        except pymysql.MySQLError:
-            pass
+            server_sql(server, f"DROP DATABASE IF EXISTS `{database}`")
+        except (MySqlUnavailable, pymysql.MySQLError):
+            pass  # the test's failure matters, not its leftover
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,17 +16,28 @@ from tests.support.cli import run_cdc
 pytestmark = pytest.mark.integration
 
 
+@dataclass(frozen=True)
+class CliStack:
+    folder: Path
+    up_output: str  # stdout and stderr of the `cdc local up` that started it
+
+
 @pytest.fixture(scope="module")
-def cli_stack() -> Iterator[Path]:
+def cli_up() -> Iterator[CliStack]:
     folder = Path(tempfile.mkdtemp(prefix="cdc-cli-stack-", dir="/tmp"))
     folder.chmod(0o755)
     try:
         result = run_cdc("local", "up", "--dir", str(folder))
         assert result.returncode == 0, result.stdout + result.stderr
-        yield folder
+        yield CliStack(folder, result.stdout + result.stderr)
     finally:
         run_cdc("local", "down", "--dir", str(folder))
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cli_stack(cli_up: CliStack) -> Path:
+    return cli_up.folder
 
 
 def _stack_env(folder: Path) -> dict[str, str]:
@@ -51,6 +63,22 @@ def test_status_shows_every_part_up(cli_stack: Path) -> None:
     assert result.returncode == 0, result.stdout
     names = [line.split()[0] for line in result.stdout.splitlines()]
     assert names == ["postgres", "mariadb", "broker", "connect", "consumer", "marts", "connector"]
+
+
+def _passwords(folder: Path) -> list[str]:
+    passwords = list(json.loads((folder / "stack.json").read_text())["passwords"].values())
+    assert len(passwords) == 2
+    return passwords
+
+
+def test_up_prints_none_of_the_stacks_passwords(cli_up: CliStack) -> None:
+    assert [password for password in _passwords(cli_up.folder) if password in cli_up.up_output] == []
+
+
+def test_status_prints_none_of_the_stacks_passwords(cli_stack: Path) -> None:
+    result = run_cdc("local", "status", "--dir", str(cli_stack))
+
+    assert [password for password in _passwords(cli_stack) if password in result.stdout + result.stderr] == []
 
 
 def test_generated_changes_reach_the_replica_and_the_marts_exactly(cli_stack: Path) -> None:

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import pymysql
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
@@ -27,7 +26,7 @@ from marts.definitions import USER_ACTIVITY
 from marts.verify import mart_rows
 from tests.support.cli import start_cdc
 from tests.support.kafka import group_lags
-from tests.support.mysql import wait_for_rows
+from tests.support.mysql import server_sql, wait_for_rows
 
 pytestmark = pytest.mark.integration
 
@@ -35,18 +34,15 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def env(stack_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
     uid = uuid.uuid4().hex[:10]
-    url = MySqlSettings.from_env(stack_env).url
+    server = MySqlSettings.from_env(stack_env)
     database = f"marts_gen_{uid}"
     own = {**os.environ, **stack_env, "TOPIC_PREFIX": f"gen{uid}", "MARTS_APP_ID": f"test-gen-{uid}",
-           "MYSQL_URL": f"mysql://{url.user}@{url.host}:{url.port}/{database}",
+           "MYSQL_URL": server.on_database(database).to_url(),
            "MARTS_DATA_DIR": str(tmp_path / "data"), "MARTS_SESSION_TIMEOUT": "4",
            "MARTS_DEADLETTER_TOPIC": f"test.marts.deadletter.gen{uid}"}
     ensure_topics(own["KAFKA_BOOTSTRAP"], source_topics(own["TOPIC_PREFIX"]), 4, 1)
     yield own
-    conn = pymysql.connect(host=url.host, port=url.port, user=url.user)
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
-    conn.close()
+    server_sql(server, f"DROP DATABASE IF EXISTS `{database}`")
 
 
 def produce(env: dict[str, str], table: str, row: dict[str, object]) -> None:

@@ -23,6 +23,7 @@ from core.settings import MySqlSettings
 from tests.support.cli import finish_live_load, run_cdc, start_live_load, start_module
 from tests.support.kafka import read_dead_letters
 from tests.support.marts import converged
+from tests.support.mysql import server_sql
 from tests.support.workers import KILL_AFTER_COMMIT
 
 pytestmark = pytest.mark.integration
@@ -38,20 +39,17 @@ def seeded(stack_env: dict[str, str]) -> dict[str, str]:
 @pytest.fixture
 def env(seeded: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
     name = f"marts_{uuid.uuid4().hex[:12]}"
-    url = MySqlSettings.from_env(seeded).url
+    server = MySqlSettings.from_env(seeded)
     own = {
         **os.environ, **seeded,
-        "MYSQL_URL": f"mysql://{url.user}@{url.host}:{url.port}/{name}",
+        "MYSQL_URL": server.on_database(name).to_url(),
         "MARTS_APP_ID": f"test-{name}",
         "MARTS_DATA_DIR": str(tmp_path / "data"),
         "MARTS_SESSION_TIMEOUT": "4",
         "MARTS_DEADLETTER_TOPIC": f"test.marts.deadletter.{name}",
     }
     yield own
-    conn = pymysql.connect(host=url.host, port=url.port, user=url.user, password=url.password)
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-    conn.close()
+    server_sql(server, f"DROP DATABASE IF EXISTS `{name}`")
 
 
 class Worker:

@@ -8,9 +8,8 @@ import pytest
 
 from bench.cli import LiveReport, SeedReport
 from bench.report import Machine, machine_line, measures_table, percentile
-from bench.stack import mysql_url, on_database, stack_env
+from bench.stack import stack_env
 from cdc.local.stack import StackState
-from core.settings import MySqlSettings
 from generator.dataset import FirstIds
 from generator.live import LiveSummary
 from generator.report import live_json, seed_json
@@ -37,16 +36,6 @@ def test_measures_table_pads_the_names_to_the_longest() -> None:
 def test_the_machine_is_described_from_this_host() -> None:
     host = Machine.current()
     assert host.nproc >= 1 and host.cpus >= host.nproc and host.model and host.python
-
-
-def test_another_database_on_the_same_server_and_its_url() -> None:
-    base = MySqlSettings.from_env({"MYSQL_URL": "mysql://root:secret@127.0.0.1:3307/shop"})
-    other = on_database(base, "bench_1")
-    assert (other.url.host, other.url.port, other.url.database) == ("127.0.0.1", 3307, "bench_1")
-    assert mysql_url(other) == "mysql://root:secret@127.0.0.1:3307/bench_1"
-    assert mysql_url(on_database(MySqlSettings.from_env({"MYSQL_URL": "mysql://root@db/shop"}), "x")) == \
-        "mysql://root@db:3306/x"
-    assert MySqlSettings.from_env({"MYSQL_URL": mysql_url(other)}) == other
 
 
 def test_the_settings_of_a_running_stack_are_its_states(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import pytest
 from connectors.settings import ConnectorSettings
 from core.errors import ConfigError
 from core.settings import (
+    DatabaseUrl,
     HealthSettings,
     KafkaSettings,
     LogSettings,
@@ -35,6 +36,29 @@ def test_mysql_url_is_split_into_connection_arguments_with_decoded_password() ->
     assert settings.connect_kwargs() == {
         "host": "db", "port": 3307, "user": "app", "password": "p@ss", "database": "shop",
     }
+
+
+def test_another_database_keeps_the_server_and_the_account() -> None:
+    other = MySqlSettings.from_env(STACK).on_database("bench_1")
+
+    assert other.connect_kwargs() == {
+        "host": "db", "port": 3307, "user": "app", "password": "p@ss", "database": "bench_1",
+    }
+
+
+def test_mysql_url_is_written_back_with_its_password_encoded() -> None:
+    assert MySqlSettings.from_env(STACK).on_database("x").to_url() == "mysql://app:p%40ss@db:3307/x"
+
+
+def test_mysql_url_without_password_has_none_and_an_explicit_port() -> None:
+    assert MySqlSettings.from_env({"MYSQL_URL": "mysql://root@db/shop"}).to_url() == "mysql://root@db:3306/shop"
+
+
+@pytest.mark.parametrize("password", ["s3cret", "p@ss:/w%rd?#", "Ab-_9"])
+def test_database_url_reads_back_what_it_writes(password: str) -> None:
+    url = DatabaseUrl(host="127.0.0.1", port=5433, user="postgres", database="shop", password=password)
+
+    assert DatabaseUrl.parse(url.to_url("postgresql"), variable="PG_DSN", default_port=5432) == url
 
 
 def test_secrets_never_appear_in_repr() -> None:
