@@ -55,12 +55,16 @@ def init_datadir(data: Path, log: Path) -> None:
 
 def start(data: Path, port: int, log: Path, die_with_parent: bool, password: str) -> ProcessRecord:
     data.chmod(0o700)  # the tables' files, for the server's user only (mariadb-install-db leaves it 0755)
+    # Its own folder for on-disk temporary tables (a big GROUP BY): not the shared /tmp, where other
+    # programs' clean-ups can delete them under a running query.
+    tmp = data.parent / "mariadb-tmp"
+    tmp.mkdir(mode=0o700, exist_ok=True)
     record = spawn(
         "mariadb",
         [
             _binary("mariadbd"), "--no-defaults", f"--datadir={data}", f"--user={_user()}",
             f"--port={port}", f"--socket={data / 'mysqld.sock'}", f"--bind-address={HOST}",
-            f"--pid-file={data / 'mysqld.pid'}", "--skip-name-resolve",
+            f"--pid-file={data / 'mysqld.pid'}", f"--tmpdir={tmp}", "--skip-name-resolve",
             "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
             "--default-time-zone=+00:00", "--innodb-buffer-pool-size=256M",
             "--max-connections=200", f"--max-allowed-packet={MYSQL_MAX_ALLOWED_PACKET}",
