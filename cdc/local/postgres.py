@@ -8,7 +8,6 @@ the same state when it starts (require_password_auth).
 """
 from __future__ import annotations
 
-import logging
 import os
 import pwd
 import shutil
@@ -23,11 +22,9 @@ import psycopg2
 from psycopg2 import sql
 
 from cdc.errors import LocalStackError
-from cdc.local.processes import ProcessRecord, running, spawn, wait_until
+from cdc.local.processes import ProcessRecord, spawn, wait_until
 from core.limits import MAX_SLOT_WAL_KEEP_SIZE
 from core.settings import DatabaseUrl
-
-log = logging.getLogger(__name__)
 
 # initdb and postgres refuse to run as root; root runs them as this system user.
 SERVICE_USER = "cdc-postgres"
@@ -127,7 +124,6 @@ def _password_file(path: Path, password: str, user: str | None) -> Iterator[Path
 
 
 def start(data: Path, port: int, log: Path, die_with_parent: bool, password: str) -> ProcessRecord:
-    _remove_stale_locks(data)
     record = spawn(
         "postgres",
         [str(bin_dir() / "postgres"), "-D", str(data), "-p", str(port)],
@@ -138,24 +134,6 @@ def start(data: Path, port: int, log: Path, die_with_parent: bool, password: str
     )
     wait_until("postgres", lambda: _accepts(port, password), timeout=60, record=record)
     return record
-
-
-def _remove_stale_locks(data: Path) -> None:
-    """Remove the lock files (postmaster.pid, the socket's) of a dead postmaster (after a SIGKILL).
-
-    PostgreSQL removes a stale lock itself, unless its pid still answers kill(pid, 0): a killed
-    postmaster whose parent has not collected it yet (a zombie) does, and PostgreSQL then refuses to
-    start ("lock file ... already exists"). Its backends died with it: the kill reaches the whole
-    process group.
-    """
-    for lock in [data / "postmaster.pid", *data.glob(".s.PGSQL.*.lock")]:
-        try:
-            pid = int(lock.read_text().split("\n", 1)[0])
-        except (OSError, ValueError):
-            continue
-        if not running(pid):
-            log.info("removing %s of the dead postmaster %d", lock.name, pid)
-            lock.unlink(missing_ok=True)
 
 
 def _superuser(port: int, password: str) -> DatabaseUrl:

@@ -44,11 +44,6 @@ def _start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
-def running(pid: int) -> bool:
-    """Whether `pid` is a live process (a zombie, dead but not yet collected by its parent, is not)."""
-    return _start_ticks(pid) is not None
-
-
 def tail(path: Path, lines: int = 15) -> str:
     try:
         text = path.read_text(errors="replace")
