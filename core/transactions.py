@@ -1,0 +1,272 @@
+"""Reassembling the source's transactions from Debezium's topics, whole and in commit order.
+
+With `provide.transaction.metadata`, Debezium writes a BEGIN and an END
+event per source transaction to `<prefix>.transaction` (one partition, so
+END events arrive in commit order) and tags every data event with
+`transaction: {id, total_order, ...}`. The data events of one transaction
+are spread over every table's topic and every partition (by key), and the
+partitions are read independently, so a transaction's events can arrive
+before or after its END, interleaved with other transactions'.
+
+What the events say (measured on the local stack: PostgreSQL 15, Debezium
+3.1.1, pgoutput, JSON without schemas):
+- `transaction.id` is "<xid>:<lsn>" where lsn is the *event's own* WAL
+  position, so it differs between the events of one transaction; the xid
+  (also `source.txId`) is what they share. The END event's id carries the
+  commit LSN: strictly increasing in commit order.
+- `total_order` numbers a transaction's events 1..N; the END's
+  `data_collections` gives the count per table ("public.orders").
+- Snapshot reads and tombstones carry no transaction: they are "loose".
+
+The assembler (pure: no Kafka, no MySQL; one per consumer, fed in the order
+messages are consumed):
+- A transaction is complete when its END was read and every event the END
+  counts for the consumed tables is held (duplicates from a connector replay
+  share the xid and total_order: the last copy wins). Complete transactions
+  are released in END order only: a later transaction waits for an earlier
+  incomplete one, so whatever is applied is always a prefix of the source's
+  commits.
+- A transaction whose commit LSN is at or below the last one released (or
+  the stage's stored watermark, given at start) is a replay: its events are
+  dropped, nothing is released for it.
+- Orphans: Debezium writes all of a transaction's events before its END and
+  the next transaction's events after it, so events of a transaction X that
+  precede, within one partition, an event of a released transaction Y, with
+  X not released before Y, can only be the remains of an interrupted write
+  (a connector crash before X's END; its replay is a new, complete copy):
+  they are dropped when Y is released.
+- Loose messages are released as soon as everything before them in their
+  partition is released or dropped.
+- `positions()` gives, per partition, the offset of the first message not
+  yet released or dropped: committing it after the MySQL commit of what was
+  released can neither lose nor split a transaction (re-reading from there
+  re-assembles the rest; transactions already applied are then replays).
+"""
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+Where = tuple[str, int]  # (topic, partition)
+
+
+class TransactionMetadataError(ValueError):
+    """A message of the transaction topic that is not a Debezium BEGIN/END event."""
+
+
+@dataclass(frozen=True)
+class TxTag:
+    """The `transaction` block of a data event."""
+
+    xid: int
+    total_order: int
+
+
+@dataclass(frozen=True)
+class TxEnd:
+    """Debezium's END event of a source transaction."""
+
+    xid: int
+    commit_lsn: int
+    counts: Mapping[str, int]  # data collection ("public.orders") -> events of the transaction
+    ts_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Transaction(Generic[T]):
+    """A complete source transaction: its items in source order (total_order)."""
+
+    xid: int
+    commit_lsn: int
+    items: tuple[T, ...]
+    ts_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Loose(Generic[T]):
+    """An item outside any transaction (snapshot read, tombstone, undecodable message)."""
+
+    item: T
+
+
+Released = Transaction[T] | Loose[T]
+
+
+def parse_tag(block: object) -> TxTag | None:
+    """A data event's `transaction` block; None when it has none (snapshot reads) or it is malformed."""
+    if not isinstance(block, dict):
+        return None
+    xid, _, _ = str(block.get("id", "")).partition(":")
+    order = block.get("total_order")
+    try:
+        return TxTag(int(xid), int(order))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_end(value: object) -> TxEnd | None:
+    """A decoded transaction-topic value: the END event, or None for a BEGIN. Raises TransactionMetadataError."""
+    if not isinstance(value, dict):
+        raise TransactionMetadataError(f"not a transaction metadata object: {type(value).__name__}")
+    if "schema" in value and isinstance(value.get("payload"), dict):
+        value = value["payload"]
+    status = value.get("status")
+    if status == "BEGIN":
+        return None
+    if status != "END":
+        raise TransactionMetadataError(f"unknown transaction status {status!r}")
+    xid, _, lsn = str(value.get("id", "")).partition(":")
+    collections = value.get("data_collections") or []
+    try:
+        counts = {str(entry["data_collection"]): int(entry["event_count"]) for entry in collections}
+        ts = value.get("ts_ms")
+        return TxEnd(int(xid), int(lsn), counts, ts if isinstance(ts, int) else None)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TransactionMetadataError(f"malformed END event {value.get('id')!r}: {exc}") from None
+
+
+class _Entry(Generic[T]):
+    """One consumed data message, waiting in its partition's queue until released or dropped."""
+
+    __slots__ = ("offset", "tag", "item", "settled")
+
+    def __init__(self, offset: int, tag: TxTag | None, item: T) -> None:
+        self.offset = offset
+        self.tag = tag
+        self.item = item
+        self.settled = False  # released or dropped
+
+
+@dataclass
+class _Pending(Generic[T]):
+    """What is held of one transaction."""
+
+    by_order: dict[int, _Entry[T]] = field(default_factory=dict)  # total_order -> latest copy
+    entries: list[tuple[Where, _Entry[T]]] = field(default_factory=list)  # every copy, for settling
+
+
+class Assembler(Generic[T]):
+    """See the module docstring. `collections`: the data collections ("public.orders") consumed."""
+
+    def __init__(self, collections: Iterable[str], released_lsn: int = -1) -> None:
+        self.collections = frozenset(collections)
+        self.released_lsn = released_lsn  # commit LSN of the last transaction released (or stored)
+        self._queues: dict[Where, deque[_Entry[T]]] = {}
+        self._next: dict[Where, int] = {}  # offset after the last message seen, per partition
+        self._pending: dict[int, _Pending[T]] = {}
+        self._ends: deque[tuple[TxEnd, Where, int]] = deque()  # END events read, not yet released
+        self._ends_next: tuple[Where, int] | None = None  # transaction-topic position after the last message read
+        self._ends_done: tuple[Where, int] | None = None  # ... after the last one settled
+
+    # --- input ------------------------------------------------------------------
+
+    def add(self, where: Where, offset: int, tag: TxTag | None, item: T) -> list[Released[T]]:
+        """A consumed data message (in consumption order per partition); what it makes releasable."""
+        entry = _Entry(offset, tag, item)
+        self._queues.setdefault(where, deque()).append(entry)
+        self._next[where] = offset + 1
+        if tag is None:
+            return self._release_heads([]) if len(self._queues[where]) == 1 else []
+        pending = self._pending.setdefault(tag.xid, _Pending())
+        pending.by_order[tag.total_order] = entry
+        pending.entries.append((where, entry))
+        return self._drain() if self._ends and self._ends[0][0].xid == tag.xid else []
+
+    def add_end(self, where: Where, offset: int, end: TxEnd | None) -> list[Released[T]]:
+        """A consumed transaction-topic message (None: a BEGIN, only its position counts)."""
+        self._ends_next = (where, offset + 1)
+        if end is None:
+            if not self._ends:
+                self._ends_done = self._ends_next
+            return []
+        self._ends.append((end, where, offset))
+        return self._drain()
+
+    # --- output -----------------------------------------------------------------
+
+    def positions(self) -> dict[Where, int]:
+        """Per partition, the offset to resume from: the first message neither released nor dropped."""
+        positions = {}
+        for where, queue in self._queues.items():
+            positions[where] = queue[0].offset if queue else self._next[where]
+        if self._ends_done is not None:
+            positions[self._ends_done[0]] = self._ends_done[1]
+        return positions
+
+    def waiting_for(self) -> str | None:
+        """What holds the next transaction back, for a log line; None when nothing does."""
+        if not self._ends:
+            return None
+        end = self._ends[0][0]
+        held = len(self._pending.get(end.xid, _Pending()).by_order)
+        return (f"transaction {end.xid} (commit lsn {end.commit_lsn}): {held} of {self._expected(end)} events "
+                f"of {', '.join(sorted(self.collections & end.counts.keys())) or 'no consumed table'}")
+
+    def held(self) -> int:
+        """Messages consumed but neither released nor dropped."""
+        return sum(len(queue) for queue in self._queues.values())
+
+    # --- releasing ----------------------------------------------------------------
+
+    def _expected(self, end: TxEnd) -> int:
+        return sum(count for collection, count in end.counts.items() if collection in self.collections)
+
+    def _drain(self) -> list[Released[T]]:
+        released: list[Released[T]] = []
+        while self._ends:
+            end, where, offset = self._ends[0]
+            if end.commit_lsn <= self.released_lsn:
+                self._settle_all(self._pending.pop(end.xid, None))  # a replay of what was applied
+            else:
+                pending = self._pending.get(end.xid)
+                if (len(pending.by_order) if pending else 0) < self._expected(end):
+                    break
+                self._release(end, self._pending.pop(end.xid, None) or _Pending(), released)
+            self._ends.popleft()
+            self._ends_done = self._ends_next if not self._ends else (where, offset + 1)
+        return self._release_heads(released)
+
+    def _release(self, end: TxEnd, pending: _Pending[T], released: list[Released[T]]) -> None:
+        self._drop_orphans_before(pending)
+        self._release_heads(released)  # loose messages that preceded this transaction go first
+        items = tuple(pending.by_order[order].item for order in sorted(pending.by_order))
+        self._settle_all(pending)
+        self.released_lsn = end.commit_lsn
+        released.append(Transaction(end.xid, end.commit_lsn, items, end.ts_ms))
+
+    def _drop_orphans_before(self, pending: _Pending[T]) -> None:
+        last: dict[Where, int] = {}
+        for where, entry in pending.entries:
+            last[where] = max(entry.offset, last.get(where, -1))
+        for where, offset in last.items():
+            for entry in self._queues[where]:
+                if entry.offset >= offset:
+                    break
+                if entry.settled or entry.tag is None:
+                    continue
+                orphan = self._pending.pop(entry.tag.xid, None)
+                if orphan is not None and orphan is not pending:
+                    self._settle_all(orphan)
+
+    @staticmethod
+    def _settle_all(pending: _Pending[T] | None) -> None:
+        if pending is not None:
+            for _, entry in pending.entries:
+                entry.settled = True
+
+    def _release_heads(self, released: list[Released[T]]) -> list[Released[T]]:
+        """Pop settled messages off each partition's head, releasing the loose ones reached."""
+        for queue in self._queues.values():
+            while queue:
+                head = queue[0]
+                if head.tag is None and not head.settled:
+                    head.settled = True
+                    released.append(Loose(head.item))
+                if not head.settled:
+                    break
+                queue.popleft()
+        return released

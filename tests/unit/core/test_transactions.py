@@ -1,0 +1,158 @@
+"""core.transactions: source transactions released whole, in commit order, exactly once."""
+from __future__ import annotations
+
+import pytest
+
+from core.transactions import (
+    Assembler,
+    Loose,
+    Transaction,
+    TransactionMetadataError,
+    TxEnd,
+    TxTag,
+    parse_end,
+    parse_tag,
+)
+
+ORDERS, LINES = ("shop.public.orders", 0), ("shop.public.order_details", 1)
+LINES_2 = ("shop.public.order_details", 2)
+TX_TOPIC = ("shop.transaction", 0)
+COLLECTIONS = {"public.orders", "public.order_details"}
+
+
+def end(xid: int, lsn: int, orders: int = 0, lines: int = 0, **others: int) -> TxEnd:
+    counts = {"public.orders": orders, "public.order_details": lines} | {f"public.{t}": n for t, n in others.items()}
+    return TxEnd(xid, lsn, {name: count for name, count in counts.items() if count})
+
+
+def xids(released: list) -> list:
+    return [r.xid if isinstance(r, Transaction) else ("loose", r.item) for r in released]
+
+
+def test_a_transaction_is_released_only_when_all_its_events_and_its_end_are_read() -> None:
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assert assembler.add(ORDERS, 0, TxTag(7, 1), "order") == []
+    assert assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1, lines=2)) == []
+    assert assembler.add(LINES, 0, TxTag(7, 2), "line a") == []
+    released = assembler.add(LINES_2, 0, TxTag(7, 3), "line b")
+    assert released == [Transaction(7, 100, ("order", "line a", "line b"))]
+
+
+def test_items_come_out_in_the_transactions_source_order_whatever_the_arrival_order() -> None:
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assembler.add(LINES, 0, TxTag(7, 3), "third")
+    assembler.add(LINES_2, 0, TxTag(7, 2), "second")
+    assembler.add(ORDERS, 0, TxTag(7, 1), "first")
+    [transaction] = assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1, lines=2))
+    assert transaction.items == ("first", "second", "third")
+
+
+def test_a_complete_transaction_waits_for_an_earlier_incomplete_one() -> None:
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1, lines=1))
+    assembler.add_end(TX_TOPIC, 1, end(8, 200, orders=1))
+    assembler.add(ORDERS, 0, TxTag(7, 1), "7 order")
+    assert assembler.add(ORDERS, 1, TxTag(8, 1), "8 order") == []
+    assert xids(assembler.add(LINES, 0, TxTag(7, 2), "7 line")) == [7, 8]
+
+
+def test_only_the_consumed_tables_are_counted() -> None:
+    assembler: Assembler[str] = Assembler({"public.orders"})
+    assembler.add(ORDERS, 0, TxTag(7, 1), "order")
+    assert xids(assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1, lines=5))) == [7]
+
+
+def test_a_transaction_without_consumed_events_is_released_empty_to_move_the_watermark() -> None:
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assert assembler.add_end(TX_TOPIC, 0, end(9, 300, cdc_heartbeat=1)) == [Transaction(9, 300, ())]
+
+
+def test_a_replayed_copy_of_an_event_replaces_the_first_and_is_not_counted_twice() -> None:
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assembler.add(ORDERS, 0, TxTag(7, 1), "first copy")
+    assembler.add(ORDERS, 1, TxTag(7, 1), "second copy")
+    assert assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1, lines=1)) == []
+    [transaction] = assembler.add(LINES, 0, TxTag(7, 2), "line")
+    assert transaction.items == ("second copy", "line")
+    assert assembler.positions()[ORDERS] == 2
+
+
+def test_a_transaction_at_or_below_the_stored_watermark_is_dropped_as_a_replay() -> None:
+    assembler: Assembler[str] = Assembler(COLLECTIONS, released_lsn=100)
+    assembler.add(ORDERS, 5, TxTag(7, 1), "applied before")
+    assert assembler.add_end(TX_TOPIC, 3, end(7, 100, orders=1)) == []
+    assert assembler.positions() == {ORDERS: 6, TX_TOPIC: 4}
+
+
+def test_a_second_end_of_a_released_transaction_releases_nothing() -> None:
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assembler.add(ORDERS, 0, TxTag(7, 1), "order")
+    assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1))
+    assembler.add(ORDERS, 1, TxTag(7, 1), "order again")
+    assert assembler.add_end(TX_TOPIC, 1, end(7, 100, orders=1)) == []
+    assert assembler.positions() == {ORDERS: 2, TX_TOPIC: 2}
+
+
+def test_events_of_an_interrupted_write_are_dropped_when_a_later_transaction_passes_them() -> None:
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assembler.add(ORDERS, 0, TxTag(6, 1), "orphan: its END never came")
+    assembler.add(ORDERS, 1, TxTag(7, 1), "order")
+    assert xids(assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1))) == [7]
+    assert assembler.positions()[ORDERS] == 2
+    assert assembler.held() == 0
+
+
+def test_positions_stop_at_the_first_message_not_yet_released() -> None:
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assembler.add(ORDERS, 10, TxTag(7, 1), "7")
+    assembler.add(ORDERS, 11, TxTag(8, 1), "8")
+    assembler.add_end(TX_TOPIC, 40, None)  # BEGIN 7
+    assembler.add_end(TX_TOPIC, 41, end(7, 100, orders=1))
+    assembler.add_end(TX_TOPIC, 42, None)  # BEGIN 8
+    assembler.add_end(TX_TOPIC, 43, end(8, 200, orders=1, lines=1))
+    assert assembler.positions() == {ORDERS: 11, TX_TOPIC: 43}  # END 8 is re-read; BEGINs carry nothing
+
+
+def test_a_loose_message_is_released_once_everything_before_it_in_its_partition_is() -> None:
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assembler.add(ORDERS, 0, TxTag(7, 1), "delete")
+    assert assembler.add(ORDERS, 1, None, "tombstone") == []
+    assert xids(assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1))) == [7, ("loose", "tombstone")]
+
+
+def test_a_loose_message_at_the_head_of_its_partition_is_released_at_once() -> None:
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assembler.add(ORDERS, 0, TxTag(7, 1), "pending elsewhere")
+    assert assembler.add(LINES, 0, None, "snapshot read") == [Loose("snapshot read")]
+
+
+def test_waiting_for_names_the_transaction_and_what_is_missing() -> None:
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assembler.add(ORDERS, 0, TxTag(7, 1), "order")
+    assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1, lines=2))
+    assert assembler.waiting_for() == (
+        "transaction 7 (commit lsn 100): 1 of 3 events of public.order_details, public.orders")
+
+
+def test_parse_tag_reads_the_xid_and_the_total_order() -> None:
+    assert parse_tag({"id": "741:26765104", "total_order": 2, "data_collection_order": 1}) == TxTag(741, 2)
+
+
+def test_parse_tag_of_a_snapshot_read_is_none() -> None:
+    assert parse_tag(None) is None
+
+
+def test_parse_end_reads_the_commit_lsn_and_the_counts() -> None:
+    value = {"status": "END", "id": "736:26763064", "event_count": 3, "ts_ms": 5,
+             "data_collections": [{"data_collection": "public.orders", "event_count": 1},
+                                  {"data_collection": "public.order_details", "event_count": 2}]}
+    assert parse_end(value) == TxEnd(736, 26763064, {"public.orders": 1, "public.order_details": 2}, 5)
+
+
+def test_parse_end_of_a_begin_is_none() -> None:
+    assert parse_end({"status": "BEGIN", "id": "736:26761976", "event_count": None}) is None
+
+
+def test_parse_end_refuses_an_unknown_status() -> None:
+    with pytest.raises(TransactionMetadataError, match="unknown transaction status 'COMMIT'"):
+        parse_end({"status": "COMMIT", "id": "1:2"})
