@@ -47,7 +47,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -108,10 +108,11 @@ def parse_tag(block: object) -> TxTag | None:
         return None
 
 
-def parse_end(value: object) -> TxEnd | None:
+def parse_end(decoded: object) -> TxEnd | None:
     """A decoded transaction-topic value: the END event, or None for a BEGIN. Raises TransactionMetadataError."""
-    if not isinstance(value, dict):
-        raise TransactionMetadataError(f"not a transaction metadata object: {type(value).__name__}")
+    if not isinstance(decoded, dict):
+        raise TransactionMetadataError(f"not a transaction metadata object: {type(decoded).__name__}")
+    value: dict[str, Any] = decoded
     if "schema" in value and isinstance(value.get("payload"), dict):
         value = value["payload"]
     status = value.get("status")
@@ -220,12 +221,12 @@ class Assembler(Generic[T]):
         while self._ends:
             end, where, offset = self._ends[0]
             if end.commit_lsn <= self.released_lsn:
-                self._settle_all(self._pending.pop(end.xid, None))  # a replay of what was applied
+                self._settle_all(self._pending.pop(end.xid, _Pending()))  # a replay of what was applied
             else:
                 pending = self._pending.get(end.xid)
                 if (len(pending.by_order) if pending else 0) < self._expected(end):
                     break
-                self._release(end, self._pending.pop(end.xid, None) or _Pending(), released)
+                self._release(end, self._pending.pop(end.xid, _Pending()), released)
             self._ends.popleft()
             self._ends_done = self._ends_next if not self._ends else (where, offset + 1)
         return self._release_heads(released)
@@ -249,14 +250,13 @@ class Assembler(Generic[T]):
                 if entry.settled or entry.tag is None:
                     continue
                 orphan = self._pending.pop(entry.tag.xid, None)
-                if orphan is not None and orphan is not pending:
+                if orphan is not None:
                     self._settle_all(orphan)
 
     @staticmethod
-    def _settle_all(pending: _Pending[T] | None) -> None:
-        if pending is not None:
-            for _, entry in pending.entries:
-                entry.settled = True
+    def _settle_all(pending: _Pending[T]) -> None:
+        for _, entry in pending.entries:
+            entry.settled = True
 
     def _release_heads(self, released: list[Released[T]]) -> list[Released[T]]:
         """Pop settled messages off each partition's head, releasing the loose ones reached."""
