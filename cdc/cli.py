@@ -117,15 +117,14 @@ def connectors_apply(timeout: float | None) -> None:
     from connectors.template import render
     from core.kafka_connect import ConnectClient, wait_for_connect
     from core.settings import KafkaSettings
-    from core.topic_names import source_topics
-    from core.topics import ensure_topics
+    from core.topics import ensure_source_topics
 
     settings = ConnectorSettings.from_env()
     kafka = KafkaSettings.from_env()
     limit = timeout if timeout is not None else settings.timeout_seconds
     client = ConnectClient(settings.connect_url)
     wait_for_connect(client, limit)
-    ensure_topics(kafka.bootstrap, source_topics(settings.topic_prefix),
+    ensure_source_topics(kafka.bootstrap, settings.topic_prefix,
                   settings.topic_partitions, settings.topic_replication_factor)
     name, config = render(settings)
     result = apply_connector(client, name, config, limit)

@@ -1,10 +1,20 @@
-"""The poll loop: consume -> decode -> batch -> write to MySQL -> dead letters -> commit offsets.
+"""The poll loop: consume -> decode -> reassemble transactions -> batch -> write to MySQL -> dead letters -> commit.
 
-At-least-once with idempotent writes: a batch's offsets are committed
-(synchronously, explicit offsets) only after its MySQL transaction committed
-and its dead letters were confirmed by the broker. Upserts and deletes by
-primary key are idempotent, so re-reading any suffix of a topic after a
-crash leaves the replica as it was.
+Source transactions, whole and in commit order (core.transactions): the
+table topics, the heartbeat table's topic and Debezium's transaction topic
+are consumed together; a change goes into a batch only with the rest of its
+source transaction, once that transaction's END was read and every earlier
+transaction was taken. A batch holds whole transactions (several, for
+throughput) and is one MySQL transaction, which also moves the replica's row
+of cdc_watermark (core.watermark) to its last transaction: a reader never
+sees part of a source transaction, and knows which source commit it sees.
+
+At-least-once delivery, applied exactly once: a batch's offsets (per
+partition, the first message not yet taken: core.transactions' positions)
+are committed, synchronously, only after its MySQL transaction committed and
+its dead letters were confirmed by the broker. A re-read after a crash
+assembles the same transactions again; those at or below the watermark are
+skipped, so the replica never steps back to an older state.
 
 Pipelining: one writer thread writes a batch (MySQL transaction, then its
 dead letters) while this thread consumes and decodes the next one. At most
@@ -51,11 +61,12 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import orjson
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
 
 from consumer import gaps, generations, offsets
 from consumer.batch import Batch
-from consumer.envelope import decode
+from consumer.envelope import Decoded, decode, decode_heartbeat
 from consumer.errors import ConsumerError, TopicsRecreated
 from consumer.generation_watch import GenerationWatch
 from consumer.health import ConsumerHeartbeat
@@ -63,10 +74,12 @@ from consumer.replica_schema import REPLICA_TABLES, TableSpec
 from consumer.settings import ConsumerSettings
 from consumer.sink import MySqlSink
 from consumer.stats import Stats, serve_metrics, update_lag
-from core.deadletter import DeadLetterError, DeadLetterProducer, RawMessage
+from core.deadletter import DeadLetter, DeadLetterError, DeadLetterProducer, RawMessage
 from core.errors import CdcError, MySqlUnavailable
 from core.mysql import Backoff
+from core.topic_names import HEARTBEAT_TABLE, data_collection
 from core.topics import topic_ids
+from core.transactions import Assembler, TransactionMetadataError, TxEnd, parse_end
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +106,13 @@ class Replicator:
         self.tables: dict[str, TableSpec] = {
             topic: REPLICA_TABLES[table] for topic, table in settings.topics().items()
         }
+        self.heartbeat_topic = settings.heartbeat_topic()
+        self.transaction_topic = settings.transaction_topic()
+        self.collections = frozenset(data_collection(topic, settings.kafka.topic_prefix)
+                                     for topic in [*self.tables, self.heartbeat_topic])
+        self.applied_lsn = -1  # the watermark: commit LSN of the last source transaction applied
+        self.assembler: Assembler[Decoded] = Assembler(self.collections)
+        self.drained = False  # the last consume() took everything that was waiting
         self.sink = MySqlSink(settings.mysql)
         self.deadletters = DeadLetterProducer(settings.kafka.bootstrap, settings.deadletter_topic,
                                               settings.kafka.replication_factor)
@@ -116,8 +136,8 @@ class Replicator:
         self._connect_sink_at_start(stop)
         try:
             self._check_generations_at_start(stop)
-            self.consumer.subscribe(list(self.tables), on_assign=self._on_assign, on_revoke=self._on_revoke,
-                                    on_lost=self._on_lost)
+            self.consumer.subscribe([*self.tables, self.heartbeat_topic, self.transaction_topic],
+                                    on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
             log.info("consuming %s as group %s; dead letters to %s", ", ".join(self.tables),
                      self.settings.group_id, self.settings.deadletter_topic)
             while not stop.is_set():
@@ -142,7 +162,8 @@ class Replicator:
     def _connect_sink_at_start(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                self.sink.connect()
+                self.applied_lsn = self.sink.applied_lsn()
+                self.assembler = Assembler(self.collections, self.applied_lsn)
                 break
             except MySqlUnavailable as exc:
                 log.warning("%s; retrying in %.1f s", exc, self.backoff.failed())
@@ -172,8 +193,14 @@ class Replicator:
         timeout = 0.1
         if self.batch and not self.backoff.failing:
             timeout = max(min(self.settings.flush_interval - self.batch.age(), 0.1), 0.005)
-        room = max(self.settings.batch_size - self.batch.messages, 1)
-        messages = self.consumer.consume(num_messages=min(CONSUME_MAX, room), timeout=timeout)
+        wanted = min(CONSUME_MAX, max(self.settings.batch_size - self.batch.messages, 1))
+        # poll() wakes up with the first message (consume() would wait for `wanted` or the timeout);
+        # then consume() without waiting takes whatever else is already fetched.
+        first = self.consumer.poll(timeout)
+        messages = [first] if first else []
+        if first and wanted > 1:
+            messages += self.consumer.consume(num_messages=wanted - 1, timeout=0)
+        self.drained = len(messages) < wanted
         if messages and self.on_consumed is not None:  # once per consume() call, not per message
             self.on_consumed(len(messages))
         for message in messages:
@@ -185,7 +212,24 @@ class Replicator:
             if error.code() != KafkaError._PARTITION_EOF:
                 log.warning("consume error on %s[%s]: %s", message.topic(), message.partition(), error)
             return
-        self.batch.add(decode(RawMessage.of(message), self.tables))
+        raw = RawMessage.of(message)
+        where = (raw.topic, raw.partition)
+        if raw.topic == self.transaction_topic:
+            released = self.assembler.add_end(where, raw.offset, self._transaction_end(raw))
+        else:
+            decoded = (decode_heartbeat(raw, HEARTBEAT_TABLE) if raw.topic == self.heartbeat_topic
+                       else decode(raw, self.tables))
+            released = self.assembler.add(where, raw.offset, decoded.tag, decoded)
+        for item in released:
+            self.batch.add_released(item)
+
+    def _transaction_end(self, raw: RawMessage) -> TxEnd | None:
+        """The END event in a transaction-topic message; None for a BEGIN (or bad input, dead-lettered)."""
+        try:
+            return parse_end(orjson.loads(raw.value or b"null"))
+        except (ValueError, TransactionMetadataError) as exc:  # orjson.JSONDecodeError is a ValueError
+            self.batch.dead_letters.append(DeadLetter(raw, f"not a transaction metadata event: {exc}", "decode"))
+            return None
 
     # --- writing: one batch at a time in the writer thread, offsets committed here ------
 
@@ -197,12 +241,14 @@ class Replicator:
                 self._submit(self.failed)
                 self.failed = None
             return
-        if self.batch and (self.batch.messages >= self.settings.batch_size
+        if self.batch and (self.drained or self.batch.messages >= self.settings.batch_size
                            or self.batch.age() >= self.settings.flush_interval):
             self._submit(self._take_batch())
 
     def _take_batch(self) -> Batch:
+        """Cut the batch: it completes every partition up to the assembler's positions."""
         batch, self.batch = self.batch, Batch()
+        batch.offsets = {where: position - 1 for where, position in self.assembler.positions().items()}
         return batch
 
     def _submit(self, batch: Batch) -> None:
@@ -237,6 +283,8 @@ class Replicator:
             return False
         if offsets.commit(self.consumer, batch.offsets):
             self.committed.update({where: offset + 1 for where, offset in batch.offsets.items()})
+        if batch.source_point is not None:
+            self.applied_lsn = batch.source_point.lsn
             self._rereads_done(batch.offsets.keys())
         self.stats.flushed(batch.messages, applied)
         if self.backoff.failing:
@@ -301,6 +349,7 @@ class Replicator:
         log.info("revoked %s", _describe(partitions))
         if not self._write_all(time.monotonic() + REVOKE_FLUSH_SECONDS):
             self._abandon("revoked")
+        self._restart_assembly()
 
     def _on_lost(self, consumer: Consumer, partitions: Sequence[TopicPartition]) -> None:
         log.warning("lost %s", _describe(partitions))
@@ -309,13 +358,20 @@ class Replicator:
     def _abandon(self, why: str) -> None:
         """Drop what is not committed (nothing is committed for it; it is re-read from the committed offsets)."""
         if self.in_flight is not None:
-            self.in_flight[1].exception()  # wait for the writer; whatever it wrote is idempotent
+            batch, future = self.in_flight
+            if future.exception() is None and batch.source_point is not None:  # waits for the writer
+                self.applied_lsn = batch.source_point.lsn  # committed: its transactions are replays now
         dropped = [batch for batch in (self.in_flight and self.in_flight[0], self.failed, self.batch) if batch]
         if dropped:
             log.warning("%s: abandoning %d uncommitted messages; they will be re-read",
                         why, sum(batch.messages for batch in dropped))
         self.in_flight, self.failed, self.batch = None, None, Batch()
         self.backoff.reset()  # nothing is left to retry
+        self._restart_assembly()
+
+    def _restart_assembly(self) -> None:
+        """Forget what was consumed but not taken: the partitions are read again from the committed offsets."""
+        self.assembler = Assembler(self.collections, self.applied_lsn)
 
     # --- progress -----------------------------------------------------------
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 from consumer.envelope import ChangeEvent, Decoded, DecodeError, Key
 from core.deadletter import DeadLetter, RawMessage
+from core.transactions import Released, Transaction
 from core.truncation import raised, survives
+from core.watermark import SourcePoint
 
 
 @dataclass(frozen=True)
@@ -65,10 +67,28 @@ class TableChanges:
 class Batch:
     tables: dict[str, TableChanges] = field(default_factory=dict)
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # highest offset seen
+    # Per partition, the last offset the batch completes: everything up to it is in this batch or an
+    # earlier one (set when the batch is cut, from core.transactions' positions).
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     messages: int = 0
     changes: int = 0
+    transactions: int = 0  # source transactions, whole
+    source_point: SourcePoint | None = None  # the last source transaction in the batch (core.watermark)
     started: float = field(default_factory=time.monotonic)
+
+    def add_released(self, released: Released[Decoded]) -> None:
+        """A whole source transaction (or a message outside any), as core.transactions released it."""
+        if not isinstance(released, Transaction):
+            self.add(released.item)
+            return
+        commit_us = released.ts_ms * 1000 if released.ts_ms is not None else None
+        for item in released.items:
+            self.add(item)
+            item_us = getattr(item, "commit_us", None)
+            if item_us is not None:
+                commit_us = item_us
+        self.transactions += 1
+        self.source_point = SourcePoint(released.commit_lsn, released.xid, commit_us)
 
     def add(self, decoded: Decoded) -> None:
         self._seen(decoded.raw)
@@ -86,8 +106,8 @@ class Batch:
     def age(self) -> float:
         return time.monotonic() - self.started
 
-    def __bool__(self) -> bool:
-        return self.messages > 0
+    def __bool__(self) -> bool:  # a transaction without changes for the replica still moves the watermark
+        return self.messages > 0 or self.source_point is not None
 
     def actions(self) -> int:
         return sum(len(table.actions) + table.truncate for table in self.tables.values())

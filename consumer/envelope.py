@@ -24,7 +24,8 @@ import orjson
 from consumer.replica_schema import TableSpec
 from consumer.types import ValueConversionError
 from core.deadletter import RawMessage
-from core.envelope import UPSERT_OPS, Envelope, EnvelopeError, decode_envelope
+from core.envelope import UPSERT_OPS, Envelope, EnvelopeError, decode_envelope, source_commit_us
+from core.transactions import TxTag
 
 Key = tuple[Any, ...]
 Row = tuple[Any, ...]
@@ -39,6 +40,8 @@ class ChangeEvent:
     raw: RawMessage
     lsn: int  # source.lsn: the WAL position of the change (core.truncation)
     old_key: Key | None = None  # an update that moved the row to another key
+    tag: TxTag | None = None  # its source transaction (core.transactions); None for snapshot reads
+    commit_us: int | None = None  # when the source committed it (microseconds since the epoch)
 
     @property
     def is_truncate(self) -> bool:
@@ -55,12 +58,15 @@ class Skip:
 
     raw: RawMessage
     reason: str
+    tag: TxTag | None = None  # a heartbeat table change: part of a source transaction
+    commit_us: int | None = None
 
 
 @dataclass(frozen=True)
 class DecodeError:
     raw: RawMessage
     error: str
+    tag: TxTag | None = None  # known when the envelope was readable: the transaction still counts it
 
 
 Decoded = ChangeEvent | Skip | DecodeError
@@ -77,17 +83,32 @@ def decode(raw: RawMessage, tables: Mapping[str, TableSpec]) -> Decoded:
         return DecodeError(raw, f"unknown topic {raw.topic!r}: no replica table for it")
     try:
         envelope = decode_envelope(raw.value, spec.name)
-        if envelope is None:
-            return Skip(raw, "tombstone")
-        return _change(raw, spec, envelope)
-    except (EnvelopeError, _Invalid, ValueConversionError) as exc:
+    except EnvelopeError as exc:
         return DecodeError(raw, str(exc))
+    if envelope is None:
+        return Skip(raw, "tombstone")
+    try:
+        return _change(raw, spec, envelope)
+    except (_Invalid, ValueConversionError) as exc:
+        return DecodeError(raw, str(exc), envelope[5])
+
+
+def decode_heartbeat(raw: RawMessage, table: str) -> Skip | DecodeError:
+    """A change of Debezium's heartbeat table: nothing to replicate, but a source transaction to count."""
+    try:
+        envelope = decode_envelope(raw.value, table)
+    except EnvelopeError as exc:
+        return DecodeError(raw, str(exc))
+    if envelope is None:
+        return Skip(raw, "tombstone")
+    return Skip(raw, "heartbeat", envelope[5], source_commit_us(envelope[3]))
 
 
 def _change(raw: RawMessage, spec: TableSpec, envelope: Envelope) -> ChangeEvent:
-    op, before, after, _, lsn = envelope
+    op, before, after, source, lsn, tag = envelope
+    commit_us = source_commit_us(source)
     if op == "t":
-        return ChangeEvent(spec.name, "t", None, None, raw, lsn)
+        return ChangeEvent(spec.name, "t", None, None, raw, lsn, None, tag, commit_us)
     if op in UPSERT_OPS:
         row = _row(spec, after, "after")
         key = tuple([row[position] for position in spec.key_positions])
@@ -98,8 +119,8 @@ def _change(raw: RawMessage, spec: TableSpec, envelope: Envelope) -> ChangeEvent
         old_key = None
         if op == "u" and isinstance(before, dict) and any(before.get(name) != after[name] for name in spec.key):
             old_key = _before_key(spec, before)
-        return ChangeEvent(spec.name, op, key, row, raw, lsn, old_key if old_key != key else None)
-    return ChangeEvent(spec.name, "d", _message_key(raw, spec), None, raw, lsn)  # op d
+        return ChangeEvent(spec.name, op, key, row, raw, lsn, old_key if old_key != key else None, tag, commit_us)
+    return ChangeEvent(spec.name, "d", _message_key(raw, spec), None, raw, lsn, None, tag, commit_us)  # op d
 
 
 def _row(spec: TableSpec, data: Any, field: str) -> Row:

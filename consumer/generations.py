@@ -20,10 +20,11 @@ import pymysql
 
 from consumer.errors import TopicsRecreated
 from consumer.replica_schema import data_tables
-from core import generations
+from core import generations, watermark
 from core.errors import MySqlUnavailable
 from core.mysql import TABLE_OPTIONS, connect
 from core.settings import MySqlSettings
+from core.watermark import REPLICA_STAGE, WATERMARK_DDL
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,8 @@ def table_names() -> list[str]:
 
 
 def _add_rereads(cur: Any, partitions: Mapping[str, list[int]]) -> None:
+    if partitions:  # the new topics' transactions are all applied, whatever their LSN (core.watermark)
+        watermark.forget(cur, REPLICA_STAGE)
     for topic, numbers in sorted(partitions.items()):
         for partition in numbers:
             cur.execute(f"INSERT IGNORE INTO {REREADS} (topic, partition_id) VALUES (%s, %s)", (topic, partition))
@@ -117,3 +120,4 @@ def _ensure_tables(cur: Any, database: str) -> None:
     cur.execute(f"USE `{database}`")
     cur.execute(generations.ids_ddl(TOPICS))
     cur.execute(REREADS_DDL)
+    cur.execute(WATERMARK_DDL)

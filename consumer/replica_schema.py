@@ -30,6 +30,7 @@ from typing import Any
 from consumer.types import Column, Kind
 from core.source.tables import TABLES, SourceTable
 from core.truncation import watermarks_ddl
+from core.watermark import WATERMARK_DDL
 
 # The replica's type of each source type; a source type missing here fails at import.
 KIND_OF_SOURCE_TYPE: Mapping[str, Kind] = MappingProxyType({
@@ -106,6 +107,7 @@ def ensure_tables(conn: Any) -> None:
         for spec in REPLICA_TABLES.values():
             cur.execute(spec.ddl())
         cur.execute(TRUNCATIONS_DDL)
+        cur.execute(WATERMARK_DDL)
         for name in _tables_without_position(cur):
             cur.execute(f"ALTER TABLE `{name}` ADD COLUMN `{POSITION_COLUMN}` {POSITION_TYPE}")
     conn.commit()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from core.limits import CONSUMER_FETCH_MAX_BYTES, CONSUMER_RECEIVE_MAX_BYTES, MESSAGE_MAX_BYTES
 from core.settings import DEFAULT_TOPIC_PREFIX, Env, HealthSettings, KafkaSettings, MySqlSettings, integer, text
-from core.topic_names import consumer_deadletter_topic, source_topic_tables
+from core.topic_names import consumer_deadletter_topic, heartbeat_topic, source_topic_tables, transaction_topic
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,15 @@ class ConsumerSettings:
         )
 
     def topics(self) -> dict[str, str]:
-        """Consumed topic -> replica table (the heartbeat topic is not consumed)."""
+        """Replicated topic -> replica table."""
         return source_topic_tables(self.kafka.topic_prefix)
+
+    def heartbeat_topic(self) -> str:
+        """Consumed for its source transactions only (they move the watermark at idle), not replicated."""
+        return heartbeat_topic(self.kafka.topic_prefix)
+
+    def transaction_topic(self) -> str:
+        return transaction_topic(self.kafka.topic_prefix)
 
     def kafka_config(self) -> dict[str, object]:
         return {

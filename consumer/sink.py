@@ -40,10 +40,12 @@ from consumer.batch import Action, Batch, TableChanges
 from consumer.envelope import Row
 from consumer.replica_schema import POSITION_COLUMN, REPLICA_TABLES, TableSpec, ensure_database, ensure_tables
 from consumer.truncations import apply_truncate, read_watermarks
+from core import watermark
 from core.deadletter import DeadLetter
 from core.errors import MySqlUnavailable
 from core.mysql import close_quietly, connect, is_transient
 from core.settings import MySqlSettings
+from core.watermark import REPLICA_STAGE
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +161,11 @@ def _moved(action: Action) -> bool:
     return action.delete and not action.event.is_delete
 
 
+def _advance_watermark(cur: Any, batch: Batch) -> None:
+    if batch.source_point is not None:
+        watermark.write(cur, REPLICA_STAGE, batch.source_point)
+
+
 @dataclass
 class WriteResult:
     applied: int = 0
@@ -187,6 +194,18 @@ class MySqlSink:
             raise MySqlUnavailable(f"MySQL at {self._settings.url.host}:{self._settings.url.port}: {exc}") from exc
         self._conn = conn
         self._render = RowRenderer(conn.escape)
+
+    def applied_lsn(self) -> int:
+        """The replica's watermark: the commit LSN of the last source transaction applied (-1: none)."""
+        self.connect()
+        try:
+            with self._conn.cursor() as cur:
+                lsn = watermark.read_lsn(cur, REPLICA_STAGE)
+            self._conn.commit()
+            return lsn
+        except (pymysql.MySQLError, OSError) as exc:
+            self.close()
+            raise MySqlUnavailable(f"cannot read the replica's watermark: {exc}") from exc
 
     def close(self) -> None:
         if self._conn is not None:
@@ -230,6 +249,7 @@ class MySqlSink:
                 for statement in render.upserts(spec, [stored_row(action) for action in upserts]):
                     cur.execute(statement)  # no parameters: PyMySQL sends it as it is
                 applied += len(deletes) + len(upserts) + changes.truncate
+            _advance_watermark(cur, batch)
         return applied
 
     def _apply_each(self, batch: Batch) -> WriteResult:
@@ -238,6 +258,7 @@ class MySqlSink:
             watermarks = read_watermarks(cur)
             for name, changes in batch.tables.items():
                 self._apply_table_each(cur, REPLICA_TABLES[name], changes, watermarks.get(name), result)
+            _advance_watermark(cur, batch)
         return result
 
     def _apply_table_each(self, cur: Any, spec: TableSpec, changes: TableChanges, watermark: int | None,

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from core.transactions import TxTag, parse_tag
 from core.truncation import source_lsn
 
 UPSERT_OPS = frozenset({"c", "r", "u"})
@@ -29,21 +30,31 @@ class EnvelopeError(ValueError):
     """The message value is not a Debezium change event; the message is dead-lettered with this reason."""
 
 
-# One change event: (op, before, after, source, lsn), unpacked by the caller.
+# One change event: (op, before, after, source, lsn, tag), unpacked by the caller.
 #   op      c, r, u, d or t
 #   before  the row image before the change (deletes, updates), as decoded JSON: unchecked
 #   after   the row image after the change (c, r, u), as decoded JSON: unchecked
 #   source  Debezium's source block (table, lsn, ts_ms, ...)
 #   lsn     source.lsn: the WAL position of the change (core.truncation)
+#   tag     the source transaction and the change's place in it (core.transactions); None for snapshot reads
 # A plain tuple, not a NamedTuple or dataclass: one is built per consumed message, and a NamedTuple
 # measured ~2.5% more instructions per message in the consumer's decode.
-Envelope = tuple[str, Any, Any, dict[str, Any], int]
+Envelope = tuple[str, Any, Any, dict[str, Any], int, TxTag | None]
 
 
 def source_ts_ms(source: dict[str, Any]) -> int | None:
     """When the source committed the change (milliseconds since the epoch), if the event says."""
     ts = source.get("ts_ms")
     return ts if isinstance(ts, int) else None
+
+
+def source_commit_us(source: dict[str, Any]) -> int | None:
+    """When the source committed the change, in microseconds since the epoch (ts_us; else ts_ms), if it says."""
+    ts = source.get("ts_us")
+    if isinstance(ts, int):
+        return ts
+    ms = source_ts_ms(source)
+    return None if ms is None else ms * 1000
 
 
 def decode_envelope(value: bytes | None, table: str) -> Envelope | None:
@@ -70,4 +81,4 @@ def decode_envelope(value: bytes | None, table: str) -> Envelope | None:
     op = event.get("op")
     if not isinstance(op, str) or op not in OPS:  # a list would not even hash
         raise EnvelopeError(f"unknown or missing op {op!r}")
-    return op, event.get("before"), event.get("after"), source, lsn
+    return op, event.get("before"), event.get("after"), source, lsn, parse_tag(event.get("transaction"))

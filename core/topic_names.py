@@ -10,6 +10,9 @@ from __future__ import annotations
 from core.source.tables import SOURCE_TABLES
 
 SOURCE_SCHEMA = "public"
+# Debezium's heartbeat.action.query updates this table every heartbeat: its changes are source
+# transactions like any other, so they keep the stages' watermarks moving while the shop is idle.
+HEARTBEAT_TABLE = "cdc_heartbeat"
 
 
 def table_topic(topic_prefix: str, table: str) -> str:
@@ -25,6 +28,21 @@ def source_topics(topic_prefix: str) -> list[str]:
 def source_topic_tables(topic_prefix: str) -> dict[str, str]:
     """Each source table's topic -> the table (Debezium's heartbeat table is not among them)."""
     return {table_topic(topic_prefix, table): table for table in SOURCE_TABLES}
+
+
+def heartbeat_topic(topic_prefix: str) -> str:
+    """The heartbeat table's topic (core.transactions: its transactions move the watermarks at idle)."""
+    return table_topic(topic_prefix, HEARTBEAT_TABLE)
+
+
+def transaction_topic(topic_prefix: str) -> str:
+    """Debezium's BEGIN/END events (provide.transaction.metadata): one partition, so in commit order."""
+    return f"{topic_prefix}.transaction"
+
+
+def data_collection(topic: str, topic_prefix: str) -> str:
+    """A table topic's name in Debezium's transaction metadata: "public.orders"."""
+    return topic.removeprefix(f"{topic_prefix}.")
 
 
 def consumer_deadletter_topic(topic_prefix: str) -> str:

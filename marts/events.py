@@ -66,7 +66,7 @@ def decode(position: Position, table: str, value: bytes | None) -> Event:
         raise MalformedEvent(str(exc)) from None
     if envelope is None:
         return Event(position, None)  # tombstone after a delete
-    op, before, after, source, lsn = envelope
+    op, before, after, source, lsn, _ = envelope
     return Event(position, decode_change(table, op, before, after), source_ts_ms(source), lsn)
 
 

@@ -33,13 +33,19 @@ class Tombstone:
 
 
 class ScriptedConsumer:
-    """Each consume() call returns the next list of messages."""
+    """Each poll() and the consume() after it return the next list of messages."""
 
     def __init__(self, calls: list[list[Tombstone]]) -> None:
         self.calls = calls
+        self.rest: list[Tombstone] = []
+
+    def poll(self, timeout: float) -> Tombstone | None:
+        first, *self.rest = self.calls.pop(0) or [None]
+        return first
 
     def consume(self, num_messages: int, timeout: float) -> list[Tombstone]:
-        return self.calls.pop(0)
+        rest, self.rest = self.rest, []
+        return rest
 
 
 BASE = {"KAFKA_BOOTSTRAP": "127.0.0.1:1", "MYSQL_URL": "mysql://root@127.0.0.1:1/shop"}

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from core.envelope import EnvelopeError, decode_envelope, source_ts_ms
+from core.transactions import TxTag
 
 LSN = 26734192
 SOURCE = {"table": "orders", "lsn": LSN, "ts_ms": 1700000000123}
@@ -27,7 +28,12 @@ def with_schema(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_an_event_decodes_to_op_images_source_and_lsn() -> None:
-    assert decode_envelope(value(event()), "orders") == ("u", {**ROW, "status": "pending"}, ROW, SOURCE, LSN)
+    assert decode_envelope(value(event()), "orders") == ("u", {**ROW, "status": "pending"}, ROW, SOURCE, LSN, None)
+
+
+def test_an_event_of_a_source_transaction_carries_its_xid_and_place() -> None:
+    block = {"id": "741:26765104", "total_order": 2, "data_collection_order": 1}
+    assert decode_envelope(value(event(transaction=block)), "orders")[5] == TxTag(741, 2)
 
 
 def test_an_event_wrapped_with_its_schema_decodes_alike() -> None:
