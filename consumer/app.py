@@ -89,6 +89,7 @@ SHUTDOWN_FLUSH_SECONDS = 5.0
 # collector ran hundreds of times per batch, ~10% of the decode time. Still bounded, just rarer.
 GC_THRESHOLDS = (20_000, 20, 20)
 REVOKE_FLUSH_SECONDS = 5.0
+REPLAY_COMMIT_SECONDS = 1.0
 
 
 class Replicator:
@@ -113,6 +114,7 @@ class Replicator:
         self.applied_lsn = -1  # the watermark: commit LSN of the last source transaction applied
         self.assembler: Assembler[Decoded] = Assembler(self.collections)
         self.drained = False  # the last consume() took everything that was waiting
+        self.next_replay_commit = 0.0  # monotonic time
         self.sink = MySqlSink(settings.mysql)
         self.deadletters = DeadLetterProducer(settings.kafka.bootstrap, settings.deadletter_topic,
                                               settings.kafka.replication_factor)
@@ -236,6 +238,9 @@ class Replicator:
     def _write_if_due(self) -> None:
         if self.in_flight is not None:
             return
+        if not self.batch and self.failed is None and self.drained:
+            self._commit_replays()
+            return
         if self.failed is not None:
             if self.backoff.ready():
                 self._submit(self.failed)
@@ -244,6 +249,15 @@ class Replicator:
         if self.batch and (self.drained or self.batch.messages >= self.settings.batch_size
                            or self.batch.age() >= self.settings.flush_interval):
             self._submit(self._take_batch())
+
+    def _commit_replays(self) -> None:
+        """Commit positions that moved over replays only (nothing to write): a restart need not read them again."""
+        moved = {where: position for where, position in self.assembler.positions().items()
+                 if position > self.committed.get(where, 0)}
+        if moved and time.monotonic() >= self.next_replay_commit:
+            self.next_replay_commit = time.monotonic() + REPLAY_COMMIT_SECONDS
+            if offsets.commit(self.consumer, {where: position - 1 for where, position in moved.items()}):
+                self.committed.update(moved)
 
     def _take_batch(self) -> Batch:
         """Cut the batch: it completes every partition up to the assembler's positions."""

@@ -28,7 +28,9 @@ messages are consumed):
   commits.
 - A transaction whose commit LSN is at or below the last one released (or
   the stage's stored watermark, given at start) is a replay: its events are
-  dropped, nothing is released for it.
+  dropped, nothing is released for it. Events of a transaction settled
+  before (released, or dropped as a replay) that arrive after its END are
+  dropped on arrival (the transaction topic is often read ahead of the data).
 - Orphans: Debezium writes all of a transaction's events before its END and
   the next transaction's events after it, so events of a transaction X that
   precede, within one partition, an event of a released transaction Y, with
@@ -44,7 +46,7 @@ messages are consumed):
 """
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -52,6 +54,7 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 Where = tuple[str, int]  # (topic, partition)
+SETTLED_KEPT = 200_000  # xids remembered as settled, for late copies of their events
 
 
 class TransactionMetadataError(ValueError):
@@ -159,6 +162,7 @@ class Assembler(Generic[T]):
         self._queues: dict[Where, deque[_Entry[T]]] = {}
         self._next: dict[Where, int] = {}  # offset after the last message seen, per partition
         self._pending: dict[int, _Pending[T]] = {}
+        self._settled: OrderedDict[int, None] = OrderedDict()  # xids released or dropped as replays, latest last
         self._ends: deque[tuple[TxEnd, Where, int]] = deque()  # END events read, not yet released
         self._ends_next: tuple[Where, int] | None = None  # transaction-topic position after the last message read
         self._ends_done: tuple[Where, int] | None = None  # ... after the last one settled
@@ -171,6 +175,9 @@ class Assembler(Generic[T]):
         self._queues.setdefault(where, deque()).append(entry)
         self._next[where] = offset + 1
         if tag is None:
+            return self._release_heads([]) if len(self._queues[where]) == 1 else []
+        if tag.xid in self._settled:  # a late copy of a transaction released or skipped before
+            entry.settled = True
             return self._release_heads([]) if len(self._queues[where]) == 1 else []
         pending = self._pending.setdefault(tag.xid, _Pending())
         pending.by_order[tag.total_order] = entry
@@ -222,6 +229,7 @@ class Assembler(Generic[T]):
             end, where, offset = self._ends[0]
             if end.commit_lsn <= self.released_lsn:
                 self._settle_all(self._pending.pop(end.xid, _Pending()))  # a replay of what was applied
+                self._remember(end.xid)
             else:
                 pending = self._pending.get(end.xid)
                 if (len(pending.by_order) if pending else 0) < self._expected(end):
@@ -236,6 +244,7 @@ class Assembler(Generic[T]):
         self._release_heads(released)  # loose messages that preceded this transaction go first
         items = tuple(pending.by_order[order].item for order in sorted(pending.by_order))
         self._settle_all(pending)
+        self._remember(end.xid)
         self.released_lsn = end.commit_lsn
         released.append(Transaction(end.xid, end.commit_lsn, items, end.ts_ms))
 
@@ -252,6 +261,12 @@ class Assembler(Generic[T]):
                 orphan = self._pending.pop(entry.tag.xid, None)
                 if orphan is not None:
                     self._settle_all(orphan)
+
+    def _remember(self, xid: int) -> None:
+        self._settled[xid] = None
+        self._settled.move_to_end(xid)
+        if len(self._settled) > SETTLED_KEPT:
+            self._settled.popitem(last=False)  # a copy arriving even later is an orphan (see above)
 
     @staticmethod
     def _settle_all(pending: _Pending[T]) -> None:

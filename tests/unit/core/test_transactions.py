@@ -156,3 +156,18 @@ def test_parse_end_of_a_begin_is_none() -> None:
 def test_parse_end_refuses_an_unknown_status() -> None:
     with pytest.raises(TransactionMetadataError, match="unknown transaction status 'COMMIT'"):
         parse_end({"status": "COMMIT", "id": "1:2"})
+
+
+def test_an_event_arriving_after_its_replayed_transactions_end_is_dropped_on_arrival() -> None:
+    assembler: Assembler[str] = Assembler(COLLECTIONS, released_lsn=100)
+    assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1))
+    assert assembler.add(ORDERS, 0, TxTag(7, 1), "applied before") == []
+    assert assembler.positions() == {ORDERS: 1, TX_TOPIC: 1}
+
+
+def test_a_late_copy_of_a_released_transactions_event_is_dropped_on_arrival() -> None:
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assembler.add(ORDERS, 0, TxTag(7, 1), "order")
+    assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1))
+    assert assembler.add(LINES, 0, TxTag(7, 1), "copy") == []
+    assert assembler.held() == 0
