@@ -19,13 +19,13 @@ from consumer.settings import ConsumerSettings
 from core.limits import MAX_SLOT_WAL_KEEP_SIZE, MESSAGE_MAX_BYTES, MYSQL_MAX_ALLOWED_PACKET
 from core.settings import HealthSettings, KafkaSettings, MySqlSettings, SourceSettings
 from marts.settings import MartsSettings
+from tests.support.compose import load_project
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
-DOTENV = dict(
-    line.split("=", 1) for line in (ROOT / ".env").read_text().splitlines() if line and not line.startswith("#")
-)
+PROJECT = load_project()  # interpolated from .env, as docker compose reads it
+DOTENV = PROJECT.variables
 # The settings objects each `cdc` command builds from its environment.
 SETTINGS_BY_COMMAND = {
     ("schema", "apply"): [SourceSettings],
@@ -45,14 +45,9 @@ def compose_schema() -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def interpolate(value: str) -> str:
-    """Compose's ${VAR} substitution from .env ($$ is a literal $)."""
-    return re.sub(r"\$\$|\$\{(\w+)\}", lambda match: "$" if match.group(0) == "$$" else DOTENV[match.group(1)], value)
-
-
 def environment(service: str) -> dict[str, str]:
     """The service's environment as its container gets it."""
-    return {key: interpolate(str(value)) for key, value in SERVICES[service].get("environment", {}).items()}
+    return PROJECT.services[service].environment
 
 
 def debezium_image_worker_properties(env: dict[str, str]) -> dict[str, str]:
@@ -130,10 +125,9 @@ def test_every_compose_variable_has_a_default_in_dotenv() -> None:
 @pytest.mark.parametrize("service_name", sorted(app_services()))
 def test_each_python_service_gets_every_setting_its_command_reads(service_name: str) -> None:
     command = app_services()[service_name]
-    environment = {key: interpolate(str(value)) for key, value in SERVICES[service_name]["environment"].items()}
     settings_classes = next(classes for prefix, classes in SETTINGS_BY_COMMAND.items() if command[: len(prefix)] == prefix)
     for settings_class in settings_classes:
-        settings_class.from_env(environment)  # raises ConfigError when one is missing
+        settings_class.from_env(environment(service_name))  # raises ConfigError when one is missing
 
 
 def test_connector_service_applies_the_packaged_connector_json() -> None:
@@ -145,9 +139,7 @@ def test_connector_service_applies_the_packaged_connector_json() -> None:
 
 
 def test_connector_uses_the_replication_user_not_the_app_user() -> None:
-    environment = {key: interpolate(str(value)) for key, value in SERVICES["connector"]["environment"].items()}
-
-    assert ConnectorSettings.from_env(environment).database.user == "debezium"
+    assert ConnectorSettings.from_env(environment("connector")).database.user == "debezium"
 
 
 def test_debezium_version_matches_the_local_stack() -> None:
@@ -158,8 +150,7 @@ def test_debezium_version_matches_the_local_stack() -> None:
 
 
 def test_consumer_is_given_a_metrics_port() -> None:
-    consumer = SERVICES["consumer"]
-    port = ConsumerSettings.from_env({k: interpolate(str(v)) for k, v in consumer["environment"].items()}).metrics_port
+    port = ConsumerSettings.from_env(environment("consumer")).metrics_port
 
     assert port > 0
 
@@ -171,9 +162,7 @@ def test_worker_healthcheck_judges_the_workers_progress_heartbeat(worker: str) -
 
 @pytest.mark.parametrize("worker", ["consumer", "marts"])
 def test_worker_heartbeat_file_is_set_under_the_containers_tmp(worker: str) -> None:
-    environment = {key: interpolate(str(value)) for key, value in SERVICES[worker]["environment"].items()}
-
-    assert HealthSettings.from_env(worker, environment).file == Path(f"/tmp/cdc-{worker}-health.json")
+    assert HealthSettings.from_env(worker, environment(worker)).file == Path(f"/tmp/cdc-{worker}-health.json")
 
 
 @pytest.mark.parametrize("worker", ["consumer", "marts"])
