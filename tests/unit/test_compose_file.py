@@ -109,6 +109,16 @@ def test_every_named_volume_is_declared() -> None:
                 assert source in COMPOSE["volumes"], f"{name} mounts undeclared volume {source}"
 
 
+def test_named_volumes_of_the_projects_image_are_folders_it_gives_its_user() -> None:
+    # A new named volume takes the owner of the image's folder; a folder the image lacks is created for root,
+    # where the image's user (USER cdc) cannot write.
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    targets = {mount.split(":")[1] for name in app_services() for mount in SERVICES[name].get("volumes", [])
+               if not mount.startswith((".", "/"))}
+
+    assert targets and all(f"install -d -o cdc -g cdc {target}" in dockerfile for target in targets), targets
+
+
 def test_every_image_is_pinned_to_a_version() -> None:
     for name, service in SERVICES.items():
         image = service["image"]
