@@ -33,6 +33,7 @@ from psycopg2 import sql
 
 from cdc.local import broker, connect, mariadb, postgres
 from cdc.local.processes import ProcessRecord, free_port, stop
+from cdc.local.stack import STOP_ORDER
 from connectors.password_reference import PASSWORD_VARIABLE
 from tests.support.compose import ComposeFileError, Project, Service
 
@@ -57,7 +58,8 @@ class LocalServers:
         return int(self.addresses[f"{service}:{CONTAINER_PORTS[service]}"].rsplit(":", 1)[1])
 
     def stop(self) -> None:
-        for record in reversed(self.records):
+        """Whatever reads from a server stops before it (the local stack's order)."""
+        for record in sorted(self.records, key=lambda record: STOP_ORDER.index(record.name)):
             stop(record)
 
 

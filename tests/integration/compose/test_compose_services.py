@@ -128,7 +128,8 @@ def test_replica_and_marts_equal_the_source(compose_run: ComposeRun) -> None:
     result = compose_run.runner.run(consumer, ["cdc", "verify", "--wait", str(VERIFY_WAIT_SECONDS)],
                                     timeout=VERIFY_WAIT_SECONDS + 60)
 
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr[-3000:]}"
+    workers = "\n".join(f"--- {name}:\n{compose_run.runner.log(name)[-1500:]}" for name in ("consumer", "marts"))
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr[-3000:]}\n{workers}"
 
 
 @pytest.mark.parametrize("worker", ["consumer", "marts"])
