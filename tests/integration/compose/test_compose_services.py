@@ -82,7 +82,7 @@ def _run_app_services(project: Project, runner: ServiceRunner) -> dict[str, subp
 
 def _wait_for_live_orders(project: Project, runner: ServiceRunner, timeout: float = 90) -> None:
     """Until the generator has seeded and its live load has written LIVE_ORDERS new orders."""
-    generator = runner.project.services["generator"]
+    generator = project.services["generator"]
     dsn = runner.environment(generator)["PG_DSN"]
     seeded = int(project.variables["SEED_ORDERS"])
     deadline = time.monotonic() + timeout
