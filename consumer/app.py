@@ -149,6 +149,7 @@ class Replicator:
             self.sink.close()
             if server is not None:
                 server.shutdown()
+                server.server_close()
         log.info("stopped: %s", self.stats.progress_line())
 
     def _connect_sink_at_start(self, stop: threading.Event) -> None:

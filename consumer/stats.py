@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
-from core.metrics import STAGE_REPLICA, WorkerMetrics, register_worker_metrics
+from core.metrics import STAGE_REPLICA, WorkerMetrics, register_worker_metrics, serve
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,4 @@ def update_lag(stats: Stats, highs: Mapping[tuple[str, int], int], committed: Ma
 
 def serve_metrics(stats: Stats, port: int, host: str = "127.0.0.1") -> WSGIServer:
     """Serve the metrics at http://host:port/metrics from a daemon thread; the caller shuts the server down."""
-    server, _ = start_http_server(port, host, registry=stats.metrics.registry)
-    log.info("metrics on http://%s:%d/metrics", host, server.server_port)
-    return server
+    return serve(stats.metrics.registry, port, host)
