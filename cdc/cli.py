@@ -118,7 +118,7 @@ def connectors_apply(timeout: float | None) -> None:
     from connectors.template import render
     from core.kafka_connect import ConnectClient, wait_for_connect
     from core.settings import KafkaSettings
-    from core.topic_names import source_topics
+    from core.topic_names import pipeline_topics
     from core.topics import ensure_topics
 
     settings = ConnectorSettings.from_env()
@@ -126,7 +126,7 @@ def connectors_apply(timeout: float | None) -> None:
     limit = timeout if timeout is not None else settings.timeout_seconds
     client = ConnectClient(settings.connect_url)
     wait_for_connect(client, limit)
-    ensure_topics(kafka.bootstrap, source_topics(settings.topic_prefix),
+    ensure_topics(kafka.bootstrap, pipeline_topics(settings.topic_prefix),
                   settings.topic_partitions, settings.topic_replication_factor)
     name, config = render(settings)
     result = apply_connector(client, name, config, limit)

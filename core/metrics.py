@@ -17,13 +17,17 @@ every 10 s) keeps them meaningful on an idle source. They are NaN until the firs
 """
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, start_http_server
+
+log = logging.getLogger(__name__)
 
 STAGE_REPLICA = "replica"  # the consumer
 STAGE_MARTS = "marts"  # the Faust marts worker
@@ -189,6 +193,10 @@ class WorkerMetrics:
         """A batch committed at `applied_at` (unix seconds) applying `changes` changes of the given commit times."""
         self.batches.inc()
         self.changes_applied.inc(changes)
+        self.observe(commit_seconds, applied_at)
+
+    def observe(self, commit_seconds: Iterable[float], applied_at: float) -> None:
+        """Changes (or heartbeats) of these source commit times applied at `applied_at`, not counted as changes."""
         newest = math.nan
         for seconds in commit_seconds:
             self.commit_to_apply.observe(max(applied_at - seconds, 0.0))
@@ -273,3 +281,10 @@ def register_exporter_metrics(registry: CollectorRegistry) -> ExporterMetrics:
         task_state=_gauge(CONNECTOR_TASK_STATE, registry),
         scrape_errors=errors,
     )
+
+
+def serve(registry: CollectorRegistry, port: int, host: str = "127.0.0.1") -> WSGIServer:
+    """Serve `registry` at http://host:port/metrics from a daemon thread; the caller shuts the server down."""
+    server, _ = start_http_server(port, host, registry=registry)
+    log.info("metrics on http://%s:%d/metrics", host, server.server_port)
+    return server

@@ -31,7 +31,7 @@ from core.errors import CdcError
 from core.kafka_connect import ConnectClient, ConnectorStatus, first_lines
 from core.settings import SourceSettings
 from core.source.migrate import apply_migrations
-from core.topic_names import source_topics
+from core.topic_names import pipeline_topics
 from core.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -242,7 +242,7 @@ def _start_connect(state: StackState, progress: Progress, die_with_parent: bool)
 def _ensure_connector(state: StackState, progress: Progress, new_broker: bool) -> None:
     """Topics and connector; on a new (empty) broker, first carry the pipeline across (see handover)."""
     settings = ConnectorSettings.from_env(state.env)
-    ensure_topics(state.env["KAFKA_BOOTSTRAP"], source_topics(settings.topic_prefix),
+    ensure_topics(state.env["KAFKA_BOOTSTRAP"], pipeline_topics(settings.topic_prefix),
                   settings.topic_partitions, settings.topic_replication_factor)
     name, config = render(settings)
     client = ConnectClient(settings.connect_url)
