@@ -189,6 +189,23 @@ def health(worker: str, max_stall: float, max_age: float) -> None:
         sys.exit(1)
 
 
+# --- cdc exporter ------------------------------------------------------------
+
+@cli.command("exporter")
+def exporter() -> None:
+    """Serve the replication slot's and the connector's metrics for Prometheus (EXPORTER_METRICS_PORT)."""
+    import threading
+
+    from cdc.exporter.run import Exporter
+    from cdc.exporter.settings import ExporterSettings
+    from core.signals import stop_on_signals
+
+    settings = ExporterSettings.from_env()
+    stop = threading.Event()
+    with stop_on_signals(stop, "the current reading"):
+        Exporter(settings).run(stop)
+
+
 # --- cdc top ----------------------------------------------------------------
 
 @cli.command("top")

@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
+from cdc.exporter.settings import ExporterSettings
 from cdc.local import connect
 from connectors.password_reference import PASSWORD_VARIABLE, worker_properties
 from connectors.settings import ConnectorSettings
@@ -34,6 +35,7 @@ SETTINGS_BY_COMMAND = {
     ("marts",): [MartsSettings, MySqlSettings, KafkaSettings],
     ("verify",): [SourceSettings, MySqlSettings],
     ("generate",): [SourceSettings],
+    ("exporter",): [ExporterSettings],
 }
 
 
