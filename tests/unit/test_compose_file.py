@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
+from cdc.exporter.settings import ExporterSettings
 from cdc.local import connect
 from connectors.password_reference import PASSWORD_VARIABLE, worker_properties
 from connectors.settings import ConnectorSettings
@@ -34,6 +35,7 @@ SETTINGS_BY_COMMAND = {
     ("marts",): [MartsSettings, MySqlSettings, KafkaSettings],
     ("verify",): [SourceSettings, MySqlSettings],
     ("generate",): [SourceSettings],
+    ("exporter",): [ExporterSettings],
 }
 
 
@@ -162,6 +164,18 @@ def test_consumer_is_given_a_metrics_port() -> None:
     port = ConsumerSettings.from_env({k: interpolate(str(v)) for k, v in consumer["environment"].items()}).metrics_port
 
     assert port > 0
+
+
+def test_marts_worker_is_given_a_metrics_port_reachable_on_the_compose_network() -> None:
+    settings = MartsSettings.from_env(environment("marts"))
+
+    assert (settings.metrics_port, settings.metrics_host) == (9109, "0.0.0.0")
+
+
+def test_exporter_serves_on_9110_on_the_compose_network_without_publishing_it() -> None:
+    settings = ExporterSettings.from_env(environment("exporter"))
+
+    assert (settings.port, settings.host, "ports" in SERVICES["exporter"]) == (9110, "0.0.0.0", False)
 
 
 @pytest.mark.parametrize("worker", ["consumer", "marts"])
