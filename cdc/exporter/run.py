@@ -80,12 +80,12 @@ class Exporter:
             self._failing.discard(source)
 
     def run(self, stop: threading.Event) -> None:
-        """Serve the metrics and read every `interval` seconds until `stop` is set."""
+        """Read, serve the metrics, and read again every `interval` seconds until `stop` is set."""
+        self.read_once()  # the first scrape finds every series
         server = serve(self.metrics.registry, self.settings.port, self.settings.host)
         try:
-            while not stop.is_set():
+            while not stop.wait(self.settings.interval):
                 self.read_once()
-                stop.wait(self.settings.interval)
         finally:
             server.shutdown()
             server.server_close()

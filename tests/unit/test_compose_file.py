@@ -166,6 +166,18 @@ def test_consumer_is_given_a_metrics_port() -> None:
     assert port > 0
 
 
+def test_marts_worker_is_given_a_metrics_port_reachable_on_the_compose_network() -> None:
+    settings = MartsSettings.from_env(environment("marts"))
+
+    assert (settings.metrics_port, settings.metrics_host) == (9109, "0.0.0.0")
+
+
+def test_exporter_serves_on_9110_on_the_compose_network() -> None:
+    settings = ExporterSettings.from_env(environment("exporter"))
+
+    assert (settings.port, settings.host) == (9110, "0.0.0.0")
+
+
 @pytest.mark.parametrize("worker", ["consumer", "marts"])
 def test_worker_healthcheck_judges_the_workers_progress_heartbeat(worker: str) -> None:
     assert SERVICES[worker]["healthcheck"]["test"] == ["CMD", "cdc", "health", worker, "--max-stall", "60"]
