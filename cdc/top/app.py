@@ -29,11 +29,15 @@ def once(settings: TopSettings, limits: Limits, interval: float, console: Consol
 
 
 def live(settings: TopSettings, limits: Limits, interval: float, console: Console) -> None:
-    """Redraw every `interval` seconds until interrupted."""
+    """Redraw every `interval` seconds until Ctrl-C (the way to quit, so not an error)."""
     before: Snapshot | None = None
-    with Live(console=console, auto_refresh=False, screen=False) as view:
-        while True:
-            after = take(settings.urls)
-            view.update(render(assess(before, after, limits), _heading(interval, live=True)), refresh=True)
-            before = after
-            time.sleep(interval)
+    try:
+        with Live(console=console, auto_refresh=False, screen=False) as view:
+            while True:
+                after = take(settings.urls)
+                report = assess(before, after, limits)
+                view.update(render(report, _heading(interval, live=True), live=True), refresh=True)
+                before = after
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        pass

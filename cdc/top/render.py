@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -35,8 +36,8 @@ def _yes_no(value: float) -> str:
     return "yes" if value else "no"
 
 
-def _stages(report: Report) -> Table:
-    table = Table(title="Stages", title_justify="left")
+def _stages(report: Report, style: box.Box) -> Table:
+    table = Table(title="Stages", title_justify="left", box=style)
     for column in ("stage", "applied", "lag (messages)", "lag (s)", "dead letters", "new dead letters",
                    "write retries", "paused"):
         table.add_column(column, justify="left" if column == "stage" else "right")
@@ -50,8 +51,8 @@ def _stages(report: Report) -> Table:
     return table
 
 
-def _marts(report: Report) -> Table:
-    table = Table(title="Mart freshness", title_justify="left")
+def _marts(report: Report, style: box.Box) -> Table:
+    table = Table(title="Mart freshness", title_justify="left", box=style)
     table.add_column("mart")
     table.add_column("behind the source", justify="right")
     for row in report.marts:
@@ -59,8 +60,8 @@ def _marts(report: Report) -> Table:
     return table
 
 
-def _connectors(report: Report) -> Table:
-    table = Table(title="Connector", title_justify="left")
+def _connectors(report: Report, style: box.Box) -> Table:
+    table = Table(title="Connector", title_justify="left", box=style)
     for column in ("connector", "task", "state"):
         table.add_column(column)
     for row in report.connectors:
@@ -68,8 +69,8 @@ def _connectors(report: Report) -> Table:
     return table
 
 
-def _slots(report: Report) -> Table:
-    table = Table(title="Replication slots", title_justify="left")
+def _slots(report: Report, style: box.Box) -> Table:
+    table = Table(title="Replication slots", title_justify="left", box=style)
     table.add_column("slot")
     table.add_column("retained WAL", justify="right")
     table.add_column("streaming")
@@ -78,8 +79,8 @@ def _slots(report: Report) -> Table:
     return table
 
 
-def _endpoints(report: Report) -> Table:
-    table = Table(title="Metrics endpoints", title_justify="left")
+def _endpoints(report: Report, style: box.Box) -> Table:
+    table = Table(title="Metrics endpoints", title_justify="left", box=style)
     for column in ("endpoint", "url", "status"):
         table.add_column(column)
     for row in report.endpoints:
@@ -101,10 +102,11 @@ def findings(report: Report) -> list[Text]:
             + [Text(f"note: {note}", style=STYLES[Level.WARN]) for note in report.notes])
 
 
-def render(report: Report, heading: str) -> RenderableType:
-    return Group(
-        Text(heading, style="bold"),
-        _stages(report), _marts(report), _connectors(report), _slots(report), _endpoints(report),
-        *findings(report),
-        verdict(report),
-    )
+def render(report: Report, heading: str, *, live: bool = False) -> RenderableType:
+    """The tables, then the findings and the verdict as the last line (for a script reading `--once`); live, the
+    verdict and findings first and lighter tables, so a short terminal still shows what fails."""
+    style = box.SIMPLE_HEAD if live else box.HEAVY_HEAD
+    tables = [table(report, style) for table in (_stages, _marts, _connectors, _slots, _endpoints)]
+    if live:
+        return Group(Text(heading, style="bold"), verdict(report), *findings(report), *tables)
+    return Group(Text(heading, style="bold"), *tables, *findings(report), verdict(report))

@@ -1,5 +1,6 @@
 """The pipeline's three metrics endpoints on the session's stack: a consumer and a marts worker of the test's own
-(replica database, groups), and `cdc exporter`, each serving its metrics on a free port of 127.0.0.1."""
+(replica database, groups), each serving its metrics on a free port of 127.0.0.1, and the stack's own `cdc exporter`
+(its URL in stack.env)."""
 from __future__ import annotations
 
 import time
@@ -53,15 +54,16 @@ def metrics_process(endpoint: str, env: dict[str, str], folder: Path) -> Iterato
 
 @contextmanager
 def monitored_pipeline(stack_env: dict[str, str], folder: Path) -> Iterator[dict[str, str]]:
-    """Env with the three URLs (CONSUMER_METRICS_URL, MARTS_METRICS_URL, EXPORTER_METRICS_URL) of running processes;
-    the exporter watches the stack's own connector and slot."""
+    """Env with the three URLs (CONSUMER_METRICS_URL, MARTS_METRICS_URL, EXPORTER_METRICS_URL) of running processes:
+    the stack's exporter (it watches the stack's connector and slot) and workers started here."""
     uid = uuid.uuid4().hex[:10]
     with ExitStack() as stack:
         env = stack.enter_context(private_replica(stack_env))
         env = {**env, "MARTS_APP_ID": f"test-marts-top-{uid}", "MARTS_DATA_DIR": str(folder / "marts-data"),
                "MARTS_SESSION_TIMEOUT": "4", "CONSUMER_HEALTH_FILE": str(folder / "consumer-health.json"),
                "MARTS_HEALTH_FILE": str(folder / "marts-health.json"), "EXPORTER_INTERVAL_SECONDS": "1"}
-        for endpoint in URL_VARIABLES:
+        assert env["EXPORTER_METRICS_URL"], "the local stack runs `cdc exporter` and writes its URL to stack.env"
+        for endpoint in ("consumer", "marts"):
             url, _ = stack.enter_context(metrics_process(endpoint, env, folder))
             env[URL_VARIABLES[endpoint]] = url
         yield env

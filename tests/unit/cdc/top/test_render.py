@@ -73,3 +73,10 @@ def test_unhealthy_values_are_red() -> None:
     console.print(render(report(), "heading"))
 
     assert "\x1b[1;31mFAILED" in console.export_text(styles=True)
+
+
+def test_live_the_verdict_and_problems_come_first() -> None:
+    console = Console(record=True, width=160, color_system=None)
+    console.print(render(report(problems=("connector x is FAILED",)), "heading", live=True))
+
+    assert console.export_text().splitlines()[:3] == ["heading", "FAILING: 1 problem", "problem: connector x is FAILED"]
