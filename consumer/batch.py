@@ -68,15 +68,19 @@ class Batch:
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # highest offset seen
     messages: int = 0
     changes: int = 0
+    source_ms: list[int] = field(default_factory=list)  # source commit times of its changes and heartbeats
     started: float = field(default_factory=time.monotonic)
 
     def add(self, decoded: Decoded) -> None:
         self._seen(decoded.raw)
         if isinstance(decoded, DecodeError):
             self.dead_letters.append(DeadLetter(decoded.raw, decoded.error, "decode"))
-        elif isinstance(decoded, ChangeEvent):
-            self.tables.setdefault(decoded.table, TableChanges()).add(decoded)
-            self.changes += 1
+        else:
+            if decoded.source_ms is not None:
+                self.source_ms.append(decoded.source_ms)
+            if isinstance(decoded, ChangeEvent):
+                self.tables.setdefault(decoded.table, TableChanges()).add(decoded)
+                self.changes += 1
 
     def _seen(self, raw: RawMessage) -> None:
         self.messages += 1

@@ -8,7 +8,10 @@ rows (consumer.types converts each column) and the message key is checked.
 Ops: c (insert), r (snapshot read), u (update) -> upsert of `after`;
 d -> delete of the key; t (truncate, key null) -> empty the table of the
 rows written before it (by `source.lsn`: see core.truncation); a tombstone
-carries nothing for the replica. Debezium turns a primary key change into a
+carries nothing for the replica. A change of Debezium's heartbeat table
+(`decode_heartbeat`) is a Skip that carries its source commit time: nothing
+is applied from it, but it tells the metrics how current the replica is when
+the shop is idle. Debezium turns a primary key change into a
 delete of the old key plus a create of the new one; an update whose
 `before` has another key than its `after` is still handled (old key
 deleted) in case another producer emits it that way.
@@ -24,7 +27,8 @@ import orjson
 from consumer.replica_schema import TableSpec
 from consumer.types import ValueConversionError
 from core.deadletter import RawMessage
-from core.envelope import UPSERT_OPS, Envelope, EnvelopeError, decode_envelope
+from core.envelope import UPSERT_OPS, Envelope, EnvelopeError, decode_envelope, source_ts_ms
+from core.topic_names import HEARTBEAT_TABLE
 
 Key = tuple[Any, ...]
 Row = tuple[Any, ...]
@@ -39,6 +43,7 @@ class ChangeEvent:
     raw: RawMessage
     lsn: int  # source.lsn: the WAL position of the change (core.truncation)
     old_key: Key | None = None  # an update that moved the row to another key
+    source_ms: int | None = None  # source.ts_ms: when the source committed the change (core.metrics)
 
     @property
     def is_truncate(self) -> bool:
@@ -55,6 +60,7 @@ class Skip:
 
     raw: RawMessage
     reason: str
+    source_ms: int | None = None  # a heartbeat's source.ts_ms
 
 
 @dataclass(frozen=True)
@@ -84,10 +90,20 @@ def decode(raw: RawMessage, tables: Mapping[str, TableSpec]) -> Decoded:
         return DecodeError(raw, str(exc))
 
 
+def decode_heartbeat(raw: RawMessage) -> Decoded:
+    """A message of the heartbeat table's topic: a Skip with its source commit time."""
+    try:
+        envelope = decode_envelope(raw.value, HEARTBEAT_TABLE)
+    except EnvelopeError as exc:
+        return DecodeError(raw, str(exc))
+    return Skip(raw, "heartbeat", None if envelope is None else source_ts_ms(envelope[3]))
+
+
 def _change(raw: RawMessage, spec: TableSpec, envelope: Envelope) -> ChangeEvent:
-    op, before, after, _, lsn = envelope
+    op, before, after, source, lsn = envelope
+    ms = source_ts_ms(source)
     if op == "t":
-        return ChangeEvent(spec.name, "t", None, None, raw, lsn)
+        return ChangeEvent(spec.name, "t", None, None, raw, lsn, source_ms=ms)
     if op in UPSERT_OPS:
         row = _row(spec, after, "after")
         key = tuple([row[position] for position in spec.key_positions])
@@ -98,8 +114,8 @@ def _change(raw: RawMessage, spec: TableSpec, envelope: Envelope) -> ChangeEvent
         old_key = None
         if op == "u" and isinstance(before, dict) and any(before.get(name) != after[name] for name in spec.key):
             old_key = _before_key(spec, before)
-        return ChangeEvent(spec.name, op, key, row, raw, lsn, old_key if old_key != key else None)
-    return ChangeEvent(spec.name, "d", _message_key(raw, spec), None, raw, lsn)  # op d
+        return ChangeEvent(spec.name, op, key, row, raw, lsn, old_key if old_key != key else None, ms)
+    return ChangeEvent(spec.name, "d", _message_key(raw, spec), None, raw, lsn, source_ms=ms)  # op d
 
 
 def _row(spec: TableSpec, data: Any, field: str) -> Row:

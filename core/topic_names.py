@@ -10,6 +10,9 @@ from __future__ import annotations
 from core.source.tables import SOURCE_TABLES
 
 SOURCE_SCHEMA = "public"
+# Debezium's heartbeat.action.query writes this source table every 10 s; its changes carry a fresh source
+# commit time even when the shop is idle (the metrics' lag in seconds), and nothing is replicated from it.
+HEARTBEAT_TABLE = "cdc_heartbeat"
 
 
 def table_topic(topic_prefix: str, table: str) -> str:
@@ -22,9 +25,19 @@ def source_topics(topic_prefix: str) -> list[str]:
     return [table_topic(topic_prefix, table) for table in SOURCE_TABLES]
 
 
+def pipeline_topics(topic_prefix: str) -> list[str]:
+    """Every topic Debezium writes for the stages: the source tables' and the heartbeat table's (created ahead)."""
+    return [*source_topics(topic_prefix), heartbeat_topic(topic_prefix)]
+
+
 def source_topic_tables(topic_prefix: str) -> dict[str, str]:
     """Each source table's topic -> the table (Debezium's heartbeat table is not among them)."""
     return {table_topic(topic_prefix, table): table for table in SOURCE_TABLES}
+
+
+def heartbeat_topic(topic_prefix: str) -> str:
+    """The topic of Debezium's writes to the heartbeat table (not Debezium's own __debezium-heartbeat topic)."""
+    return table_topic(topic_prefix, HEARTBEAT_TABLE)
 
 
 def consumer_deadletter_topic(topic_prefix: str) -> str:

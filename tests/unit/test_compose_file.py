@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
+from cdc.exporter.settings import ExporterSettings
 from cdc.local import connect
 from connectors.password_reference import PASSWORD_VARIABLE, worker_properties
 from connectors.settings import ConnectorSettings
@@ -34,6 +35,7 @@ SETTINGS_BY_COMMAND = {
     ("marts",): [MartsSettings, MySqlSettings, KafkaSettings],
     ("verify",): [SourceSettings, MySqlSettings],
     ("generate",): [SourceSettings],
+    ("exporter",): [ExporterSettings],
 }
 
 
@@ -165,6 +167,18 @@ def test_consumer_is_given_a_metrics_port() -> None:
     assert port > 0
 
 
+def test_marts_worker_is_given_a_metrics_port_reachable_on_the_compose_network() -> None:
+    settings = MartsSettings.from_env(environment("marts"))
+
+    assert (settings.metrics_port, settings.metrics_host) == (9109, "0.0.0.0")
+
+
+def test_exporter_serves_on_9110_on_the_compose_network() -> None:
+    settings = ExporterSettings.from_env(environment("exporter"))
+
+    assert (settings.port, settings.host) == (9110, "0.0.0.0")
+
+
 @pytest.mark.parametrize("worker", ["consumer", "marts"])
 def test_worker_healthcheck_judges_the_workers_progress_heartbeat(worker: str) -> None:
     assert SERVICES[worker]["healthcheck"]["test"] == ["CMD", "cdc", "health", worker, "--max-stall", "60"]
@@ -253,3 +267,69 @@ def test_only_postgres_and_connect_get_the_replication_users_password() -> None:
     given = {name for name in SERVICES if DOTENV["DEBEZIUM_DB_PASSWORD"] in " ".join(environment(name).values())}
 
     assert given == {"postgres", "connect"}
+
+
+PROMETHEUS_CONFIG = yaml.safe_load((ROOT / "docker" / "prometheus" / "prometheus.yml").read_text())
+# Per scrape job: the service and the variables of its metrics endpoint's port and address.
+METRICS_ENDPOINTS = {
+    "consumer": ("consumer", "METRICS_PORT", "METRICS_HOST"),
+    "marts": ("marts", "MARTS_METRICS_PORT", "MARTS_METRICS_HOST"),
+    "exporter": ("exporter", "EXPORTER_METRICS_PORT", "EXPORTER_METRICS_HOST"),
+}
+
+
+def scrape_targets() -> dict[str, list[str]]:
+    return {job["job_name"]: [target for group in job["static_configs"] for target in group["targets"]]
+            for job in PROMETHEUS_CONFIG["scrape_configs"]}
+
+
+def test_prometheus_scrapes_the_three_metrics_endpoints() -> None:
+    assert scrape_targets() == {"consumer": ["consumer:9108"], "marts": ["marts:9109"], "exporter": ["exporter:9110"]}
+
+
+@pytest.mark.parametrize("job", sorted(METRICS_ENDPOINTS))
+def test_each_scrape_target_is_the_port_its_service_serves_metrics_on(job: str) -> None:
+    service, port_variable, _ = METRICS_ENDPOINTS[job]
+
+    assert scrape_targets()[job] == [f"{service}:{environment(service)[port_variable]}"]
+
+
+@pytest.mark.parametrize("job", sorted(METRICS_ENDPOINTS))
+def test_each_metrics_endpoint_listens_beyond_its_containers_loopback(job: str) -> None:
+    service, _, host_variable = METRICS_ENDPOINTS[job]
+
+    assert environment(service)[host_variable] == "0.0.0.0"
+
+
+@pytest.mark.parametrize("job", sorted(METRICS_ENDPOINTS))
+def test_each_metrics_endpoint_is_published_for_the_hosts_cdc_top(job: str) -> None:
+    service, port_variable, _ = METRICS_ENDPOINTS[job]
+    port = environment(service)[port_variable]
+
+    assert f"127.0.0.1:{port}:{port}" in SERVICES[service]["ports"]
+
+
+def test_prometheus_mounts_the_repositorys_scrape_configuration() -> None:
+    assert "./docker/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in SERVICES["prometheus"]["volumes"]
+
+
+def test_prometheus_and_grafana_run_only_under_the_monitoring_profile() -> None:
+    profiled = {name: service["profiles"] for name, service in SERVICES.items() if "profiles" in service}
+
+    assert profiled == {"prometheus": ["monitoring"], "grafana": ["monitoring"], "kafka-ui": ["ui"]}
+
+
+def test_kafka_ui_is_the_maintained_kafbat_image() -> None:
+    assert SERVICES["kafka-ui"]["image"].startswith("kafbat/kafka-ui:v")
+
+
+def test_grafanas_admin_password_comes_from_dotenv() -> None:
+    assert environment("grafana")["GF_SECURITY_ADMIN_PASSWORD"] == DOTENV["GRAFANA_ADMIN_PASSWORD"]
+
+
+def test_every_file_compose_mounts_from_the_repository_exists() -> None:
+    for name, service in SERVICES.items():
+        for mount in service.get("volumes", []):
+            source = mount.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), f"{name} mounts {source}, which is not in the repository"
