@@ -4,7 +4,9 @@ FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
-RUN useradd --create-home --uid 10001 cdc
+# The marts service mounts a named volume on /home/cdc/marts-data. A new volume takes the owner of the
+# image's folder; were the folder missing, Docker would create it for root and the cdc user could not write.
+RUN useradd --create-home --uid 10001 cdc && install -d -o cdc -g cdc /home/cdc/marts-data
 WORKDIR /app
 
 # Dependencies in their own layer: rebuilt only when pyproject.toml changes.

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from cdc.top.settings import DEFAULT_MAX_LAG_SECONDS, DEFAULT_MAX_WAL_BYTES
 from core.errors import CdcError
 from core.health import DEFAULT_MAX_AGE, DEFAULT_MAX_STALL, Limits, check
 from core.settings import HEALTH_FILE_VARIABLES, HealthSettings, LogSettings
@@ -184,6 +185,53 @@ def health(worker: str, max_stall: float, max_age: float) -> None:
     verdict = check(HealthSettings.from_env(worker).file, time.time(), Limits(max_stall, max_age))
     click.echo(f"{'healthy' if verdict.healthy else 'unhealthy'}: {verdict.reason}")
     if not verdict.healthy:
+        sys.exit(1)
+
+
+# --- cdc exporter ------------------------------------------------------------
+
+@cli.command("exporter")
+def exporter() -> None:
+    """Serve the replication slot's and the connector's metrics for Prometheus (EXPORTER_METRICS_PORT)."""
+    import threading
+
+    from cdc.exporter.run import Exporter
+    from cdc.exporter.settings import ExporterSettings
+    from core.signals import stop_on_signals
+
+    settings = ExporterSettings.from_env()
+    stop = threading.Event()
+    with stop_on_signals(stop, "the current reading"):
+        Exporter(settings).run(stop)
+
+
+# --- cdc top ----------------------------------------------------------------
+
+@cli.command("top")
+@click.option("--once", is_flag=True, help="Print one snapshot and exit: 0 when healthy, 1 when something fails.")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
+              help="Seconds between scrapes (rates are over this window; --once scrapes twice this far apart).")
+@click.option("--max-lag", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_MAX_LAG_SECONDS,
+              show_default=True, help="Seconds the replica and each mart may be behind the source.")
+@click.option("--max-wal-mib", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_MAX_WAL_BYTES / 2**20,
+              show_default=True, help="MiB of WAL a replication slot may retain.")
+def top(once: bool, interval: float, max_lag: float, max_wal_mib: float) -> None:
+    """The whole pipeline live: rates, lag, mart freshness, dead letters, connector, slot WAL.
+
+    Reads CONSUMER_METRICS_URL, MARTS_METRICS_URL and EXPORTER_METRICS_URL (a local stack's stack.env has
+    them); unset, the URLs compose publishes on 127.0.0.1 (9108, 9109, 9110).
+    """
+    from rich.console import Console
+
+    from cdc.top import app
+    from cdc.top.settings import Limits, TopSettings
+
+    settings, limits = TopSettings.from_env(), Limits(max_lag, max_wal_mib * 2**20)
+    # Piped or captured: no terminal width to follow, so wide enough that no table wraps.
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    if not once:
+        app.live(settings, limits, interval, console)
+    elif not app.once(settings, limits, interval, console).healthy:
         sys.exit(1)
 
 

@@ -48,6 +48,13 @@ offset is below its log start (or, never committed, whose log does not
 start at 0) stops the run with RetentionGapError instead of skipping the
 deleted changes.
 
+Heartbeats: the topic of Debezium's heartbeat table is consumed with the
+source topics; nothing is applied from it (its offsets are committed with
+the batch), but its source commit time keeps the lag in seconds current
+while the shop is idle (consumer.stats, core.metrics). It is no source of
+the replica: the topic-id and retention-gap checks leave it out (a gap in
+it loses nothing).
+
 SIGTERM/SIGINT set `stop`: the loop ends, the pending batch gets a last
 attempt of a few seconds (abandoned if MySQL is down: nothing was
 committed for it), the consumer leaves its group, and the run returns.
@@ -77,7 +84,7 @@ from consumer.stats import Stats, serve_metrics, update_lag
 from core.deadletter import DeadLetter, DeadLetterError, DeadLetterProducer, RawMessage
 from core.errors import CdcError, MySqlUnavailable
 from core.mysql import Backoff
-from core.topic_names import HEARTBEAT_TABLE, data_collection
+from core.topic_names import data_collection
 from core.topics import topic_ids
 from core.transactions import Assembler, TransactionMetadataError, TxEnd, parse_end
 
@@ -90,6 +97,7 @@ SHUTDOWN_FLUSH_SECONDS = 5.0
 GC_THRESHOLDS = (20_000, 20, 20)
 REVOKE_FLUSH_SECONDS = 5.0
 REPLAY_COMMIT_SECONDS = 1.0
+LAG_REFRESH_SECONDS = 1.0  # the lag in messages of the metrics; the log line comes every stats_interval
 
 
 class Replicator:
@@ -128,6 +136,7 @@ class Replicator:
         self.heartbeat = ConsumerHeartbeat(settings.health.file)
         self.generations = GenerationWatch(self._check_generations)
         self.rereads: set[gaps.Where] = set()  # read from their log start at assignment (consumer.generations)
+        self.lag_refreshed = 0.0  # time.monotonic() of the last refresh of the lag in messages
 
     # --- the loop ---------------------------------------------------------
 
@@ -146,6 +155,7 @@ class Replicator:
                 self._consume_once()
                 self._complete(block=self.batch.messages >= self.settings.batch_size)
                 self._write_if_due()
+                self._refresh_lag()
                 self._log_progress()
                 self.heartbeat.tick(self)
                 self.generations.poll()
@@ -159,6 +169,7 @@ class Replicator:
             self.sink.close()
             if server is not None:
                 server.shutdown()
+                server.server_close()
         log.info("stopped: %s", self.stats.progress_line())
 
     def _connect_sink_at_start(self, stop: threading.Event) -> None:
@@ -219,7 +230,7 @@ class Replicator:
         if raw.topic == self.transaction_topic:
             released = self.assembler.add_end(where, raw.offset, self._transaction_end(raw))
         else:
-            decoded = (decode_heartbeat(raw, HEARTBEAT_TABLE) if raw.topic == self.heartbeat_topic
+            decoded = (decode_heartbeat(raw) if raw.topic == self.heartbeat_topic
                        else decode(raw, self.tables))
             released = self.assembler.add(where, raw.offset, decoded.tag, decoded)
         for item in released:
@@ -271,11 +282,13 @@ class Replicator:
     def _write(self, batch: Batch) -> int:
         """In the writer thread: MySQL transaction, then dead letters; the count of rows applied."""
         result = self.sink.write(batch)
+        committed_at = time.time()
         if self.on_batch_committed is not None:
             self.on_batch_committed(batch)
         letters = batch.dead_letters + result.dead_letters
         self.deadletters.send(letters)
         self.stats.dead_lettered_more(len(letters))
+        self.stats.committed(batch.changes, batch.source_ms, committed_at)
         return result.applied
 
     def _complete(self, block: bool) -> bool:
@@ -290,7 +303,7 @@ class Replicator:
             applied = future.result()
         except (MySqlUnavailable, DeadLetterError) as exc:
             self.failed = batch
-            self.stats.write_failures += 1
+            self.stats.write_failed()
             log.warning("batch of %d messages not written (%s); pausing consumption, retry in %.1f s",
                         batch.messages, exc, self.backoff.failed())
             self._pause()
@@ -304,6 +317,7 @@ class Replicator:
         if self.backoff.failing:
             log.info("MySQL writes succeed again; resuming consumption")
             self.backoff.reset()
+            self.stats.writing_again()
             self._resume()
         return True
 
@@ -340,7 +354,8 @@ class Replicator:
             return
         rereads = {(tp.topic, tp.partition) for tp in partitions} & self.rereads
         # Raised out of consume(): the run ends.
-        gaps.check_assignment(consumer, partitions, self.settings.group_id, from_start=rereads)
+        sources = [tp for tp in partitions if tp.topic != self.heartbeat_topic]
+        gaps.check_assignment(consumer, sources, self.settings.group_id, from_start=rereads)
         if rereads:
             consumer.assign(_starting_at_log_start(partitions, rereads))
         if self.backoff.failing:
@@ -381,6 +396,7 @@ class Replicator:
                         why, sum(batch.messages for batch in dropped))
         self.in_flight, self.failed, self.batch = None, None, Batch()
         self.backoff.reset()  # nothing is left to retry
+        self.stats.writing_again()
         self._restart_assembly()
 
     def _restart_assembly(self) -> None:
@@ -390,8 +406,15 @@ class Replicator:
     # --- progress -----------------------------------------------------------
 
     def _log_progress(self) -> None:
-        if not self.stats.due(self.settings.stats_interval):
+        if self.stats.due(self.settings.stats_interval):
+            self._refresh_lag(force=True)
+            log.info("progress: %s", self.stats.progress_line())
+
+    def _refresh_lag(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.lag_refreshed < LAG_REFRESH_SECONDS:
             return
+        self.lag_refreshed = now
         highs = {}
         for tp in self.consumer.assignment():
             # Cached: the high watermark of the last fetch response. Asking the broker takes a round
@@ -403,7 +426,6 @@ class Replicator:
             if high >= 0:  # known once a fetch response for the partition arrived
                 highs[(tp.topic, tp.partition)] = high
         update_lag(self.stats, highs, self.committed)
-        log.info("progress: %s", self.stats.progress_line())
 
     def _kafka_error(self, error: KafkaError) -> None:
         log.warning("kafka: %s", error)

@@ -74,6 +74,7 @@ class Batch:
     changes: int = 0
     transactions: int = 0  # source transactions, whole
     source_point: SourcePoint | None = None  # the last source transaction in the batch (core.watermark)
+    source_ms: list[int] = field(default_factory=list)  # source commit times of its changes and heartbeats
     started: float = field(default_factory=time.monotonic)
 
     def add_released(self, released: Released[Decoded]) -> None:
@@ -94,9 +95,12 @@ class Batch:
         self._seen(decoded.raw)
         if isinstance(decoded, DecodeError):
             self.dead_letters.append(DeadLetter(decoded.raw, decoded.error, "decode"))
-        elif isinstance(decoded, ChangeEvent):
-            self.tables.setdefault(decoded.table, TableChanges()).add(decoded)
-            self.changes += 1
+        else:
+            if decoded.commit_us is not None:
+                self.source_ms.append(decoded.commit_us // 1000)
+            if isinstance(decoded, ChangeEvent):
+                self.tables.setdefault(decoded.table, TableChanges()).add(decoded)
+                self.changes += 1
 
     def _seen(self, raw: RawMessage) -> None:
         self.messages += 1

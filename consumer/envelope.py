@@ -8,7 +8,10 @@ rows (consumer.types converts each column) and the message key is checked.
 Ops: c (insert), r (snapshot read), u (update) -> upsert of `after`;
 d -> delete of the key; t (truncate, key null) -> empty the table of the
 rows written before it (by `source.lsn`: see core.truncation); a tombstone
-carries nothing for the replica. Debezium turns a primary key change into a
+carries nothing for the replica. A change of Debezium's heartbeat table
+(`decode_heartbeat`) is a Skip that carries its source commit time: nothing
+is applied from it, but it tells the metrics how current the replica is when
+the shop is idle. Debezium turns a primary key change into a
 delete of the old key plus a create of the new one; an update whose
 `before` has another key than its `after` is still handled (old key
 deleted) in case another producer emits it that way.
@@ -25,6 +28,7 @@ from consumer.replica_schema import TableSpec
 from consumer.types import ValueConversionError
 from core.deadletter import RawMessage
 from core.envelope import UPSERT_OPS, Envelope, EnvelopeError, decode_envelope, source_commit_us
+from core.topic_names import HEARTBEAT_TABLE
 from core.transactions import TxTag
 
 Key = tuple[Any, ...]
@@ -93,10 +97,10 @@ def decode(raw: RawMessage, tables: Mapping[str, TableSpec]) -> Decoded:
         return DecodeError(raw, str(exc), envelope[5])
 
 
-def decode_heartbeat(raw: RawMessage, table: str) -> Skip | DecodeError:
+def decode_heartbeat(raw: RawMessage) -> Skip | DecodeError:
     """A change of Debezium's heartbeat table: nothing to replicate, but a source transaction to count."""
     try:
-        envelope = decode_envelope(raw.value, table)
+        envelope = decode_envelope(raw.value, HEARTBEAT_TABLE)
     except EnvelopeError as exc:
         return DecodeError(raw, str(exc))
     if envelope is None:

@@ -1,14 +1,26 @@
-"""Progress counters of one consumer run, the periodic log line, and their Prometheus text form."""
+"""Progress counters of one consumer run, the periodic log line, and the Prometheus metrics (core.metrics).
+
+The replicator calls these methods where its state changes; the plain counters feed the log line (and the
+benchmarks), the metrics are served by `serve_metrics` on the consumer's own registry (stage "replica").
+"""
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry
+
+from core.metrics import STAGE_REPLICA, WorkerMetrics, register_worker_metrics, serve
 
 log = logging.getLogger(__name__)
+
+
+def _replica_metrics() -> WorkerMetrics:
+    return register_worker_metrics(CollectorRegistry(), STAGE_REPLICA)
 
 
 @dataclass
@@ -19,9 +31,15 @@ class Stats:
     dead_lettered: int = 0
     write_failures: int = 0  # batch writes MySQL could not take (retried)
     lag: dict[tuple[str, int], int] = field(default_factory=dict)  # high watermark - committed
+    metrics: WorkerMetrics = field(default_factory=_replica_metrics)
     _last_time: float = field(default_factory=time.monotonic)
     _last_messages: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def committed(self, changes: int, source_ms: Sequence[int], at: float) -> None:
+        """A batch of `changes` change events, with these source commit times (ms), committed in MySQL at `at`
+        (unix seconds). Called once per batch written, from the writer thread."""
+        self.metrics.applied(changes, [ms / 1000 for ms in source_ms], at)
 
     def flushed(self, messages: int, applied: int) -> None:
         with self._lock:
@@ -32,6 +50,17 @@ class Stats:
     def dead_lettered_more(self, count: int) -> None:
         with self._lock:
             self.dead_lettered += count
+        self.metrics.dead_letters.inc(count)
+
+    def write_failed(self) -> None:
+        """A batch write failed: it is retried, and consumption pauses until it succeeds."""
+        self.write_failures += 1
+        self.metrics.write_retries.inc()
+        self.metrics.paused.set(1)
+
+    def writing_again(self) -> None:
+        """Nothing is left to retry (written, or abandoned to be re-read): consumption goes on."""
+        self.metrics.paused.set(0)
 
     def due(self, interval: float) -> bool:
         return time.monotonic() - self._last_time >= interval
@@ -50,45 +79,12 @@ class Stats:
             f"lag {lag}"
         )
 
-    def prometheus(self) -> str:
-        with self._lock:
-            lines = [
-                "# TYPE cdc_consumer_messages_total counter", f"cdc_consumer_messages_total {self.messages}",
-                "# TYPE cdc_consumer_rows_applied_total counter", f"cdc_consumer_rows_applied_total {self.applied}",
-                "# TYPE cdc_consumer_batches_total counter", f"cdc_consumer_batches_total {self.batches}",
-                "# TYPE cdc_consumer_dead_lettered_total counter",
-                f"cdc_consumer_dead_lettered_total {self.dead_lettered}",
-                "# TYPE cdc_consumer_write_failures_total counter",
-                f"cdc_consumer_write_failures_total {self.write_failures}",
-                "# TYPE cdc_consumer_lag gauge",
-            ]
-            lines += [
-                f'cdc_consumer_lag{{topic="{topic}",partition="{part}"}} {value}'
-                for (topic, part), value in sorted(self.lag.items())
-            ]
-        return "\n".join(lines) + "\n"
-
 
 def update_lag(stats: Stats, highs: Mapping[tuple[str, int], int], committed: Mapping[tuple[str, int], int]) -> None:
     stats.lag = {where: max(high - committed.get(where, 0), 0) for where, high in highs.items()}
+    stats.metrics.set_consumer_lag(stats.lag)
 
 
-def serve_metrics(stats: Stats, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    """Serve GET /metrics on host:port from a daemon thread; the caller shuts it down."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            body = stats.prometheus().encode()
-            self.send_response(200 if self.path in ("/", "/metrics") else 404)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            log.debug("metrics: " + format, *args)
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
-    log.info("metrics on http://%s:%d/metrics", host, port)
-    return server
+def serve_metrics(stats: Stats, port: int, host: str = "127.0.0.1") -> WSGIServer:
+    """Serve the metrics at http://host:port/metrics from a daemon thread; the caller shuts the server down."""
+    return serve(stats.metrics.registry, port, host)

@@ -20,6 +20,7 @@ class ConnectorStatus:
     task_states: tuple[str, ...]
     trace: str | None = None
     failed_task_ids: tuple[int, ...] = ()
+    task_ids: tuple[int, ...] = ()  # in the order of task_states
 
     @property
     def running(self) -> bool:
@@ -43,6 +44,7 @@ class ConnectorStatus:
             task_states=tuple(task["state"] for task in tasks),
             trace=next((trace for trace in traces if trace), None),
             failed_task_ids=tuple(int(task["id"]) for task in tasks if task["state"] == "FAILED"),
+            task_ids=tuple(int(task["id"]) for task in tasks),
         )
 
     def describe(self) -> str:

@@ -24,6 +24,7 @@ DEFAULT_TOPIC_PREFIX = "shop"
 DEFAULT_TOPIC_PARTITIONS = 4
 DEFAULT_TOPIC_REPLICATION_FACTOR = 1
 DEFAULT_CONNECTOR_NAME = "shop-postgres"
+DEFAULT_SLOT_NAME = "cdc_shop"
 DEFAULT_LOG_LEVEL = "INFO"
 PG_DSN_EXAMPLE = "postgresql://postgres@127.0.0.1:5432/shop"
 MYSQL_IO_TIMEOUT_S = 60  # a statement of a worker waits at most this long for the server
@@ -75,6 +76,11 @@ def positive_number(env: Env, name: str, default: float) -> float:
 
 def connector_name(env: Env) -> str:
     return text(env, "CONNECTOR_NAME", DEFAULT_CONNECTOR_NAME)
+
+
+def slot_name(env: Env) -> str:
+    """The connector's PostgreSQL replication slot."""
+    return text(env, "SLOT_NAME", DEFAULT_SLOT_NAME)
 
 
 def topic_prefix(env: Env) -> str:

@@ -25,6 +25,11 @@ def source_topics(topic_prefix: str) -> list[str]:
     return [table_topic(topic_prefix, table) for table in SOURCE_TABLES]
 
 
+def pipeline_topics(topic_prefix: str) -> list[str]:
+    """Every topic Debezium writes for the stages: the source tables' and the heartbeat table's (created ahead)."""
+    return [*source_topics(topic_prefix), heartbeat_topic(topic_prefix)]
+
+
 def source_topic_tables(topic_prefix: str) -> dict[str, str]:
     """Each source table's topic -> the table (Debezium's heartbeat table is not among them)."""
     return {table_topic(topic_prefix, table): table for table in SOURCE_TABLES}

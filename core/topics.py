@@ -15,14 +15,13 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from core.errors import ConnectorError
 from core.limits import MESSAGE_MAX_BYTES
-from core.topic_names import heartbeat_topic, source_topics, transaction_topic
+from core.topic_names import pipeline_topics, transaction_topic
 
 log = logging.getLogger(__name__)
 
 def ensure_source_topics(bootstrap: str, topic_prefix: str, partitions: int, replication_factor: int) -> list[str]:
     """The tables' topics (heartbeat table's included) with `partitions`, the transaction topic with one."""
-    tables = [*source_topics(topic_prefix), heartbeat_topic(topic_prefix)]
-    return (ensure_topics(bootstrap, tables, partitions, replication_factor)
+    return (ensure_topics(bootstrap, pipeline_topics(topic_prefix), partitions, replication_factor)
             + ensure_topics(bootstrap, [transaction_topic(topic_prefix)], 1, replication_factor))
 
 

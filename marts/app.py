@@ -13,6 +13,11 @@ are waited out inside the store (the worker stays up). A message that cannot
 be decoded, or whose values MySQL refuses, goes to the marts' dead-letter
 topic before the offsets around it are stored (a replay would skip it for
 good).
+
+Debezium's heartbeat table's topic is read too: nothing is applied from it
+(its offsets are left to Faust's commits, no position is stored in MySQL),
+but its source commit time keeps the marts' freshness (core.metrics) current
+while the shop is idle.
 """
 from __future__ import annotations
 
@@ -32,12 +37,12 @@ from core.errors import CdcError
 from core.generations import recreated
 from core.health import HEARTBEAT_SECONDS
 from core.limits import MESSAGE_MAX_BYTES
-from core.topic_names import source_topic_tables
+from core.topic_names import heartbeat_topic, source_topic_tables
 from core.topics import topic_ids as topic_ids_now
 from marts import generations, transport
 from marts.apply.store import BatchResult, MartStore
 from marts.errors import StoreStopped, TopicsRecreated
-from marts.events import Event, MalformedEvent, Position, decode
+from marts.events import Event, MalformedEvent, Position, decode, heartbeat_ms
 from marts.generations import explain
 from marts.health import MartsHeartbeat
 from marts.settings import MartsSettings
@@ -75,7 +80,8 @@ def create_app(settings: MartsSettings, store: MartStore, deadletters: DeadLette
     )
     tables = source_topic_tables(kafka.topic_prefix)
     transport.configure(app, fetch_wait_ms=settings.fetch_wait_ms, topics=set(tables), positions=store.positions)
-    topic = app.topic(*tables, key_serializer="raw", value_serializer="raw", allow_empty=True)
+    heartbeats = heartbeat_topic(kafka.topic_prefix)
+    topic = app.topic(*tables, heartbeats, key_serializer="raw", value_serializer="raw", allow_empty=True)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="marts-mysql")
     progress = Progress()
     heartbeat = MartsHeartbeat(settings.health.file, set(tables), store.positions)
@@ -91,7 +97,12 @@ def create_app(settings: MartsSettings, store: MartStore, deadletters: DeadLette
     @app.agent(topic, name="marts")
     async def apply_changes(stream: Any) -> None:
         loop = asyncio.get_running_loop()
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+        async for taken in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+            events = [event for event in taken if event.message.topic != heartbeats]
+            beats = [event for event in taken if event.message.topic == heartbeats]
+            if not events:
+                heartbeats_applied(store, beats)
+                continue
             batch, letters = decode_batch(events, tables)
             raws = {event.position: raw for event, raw in zip(batch, map(raw_message, events), strict=True)}
             try:
@@ -112,10 +123,13 @@ def create_app(settings: MartsSettings, store: MartStore, deadletters: DeadLette
                 log.info("skipped %d events applied before (replay or duplicate)", result.skipped)
             progress.add(result)
             heartbeat.batch_applied()
+            heartbeats_applied(store, beats)
 
     @app.timer(HEARTBEAT_SECONDS)
     async def beat() -> None:
-        heartbeat.tick(app.consumer)
+        lag = heartbeat.tick(app.consumer)
+        if lag is not None and store.metrics is not None:
+            store.metrics.set_consumer_lag(lag)
 
     @app.timer(GENERATION_CHECK_SECONDS)
     async def check_topic_generations() -> None:
@@ -166,12 +180,22 @@ def send_until_delivered(deadletters: DeadLetterProducer, letters: Sequence[Dead
     for attempt in itertools.count():
         try:
             deadletters.send(letters)
+            if store.metrics is not None:
+                store.metrics.dead_letters.inc(len(letters))
             return
         except DeadLetterError as exc:
             delay = DEAD_LETTER_RETRY_SECONDS[min(attempt, len(DEAD_LETTER_RETRY_SECONDS) - 1)]
             log.warning("%s; retrying in %.0f s", exc, delay)
             if store.stopping.wait(delay):
                 raise StoreStopped(f"stopped while the dead-letter topic is unavailable ({exc})") from exc
+
+
+def heartbeats_applied(store: MartStore, beats: Sequence[Any]) -> None:
+    """Debezium heartbeats read after everything before them was applied: the marts are current up to them."""
+    if store.metrics is None or not beats:
+        return
+    commits = [ms / 1000 for ms in (heartbeat_ms(event.message.value) for event in beats) if ms is not None]
+    store.metrics.observe(commits, time.time())
 
 
 def keep_unacknowledged(events: Sequence[Any]) -> None:

@@ -100,12 +100,15 @@ def run_worker(settings: MartsSettings,
                on_batch_committed: Callable[[Sequence[Event]], None] | None = None) -> None:
     """The worker until SIGTERM/SIGINT (`on_batch_committed`: see MartStore)."""
     import faust
+    from prometheus_client import CollectorRegistry
 
     from core.connector_watch import start_connector_watch
     from core.deadletter import DeadLetterProducer
+    from core.metrics import STAGE_MARTS, register_worker_metrics, serve
     from marts import generations
     from marts.app import create_app
     from marts.apply.store import MartStore
+    from marts.definitions import MARTS
     from marts.schema import ensure_schema
 
     mysql, kafka = settings.mysql, settings.kafka
@@ -113,7 +116,9 @@ def run_worker(settings: MartsSettings,
     start_connector_watch()
     topic_ids = _when_reachable("reading the source topics' ids", lambda: _source_topic_ids(kafka))
     _when_reachable("checking the topics' generations", lambda: generations.check(mysql, topic_ids))
-    store = MartStore(mysql, on_batch_committed)
+    metrics = register_worker_metrics(CollectorRegistry(), STAGE_MARTS, [mart.name for mart in MARTS])
+    server = serve(metrics.registry, settings.metrics_port, settings.metrics_host) if settings.metrics_port else None
+    store = MartStore(mysql, on_batch_committed, metrics=metrics)
     _when_reachable("reading the stored positions", store.load_positions)
     deadletters = DeadLetterProducer(kafka.bootstrap, settings.deadletter_topic, kafka.replication_factor)
     app = create_app(settings, store, deadletters, topic_ids)
@@ -128,4 +133,7 @@ def run_worker(settings: MartsSettings,
     finally:
         deadletters.close()
         store.close()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
     log.info("marts worker %s stopped", settings.app_id)

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core.envelope import EnvelopeError, decode_envelope, source_ts_ms
+from core.topic_names import HEARTBEAT_TABLE
 from marts.state_tables import STATE_TABLES, Column, Row, StateTable
 
 
@@ -68,6 +69,15 @@ def decode(position: Position, table: str, value: bytes | None) -> Event:
         return Event(position, None)  # tombstone after a delete
     op, before, after, source, lsn, _ = envelope
     return Event(position, decode_change(table, op, before, after), source_ts_ms(source), lsn)
+
+
+def heartbeat_ms(value: bytes | None) -> int | None:
+    """The source commit time of a change of Debezium's heartbeat table (None: a tombstone or not readable)."""
+    try:
+        envelope = decode_envelope(value, HEARTBEAT_TABLE)
+    except EnvelopeError:
+        return None
+    return None if envelope is None else source_ts_ms(envelope[3])
 
 
 def decode_change(table_name: str, op: str, before: Any, after: Any) -> Change:

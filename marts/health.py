@@ -27,23 +27,32 @@ class MartsHeartbeat:
     def batch_applied(self) -> None:
         self.writer.batch_committed()
 
-    def tick(self, consumer: Any) -> None:
-        """Call from a timer with Faust's consumer (app.consumer): writes a beat."""
+    def tick(self, consumer: Any) -> dict[tuple[str, int], int] | None:
+        """Call from a timer with Faust's consumer (app.consumer): writes a beat; returns the events waiting per
+        assigned source partition (None if Faust's consumer cannot tell)."""
         try:
             highs = {(tp.topic, tp.partition): consumer.highwater(tp)
                      for tp in consumer.assignment() if tp.topic in self.topics}
         except Exception as exc:  # noqa: BLE001 - the heartbeat must never stop the worker
             log.debug("no high watermarks for the heartbeat: %s", exc)
-            return
-        self.writer.beat(unapplied(highs, self.positions()))
+            return None
+        waiting = unapplied_per_partition(highs, self.positions())
+        self.writer.beat(sum(waiting.values()))
+        return waiting
 
 
 def unapplied(highs: Mapping[tuple[str, int], int | None], applied: Mapping[tuple[str, int], int]) -> int:
     """Events up to each high watermark (the next offset to be written) not applied yet."""
-    total = 0
+    return sum(unapplied_per_partition(highs, applied).values())
+
+
+def unapplied_per_partition(highs: Mapping[tuple[str, int], int | None],
+                            applied: Mapping[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+    """Per partition with a known high watermark: the events up to it not applied yet."""
+    waiting = {}
     for where, high in highs.items():
         if high is None:
             continue
         last = applied.get(where)
-        total += max(high - (last + 1 if last is not None else 0), 0)
-    return total
+        waiting[where] = max(high - (last + 1 if last is not None else 0), 0)
+    return waiting

@@ -41,6 +41,9 @@ class MartsSettings:
     deadletter_topic: str = marts_deadletter_topic(DEFAULT_TOPIC_PREFIX)
     health: HealthSettings = field(default_factory=lambda: HealthSettings.from_env("marts", {}))
     log: LogSettings = LogSettings()
+    metrics_port: int = 0  # Prometheus endpoint (core.metrics, stage marts); 0: off
+    # Loopback unless asked: the endpoint has no authentication. Compose sets 0.0.0.0 (its own network).
+    metrics_host: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls, env: Env = os.environ) -> MartsSettings:
@@ -60,4 +63,6 @@ class MartsSettings:
             deadletter_topic=text(env, "MARTS_DEADLETTER_TOPIC", marts_deadletter_topic(kafka.topic_prefix)),
             health=HealthSettings.from_env("marts", env),
             log=LogSettings.from_env(env),
+            metrics_port=integer(env, "MARTS_METRICS_PORT", cls.metrics_port, minimum=0),
+            metrics_host=text(env, "MARTS_METRICS_HOST", cls.metrics_host),
         )

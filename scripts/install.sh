@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything the local stack and the tests need: Debian packages
 # (JVM, Jetty 9.4 for Kafka Connect's REST server, PostgreSQL and MariaDB
-# server binaries) and the Python packages. Safe to run again.
+# server binaries, Prometheus for the test of compose's scrape configuration)
+# and the Python packages. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(openjdk-17-jre-headless libjetty9-java postgresql-15 mariadb-server)
+# prometheus: its own service is not used (the test runs the binary on a port of its own).
+APT_PACKAGES=(openjdk-17-jre-headless libjetty9-java postgresql-15 mariadb-server prometheus)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

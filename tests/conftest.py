@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.stack",
     "tests.support.replica",
     "tests.support.scratch_source",
+    "tests.support.monitoring",
 ]

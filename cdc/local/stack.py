@@ -2,7 +2,9 @@
 
 DIR/stack.json records every started process (pid + start time) as soon as
 it runs, so `down` can stop a half-started stack too; DIR/stack.env holds the
-settings that point every `cdc` command at this stack. Both hold the stack's
+settings that point every `cdc` command at this stack (and the URLs of the
+metrics endpoints: the exporter's, and the workers' when the stack runs them,
+each on a free port). Both hold the stack's
 database passwords (generated once per stack): they are created readable by
 their owner only.
 """
@@ -14,6 +16,8 @@ import os
 import secrets
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,7 +43,7 @@ STATE_FILE = "stack.json"
 ENV_FILE = "stack.env"
 PASSWORD_BYTES = 24  # of randomness: 32 URL-safe characters
 # Stop order: whatever reads from a part stops before that part.
-STOP_ORDER = ("marts", "consumer", "connect", "broker", "mariadb", "postgres")
+STOP_ORDER = ("exporter", "marts", "consumer", "connect", "broker", "mariadb", "postgres")
 
 Progress = Callable[[str], None]
 
@@ -138,12 +142,17 @@ INFRA = ("postgres", "mariadb", "broker", "connect")  # in start order
 WORKERS = {"consumer": ("consume",), "marts": ("marts",)}
 PARTS = INFRA + tuple(WORKERS)
 WORKER_SETTLE_SECONDS = 3.0
+EXPORTER = "exporter"  # `cdc exporter`: the slot's and the connector's metrics; runs with or without the workers
+EXPORTER_READY_SECONDS = 15.0
+# Each worker's metrics endpoint: the variable of its port, and the stack.env variable of its URL.
+WORKER_METRICS = {"consumer": ("METRICS_PORT", "CONSUMER_METRICS_URL"),
+                  "marts": ("MARTS_METRICS_PORT", "MARTS_METRICS_URL")}
 
 
 def up(folder: Path, *, progress: Progress = log.info, die_with_parent: bool = False,
        infra_only: bool = True) -> StackState:
     """Start what is not running: PostgreSQL, MariaDB, the broker and Kafka Connect, then the schema and
-    the connector; without `infra_only` also the consumer and the marts worker.
+    the connector and the exporter; without `infra_only` also the consumer and the marts worker.
 
     Each part keeps its port and data across `down`/`up` (recorded in stack.json). A part still
     running is left alone, so `up` on a partly running stack starts only the missing parts.
@@ -154,7 +163,7 @@ def up(folder: Path, *, progress: Progress = log.info, die_with_parent: bool = F
     running = set(state.running())
     if running:
         progress(f"already running: {', '.join(sorted(running))}; starting only the missing parts")
-    wanted = INFRA if infra_only else PARTS
+    wanted = (*(INFRA if infra_only else PARTS), EXPORTER)
     missing = [part for part in wanted if part not in running]
     if "broker" in missing:
         # A new broker has none of the old topics: whatever still reads or writes them starts again too.
@@ -166,6 +175,8 @@ def up(folder: Path, *, progress: Progress = log.info, die_with_parent: bool = F
             if part in missing:
                 START[part](state, progress, die_with_parent)
         _ensure_connector(state, progress, new_broker="broker" in missing)
+        if EXPORTER in missing:
+            _start_exporter(state, progress, die_with_parent)
         for part in WORKERS:
             if part in missing:
                 START[part](state, progress, die_with_parent)
@@ -255,12 +266,44 @@ def _ensure_connector(state: StackState, progress: Progress, new_broker: bool) -
     apply_connector(client, name, config, settings.timeout_seconds)
 
 
+def metrics_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}/metrics"
+
+
+def _start_exporter(state: StackState, progress: Progress, die_with_parent: bool) -> None:
+    port = _port(state, EXPORTER)
+    progress(f"starting the exporter (cdc exporter) on 127.0.0.1:{port}")
+    env = {**state.worker_env(), "EXPORTER_METRICS_PORT": str(port)}
+    record = spawn(EXPORTER, [sys.executable, "-m", "cdc", "exporter"], state.logs / f"{EXPORTER}.log",
+                   env=env, die_with_parent=die_with_parent)
+    state.add(record)
+    state.env["EXPORTER_METRICS_URL"] = metrics_url(port)
+    _wait_for_endpoint(state.env["EXPORTER_METRICS_URL"], record)
+
+
+def _wait_for_endpoint(url: str, record: ProcessRecord) -> None:
+    deadline = time.monotonic() + EXPORTER_READY_SECONDS
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
+            if not record.alive() or time.monotonic() >= deadline:
+                raise LocalStackError(f"the {record.name} does not serve {url}; its log {record.log}:\n"
+                                      f"{tail(Path(record.log))}") from None
+            time.sleep(0.2)
+
+
 def _start_worker(name: str) -> Callable[[StackState, Progress, bool], None]:
     def start(state: StackState, progress: Progress, die_with_parent: bool) -> None:
         command = WORKERS[name]
         # In stack.env too, so that `cdc health` run by hand reads this stack's workers.
         state.env[f"{name.upper()}_HEALTH_FILE"] = str(state.folder / f"{name}-health.json")
-        env = state.worker_env()
+        # The port only in the worker's environment: a worker started by hand from stack.env would take it.
+        port_variable, url_variable = WORKER_METRICS[name]
+        port = _port(state, f"{name}-metrics")
+        state.env[url_variable] = metrics_url(port)
+        env = {**state.worker_env(), port_variable: str(port)}
         progress(f"starting the {name} worker (cdc {' '.join(command)})")
         state.add(spawn(name, [sys.executable, "-m", "cdc", *command], state.logs / f"{name}.log",
                         env=env, die_with_parent=die_with_parent))

@@ -27,6 +27,7 @@ import pymysql
 from pymysql.connections import Connection
 
 from core.errors import MySqlUnavailable
+from core.metrics import WorkerMetrics
 from core.mysql import Backoff, close_quietly, is_lock_conflict, is_transient
 from core.settings import MySqlSettings
 from marts.apply import offsets
@@ -63,10 +64,14 @@ class MartStore:
     """
 
     def __init__(self, mysql: MySqlSettings,
-                 on_batch_committed: Callable[[Sequence[Event]], None] | None = None) -> None:
-        """`on_batch_committed(events)` runs right after a transaction's commit (for tests and measurements)."""
+                 on_batch_committed: Callable[[Sequence[Event]], None] | None = None, *,
+                 metrics: WorkerMetrics | None = None) -> None:
+        """`on_batch_committed(events)` runs right after a transaction's commit (for tests and measurements);
+        `metrics` (core.metrics, stage marts) counts the transactions, their events and retries, and observes
+        each event of a committed transaction from its source commit (replays skipped in MySQL included)."""
         self.mysql = mysql
         self.on_batch_committed = on_batch_committed
+        self.metrics = metrics
         self.stopping = threading.Event()
         self._conn: Connection | None = None
         self._in_use = threading.Lock()  # the connection, between the worker's thread and close()
@@ -108,9 +113,11 @@ class MartStore:
             attempt += 1
             try:
                 applied, skipped = self._transaction(events)
+                committed_at = time.time()
             except (pymysql.MySQLError, MySqlUnavailable) as exc:
                 with self._in_use:
                     self._abandon(drop=not is_lock_conflict(exc))
+                self._count_failure(exc)
                 if not is_transient(exc):
                     raise RejectedBatch(str(exc)) from exc
                 failing_since = failing_since or time.monotonic()
@@ -120,6 +127,7 @@ class MartStore:
                     raise StoreStopped(f"stopped while MySQL is unavailable ({exc})") from exc
                 continue
             self._applied.advance(events)
+            self._count_commit(events, applied, committed_at)
             if self.on_batch_committed is not None:
                 self.on_batch_committed(events)
             if failing_since is not None and backoff.failing:
@@ -134,6 +142,20 @@ class MartStore:
                 counts = apply_batch(cur, events)
             conn.commit()
             return counts
+
+    def _count_failure(self, exc: BaseException) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.write_retries.inc()
+        if not is_lock_conflict(exc):  # a deadlock is retried at once; an outage is waited out
+            self.metrics.paused.set(1)
+
+    def _count_commit(self, events: Sequence[Event], applied: int, committed_at: float) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.paused.set(0)
+        self.metrics.applied(applied, [event.source_ts_ms / 1000 for event in events
+                                       if event.source_ts_ms is not None], committed_at)
 
     @staticmethod
     def _log_wait(exc: BaseException, attempt: int, delay: float) -> None:

@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
+from cdc.exporter.settings import ExporterSettings
 from cdc.local import connect
 from connectors.password_reference import PASSWORD_VARIABLE, worker_properties
 from connectors.settings import ConnectorSettings
@@ -19,13 +20,13 @@ from consumer.settings import ConsumerSettings
 from core.limits import MAX_SLOT_WAL_KEEP_SIZE, MESSAGE_MAX_BYTES, MYSQL_MAX_ALLOWED_PACKET
 from core.settings import HealthSettings, KafkaSettings, MySqlSettings, SourceSettings
 from marts.settings import MartsSettings
+from tests.support.compose import load_project
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
-DOTENV = dict(
-    line.split("=", 1) for line in (ROOT / ".env").read_text().splitlines() if line and not line.startswith("#")
-)
+PROJECT = load_project()  # interpolated from .env, as docker compose reads it
+DOTENV = PROJECT.variables
 # The settings objects each `cdc` command builds from its environment.
 SETTINGS_BY_COMMAND = {
     ("schema", "apply"): [SourceSettings],
@@ -34,6 +35,7 @@ SETTINGS_BY_COMMAND = {
     ("marts",): [MartsSettings, MySqlSettings, KafkaSettings],
     ("verify",): [SourceSettings, MySqlSettings],
     ("generate",): [SourceSettings],
+    ("exporter",): [ExporterSettings],
 }
 
 
@@ -45,14 +47,9 @@ def compose_schema() -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def interpolate(value: str) -> str:
-    """Compose's ${VAR} substitution from .env ($$ is a literal $)."""
-    return re.sub(r"\$\$|\$\{(\w+)\}", lambda match: "$" if match.group(0) == "$$" else DOTENV[match.group(1)], value)
-
-
 def environment(service: str) -> dict[str, str]:
     """The service's environment as its container gets it."""
-    return {key: interpolate(str(value)) for key, value in SERVICES[service].get("environment", {}).items()}
+    return PROJECT.services[service].environment
 
 
 def debezium_image_worker_properties(env: dict[str, str]) -> dict[str, str]:
@@ -114,6 +111,16 @@ def test_every_named_volume_is_declared() -> None:
                 assert source in COMPOSE["volumes"], f"{name} mounts undeclared volume {source}"
 
 
+def test_named_volumes_of_the_projects_image_are_folders_it_gives_its_user() -> None:
+    # A new named volume takes the owner of the image's folder; a folder the image lacks is created for root,
+    # where the image's user (USER cdc) cannot write.
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    targets = {mount.split(":")[1] for name in app_services() for mount in SERVICES[name].get("volumes", [])
+               if not mount.startswith((".", "/"))}
+
+    assert targets and all(f"install -d -o cdc -g cdc {target}" in dockerfile for target in targets), targets
+
+
 def test_every_image_is_pinned_to_a_version() -> None:
     for name, service in SERVICES.items():
         image = service["image"]
@@ -130,10 +137,9 @@ def test_every_compose_variable_has_a_default_in_dotenv() -> None:
 @pytest.mark.parametrize("service_name", sorted(app_services()))
 def test_each_python_service_gets_every_setting_its_command_reads(service_name: str) -> None:
     command = app_services()[service_name]
-    environment = {key: interpolate(str(value)) for key, value in SERVICES[service_name]["environment"].items()}
     settings_classes = next(classes for prefix, classes in SETTINGS_BY_COMMAND.items() if command[: len(prefix)] == prefix)
     for settings_class in settings_classes:
-        settings_class.from_env(environment)  # raises ConfigError when one is missing
+        settings_class.from_env(environment(service_name))  # raises ConfigError when one is missing
 
 
 def test_connector_service_applies_the_packaged_connector_json() -> None:
@@ -145,9 +151,7 @@ def test_connector_service_applies_the_packaged_connector_json() -> None:
 
 
 def test_connector_uses_the_replication_user_not_the_app_user() -> None:
-    environment = {key: interpolate(str(value)) for key, value in SERVICES["connector"]["environment"].items()}
-
-    assert ConnectorSettings.from_env(environment).database.user == "debezium"
+    assert ConnectorSettings.from_env(environment("connector")).database.user == "debezium"
 
 
 def test_debezium_version_matches_the_local_stack() -> None:
@@ -158,10 +162,21 @@ def test_debezium_version_matches_the_local_stack() -> None:
 
 
 def test_consumer_is_given_a_metrics_port() -> None:
-    consumer = SERVICES["consumer"]
-    port = ConsumerSettings.from_env({k: interpolate(str(v)) for k, v in consumer["environment"].items()}).metrics_port
+    port = ConsumerSettings.from_env(environment("consumer")).metrics_port
 
     assert port > 0
+
+
+def test_marts_worker_is_given_a_metrics_port_reachable_on_the_compose_network() -> None:
+    settings = MartsSettings.from_env(environment("marts"))
+
+    assert (settings.metrics_port, settings.metrics_host) == (9109, "0.0.0.0")
+
+
+def test_exporter_serves_on_9110_on_the_compose_network() -> None:
+    settings = ExporterSettings.from_env(environment("exporter"))
+
+    assert (settings.port, settings.host) == (9110, "0.0.0.0")
 
 
 @pytest.mark.parametrize("worker", ["consumer", "marts"])
@@ -171,9 +186,7 @@ def test_worker_healthcheck_judges_the_workers_progress_heartbeat(worker: str) -
 
 @pytest.mark.parametrize("worker", ["consumer", "marts"])
 def test_worker_heartbeat_file_is_set_under_the_containers_tmp(worker: str) -> None:
-    environment = {key: interpolate(str(value)) for key, value in SERVICES[worker]["environment"].items()}
-
-    assert HealthSettings.from_env(worker, environment).file == Path(f"/tmp/cdc-{worker}-health.json")
+    assert HealthSettings.from_env(worker, environment(worker)).file == Path(f"/tmp/cdc-{worker}-health.json")
 
 
 @pytest.mark.parametrize("worker", ["consumer", "marts"])
@@ -254,3 +267,69 @@ def test_only_postgres_and_connect_get_the_replication_users_password() -> None:
     given = {name for name in SERVICES if DOTENV["DEBEZIUM_DB_PASSWORD"] in " ".join(environment(name).values())}
 
     assert given == {"postgres", "connect"}
+
+
+PROMETHEUS_CONFIG = yaml.safe_load((ROOT / "docker" / "prometheus" / "prometheus.yml").read_text())
+# Per scrape job: the service and the variables of its metrics endpoint's port and address.
+METRICS_ENDPOINTS = {
+    "consumer": ("consumer", "METRICS_PORT", "METRICS_HOST"),
+    "marts": ("marts", "MARTS_METRICS_PORT", "MARTS_METRICS_HOST"),
+    "exporter": ("exporter", "EXPORTER_METRICS_PORT", "EXPORTER_METRICS_HOST"),
+}
+
+
+def scrape_targets() -> dict[str, list[str]]:
+    return {job["job_name"]: [target for group in job["static_configs"] for target in group["targets"]]
+            for job in PROMETHEUS_CONFIG["scrape_configs"]}
+
+
+def test_prometheus_scrapes_the_three_metrics_endpoints() -> None:
+    assert scrape_targets() == {"consumer": ["consumer:9108"], "marts": ["marts:9109"], "exporter": ["exporter:9110"]}
+
+
+@pytest.mark.parametrize("job", sorted(METRICS_ENDPOINTS))
+def test_each_scrape_target_is_the_port_its_service_serves_metrics_on(job: str) -> None:
+    service, port_variable, _ = METRICS_ENDPOINTS[job]
+
+    assert scrape_targets()[job] == [f"{service}:{environment(service)[port_variable]}"]
+
+
+@pytest.mark.parametrize("job", sorted(METRICS_ENDPOINTS))
+def test_each_metrics_endpoint_listens_beyond_its_containers_loopback(job: str) -> None:
+    service, _, host_variable = METRICS_ENDPOINTS[job]
+
+    assert environment(service)[host_variable] == "0.0.0.0"
+
+
+@pytest.mark.parametrize("job", sorted(METRICS_ENDPOINTS))
+def test_each_metrics_endpoint_is_published_for_the_hosts_cdc_top(job: str) -> None:
+    service, port_variable, _ = METRICS_ENDPOINTS[job]
+    port = environment(service)[port_variable]
+
+    assert f"127.0.0.1:{port}:{port}" in SERVICES[service]["ports"]
+
+
+def test_prometheus_mounts_the_repositorys_scrape_configuration() -> None:
+    assert "./docker/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in SERVICES["prometheus"]["volumes"]
+
+
+def test_prometheus_and_grafana_run_only_under_the_monitoring_profile() -> None:
+    profiled = {name: service["profiles"] for name, service in SERVICES.items() if "profiles" in service}
+
+    assert profiled == {"prometheus": ["monitoring"], "grafana": ["monitoring"], "kafka-ui": ["ui"]}
+
+
+def test_kafka_ui_is_the_maintained_kafbat_image() -> None:
+    assert SERVICES["kafka-ui"]["image"].startswith("kafbat/kafka-ui:v")
+
+
+def test_grafanas_admin_password_comes_from_dotenv() -> None:
+    assert environment("grafana")["GF_SECURITY_ADMIN_PASSWORD"] == DOTENV["GRAFANA_ADMIN_PASSWORD"]
+
+
+def test_every_file_compose_mounts_from_the_repository_exists() -> None:
+    for name, service in SERVICES.items():
+        for mount in service.get("volumes", []):
+            source = mount.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), f"{name} mounts {source}, which is not in the repository"

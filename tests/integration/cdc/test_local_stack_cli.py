@@ -4,11 +4,13 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from cdc.local.processes import ProcessRecord, kill_now
 from tests.support.cli import run_cdc
@@ -54,7 +56,17 @@ def test_up_writes_stack_env_with_every_setting(cli_stack: Path) -> None:
     lines = (cli_stack / "stack.env").read_text().splitlines()
     keys = {line.split("=", 1)[0] for line in lines if line and not line.startswith("#")}
 
-    assert {"PG_DSN", "MYSQL_URL", "KAFKA_BOOTSTRAP", "CONNECT_URL"} <= keys
+    assert {"PG_DSN", "MYSQL_URL", "KAFKA_BOOTSTRAP", "CONNECT_URL",
+            "CONSUMER_METRICS_URL", "MARTS_METRICS_URL", "EXPORTER_METRICS_URL"} <= keys
+
+
+@pytest.mark.parametrize(("variable", "metric"), [("CONSUMER_METRICS_URL", "cdc_replica_lag_seconds"),
+                                                  ("MARTS_METRICS_URL", "cdc_mart_freshness_seconds"),
+                                                  ("EXPORTER_METRICS_URL", "cdc_slot_retained_wal_bytes")])
+def test_each_metrics_url_in_stack_env_serves_its_metrics(cli_stack: Path, variable: str, metric: str) -> None:
+    body = urllib.request.urlopen(_stack_env(cli_stack)[variable], timeout=5).read().decode()
+
+    assert metric in {family.name for family in text_string_to_metric_families(body)}
 
 
 def test_status_shows_every_part_up(cli_stack: Path) -> None:
@@ -62,7 +74,7 @@ def test_status_shows_every_part_up(cli_stack: Path) -> None:
 
     assert result.returncode == 0, result.stdout
     names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert names == ["postgres", "mariadb", "broker", "connect", "consumer", "marts", "connector"]
+    assert names == ["postgres", "mariadb", "broker", "connect", "exporter", "consumer", "marts", "connector"]
 
 
 def _passwords(folder: Path) -> list[str]:
@@ -107,7 +119,7 @@ def test_up_on_a_running_stack_starts_nothing(cli_stack: Path) -> None:
     result = run_cdc("local", "up", "--dir", str(cli_stack))
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "already running: broker, connect, consumer, mariadb, marts, postgres" in result.stdout
+    assert "already running: broker, connect, consumer, exporter, mariadb, marts, postgres" in result.stdout
     assert _pids(cli_stack) == before
 
 
@@ -132,4 +144,4 @@ def test_down_leaves_no_process_of_the_stack(cli_stack: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert [record.name for record in records if record.alive()] == []
-    assert "stopped: marts, consumer, connect, broker, mariadb, postgres" in result.stdout
+    assert "stopped: exporter, marts, consumer, connect, broker, mariadb, postgres" in result.stdout

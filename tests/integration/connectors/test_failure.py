@@ -5,70 +5,37 @@ from __future__ import annotations
 import logging
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from connectors.settings import ConnectorSettings
-from connectors.template import render
 from core.connector_watch import ConnectorWatch
-from core.errors import ConnectorError
-from core.kafka_connect import ConnectClient
 from core.settings import ConnectorWatchSettings
 from tests.support.cli import REPOSITORY, run_cdc
+from tests.support.failing_connector import (
+    FAILURE,
+    delete_connector,
+    env_of_own_connector,
+    register_without_publication,
+    wait_until_failed,
+)
 from tests.support.replica import private_replica
 from tests.support.workers import ConsumerProcess
 
 pytestmark = pytest.mark.integration
 
-FAILURE = "Publication autocreation is disabled"
-
-
-def _env_of_own_connector(stack_env: dict[str, str]) -> dict[str, str]:
-    uid = uuid.uuid4().hex[:8]
-    return {**stack_env, "CONNECTOR_NAME": f"test-failing-{uid}", "SLOT_NAME": f"test_failing_{uid}",
-            "TOPIC_PREFIX": f"testfailing{uid}"}
-
-
-def _register_without_publication(env: dict[str, str]) -> str:
-    """The connector's own config, but naming a publication that does not exist: its task fails on start."""
-    name, config = render(ConnectorSettings.from_env(env))
-    ConnectClient(env["CONNECT_URL"]).put_config(name, {**config, "publication.name": "no_such_publication"})
-    return name
-
-
-def _wait_until_failed(env: dict[str, str], name: str, timeout: float = 60) -> None:
-    client = ConnectClient(env["CONNECT_URL"])
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if client.status(name).failed:
-                return
-        except ConnectorError:
-            pass  # 404 for a moment after the PUT
-        time.sleep(0.5)
-    raise AssertionError(f"connector {name} did not fail within {timeout:.0f}s")
-
-
-def _delete(env: dict[str, str], name: str) -> None:
-    client = ConnectClient(env["CONNECT_URL"])
-    if name in client.connectors():
-        client.delete(name)
-
-
 @pytest.fixture(scope="module")
 def failed_connector(stack_env: dict[str, str]) -> Iterator[dict[str, str]]:
     """Env whose CONNECTOR_NAME is a registered connector with a FAILED task (it never creates its slot)."""
-    env = _env_of_own_connector(stack_env)
-    name = _register_without_publication(env)
+    env = env_of_own_connector(stack_env)
+    name = register_without_publication(env)
     try:
-        _wait_until_failed(env, name)
+        wait_until_failed(env, name)
         yield env
     finally:
-        _delete(env, name)
+        delete_connector(env, name)
 
 
 def test_connectors_status_shows_the_failed_task_with_its_trace_and_exits_1(failed_connector: dict[str, str]) -> None:
@@ -108,19 +75,19 @@ def test_compose_connect_healthcheck_command_fails_while_a_task_failed(failed_co
 def test_watch_warns_while_the_connector_is_missing_then_logs_its_failure(
     stack_env: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    env = _env_of_own_connector(stack_env)
+    env = env_of_own_connector(stack_env)
     settings = ConnectorWatchSettings(env["CONNECT_URL"], env["CONNECTOR_NAME"], interval_seconds=1.0)
     watch = ConnectorWatch(settings)
     with caplog.at_level(logging.INFO, logger="core.connector_watch"):
         watch.start()
         try:
             time.sleep(1.5)  # one check while the connector does not exist yet
-            name = _register_without_publication(env)
-            _wait_until_failed(env, name)
+            name = register_without_publication(env)
+            wait_until_failed(env, name)
             time.sleep(settings.interval_seconds * 2.5)  # the next check sees it
         finally:
             watch.stop()
-            _delete(env, env["CONNECTOR_NAME"])
+            delete_connector(env, env["CONNECTOR_NAME"])
 
     records = [record for record in caplog.records if record.name == "core.connector_watch"]
     assert [record.levelname for record in records] == ["INFO", "WARNING", "ERROR"]

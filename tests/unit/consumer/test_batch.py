@@ -95,3 +95,11 @@ def test_offsets_errors_and_skips_are_all_tracked() -> None:
     assert [letter.error for letter in batch.dead_letters] == ["value is not JSON"]
     assert batch.messages == 4 and batch.changes == 2 and bool(batch)
     assert not Batch()
+
+
+def test_the_source_commit_times_of_changes_and_heartbeats_are_kept() -> None:
+    batch = Batch()
+    batch.add(ChangeEvent("orders", "u", (1,), (1, "x"), raw(1), 101, commit_us=5_000_000))
+    batch.add(Skip(raw(0, topic="shop.public.cdc_heartbeat"), "heartbeat", commit_us=6_000_000))
+    batch.add(Skip(raw(2), "tombstone"))
+    assert batch.source_ms == [5_000, 6_000]

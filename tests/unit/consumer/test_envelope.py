@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from consumer.envelope import ChangeEvent, DecodeError, Skip, decode
+from consumer.envelope import ChangeEvent, DecodeError, Skip, decode, decode_heartbeat
 from consumer.replica_schema import REPLICA_TABLES
 from core.deadletter import RawMessage
 
@@ -115,3 +115,21 @@ def test_debeziums_compact_key_bytes_and_other_spellings_decode_alike() -> None:
 def test_an_event_wrapped_with_its_schema_decodes_like_one_without() -> None:
     wrapped = decode(raw({"schema": {"type": "struct"}, "payload": envelope("c", None, ORDER)}), TOPICS)
     assert isinstance(wrapped, ChangeEvent) and (wrapped.key, wrapped.row, wrapped.lsn) == ((5,), ORDER_ROW, LSN)
+
+
+def test_change_carries_its_source_commit_time() -> None:
+    value = envelope("c", None, ORDER)
+    value["source"]["ts_ms"] = 1_700_000_000_123
+    event = decode(raw(value), TOPICS)
+    assert isinstance(event, ChangeEvent) and event.commit_us == 1_700_000_000_123_000
+
+
+def test_a_heartbeat_is_a_skip_with_its_source_commit_time() -> None:
+    value = {"op": "u", "before": None, "after": {"id": 1, "ts": 5},
+             "source": {"table": "cdc_heartbeat", "lsn": LSN, "ts_ms": 1_700_000_000_456}}
+    heartbeat = decode_heartbeat(raw(value, {"id": 1}, "shop.public.cdc_heartbeat"))
+    assert heartbeat == Skip(heartbeat.raw, "heartbeat", commit_us=1_700_000_000_456_000)
+
+
+def test_a_heartbeat_that_is_no_envelope_is_a_decode_error() -> None:
+    assert isinstance(decode_heartbeat(raw(b"nope", {"id": 1}, "shop.public.cdc_heartbeat")), DecodeError)

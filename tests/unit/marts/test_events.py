@@ -9,7 +9,7 @@ import pytest
 
 from core.deadletter import RawMessage
 from marts.app import decode_batch
-from marts.events import MalformedEvent, Position, RowChange, Truncate, decode
+from marts.events import MalformedEvent, Position, RowChange, Truncate, decode, heartbeat_ms
 
 AT = Position("shop.public.orders", 2, 41)
 ORDER = {"order_id": 7, "user_id": 3, "order_date": "2026-03-29T01:59:59.999999Z",
@@ -99,3 +99,13 @@ def test_a_malformed_event_becomes_a_dead_letter_with_its_original_bytes() -> No
     assert [(letter.raw, letter.stage) for letter in letters] == [
         (RawMessage("shop.public.orders", 1, 5, b'{"order_id":5}', b"{broken"), "decode")]
     assert letters[0].error.startswith("value is not JSON")
+
+
+def test_a_heartbeat_gives_its_source_commit_time() -> None:
+    value = event("u", None, {"id": 1, "ts": 5}, {"table": "cdc_heartbeat", "ts_ms": 1700000000999, "lsn": LSN})
+    assert heartbeat_ms(value) == 1700000000999
+
+
+@pytest.mark.parametrize("value", [None, b"not json"])
+def test_a_heartbeat_tombstone_or_unreadable_message_has_no_commit_time(value: bytes | None) -> None:
+    assert heartbeat_ms(value) is None

@@ -56,3 +56,10 @@ def test_a_beat_after_an_applied_batch_records_its_time(tmp_path: Path) -> None:
 
     beat = read_heartbeat(tmp_path / "hb.json")
     assert beat.last_batch_at is not None and beat.worker == "marts"
+
+
+def test_a_beat_returns_the_events_waiting_per_source_partition(tmp_path: Path) -> None:
+    consumer = FakeFaustConsumer({TP(ORDERS, 0): 12, TP(ORDERS, 1): 3, TP("cdc-marts-__assignor-__leader", 0): 500})
+    heartbeat = MartsHeartbeat(tmp_path / "hb.json", {ORDERS}, lambda: {(ORDERS, 0): 9, (ORDERS, 1): 2})
+
+    assert heartbeat.tick(consumer) == {(ORDERS, 0): 2, (ORDERS, 1): 0}

@@ -67,3 +67,13 @@ def test_log_level_is_read_with_the_settings() -> None:
 def test_topic_partitions_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="TOPIC_PARTITIONS must be at least 1, got 0"):
         MartsSettings.from_env({**BASE, "TOPIC_PARTITIONS": "0"})
+
+
+def test_the_metrics_endpoint_is_off_and_on_loopback_by_default() -> None:
+    settings = MartsSettings.from_env(BASE)
+    assert (settings.metrics_port, settings.metrics_host) == (0, "127.0.0.1")
+
+
+def test_the_metrics_port_and_host_come_from_the_environment() -> None:
+    settings = MartsSettings.from_env({**BASE, "MARTS_METRICS_PORT": "9109", "MARTS_METRICS_HOST": "0.0.0.0"})
+    assert (settings.metrics_port, settings.metrics_host) == (9109, "0.0.0.0")
