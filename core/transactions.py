@@ -39,6 +39,8 @@ messages are consumed):
   they are dropped when Y is released.
 - Loose messages are released as soon as everything before them in their
   partition is released or dropped.
+- A message at an offset below the next one expected from its partition is
+  ignored: a seek back (a rebalance) re-reads what is held or settled.
 - `positions()` gives, per partition, the offset of the first message not
   yet released or dropped: committing it after the MySQL commit of what was
   released can neither lose nor split a transaction (re-reading from there
@@ -171,6 +173,8 @@ class Assembler(Generic[T]):
 
     def add(self, where: Where, offset: int, tag: TxTag | None, item: T) -> list[Released[T]]:
         """A consumed data message (in consumption order per partition); what it makes releasable."""
+        if offset < self._next.get(where, -1):
+            return []  # read again after a seek back (a rebalance): held or settled already
         entry = _Entry(offset, tag, item)
         self._queues.setdefault(where, deque()).append(entry)
         self._next[where] = offset + 1
@@ -186,6 +190,9 @@ class Assembler(Generic[T]):
 
     def add_end(self, where: Where, offset: int, end: TxEnd | None) -> list[Released[T]]:
         """A consumed transaction-topic message (None: a BEGIN, only its position counts)."""
+        if offset < self._next.get(where, -1):
+            return []  # read again after a seek back
+        self._next[where] = offset + 1
         self._ends_next = (where, offset + 1)
         if end is None:
             if not self._ends:

@@ -32,17 +32,18 @@ from typing import Any
 import faust
 import pymysql
 
-from core.deadletter import DeadLetter, DeadLetterError, DeadLetterProducer, RawMessage
+from core.deadletter import DeadLetter, DeadLetterError, DeadLetterProducer
 from core.errors import CdcError
 from core.generations import recreated
 from core.health import HEARTBEAT_SECONDS
 from core.limits import MESSAGE_MAX_BYTES
-from core.topic_names import heartbeat_topic, source_topic_tables
+from core.topic_names import source_topic_tables
 from core.topics import topic_ids as topic_ids_now
 from marts import generations, transport
 from marts.apply.store import BatchResult, MartStore
+from marts.assembly import MartsAssembly, Work
 from marts.errors import StoreStopped, TopicsRecreated
-from marts.events import Event, MalformedEvent, Position, decode, heartbeat_ms
+from marts.events import Event
 from marts.generations import explain
 from marts.health import MartsHeartbeat
 from marts.settings import MartsSettings
@@ -79,51 +80,43 @@ def create_app(settings: MartsSettings, store: MartStore, deadletters: DeadLette
         web_enabled=False,
     )
     tables = source_topic_tables(kafka.topic_prefix)
-    transport.configure(app, fetch_wait_ms=settings.fetch_wait_ms, topics=set(tables), positions=store.positions)
-    heartbeats = heartbeat_topic(kafka.topic_prefix)
-    topic = app.topic(*tables, heartbeats, key_serializer="raw", value_serializer="raw", allow_empty=True)
+    assembly = MartsAssembly(kafka.topic_prefix, tables, store.applied_lsn)
+    transport.configure(app, fetch_wait_ms=settings.fetch_wait_ms, topics=set(assembly.topics()),
+                        positions=store.positions)
+    topic = app.topic(*assembly.topics(), key_serializer="raw", value_serializer="raw", allow_empty=True)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="marts-mysql")
     progress = Progress()
     heartbeat = MartsHeartbeat(settings.health.file, set(tables), store.positions)
 
-    def dead_letters_then_apply(batch: list[Event], letters: list[DeadLetter],
-                                raws: dict[Position, RawMessage]) -> BatchResult:
+    def dead_letters_then_apply(work: Work) -> BatchResult:
         def reject(event: Event, reason: str) -> None:
-            send_until_delivered(deadletters, [DeadLetter(raws[event.position], reason, "apply")], store)
+            send_until_delivered(deadletters, [DeadLetter(work.raws[event.position], reason, "apply")], store)
 
-        send_until_delivered(deadletters, letters, store)
-        return store.apply(batch, reject)
+        send_until_delivered(deadletters, work.letters, store)
+        return store.apply(work.events, reject, work.mark)
 
     @app.agent(topic, name="marts")
     async def apply_changes(stream: Any) -> None:
         loop = asyncio.get_running_loop()
         async for taken in stream.take_events(settings.batch_size, within=settings.batch_seconds):
-            events = [event for event in taken if event.message.topic != heartbeats]
-            beats = [event for event in taken if event.message.topic == heartbeats]
-            if not events:
-                heartbeats_applied(store, beats)
+            work = assembly.take(taken)
+            if work is None:
                 continue
-            batch, letters = decode_batch(events, tables)
-            raws = {event.position: raw for event, raw in zip(batch, map(raw_message, events), strict=True)}
             try:
-                result = await loop.run_in_executor(executor, dead_letters_then_apply, batch, letters, raws)
+                result = await loop.run_in_executor(executor, dead_letters_then_apply, work)
             except asyncio.CancelledError:
                 store.stopping.set()  # the worker stops: a wait for MySQL ends, the batch uncommitted
-                keep_unacknowledged(events)
                 raise
             except Exception as exc:
-                # Going on would apply later events past this batch's, and their stored offsets
-                # would then hide it for good: stop the worker instead (a restart replays it).
-                log.critical("cannot apply a batch of %d events (from %s): %s; stopping the worker",
-                             len(batch), batch[0].position, exc)
-                keep_unacknowledged(events)
+                # Going on would apply later transactions past these, and their stored positions
+                # would then hide them for good: stop the worker instead (a restart replays them).
+                log.critical("cannot apply a batch of %d events: %s; stopping the worker", len(work.events), exc)
                 await app.crash(exc)
                 return
             if result.skipped:
                 log.info("skipped %d events applied before (replay or duplicate)", result.skipped)
             progress.add(result)
             heartbeat.batch_applied()
-            heartbeats_applied(store, beats)
 
     @app.timer(HEARTBEAT_SECONDS)
     async def beat() -> None:
@@ -190,42 +183,3 @@ def send_until_delivered(deadletters: DeadLetterProducer, letters: Sequence[Dead
                 raise StoreStopped(f"stopped while the dead-letter topic is unavailable ({exc})") from exc
 
 
-def heartbeats_applied(store: MartStore, beats: Sequence[Any]) -> None:
-    """Debezium heartbeats read after everything before them was applied: the marts are current up to them."""
-    if store.metrics is None or not beats:
-        return
-    commits = [ms / 1000 for ms in (heartbeat_ms(event.message.value) for event in beats) if ms is not None]
-    store.metrics.observe(commits, time.time())
-
-
-def keep_unacknowledged(events: Sequence[Any]) -> None:
-    """Keep Faust from committing these events' offsets to Kafka: they are not in MySQL.
-
-    take_events acknowledges a batch's events when the agent leaves it, even
-    by an exception or a cancellation, and Faust then commits every offset
-    acknowledged without a gap. A message already marked acknowledged is
-    never registered again, so its offset stays a gap, below which Faust
-    commits: a restart (same app id) reads the batch again.
-    """
-    for event in events:
-        event.message.acked = True
-
-
-def raw_message(event: Any) -> RawMessage:
-    message = event.message
-    return RawMessage(message.topic, message.partition, message.offset, message.key, message.value)
-
-
-def decode_batch(events: Sequence[Any], tables: dict[str, str]) -> tuple[list[Event], list[DeadLetter]]:
-    """Decode Faust events; a malformed one becomes a dead letter and stays in the batch as a no-op
-    (so that its offset counts)."""
-    decoded, letters = [], []
-    for event in events:
-        message = event.message
-        position = Position(message.topic, message.partition, message.offset)
-        try:
-            decoded.append(decode(position, tables[message.topic], message.value))
-        except MalformedEvent as exc:
-            letters.append(DeadLetter(raw_message(event), str(exc), "decode"))
-            decoded.append(Event(position, None))
-    return decoded, letters

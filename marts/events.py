@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from core.envelope import EnvelopeError, decode_envelope, source_ts_ms
+from core.envelope import EnvelopeError, decode_envelope, source_commit_us, source_ts_ms
 from core.topic_names import HEARTBEAT_TABLE
+from core.transactions import TxTag
 from marts.state_tables import STATE_TABLES, Column, Row, StateTable
 
 
@@ -57,6 +58,8 @@ class Event:
     # source.lsn of the change (core.truncation); None only for events built without one (tests, tools):
     # such a row change counts as older than any truncate, such a truncate deletes every row.
     lsn: int | None = None
+    tag: TxTag | None = None  # its source transaction (core.transactions); None for snapshot reads
+    commit_us: int | None = None  # when the source committed it, in microseconds (core.watermark)
 
 
 def decode(position: Position, table: str, value: bytes | None) -> Event:
@@ -67,17 +70,20 @@ def decode(position: Position, table: str, value: bytes | None) -> Event:
         raise MalformedEvent(str(exc)) from None
     if envelope is None:
         return Event(position, None)  # tombstone after a delete
-    op, before, after, source, lsn, _ = envelope
-    return Event(position, decode_change(table, op, before, after), source_ts_ms(source), lsn)
+    op, before, after, source, lsn, tag = envelope
+    return Event(position, decode_change(table, op, before, after), source_ts_ms(source), lsn, tag,
+                 source_commit_us(source))
 
 
-def heartbeat_ms(value: bytes | None) -> int | None:
-    """The source commit time of a change of Debezium's heartbeat table (None: a tombstone or not readable)."""
+def decode_heartbeat(position: Position, value: bytes | None) -> Event:
+    """A change of Debezium's heartbeat table: nothing for the marts, but a source transaction to count."""
     try:
         envelope = decode_envelope(value, HEARTBEAT_TABLE)
-    except EnvelopeError:
-        return None
-    return None if envelope is None else source_ts_ms(envelope[3])
+    except EnvelopeError as exc:
+        raise MalformedEvent(str(exc)) from None
+    if envelope is None:
+        return Event(position, None)
+    return Event(position, None, source_ts_ms(envelope[3]), envelope[4], envelope[5], source_commit_us(envelope[3]))
 
 
 def decode_change(table_name: str, op: str, before: Any, after: Any) -> Change:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from core import generations
+from core import generations, watermark
 from core.settings import MySqlSettings
+from core.watermark import MARTS_STAGE, WATERMARK_DDL
 from marts.errors import TopicsRecreated
 from marts.schema import OFFSETS, TOPICS, all_tables, connect, ensure_schema
 
@@ -46,6 +47,8 @@ def adopt(mysql: MySqlSettings, current: Mapping[str, str]) -> list[str]:
             changed = generations.changed(stored, current)
             for topic in changed:
                 cur.execute(f"DELETE FROM {OFFSETS} WHERE topic = %s", (topic,))
+            if changed:  # the new topics' transactions are all applied, whatever their LSN (core.watermark)
+                watermark.forget(cur, MARTS_STAGE)
             generations.record_ids(cur, TOPICS, {t: current[t] for t in changed})
         conn.commit()
     finally:
@@ -61,6 +64,8 @@ def rebuild(mysql: MySqlSettings) -> None:
         with conn.cursor() as cur:
             for table in all_tables():
                 cur.execute(f"DROP TABLE IF EXISTS {table}")
+            cur.execute(WATERMARK_DDL)
+            watermark.forget(cur, MARTS_STAGE)
         conn.commit()
     finally:
         conn.close()

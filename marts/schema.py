@@ -20,6 +20,7 @@ from core.generations import ids_ddl
 from core.mysql import TABLE_OPTIONS
 from core.settings import MYSQL_IO_TIMEOUT_S, MySqlSettings
 from core.truncation import watermarks_ddl
+from core.watermark import WATERMARK_DDL
 from marts.definitions import MARTS, MartSpec
 from marts.state_tables import STATE_TABLES, StateTable
 
@@ -74,7 +75,7 @@ TRUNCATIONS_DDL = watermarks_ddl(TRUNCATIONS, TABLE_OPTIONS)
 
 def all_ddl() -> list[str]:
     return ([state_ddl(table) for table in STATE_TABLES.values()] + [mart_ddl(spec) for spec in MARTS]
-            + [OFFSETS_DDL, TOPICS_DDL, TRUNCATIONS_DDL])
+            + [OFFSETS_DDL, TOPICS_DDL, TRUNCATIONS_DDL, WATERMARK_DDL])  # the watermark table is shared
 
 
 def all_tables() -> list[str]:

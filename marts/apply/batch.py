@@ -9,9 +9,12 @@ upserted (marts.apply.mart_writes) and the offsets stored.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from core import watermark
 from core.truncation import survives
+from core.watermark import MARTS_STAGE, SourcePoint
 from marts.apply import offsets
 from marts.apply.batch_state import BatchState
 from marts.apply.mart_writes import MartWrites
@@ -21,7 +24,15 @@ from marts.events import Event, RowChange, Truncate
 from marts.state_tables import STATE_TABLES
 
 
-def apply_batch(cur: Any, events: Sequence[Event]) -> tuple[int, int]:
+@dataclass(frozen=True)
+class SourceMark:
+    """What a batch of whole source transactions completes (core.transactions, core.watermark)."""
+
+    positions: dict[offsets.Where, int]  # per partition, the last offset complete
+    point: SourcePoint | None  # the last source transaction in the batch
+
+
+def apply_batch(cur: Any, events: Sequence[Event], mark: SourceMark | None = None) -> tuple[int, int]:
     """Apply the events not applied yet, in order; (applied, skipped as applied before)."""
     todo, newest = offsets.not_applied(events, offsets.load(cur, {offsets.where(e) for e in events}))
     state = BatchState(cur)
@@ -37,4 +48,8 @@ def apply_batch(cur: Any, events: Sequence[Event]) -> tuple[int, int]:
     state.flush()
     marts.write(cur)
     offsets.save(cur, newest.values())
+    if mark is not None:
+        offsets.save_positions(cur, mark.positions)
+        if mark.point is not None:
+            watermark.write(cur, MARTS_STAGE, mark.point)
     return len(todo), len(events) - len(todo)

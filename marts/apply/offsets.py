@@ -66,6 +66,19 @@ def save(cur: Any, events: Iterable[Event]) -> None:
         )
 
 
+def save_positions(cur: Any, positions: dict[Where, int]) -> None:
+    """Store where each partition is complete to (core.transactions' positions, as last offsets)."""
+    rows = [(topic, partition, offset, None) for (topic, partition), offset in positions.items() if offset >= 0]
+    if rows:
+        execute_rows(
+            cur, f"INSERT INTO {OFFSETS} (topic, partition_id, last_offset, source_ts_ms, applied_at) VALUES",
+            "(%s, %s, %s, %s, UTC_TIMESTAMP(6))",
+            " ON DUPLICATE KEY UPDATE last_offset = GREATEST(last_offset, VALUES(last_offset)),"
+            " applied_at = VALUES(applied_at)",
+            sorted(rows),
+        )
+
+
 class AppliedOffsets:
     """The last offset applied per (topic, partition), as this worker knows it (thread-safe)."""
 
@@ -81,8 +94,10 @@ class AppliedOffsets:
         with self._lock:
             return dict(self._offsets)
 
-    def advance(self, events: Sequence[Event]) -> None:
+    def advance(self, events: Sequence[Event], positions: dict[Where, int] | None = None) -> None:
         with self._lock:
             for event in events:
                 partition = where(event)
                 self._offsets[partition] = max(self._offsets.get(partition, -1), event.position.offset)
+            for partition, offset in (positions or {}).items():
+                self._offsets[partition] = max(self._offsets.get(partition, -1), offset)

@@ -26,12 +26,14 @@ from dataclasses import dataclass, replace
 import pymysql
 from pymysql.connections import Connection
 
+from core import watermark
 from core.errors import MySqlUnavailable
 from core.metrics import WorkerMetrics
 from core.mysql import Backoff, close_quietly, is_lock_conflict, is_transient
 from core.settings import MySqlSettings
+from core.watermark import MARTS_STAGE
 from marts.apply import offsets
-from marts.apply.batch import apply_batch
+from marts.apply.batch import SourceMark, apply_batch
 from marts.errors import RejectedBatch, StoreStopped
 from marts.events import Event
 from marts.schema import connect
@@ -76,6 +78,7 @@ class MartStore:
         self._conn: Connection | None = None
         self._in_use = threading.Lock()  # the connection, between the worker's thread and close()
         self._applied = offsets.AppliedOffsets()
+        self.applied_lsn = -1  # the marts' watermark: commit LSN of the last source transaction applied
 
     def load_positions(self) -> None:
         """Read the offsets applied so far (by any worker) from MySQL."""
@@ -83,6 +86,7 @@ class MartStore:
         try:
             with conn.cursor() as cur:
                 self._applied.replace(offsets.read_all(cur))
+                self.applied_lsn = watermark.read_lsn(cur, MARTS_STAGE)
         finally:
             conn.close()
 
@@ -90,29 +94,31 @@ class MartStore:
         """The last offset applied per (topic, partition), as this worker knows it."""
         return self._applied.snapshot()
 
-    def apply(self, events: Sequence[Event], reject: Reject | None = None) -> BatchResult:
+    def apply(self, events: Sequence[Event], reject: Reject | None = None,
+              mark: SourceMark | None = None) -> BatchResult:
+        """`mark`: the positions and source transaction the batch completes, stored with its last commit."""
         try:
-            return self._commit(events)
+            return self._commit(events, mark)
         except RejectedBatch as exc:
-            if reject is None:
+            if reject is None or not events:
                 raise
             if len(events) == 1:
-                return self._apply_rejected(events[0], str(exc), reject)
+                return self._apply_rejected(events[0], str(exc), reject, mark)
             half = len(events) // 2
-            return self.apply(events[:half], reject) + self.apply(events[half:], reject)
+            return self.apply(events[:half], reject) + self.apply(events[half:], reject, mark)
 
-    def _apply_rejected(self, event: Event, reason: str, reject: Reject) -> BatchResult:
+    def _apply_rejected(self, event: Event, reason: str, reject: Reject, mark: SourceMark | None) -> BatchResult:
         log.warning("MySQL refused the event at %s (%s); dead-lettering it", event.position, reason)
         reject(event, reason)
-        return self._commit([replace(event, change=None)]) + BatchResult(0, 0, 0, rejected=1)
+        return self._commit([replace(event, change=None)], mark) + BatchResult(0, 0, 0, rejected=1)
 
-    def _commit(self, events: Sequence[Event]) -> BatchResult:
+    def _commit(self, events: Sequence[Event], mark: SourceMark | None = None) -> BatchResult:
         """One transaction, tried until it commits; raises RejectedBatch or StoreStopped."""
         backoff, failing_since, attempt = Backoff(), None, 0
         while True:
             attempt += 1
             try:
-                applied, skipped = self._transaction(events)
+                applied, skipped = self._transaction(events, mark)
                 committed_at = time.time()
             except (pymysql.MySQLError, MySqlUnavailable) as exc:
                 with self._in_use:
@@ -126,7 +132,9 @@ class MartStore:
                 if self.stopping.wait(delay):
                     raise StoreStopped(f"stopped while MySQL is unavailable ({exc})") from exc
                 continue
-            self._applied.advance(events)
+            self._applied.advance(events, mark.positions if mark else None)
+            if mark is not None and mark.point is not None:
+                self.applied_lsn = mark.point.lsn
             self._count_commit(events, applied, committed_at)
             if self.on_batch_committed is not None:
                 self.on_batch_committed(events)
@@ -135,11 +143,11 @@ class MartStore:
                          len(events), time.monotonic() - failing_since, attempt)
             return BatchResult(applied, skipped, attempt)
 
-    def _transaction(self, events: Sequence[Event]) -> tuple[int, int]:
+    def _transaction(self, events: Sequence[Event], mark: SourceMark | None) -> tuple[int, int]:
         with self._in_use:
             conn = self._connection()
             with conn.cursor() as cur:
-                counts = apply_batch(cur, events)
+                counts = apply_batch(cur, events, mark)
             conn.commit()
             return counts
 

@@ -171,3 +171,12 @@ def test_a_late_copy_of_a_released_transactions_event_is_dropped_on_arrival() ->
     assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1))
     assert assembler.add(LINES, 0, TxTag(7, 1), "copy") == []
     assert assembler.held() == 0
+
+
+def test_a_message_read_again_after_a_seek_back_is_ignored() -> None:
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assembler.add(ORDERS, 0, TxTag(7, 1), "order")
+    assert assembler.add(ORDERS, 0, TxTag(7, 1), "order read again") == []
+    [transaction] = assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1))
+    assert transaction.items == ("order",)
+    assert assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1)) == []

@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from types import SimpleNamespace
 
 import pytest
 
-from core.deadletter import RawMessage
-from marts.app import decode_batch
-from marts.events import MalformedEvent, Position, RowChange, Truncate, decode, heartbeat_ms
+from core.transactions import TxTag
+from marts.events import MalformedEvent, Position, RowChange, Truncate, decode, decode_heartbeat
 
 AT = Position("shop.public.orders", 2, 41)
 ORDER = {"order_id": 7, "user_id": 3, "order_date": "2026-03-29T01:59:59.999999Z",
@@ -80,32 +78,16 @@ def test_an_unknown_table_is_malformed() -> None:
         decode(AT, "cdc_heartbeat", event("c", None, {"id": 1}))
 
 
-def faust_event(offset: int, value: bytes | None) -> SimpleNamespace:
-    message = SimpleNamespace(topic="shop.public.orders", partition=1, offset=offset, key=b'{"order_id":5}',
-                              value=value)
-    return SimpleNamespace(message=message)
+def test_a_heartbeat_is_no_change_but_carries_its_source_commit_time_and_transaction() -> None:
+    value = json.dumps({"op": "u", "before": None, "after": {"id": 1, "ts": 5},
+                        "source": {"table": "cdc_heartbeat", "ts_ms": 1700000000999, "ts_us": 1700000000999123,
+                                   "lsn": LSN},
+                        "transaction": {"id": f"750:{LSN}", "total_order": 1}}).encode()
+    beat = decode_heartbeat(AT, value)
+    assert (beat.change, beat.source_ts_ms, beat.commit_us, beat.tag) == (
+        None, 1700000000999, 1700000000999123, TxTag(750, 1))
 
 
-def test_a_batch_keeps_malformed_events_as_no_ops_so_their_offsets_count() -> None:
-    batch, _ = decode_batch([faust_event(5, b"{broken"), faust_event(6, event("c", None, ORDER)), faust_event(7, None)],
-                            {"shop.public.orders": "orders"})
-    assert [e.position.offset for e in batch] == [5, 6, 7]
-    assert [e.change is None for e in batch] == [True, False, True]
-
-
-def test_a_malformed_event_becomes_a_dead_letter_with_its_original_bytes() -> None:
-    _, letters = decode_batch([faust_event(5, b"{broken"), faust_event(6, event("c", None, ORDER))],
-                              {"shop.public.orders": "orders"})
-    assert [(letter.raw, letter.stage) for letter in letters] == [
-        (RawMessage("shop.public.orders", 1, 5, b'{"order_id":5}', b"{broken"), "decode")]
-    assert letters[0].error.startswith("value is not JSON")
-
-
-def test_a_heartbeat_gives_its_source_commit_time() -> None:
-    value = event("u", None, {"id": 1, "ts": 5}, {"table": "cdc_heartbeat", "ts_ms": 1700000000999, "lsn": LSN})
-    assert heartbeat_ms(value) == 1700000000999
-
-
-@pytest.mark.parametrize("value", [None, b"not json"])
-def test_a_heartbeat_tombstone_or_unreadable_message_has_no_commit_time(value: bytes | None) -> None:
-    assert heartbeat_ms(value) is None
+def test_an_unreadable_heartbeat_is_malformed() -> None:
+    with pytest.raises(MalformedEvent):
+        decode_heartbeat(AT, b"not json")

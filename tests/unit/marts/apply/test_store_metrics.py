@@ -21,7 +21,7 @@ def store_with(outcomes: list[BaseException | tuple[int, int]]) -> tuple[MartSto
     paused: list[float] = []
     scripted: Iterator[BaseException | tuple[int, int]] = iter(outcomes)
 
-    def transaction(events: object) -> tuple[int, int]:
+    def transaction(events: object, mark: object) -> tuple[int, int]:
         outcome = next(scripted)
         if isinstance(outcome, BaseException):
             raise outcome

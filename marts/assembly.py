@@ -1,0 +1,111 @@
+"""Whole source transactions for the marts: Faust's events -> decoded events of released transactions.
+
+The Faust agent reads the source tables' topics, the heartbeat table's topic
+and Debezium's transaction topic; core.transactions holds each event until
+its source transaction is complete and every earlier one was released. What
+a take of events releases goes to MySQL as one batch (marts.apply.store)
+with a SourceMark: the positions it completes (stored in mart_offsets, where
+reading resumes: marts.transport) and its last source transaction (the
+marts' row of cdc_watermark). So the marts at every commit are their SQL
+definitions evaluated on the source as of one source commit.
+
+The assembler lives as long as the worker: after a rebalance Faust reads each
+partition again from the positions stored in MySQL, and the assembler
+ignores what it already holds (core.transactions: offsets below the next
+expected one).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from core.deadletter import DeadLetter, RawMessage
+from core.topic_names import data_collection, heartbeat_topic, transaction_topic
+from core.transactions import Assembler, Released, Transaction, TransactionMetadataError, TxEnd, parse_end
+from core.watermark import SourcePoint
+from marts.apply.batch import SourceMark
+from marts.events import Event, MalformedEvent, Position, decode, decode_heartbeat
+
+
+@dataclass
+class Work:
+    """One batch for the store: the released transactions' events, in commit order, and what they complete."""
+
+    events: list[Event] = field(default_factory=list)
+    letters: list[DeadLetter] = field(default_factory=list)  # undecodable messages, sent before the commit
+    raws: dict[Position, RawMessage] = field(default_factory=dict)  # for dead-lettering what MySQL refuses
+    mark: SourceMark | None = None
+
+
+class MartsAssembly:
+    def __init__(self, topic_prefix: str, tables: dict[str, str], released_lsn: int) -> None:
+        """`tables`: each source table's topic -> the table."""
+        self.tables = tables
+        self.heartbeats = heartbeat_topic(topic_prefix)
+        self.transactions = transaction_topic(topic_prefix)
+        collections = [data_collection(topic, topic_prefix) for topic in [*tables, self.heartbeats]]
+        self.assembler: Assembler[tuple[Event, RawMessage]] = Assembler(collections, released_lsn)
+
+    def topics(self) -> list[str]:
+        return [*self.tables, self.heartbeats, self.transactions]
+
+    def take(self, faust_events: Sequence[Any]) -> Work | None:
+        """Feed a take of Faust events; the work they release, or None when nothing moved."""
+        work = Work()
+        released: list[Released[tuple[Event, RawMessage]]] = []
+        for faust_event in faust_events:
+            raw = raw_message(faust_event)
+            where = (raw.topic, raw.partition)
+            if raw.topic == self.transactions:
+                released += self.assembler.add_end(where, raw.offset, self._end(raw, work))
+            else:
+                event = self._decode(raw, work)
+                released += self.assembler.add(where, raw.offset, event.tag, (event, raw))
+        point = None
+        for item in released:
+            if isinstance(item, Transaction):
+                pairs: Sequence[tuple[Event, RawMessage]] = item.items
+                point = SourcePoint(item.commit_lsn, item.xid, _commit_us(item.items, item.ts_ms))
+            else:
+                pairs = [item.item]
+            for event, raw in pairs:
+                work.events.append(event)
+                work.raws[event.position] = raw
+        if not released and not work.letters:
+            return None
+        positions = {where: position - 1 for where, position in self.assembler.positions().items()}
+        work.mark = SourceMark(positions, point)
+        return work
+
+    def _decode(self, raw: RawMessage, work: Work) -> Event:
+        position = Position(raw.topic, raw.partition, raw.offset)
+        try:
+            if raw.topic == self.heartbeats:
+                return decode_heartbeat(position, raw.value)
+            return decode(position, self.tables[raw.topic], raw.value)
+        except MalformedEvent as exc:
+            work.letters.append(DeadLetter(raw, str(exc), "decode"))
+            return Event(position, None)  # outside any transaction: released in its partition's order
+
+    @staticmethod
+    def _end(raw: RawMessage, work: Work) -> TxEnd | None:
+        try:
+            return parse_end(orjson.loads(raw.value or b"null"))
+        except (ValueError, TransactionMetadataError) as exc:  # orjson.JSONDecodeError is a ValueError
+            work.letters.append(DeadLetter(raw, f"not a transaction metadata event: {exc}", "decode"))
+            return None
+
+
+def _commit_us(items: Sequence[tuple[Event, RawMessage]], end_ms: int | None) -> int | None:
+    for event, _ in reversed(items):
+        if event.commit_us is not None:
+            return event.commit_us
+    return None if end_ms is None else end_ms * 1000
+
+
+def raw_message(event: Any) -> RawMessage:
+    message = event.message
+    return RawMessage(message.topic, message.partition, message.offset, message.key, message.value)
