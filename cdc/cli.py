@@ -16,6 +16,9 @@ from core.settings import HEALTH_FILE_VARIABLES, HealthSettings, LogSettings
 
 log = logging.getLogger("cdc")
 
+CONSISTENCY_DURATION = 30.0  # seconds of sampling, `cdc verify --consistency`
+CONSISTENCY_INTERVAL = 0.2  # seconds between two samples
+
 
 def _setup_logging(verbose: bool) -> None:
     level = logging.DEBUG if verbose else LogSettings.from_env().level_number
@@ -243,8 +246,37 @@ def top(once: bool, interval: float, max_lag: float, max_wal_mib: float) -> None
 @click.option("--scope", type=click.Choice(["all", "replica", "marts"]), default="all", show_default=True,
               help="replica: the five tables; marts: user_activity and sales_by_category against their SQL "
                    "definitions evaluated on the source.")
-def verify(wait_seconds: float, scope: str) -> None:
-    """Compare the replica tables and the marts with the source row by row; exit 1 unless all match."""
+@click.option("--consistency", is_flag=True,
+              help="Instead of comparing with the source: sample the replica and the marts in consistent MySQL "
+                   "snapshots (while a live load runs) and count torn views, samples that break an invariant "
+                   "every source transaction keeps (order totals = their lines, the marts' money balances, "
+                   "no dangling reference). Needs MYSQL_URL only.")
+@click.option("--duration", type=click.FloatRange(min=0), default=None,
+              help=f"With --consistency: seconds of sampling [default: {CONSISTENCY_DURATION:g}].")
+@click.option("--interval", type=click.FloatRange(min=0, min_open=True), default=None,
+              help=f"With --consistency: seconds between samples [default: {CONSISTENCY_INTERVAL:g}].")
+@click.option("--json", "as_json", is_flag=True, help="With --consistency: the report as one JSON object.")
+def verify(wait_seconds: float, scope: str, consistency: bool, duration: float | None, interval: float | None,
+           as_json: bool) -> None:
+    """Compare the replica tables and the marts with the source row by row; exit 1 unless all match.
+
+    With --consistency: count torn views instead (see README, Consistency check); exit 1 if any.
+    """
+    if consistency:
+        if wait_seconds:
+            raise click.UsageError("--wait compares with the source; --consistency samples for --duration")
+        _verify_consistency(scope, _or(duration, CONSISTENCY_DURATION), _or(interval, CONSISTENCY_INTERVAL), as_json)
+        return
+    if duration is not None or interval is not None or as_json:
+        raise click.UsageError("--duration, --interval and --json go with --consistency")
+    _verify_against_source(wait_seconds, scope)
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def _verify_against_source(wait_seconds: float, scope: str) -> None:
     from consumer.verify import replica_reports
     from core.settings import MySqlSettings, SourceSettings
     from core.verify import TableReport, render
@@ -269,6 +301,23 @@ def verify(wait_seconds: float, scope: str) -> None:
         time.sleep(1.0)
     click.echo(render(reports))
     if not all(report.matches for report in reports):
+        sys.exit(1)
+
+
+def _verify_consistency(scope: str, duration: float, interval: float, as_json: bool) -> None:
+    import json
+
+    from cdc.consistency import invariants, report, sampling
+    from core.settings import MySqlSettings
+
+    chosen = invariants.selected(scope)
+    with sampling.snapshot_reader(MySqlSettings.from_env()) as reader:
+        started = time.monotonic()
+        samples = sampling.sample_for(lambda at: sampling.take_sample(reader, chosen, at), duration, interval)
+        seconds = time.monotonic() - started
+    tallies = report.tally(chosen, samples)
+    click.echo(json.dumps(report.as_json(tallies, seconds)) if as_json else report.render(tallies, seconds))
+    if not report.consistent(tallies):
         sys.exit(1)
 
 

@@ -4,3 +4,7 @@ from core.errors import CdcError
 
 class LocalStackError(CdcError):
     """A process of the local stack could not be started, checked or stopped."""
+
+
+class ConsistencyCheckError(CdcError):
+    """`cdc verify --consistency` could not read a snapshot (MySQL down, a table missing)."""

@@ -1,0 +1,55 @@
+"""A whole local stack of a test module's own, with both workers (the production layout: the replica and the
+marts in the stack's one MySQL database), on a source that only the generator and the test write."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from cdc.local import stack as local_stack
+from core.settings import KafkaSettings
+from core.topic_names import source_topics
+from core.topics import topic_partitions
+from tests.support.cli import run_cdc
+
+VERIFY_WAIT = "180"
+
+
+@contextmanager
+def own_pipeline(prefix: str) -> Iterator[Path]:
+    """The folder of a running stack with its consumer and marts worker; stopped and removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    folder.chmod(0o755)  # the PostgreSQL service user (when running as root) must traverse it
+    try:
+        local_stack.up(folder, die_with_parent=True, infra_only=False)
+        yield folder
+    finally:
+        local_stack.down(folder)
+        if not os.environ.get("CDC_KEEP_TEST_STACK"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def env_of(folder: Path) -> dict[str, str]:
+    return dict(local_stack.StackState.load(folder).env)
+
+
+def seed(env: dict[str, str], *args: str) -> None:
+    """`cdc generate seed ARGS`; the test fails unless it succeeds."""
+    result = run_cdc("generate", "seed", *args, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def assert_exact(env: dict[str, str]) -> None:
+    """Until `cdc verify` finds the replica and both marts equal to the source (the test fails after 180 s)."""
+    result = run_cdc("verify", "--wait", VERIFY_WAIT, env=env, timeout=300)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def source_partitions(env: dict[str, str]) -> dict[str, int]:
+    """Each source topic's partition count."""
+    kafka = KafkaSettings.from_env(env)
+    return {topic: len(partitions)
+            for topic, partitions in topic_partitions(kafka.bootstrap, source_topics(kafka.topic_prefix)).items()}
