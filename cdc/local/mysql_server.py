@@ -89,26 +89,28 @@ def require_root_password(port: int, password: str) -> bool:
             cur.execute("SELECT User, Host FROM mysql.user WHERE User IN (%s, '')", (ROOT,))
             # This connection's own account last: if this is interrupted, the next start does it all again.
             accounts = sorted(cur.fetchall(), key=lambda account: (account[0] == ROOT, "@".join(account) == current))
-            for user, host in accounts:
-                _secure_account(cur, user, host, password)
-            cur.execute("FLUSH PRIVILEGES")
+            edited = [_secure_account(cur, user, host, password) for user, host in accounts]
+            if any(edited):
+                cur.execute("FLUSH PRIVILEGES")  # only for a grant table edited by hand (deprecated in MySQL 8.4)
     finally:
         conn.close()
     return True
 
 
-def _secure_account(cur: Cursor, user: str, host: str, password: str) -> None:
+def _secure_account(cur: Cursor, user: str, host: str, password: str) -> bool:
     """Root gets the password, an anonymous account goes; an account by host name goes too, straight from
-    the grant table: --skip-name-resolve makes MariaDB ignore it, and ALTER and DROP USER with it."""
+    the grant table (True then): --skip-name-resolve makes MariaDB ignore it, and ALTER and DROP USER with it."""
     try:
         if user:
             cur.execute("ALTER USER %s@%s IDENTIFIED BY %s", (user, host, password))
         else:
             cur.execute("DROP USER %s@%s", (user, host))
+        return False
     except pymysql.err.OperationalError as exc:
         if error_code(exc) != OPERATION_FAILED:
             raise
         cur.execute("DELETE FROM mysql.global_priv WHERE User = %s AND Host = %s", (user, host))
+        return True
 
 
 def create_database(port: int, password: str) -> None:
