@@ -88,7 +88,8 @@ from consumer.batch import Batch
 from consumer.envelope import ChangeEvent, DecodeError, Skip, decode
 from consumer.replica_schema import REPLICA_TABLES, TableSpec, ensure_database, ensure_tables
 from consumer.settings import ConsumerSettings
-from consumer.sink import DELETE_CHUNK, SESSION_SQL, delete_sql, upsert_sql
+from consumer.sink import DELETE_CHUNK, delete_sql, upsert_sql
+from core import mysql_dialect
 from core.deadletter import RawMessage
 from core.mysql import close_quietly, connect
 from core.settings import MySqlSettings
@@ -234,7 +235,7 @@ def drain(settings: ConsumerSettings, expected_messages: int) -> tuple[float, in
 
 def ceiling(settings: MySqlSettings, changes: Sequence[ChangeEvent]) -> float:
     """Seconds to write every change straight to MySQL: multi-row upserts and deletes, CEILING_BATCH a transaction."""
-    conn = connect(settings, session=(SESSION_SQL,), database=False)
+    conn = connect(settings, session=(mysql_dialect.SESSION,), database=False)
     ensure_database(conn, settings.url.database)
     conn.select_db(settings.url.database)
     ensure_tables(conn)

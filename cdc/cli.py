@@ -52,12 +52,15 @@ _dir_option = click.option(
 @local.command("up")
 @_dir_option
 @click.option("--infra-only", is_flag=True,
-              help="Start only PostgreSQL, MariaDB, the broker and Kafka Connect (not the consumer and marts workers).")
-def local_up(folder: Path, infra_only: bool) -> None:
+              help="Start only PostgreSQL, MySQL, the broker and Kafka Connect (not the consumer and marts workers).")
+@click.option("--mysql", type=click.Choice(["mariadb", "oracle"]), default=None,
+              help="The MySQL server of a new stack: MariaDB (the default) or Oracle MySQL (fetched once from "
+                   "Debian's development suite into a cache). A stack keeps the one it started with.")
+def local_up(folder: Path, infra_only: bool, mysql: str | None) -> None:
     """Start the stack, apply the schema, register the connector, write DIR/stack.env."""
     from cdc.local import stack
 
-    stack.up(folder, progress=lambda message: click.echo(f"  {message}"), infra_only=infra_only)
+    stack.up(folder, progress=lambda message: click.echo(f"  {message}"), infra_only=infra_only, mysql=mysql)
     env_file = folder.resolve() / stack.ENV_FILE
     click.echo(f"\nUse it:  set -a; . {env_file}; set +a\nStop it: cdc local down --dir {folder}")
 
@@ -74,7 +77,7 @@ def local_down(folder: Path) -> None:
 
 @local.command("restart")
 @_dir_option
-@click.argument("part", type=click.Choice(["postgres", "mariadb", "broker", "connect", "consumer", "marts"]))
+@click.argument("part", type=click.Choice(["postgres", "mariadb", "mysql", "broker", "connect", "consumer", "marts"]))
 @click.option("--kill", is_flag=True, help="SIGKILL the part instead of stopping it cleanly (a crash).")
 def local_restart(folder: Path, part: str, kill: bool) -> None:
     """Stop one part of the running stack and start it again, same port, same data.

@@ -7,7 +7,7 @@ Per table: the truncate (if any, and newer than the watermark) as
 commits implicitly) with the raised watermark, then the deletes as one
 `DELETE ... WHERE key IN (...)`, then the upserts as multi-row
 `INSERT ... VALUES (...), (...) ON DUPLICATE KEY UPDATE c=VALUES(c)` -- the
-form both MySQL 8 and MariaDB 10.11 accept -- each row with its change's lsn
+form both MySQL 8 and MariaDB 10.11 accept (core.mysql_dialect) -- each row with its change's lsn
 in the position column. The rows' literals are rendered
 by RowRenderer (exactly as PyMySQL escapes them, several times faster);
 upsert_sql, the one-row form with placeholders, serves the row-by-row path.
@@ -40,10 +40,11 @@ from consumer.batch import Action, Batch, TableChanges
 from consumer.envelope import Row
 from consumer.replica_schema import POSITION_COLUMN, REPLICA_TABLES, TableSpec, ensure_database, ensure_tables
 from consumer.truncations import apply_truncate, read_watermarks
-from core import watermark
+from core import mysql_dialect, watermark
 from core.deadletter import DeadLetter
 from core.errors import MySqlUnavailable
 from core.mysql import close_quietly, connect, is_transient
+from core.mysql_dialect import inserted
 from core.settings import MySqlSettings
 from core.watermark import REPLICA_STAGE
 
@@ -53,7 +54,6 @@ DELETE_CHUNK = 1000
 # Characters of one multi-row upsert: PyMySQL's executemany stops at 1,024,000 bytes; 4 bytes a
 # character at most keeps a statement under MariaDB's and MySQL's default max_allowed_packet (16 MiB+).
 MAX_STATEMENT = 1_000_000
-SESSION_SQL = "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'"
 
 
 def _quote(name: str) -> str:
@@ -75,7 +75,7 @@ def _upsert_head(spec: TableSpec) -> str:
 
 
 def _upsert_tail(spec: TableSpec) -> str:
-    updates = ", ".join(f"{_quote(name)}=VALUES({_quote(name)})" for name in _stored_columns(spec)
+    updates = ", ".join(f"{_quote(name)}={inserted(_quote(name))}" for name in _stored_columns(spec)
                         if name not in spec.key)
     return f" ON DUPLICATE KEY UPDATE {updates}"
 
@@ -183,7 +183,8 @@ class MySqlSink:
         """Open the connection if needed, creating the database and tables (idempotent)."""
         if self._conn is not None:
             return
-        conn = connect(self._settings, session=(SESSION_SQL,), database=False, connect_timeout=self._connect_timeout)
+        conn = connect(self._settings, session=(mysql_dialect.SESSION,), database=False,
+                       connect_timeout=self._connect_timeout)
         database = self._settings.url.database
         try:
             ensure_database(conn, database)

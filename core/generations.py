@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.mysql import TABLE_OPTIONS
+from core.mysql_dialect import inserted
 
 
 @dataclass(frozen=True)
@@ -76,5 +77,5 @@ def stored_ids(cur: Any, table: str) -> dict[str, str]:
 def record_ids(cur: Any, table: str, ids: Mapping[str, str]) -> None:
     for topic, topic_id in sorted(ids.items()):
         cur.execute(f"INSERT INTO {table} (topic, topic_id, seen_at) VALUES (%s, %s, UTC_TIMESTAMP(6))"
-                    " ON DUPLICATE KEY UPDATE topic_id = VALUES(topic_id), seen_at = VALUES(seen_at)",
+                    f" ON DUPLICATE KEY UPDATE topic_id = {inserted('topic_id')}, seen_at = {inserted('seen_at')}",
                     (topic, topic_id))

@@ -53,6 +53,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from core.mysql_dialect import inserted
+
 
 def survives(change_lsn: int, watermark: int | None) -> bool:
     """A change at `change_lsn` is applied; False: a truncate written after it was already applied."""
@@ -89,4 +91,4 @@ def raise_watermark(cur: Any, watermarks: str, table: str, lsn: int) -> None:
     In the caller's transaction.
     """
     cur.execute(f"INSERT INTO `{watermarks}` (table_name, lsn) VALUES (%s, %s)"
-                " ON DUPLICATE KEY UPDATE lsn = GREATEST(lsn, VALUES(lsn))", (table, lsn))
+                f" ON DUPLICATE KEY UPDATE lsn = GREATEST(lsn, {inserted('lsn')})", (table, lsn))

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.mysql import TABLE_OPTIONS
+from core.mysql_dialect import inserted
 
 WATERMARK_TABLE = "cdc_watermark"
 REPLICA_STAGE = "replica"
@@ -27,10 +28,10 @@ WATERMARK_DDL = f"""CREATE TABLE IF NOT EXISTS `{WATERMARK_TABLE}` (
   `applied_at` DATETIME(6) NOT NULL
 ) {TABLE_OPTIONS}"""
 
-_WRITE = (f"INSERT INTO `{WATERMARK_TABLE}` (stage, source_lsn, source_txid, source_commit_time, applied_at)"
-          " VALUES (%s, %s, %s, %s, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE source_lsn = VALUES(source_lsn),"
-          " source_txid = VALUES(source_txid), source_commit_time = VALUES(source_commit_time),"
-          " applied_at = VALUES(applied_at)")
+_COLUMNS = ("source_lsn", "source_txid", "source_commit_time", "applied_at")
+_WRITE = (f"INSERT INTO `{WATERMARK_TABLE}` (stage, {', '.join(_COLUMNS)})"
+          " VALUES (%s, %s, %s, %s, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE "
+          + ", ".join(f"{column} = {inserted(column)}" for column in _COLUMNS))
 
 
 @dataclass(frozen=True)

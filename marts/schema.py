@@ -16,6 +16,7 @@ from typing import Any
 from pymysql.connections import Connection
 
 from core import mysql as core_mysql
+from core import mysql_dialect
 from core.generations import ids_ddl
 from core.mysql import TABLE_OPTIONS
 from core.settings import MYSQL_IO_TIMEOUT_S, MySqlSettings
@@ -26,7 +27,7 @@ from marts.state_tables import STATE_TABLES, StateTable
 
 SESSION = (
     "SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE",
-    "SET time_zone = '+00:00'",
+    mysql_dialect.SESSION,
     "SET SESSION innodb_lock_wait_timeout = 10",
 )
 

@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from cdc.errors import LocalStackError
-from cdc.local import broker, connect, handover, mariadb, postgres
+from cdc.local import broker, connect, handover, mariadb, mysql_server, oracle_mysql, postgres
 from cdc.local.handover import Handover
+from cdc.local.mysql_server import MySqlServer
 from cdc.local.processes import ProcessRecord, free_port, kill_now, spawn, stop, tail
 from connectors.apply import apply_connector
 from connectors.settings import ConnectorSettings, source_database
@@ -42,8 +43,12 @@ log = logging.getLogger(__name__)
 STATE_FILE = "stack.json"
 ENV_FILE = "stack.env"
 PASSWORD_BYTES = 24  # of randomness: 32 URL-safe characters
+# The servers the stack can run as its MySQL (`cdc local up --mysql KIND`), the first one by default.
+MYSQL_SERVERS: dict[str, MySqlServer] = {server.kind: server for server in (mariadb.SERVER, oracle_mysql.SERVER)}
+DEFAULT_MYSQL = mariadb.SERVER.kind
+MYSQL_PARTS = tuple(server.part for server in MYSQL_SERVERS.values())
 # Stop order: whatever reads from a part stops before that part.
-STOP_ORDER = ("exporter", "marts", "consumer", "connect", "broker", "mariadb", "postgres")
+STOP_ORDER = ("exporter", "marts", "consumer", "connect", "broker", *MYSQL_PARTS, "postgres")
 
 Progress = Callable[[str], None]
 
@@ -56,8 +61,19 @@ class StackState:
     ports: dict[str, int] = field(default_factory=dict)  # per part: kept across down/up
     connect_group: str = ""  # Kafka Connect's group id (its internal topics' names), kept too
     handover: dict[str, Any] | None = None  # what `down` saved for the next broker (cdc.local.handover)
-    # Per database part ("postgres", "mariadb"): its superuser's password, generated once, kept across down/up.
+    # Per database part ("postgres", "mariadb" or "mysql"): its superuser's password, generated once, kept
+    # across down/up.
     passwords: dict[str, str] = field(default_factory=dict, repr=False)
+    mysql: str = DEFAULT_MYSQL  # the kind of MySQL server (MYSQL_SERVERS), chosen by the first `up`
+
+    @property
+    def mysql_server(self) -> MySqlServer:
+        return MYSQL_SERVERS[self.mysql]
+
+    @property
+    def infra(self) -> tuple[str, ...]:
+        """The infrastructure parts, in start order."""
+        return ("postgres", self.mysql_server.part, "broker", "connect")
 
     @property
     def state_file(self) -> Path:
@@ -77,7 +93,7 @@ class StackState:
         data = json.loads(path.read_text())
         records = {name: ProcessRecord.from_json(item) for name, item in data["processes"].items()}
         return cls(folder, dict(data["env"]), records, dict(data.get("ports", {})), data.get("connect_group", ""),
-                   data.get("handover"), dict(data.get("passwords", {})))
+                   data.get("handover"), dict(data.get("passwords", {})), data.get("mysql", DEFAULT_MYSQL))
 
     def save(self) -> None:
         payload = {
@@ -87,6 +103,7 @@ class StackState:
             "connect_group": self.connect_group,
             "handover": self.handover,
             "passwords": self.passwords,
+            "mysql": self.mysql,
         }
         write_private(self.state_file, json.dumps(payload, indent=2))
 
@@ -138,9 +155,8 @@ def write_private(path: Path, content: str) -> None:
     tmp.replace(path)
 
 
-INFRA = ("postgres", "mariadb", "broker", "connect")  # in start order
 WORKERS = {"consumer": ("consume",), "marts": ("marts",)}
-PARTS = INFRA + tuple(WORKERS)
+PARTS = ("postgres", *MYSQL_PARTS, "broker", "connect", *WORKERS)  # of any stack
 WORKER_SETTLE_SECONDS = 3.0
 EXPORTER = "exporter"  # `cdc exporter`: the slot's and the connector's metrics; runs with or without the workers
 EXPORTER_READY_SECONDS = 15.0
@@ -150,9 +166,10 @@ WORKER_METRICS = {"consumer": ("METRICS_PORT", "CONSUMER_METRICS_URL"),
 
 
 def up(folder: Path, *, progress: Progress = log.info, die_with_parent: bool = False,
-       infra_only: bool = True) -> StackState:
-    """Start what is not running: PostgreSQL, MariaDB, the broker and Kafka Connect, then the schema and
-    the connector and the exporter; without `infra_only` also the consumer and the marts worker.
+       infra_only: bool = True, mysql: str | None = None) -> StackState:
+    """Start what is not running: PostgreSQL, the MySQL server (`mysql`: a kind of MYSQL_SERVERS, chosen
+    by the folder's first `up`; MariaDB by default), the broker and Kafka Connect, then the schema, the
+    connector and the exporter; without `infra_only` also the consumer and the marts worker.
 
     Each part keeps its port and data across `down`/`up` (recorded in stack.json). A part still
     running is left alone, so `up` on a partly running stack starts only the missing parts.
@@ -160,10 +177,11 @@ def up(folder: Path, *, progress: Progress = log.info, die_with_parent: bool = F
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     state = StackState.load(folder)
+    _choose_mysql(state, mysql)
     running = set(state.running())
     if running:
         progress(f"already running: {', '.join(sorted(running))}; starting only the missing parts")
-    wanted = (*(INFRA if infra_only else PARTS), EXPORTER)
+    wanted = (*(state.infra if infra_only else state.infra + tuple(WORKERS)), EXPORTER)
     missing = [part for part in wanted if part not in running]
     if "broker" in missing:
         # A new broker has none of the old topics: whatever still reads or writes them starts again too.
@@ -171,7 +189,7 @@ def up(folder: Path, *, progress: Progress = log.info, die_with_parent: bool = F
         _stop(state, downstream, progress)
         missing += [part for part in downstream if part not in missing]
     try:
-        for part in INFRA:
+        for part in state.infra:
             if part in missing:
                 START[part](state, progress, die_with_parent)
         _ensure_connector(state, progress, new_broker="broker" in missing)
@@ -188,6 +206,19 @@ def up(folder: Path, *, progress: Progress = log.info, die_with_parent: bool = F
         raise
     progress(f"stack is up; settings in {folder / ENV_FILE}")
     return state
+
+
+def _choose_mysql(state: StackState, mysql: str | None) -> None:
+    """A new stack's MySQL server is `mysql`; a stack's data cannot move to another kind of server."""
+    if mysql is None or mysql == state.mysql:
+        return
+    if mysql not in MYSQL_SERVERS:
+        raise LocalStackError(f"unknown MySQL server {mysql!r}: one of {', '.join(MYSQL_SERVERS)}")
+    if state.state_file.exists():
+        raise LocalStackError(f"the stack in {state.folder} runs {state.mysql_server.label}, not "
+                              f"{MYSQL_SERVERS[mysql].label}: start that one in another --dir")
+    state.mysql = mysql
+    state.save()
 
 
 def _port(state: StackState, part: str) -> int:
@@ -214,18 +245,17 @@ def _start_postgres(state: StackState, progress: Progress, die_with_parent: bool
     progress(f"source schema applied ({', '.join(applied) or 'already up to date'})")
 
 
-def _start_mariadb(state: StackState, progress: Progress, die_with_parent: bool) -> None:
-    port, data, logs = _port(state, "mariadb"), state.folder / "mariadb", state.logs
-    if not (data / "mysql").exists():
-        progress("initialising MariaDB data folder")
-        mariadb.init_datadir(data, logs / "mariadb-install.log")
-    progress(f"starting MariaDB on 127.0.0.1:{port}")
-    password = state.password("mariadb")
-    state.add(mariadb.start(data, port, logs / "mariadb.log", die_with_parent, password))
-    if mariadb.require_root_password(port, password):
-        progress("MariaDB root accounts given the stack's password, anonymous accounts dropped")
-    mariadb.create_database(port, password)
-    state.env["MYSQL_URL"] = mariadb.url(port, password)
+def _start_mysql(state: StackState, progress: Progress, die_with_parent: bool) -> None:
+    server = state.mysql_server
+    port, data, logs = _port(state, server.part), state.folder / server.part, state.logs
+    server.prepare(data, logs, progress)
+    progress(f"starting {server.label} on {mysql_server.HOST}:{port}")
+    password = state.password(server.part)
+    state.add(server.start(data, port, logs / f"{server.part}.log", die_with_parent, password))
+    if mysql_server.require_root_password(port, password):
+        progress(f"{server.label} root accounts given the stack's password, anonymous accounts dropped")
+    mysql_server.create_database(port, password)
+    state.env["MYSQL_URL"] = mysql_server.url(port, password)
 
 
 def _start_broker(state: StackState, progress: Progress, die_with_parent: bool) -> None:
@@ -322,7 +352,8 @@ def _settle_workers(state: StackState, started: list[str]) -> None:
 
 
 START: dict[str, Callable[[StackState, Progress, bool], None]] = {
-    "postgres": _start_postgres, "mariadb": _start_mariadb, "broker": _start_broker, "connect": _start_connect,
+    "postgres": _start_postgres, **{part: _start_mysql for part in MYSQL_PARTS}, "broker": _start_broker,
+    "connect": _start_connect,
     **{name: _start_worker(name) for name in WORKERS},
 }
 
@@ -330,7 +361,8 @@ START: dict[str, Callable[[StackState, Progress, bool], None]] = {
 def down(folder: Path, *, progress: Progress = log.info) -> list[str]:
     """Stop every process the stack started, after a handover of the broker's content; return their names."""
     state = StackState.load(folder.resolve())
-    if all(state.alive(part) for part in ("broker", "connect", "mariadb")) and "CONNECT_URL" in state.env:
+    pipeline = ("broker", "connect", state.mysql_server.part)
+    if all(state.alive(part) for part in pipeline) and "CONNECT_URL" in state.env:
         state.save_handover(handover.prepare(state.worker_env(), progress))
     return _stop(state, list(state.processes), progress)
 
@@ -367,7 +399,7 @@ def restart(folder: Path, name: str, *, kill: bool = False, die_with_parent: boo
         if not kill:
             state.save_handover(handover.prepare(state.worker_env(), progress))
     _stop(state, affected, progress, kill=kill)
-    for part in INFRA:
+    for part in state.infra:
         if part in affected:
             START[part](state, progress, die_with_parent)
     if name == "broker":

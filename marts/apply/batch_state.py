@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
+from core.mysql_dialect import inserted
 from marts.apply.multirow import chunks, placeholders
 from marts.events import RowChange
 from marts.schema import POSITION_COLUMN
@@ -150,7 +151,7 @@ def _after(table: StateTable[R], change: RowChange) -> R | None:
 def write_rows(cur: Any, table: StateTable[Any], rows: Sequence[Row]) -> None:
     """Upsert state rows (each with its position last) with multi-row statements."""
     names = (*table.column_names, POSITION_COLUMN)
-    updates = ", ".join(f"{name} = VALUES({name})" for name in names[1:])
+    updates = ", ".join(f"{name} = {inserted(name)}" for name in names[1:])
     cur.executemany(
         f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({placeholders(len(names))})"
         f" ON DUPLICATE KEY UPDATE {updates}",

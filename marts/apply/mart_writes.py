@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.mysql_dialect import inserted
 from marts.apply.groups import DeltaBuffer
 from marts.apply.multirow import chunks, execute_rows, placeholders
 from marts.definitions import MARTS, MartSpec
@@ -40,18 +41,18 @@ class MartWrites:
 
 
 def upsert_deltas(cur: Any, spec: MartSpec, buffer: DeltaBuffer) -> None:
-    """Add the deltas to the mart rows (``col = col + VALUES(col)``, valid on MySQL 8 and MariaDB) and
+    """Add the deltas to the mart rows (``col = col + VALUES(col)``, core.mysql_dialect) and
     delete the groups whose count reached zero."""
     deltas = sorted(buffer.deltas(spec.name), key=lambda delta: delta.key)  # one lock order for every worker
     if not deltas:
         return
     columns = spec.columns
-    updates = [f"{name} = VALUES({name})" for name in spec.labels]
-    updates += [f"{name} = {name} + VALUES({name})" for name in spec.measures]
+    updates = [f"{name} = {inserted(name)}" for name in spec.labels]
+    updates += [f"{name} = {name} + {inserted(name)}" for name in spec.measures]
     execute_rows(
         cur, f"INSERT INTO {spec.name} ({', '.join(columns)}, updated_at) VALUES",
         f"({placeholders(len(columns))}, UTC_TIMESTAMP(6))",
-        f" ON DUPLICATE KEY UPDATE {', '.join(updates)}, updated_at = VALUES(updated_at)",
+        f" ON DUPLICATE KEY UPDATE {', '.join(updates)}, updated_at = {inserted('updated_at')}",
         [delta.key + delta.labels + delta.measures for delta in deltas],
     )
     count = spec.measures.index(spec.count)

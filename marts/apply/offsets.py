@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from core.mysql_dialect import inserted
 from marts.apply.multirow import execute_rows
 from marts.events import Event
 from marts.schema import OFFSETS
@@ -60,8 +61,8 @@ def save(cur: Any, events: Iterable[Event]) -> None:
         execute_rows(
             cur, f"INSERT INTO {OFFSETS} (topic, partition_id, last_offset, source_ts_ms, applied_at) VALUES",
             "(%s, %s, %s, %s, UTC_TIMESTAMP(6))",
-            " ON DUPLICATE KEY UPDATE last_offset = VALUES(last_offset), source_ts_ms = VALUES(source_ts_ms),"
-            " applied_at = VALUES(applied_at)",
+            f" ON DUPLICATE KEY UPDATE last_offset = {inserted('last_offset')},"
+            f" source_ts_ms = {inserted('source_ts_ms')}, applied_at = {inserted('applied_at')}",
             sorted(rows),
         )
 
@@ -73,8 +74,8 @@ def save_positions(cur: Any, positions: dict[Where, int]) -> None:
         execute_rows(
             cur, f"INSERT INTO {OFFSETS} (topic, partition_id, last_offset, source_ts_ms, applied_at) VALUES",
             "(%s, %s, %s, %s, UTC_TIMESTAMP(6))",
-            " ON DUPLICATE KEY UPDATE last_offset = GREATEST(last_offset, VALUES(last_offset)),"
-            " applied_at = VALUES(applied_at)",
+            f" ON DUPLICATE KEY UPDATE last_offset = GREATEST(last_offset, {inserted('last_offset')}),"
+            f" applied_at = {inserted('applied_at')}",
             sorted(rows),
         )
 

@@ -56,8 +56,9 @@ class MySqlOutage:
 
     def begin(self) -> None:
         self._admin_sql("ALTER USER %s@'%%' IDENTIFIED BY %s", (self.user, f"locked-{uuid.uuid4().hex}"))
-        for (connection,) in self._admin_sql("SELECT id FROM information_schema.processlist WHERE user = %s",
-                                             (self.user,)):
+        # SHOW PROCESSLIST: information_schema.processlist is deprecated in MySQL 8, and the stack's
+        # Oracle MySQL runs without performance_schema.
+        for connection in [row[0] for row in self._admin_sql("SHOW PROCESSLIST") if row[1] == self.user]:
             try:
                 self._admin_sql(f"KILL CONNECTION {int(connection)}")
             except pymysql.MySQLError:

@@ -1,4 +1,13 @@
-"""The real local stack, started once per test session (fixtures stack_dir and stack_env)."""
+"""The real local stacks, each started once per test session, and the lane a test module runs on.
+
+The MariaDB stack (the default) serves every test; the Oracle MySQL stack (`cdc local up --mysql
+oracle`) serves the tests marked `on_both_servers`, which run once per server: test_x[mariadb],
+test_x[oracle]. It starts when its first test does. CDC_TEST_ORACLE_MYSQL=0 turns that lane off
+(its tests are then skipped, saying so); otherwise a server that cannot be fetched fails them.
+
+stack_env and stack_dir are module-scoped views of the lane's stack; a module fixture that builds
+on them (a seed) runs again for each lane.
+"""
 from __future__ import annotations
 
 import os
@@ -6,11 +15,31 @@ import shutil
 import signal
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from cdc.local import stack as local_stack
+
+ORACLE_LANE_SWITCH = "CDC_TEST_ORACLE_MYSQL"
+LANES = ("mariadb", "oracle")  # MYSQL_SERVERS kinds
+# A test (or a module's pytestmark) that runs against each server: its stack_env and stack_dir are the lane's.
+on_both_servers = pytest.mark.parametrize("mysql_lane", LANES, indirect=True)
+
+
+@dataclass(frozen=True)
+class Lane:
+    """A running stack and its kind of MySQL server."""
+
+    mysql: str
+    folder: Path
+    env: dict[str, str]
+
+    @property
+    def mysql_part(self) -> str:
+        """The stack's MySQL part, as `restart` names it ("mariadb" or "mysql")."""
+        return local_stack.MYSQL_SERVERS[self.mysql].part
 
 
 def _sigterm_as_interrupt(signum: int, frame: object) -> None:
@@ -19,28 +48,53 @@ def _sigterm_as_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-@pytest.fixture(scope="session")
-def stack_dir() -> Iterator[Path]:
-    # Not pytest's tmp_path: that lives under a 0700 folder which the
-    # PostgreSQL service user (when running as root) cannot traverse.
-    folder = Path(tempfile.mkdtemp(prefix="cdc-test-stack-", dir="/tmp"))
-    folder.chmod(0o755)
-    yield folder
-    if not os.environ.get("CDC_KEEP_TEST_STACK"):
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def stack_env(stack_dir: Path) -> Iterator[dict[str, str]]:
-    """The running stack's settings (PG_DSN, MYSQL_URL, KAFKA_BOOTSTRAP, CONNECT_URL).
+def _running_stack(mysql: str) -> Iterator[Lane]:
+    """A stack of its own folder, stopped and removed at the end.
 
     Every process is started with a parent-death signal, so even a SIGKILLed
     pytest leaves nothing behind; normally teardown stops them in order.
     """
+    # Not pytest's tmp_path: that lives under a 0700 folder which the
+    # PostgreSQL service user (when running as root) cannot traverse.
+    folder = Path(tempfile.mkdtemp(prefix=f"cdc-test-stack-{mysql}-", dir="/tmp"))
+    folder.chmod(0o755)
     previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
-        state = local_stack.up(stack_dir, die_with_parent=True)
-        yield dict(state.env)
+        state = local_stack.up(folder, die_with_parent=True, mysql=mysql)
+        yield Lane(mysql, folder, dict(state.env))
     finally:
-        local_stack.down(stack_dir)
+        local_stack.down(folder)
         signal.signal(signal.SIGTERM, previous)
+        if not os.environ.get("CDC_KEEP_TEST_STACK"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mariadb_stack() -> Iterator[Lane]:
+    yield from _running_stack("mariadb")
+
+
+@pytest.fixture(scope="session")
+def oracle_stack() -> Iterator[Lane]:
+    if os.environ.get(ORACLE_LANE_SWITCH, "1").strip() == "0":
+        pytest.skip(f"the Oracle MySQL lane is off ({ORACLE_LANE_SWITCH}=0)")
+    yield from _running_stack("oracle")
+
+
+@pytest.fixture(scope="module")
+def mysql_lane(request: pytest.FixtureRequest) -> Lane:
+    """The stack of the test's lane: MariaDB unless the test is marked on_both_servers."""
+    mysql = getattr(request, "param", "mariadb")
+    lane: Lane = request.getfixturevalue(f"{mysql}_stack")
+    return lane
+
+
+@pytest.fixture(scope="module")
+def stack_dir(mysql_lane: Lane) -> Path:
+    return mysql_lane.folder
+
+
+@pytest.fixture(scope="module")
+def stack_env(mysql_lane: Lane) -> dict[str, str]:
+    """The running stack's settings (PG_DSN, MYSQL_URL, KAFKA_BOOTSTRAP, CONNECT_URL)."""
+    return dict(mysql_lane.env)

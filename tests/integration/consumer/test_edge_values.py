@@ -14,9 +14,10 @@ from consumer.replica_schema import REPLICA_TABLES
 from core.verify import compare
 from tests.support.kafka import read_dead_letters
 from tests.support.mysql import mysql_rows, wait_for_rows
+from tests.support.stack import on_both_servers
 from tests.support.workers import ConsumerProcess
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, on_both_servers]
 
 TIMESTAMPS = [
     "2024-03-31 01:59:59.999999+00",  # the instant before Europe's spring-forward

@@ -12,6 +12,7 @@ from tests.support.health import health, wait_for_health
 from tests.support.mysql import mysql_outage_account
 from tests.support.replica import wait_for_match
 from tests.support.source import insert_user
+from tests.support.stack import on_both_servers
 from tests.support.workers import ASSIGNED, ConsumerProcess
 
 pytestmark = pytest.mark.integration
@@ -21,6 +22,7 @@ CAUGHT_UP = "healthy: caught up, nothing waiting"
 STALLED = re.compile(r"unhealthy: no progress for \d+ s with input waiting \(1 messages; last batch at .+\)")
 
 
+@on_both_servers
 def test_health_turns_unhealthy_while_mysql_refuses_the_consumer_and_healthy_when_it_is_back(
     replica: dict[str, str], tmp_path: Path
 ) -> None:

@@ -1,4 +1,4 @@
-"""The replica converges on the source: under a live load, through SIGKILLs and a MariaDB restart."""
+"""The replica converges on the source: under a live load, through SIGKILLs and a MySQL restart."""
 from __future__ import annotations
 
 import json
@@ -13,6 +13,7 @@ from consumer.settings import ConsumerSettings
 from tests.support.cli import finish_live_load, run_cdc, start_live_load
 from tests.support.kafka import group_lags
 from tests.support.replica import wait_for_match, wait_for_zero_lag
+from tests.support.stack import Lane, on_both_servers
 from tests.support.workers import KILL_AFTER_COMMIT, ConsumerProcess
 
 pytestmark = pytest.mark.integration
@@ -32,6 +33,7 @@ def seeded_replica(seeded: dict[str, str], replica: dict[str, str]) -> dict[str,
     return replica
 
 
+@on_both_servers
 def test_replica_converges_under_live_load(seeded_replica: dict[str, str], tmp_path: Path) -> None:
     replica = seeded_replica
     consumer = ConsumerProcess(replica, tmp_path / "consume.log").start()
@@ -71,8 +73,9 @@ def committed(env: dict[str, str]) -> int:
     return sum(lag.committed or 0 for lag in lags)
 
 
-def test_replica_survives_sigkills_and_a_mariadb_restart(
-    seeded_replica: dict[str, str], stack_dir: Path, tmp_path: Path
+@on_both_servers
+def test_replica_survives_sigkills_and_a_mysql_restart(
+    seeded_replica: dict[str, str], mysql_lane: Lane, tmp_path: Path
 ) -> None:
     replica = seeded_replica
     rng = random.Random(int(time.time()))
@@ -84,7 +87,7 @@ def test_replica_survives_sigkills_and_a_mariadb_restart(
             assert consumer.kill() == -9
             consumer.start()
         time.sleep(rng.uniform(1.0, 3.0))
-        local_stack.restart(stack_dir, "mariadb", die_with_parent=True)  # while the consumer runs
+        local_stack.restart(mysql_lane.folder, mysql_lane.mysql_part, die_with_parent=True)  # while the consumer runs
         finish_live_load(load)
         wait_for_match(replica, timeout=90)
         assert consumer.stop() == 0, consumer.output()[-3000:]

@@ -1,4 +1,4 @@
-"""MySqlSink against the real MariaDB: idempotent replays, truncates, key moves, bad-row isolation."""
+"""MySqlSink against the real MariaDB and Oracle MySQL: idempotent replays, truncates, key moves, bad-row isolation."""
 from __future__ import annotations
 
 import json
@@ -17,6 +17,7 @@ from core.deadletter import RawMessage
 from core.errors import MySqlUnavailable
 from core.settings import MySqlSettings
 from tests.support.mysql import mysql_rows
+from tests.support.stack import on_both_servers
 
 pytestmark = pytest.mark.integration
 
@@ -61,6 +62,7 @@ def categories(env: dict[str, str]) -> list[tuple[object, ...]]:
     return mysql_rows(env, "SELECT category_id, name FROM product_categories ORDER BY category_id")
 
 
+@on_both_servers
 def test_writing_a_batch_twice_changes_nothing(sink: MySqlSink, env: dict[str, str]) -> None:
     batch = batch_of(category("c", 1, "a"), category("c", 2, "b"), category("u", 1, "a2"), category("d", 2))
     assert sink.write(batch).applied == 2
@@ -69,18 +71,21 @@ def test_writing_a_batch_twice_changes_nothing(sink: MySqlSink, env: dict[str, s
     assert categories(env) == [(1, "a2")]
 
 
+@on_both_servers
 def test_truncate_then_later_changes_in_one_batch(sink: MySqlSink, env: dict[str, str]) -> None:
     sink.write(batch_of(category("c", 1), category("c", 2)))
     sink.write(batch_of(category("c", 3), category("t", 0), category("c", 4, "after")))
     assert categories(env) == [(4, "after")]
 
 
+@on_both_servers
 def test_update_that_moves_the_key(sink: MySqlSink, env: dict[str, str]) -> None:
     sink.write(batch_of(category("c", 5, "x")))
     sink.write(batch_of(category("u", 6, "x", old_key=5)))
     assert categories(env) == [(6, "x")]
 
 
+@on_both_servers
 def test_a_value_mysql_refuses_is_isolated_and_the_rest_applies(sink: MySqlSink, env: dict[str, str]) -> None:
     result = sink.write(batch_of(order(1, "1.00"), order(2, "100000000000.00"), order(3, "-9999999999.99")))
     assert result.applied == 2
@@ -102,6 +107,7 @@ def category_at(op: str, key: int, lsn: int, name: str = "c") -> ChangeEvent:
                        raw, lsn)
 
 
+@on_both_servers
 def test_change_from_before_a_truncate_written_in_an_earlier_batch_is_ignored(
     sink: MySqlSink, env: dict[str, str]
 ) -> None:
@@ -111,6 +117,7 @@ def test_change_from_before_a_truncate_written_in_an_earlier_batch_is_ignored(
     assert categories(env) == [(2, "c")]
 
 
+@on_both_servers
 def test_older_truncate_after_a_newer_one_deletes_nothing_more(sink: MySqlSink, env: dict[str, str]) -> None:
     sink.write(batch_of(category_at("t", 0, 200), category_at("c", 7, 250)))
     sink.write(batch_of(category_at("t", 0, 180)))
@@ -118,6 +125,7 @@ def test_older_truncate_after_a_newer_one_deletes_nothing_more(sink: MySqlSink, 
     assert mysql_rows(env, "SELECT table_name, lsn FROM cdc_truncations") == [("product_categories", 200)]
 
 
+@on_both_servers
 def test_table_from_before_positions_gets_the_column_and_its_rows_count_as_older(
     sink: MySqlSink, env: dict[str, str]
 ) -> None:

@@ -24,6 +24,7 @@ from tests.support.cli import finish_live_load, run_cdc, start_live_load, start_
 from tests.support.kafka import read_dead_letters
 from tests.support.marts import converged
 from tests.support.mysql import server_sql
+from tests.support.stack import on_both_servers
 from tests.support.workers import KILL_AFTER_COMMIT
 
 pytestmark = pytest.mark.integration
@@ -82,6 +83,7 @@ def logs(workers: list[Worker]) -> str:
     return "\n".join(worker.log.read_text(errors="replace") for worker in workers)
 
 
+@on_both_servers
 def test_one_worker_converges_under_live_load_and_stops_cleanly_on_sigterm(
     env: dict[str, str], workers: list[Worker], tmp_path: Path
 ) -> None:
@@ -145,6 +147,7 @@ def stored_offsets(env: dict[str, str]) -> dict[tuple[str, int], int]:
         conn.close()
 
 
+@on_both_servers
 def test_a_kill_right_after_a_batch_commits_in_mysql_loses_and_double_counts_nothing(
     env: dict[str, str], workers: list[Worker], tmp_path: Path
 ) -> None:

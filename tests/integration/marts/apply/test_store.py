@@ -1,4 +1,4 @@
-"""The store layer against the stack's MariaDB, without Kafka: events fed in chosen orders.
+"""The store layer against the stack's MySQL (MariaDB and Oracle MySQL), without Kafka: events fed in chosen orders.
 
 A simulated source applies random shop changes and records the Debezium
 change events each produces, per (topic, partition) in order (a row's
@@ -29,9 +29,10 @@ from marts.events import Event, Position, RowChange, Truncate
 from marts.schema import ensure_schema
 from marts.verify import mart_rows, report
 from tests.support.shop_simulator import Source, shuffled_delivery
+from tests.support.stack import on_both_servers
 from tests.support.tcp_proxy import TcpProxy
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, on_both_servers]
 
 
 @pytest.fixture
