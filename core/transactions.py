@@ -33,10 +33,12 @@ messages are consumed):
   dropped on arrival (the transaction topic is often read ahead of the data).
 - Orphans: Debezium writes all of a transaction's events before its END and
   the next transaction's events after it, so events of a transaction X that
-  precede, within one partition, an event of a released transaction Y, with
-  X not released before Y, can only be the remains of an interrupted write
-  (a connector crash before X's END; its replay is a new, complete copy):
-  they are dropped when Y is released.
+  precede, within one partition, the first copy of an event of a released
+  transaction Y, with X not released before Y, can only be the remains of an
+  interrupted write (a connector crash before X's END; its replay is a new,
+  complete copy): they are dropped when Y is released. Only Y's first copy
+  counts: a replay of Y written later follows, in the same partition, the
+  events of transactions committed after Y, whose ENDs are still to come.
 - Loose messages are released as soon as everything before them in their
   partition is released or dropped.
 - A message at an offset below the next one expected from its partition is
@@ -256,10 +258,12 @@ class Assembler(Generic[T]):
         released.append(Transaction(end.xid, end.commit_lsn, items, end.ts_ms))
 
     def _drop_orphans_before(self, pending: _Pending[T]) -> None:
-        last: dict[Where, int] = {}
+        # Up to the transaction's first copy per partition: a later copy (a replay) may follow
+        # transactions committed after it, which are still to come, not orphans.
+        first: dict[Where, int] = {}
         for where, entry in pending.entries:
-            last[where] = max(entry.offset, last.get(where, -1))
-        for where, offset in last.items():
+            first[where] = min(entry.offset, first.get(where, entry.offset))
+        for where, offset in first.items():
             for entry in self._queues[where]:
                 if entry.offset >= offset:
                     break

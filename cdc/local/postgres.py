@@ -99,6 +99,8 @@ wal_level = logical
 max_wal_senders = 10
 max_replication_slots = 10
 max_slot_wal_keep_size = '{MAX_SLOT_WAL_KEEP_SIZE}'
+# pg_xact_commit_timestamp(xid): what a stage's cdc_watermark.source_commit_time is checked against
+track_commit_timestamp = on
 max_connections = 100
 shared_buffers = 128MB
 fsync = on

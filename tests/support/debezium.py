@@ -4,13 +4,103 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from core.topic_names import SOURCE_SCHEMA
 
 _next_lsn = itertools.count(time.time_ns() // 1000)  # increasing across a test session, like the WAL
 
 
-def envelope(table: str, op: str, before: Any, after: Any, lsn: int | None = None) -> bytes:
-    """A Debezium-shaped value; `lsn` (source.lsn) defaults to the next of an increasing counter."""
-    source = {"table": table, "lsn": next(_next_lsn) if lsn is None else lsn}
-    return json.dumps({"op": op, "before": before, "after": after, "source": source,
-                       "ts_ms": int(time.time() * 1000)}).encode()
+def envelope(table: str, op: str, before: Any, after: Any, lsn: int | None = None,
+             transaction: dict[str, Any] | None = None, commit_us: int | None = None) -> bytes:
+    """A Debezium-shaped value; `lsn` (source.lsn) defaults to the next of an increasing counter.
+
+    `transaction`: the event's `transaction` block (provide.transaction.metadata); `commit_us`: source.ts_us
+    (and ts_ms), the source's commit time."""
+    source: dict[str, Any] = {"table": table, "lsn": next(_next_lsn) if lsn is None else lsn}
+    if commit_us is not None:
+        source |= {"ts_us": commit_us, "ts_ms": commit_us // 1000}
+    event: dict[str, Any] = {"op": op, "before": before, "after": after, "source": source,
+                             "ts_ms": int(time.time() * 1000)}
+    if transaction is not None:
+        event["transaction"] = transaction
+    return json.dumps(event).encode()
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row change of a hand-made source transaction, on the partition the test chooses."""
+
+    table: str
+    op: str  # c, u or d
+    key: dict[str, Any]
+    row: dict[str, Any]  # after (c, u) or before (d)
+    partition: int
+
+
+@dataclass(frozen=True)
+class Message:
+    """What to produce: topic (without the prefix: "public.orders" or "transaction"), partition, key, value."""
+
+    collection: str
+    partition: int
+    key: bytes
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class SourceTransaction:
+    """A source transaction as Debezium writes it: BEGIN, its events tagged "<xid>:<lsn>" with total_order
+    1..N, END with the commit LSN and the count per table (connectors/postgres-source.json's metadata)."""
+
+    xid: int
+    commit_lsn: int
+    commit_us: int
+    changes: tuple[Change, ...]
+
+    def lsn(self, index: int) -> int:
+        """The WAL position of the index-th change: below the commit LSN, increasing."""
+        return self.commit_lsn - 10 * (len(self.changes) - index)
+
+    def events(self) -> list[Message]:
+        """The data messages, each delete followed by its tombstone."""
+        messages = []
+        for index, change in enumerate(self.changes):
+            lsn = self.lsn(index)
+            before, after = (change.row, None) if change.op == "d" else (None, change.row)
+            value = envelope(change.table, change.op, before, after, lsn=lsn, commit_us=self.commit_us,
+                             transaction={"id": f"{self.xid}:{lsn}", "total_order": index + 1,
+                                          "data_collection_order": index + 1})
+            topic, key = f"{SOURCE_SCHEMA}.{change.table}", json.dumps(change.key).encode()
+            messages.append(Message(topic, change.partition, key, value))
+            if change.op == "d":  # tombstones.on.delete: outside any transaction
+                messages.append(Message(topic, change.partition, key, None))
+        return messages
+
+    def begin(self) -> Message:
+        first = self.lsn(0)
+        return self._metadata({"status": "BEGIN", "id": f"{self.xid}:{first}", "event_count": None,
+                               "data_collections": None})
+
+    def end(self) -> Message:
+        counts = Counter(f"{SOURCE_SCHEMA}.{change.table}" for change in self.changes)
+        return self._metadata({"status": "END", "id": f"{self.xid}:{self.commit_lsn}",
+                               "event_count": len(self.changes),
+                               "data_collections": [{"data_collection": name, "event_count": count}
+                                                    for name, count in counts.items()]})
+
+    def whole(self) -> list[Message]:
+        """BEGIN, the events, END: what the connector writes for a transaction it streams completely."""
+        return [self.begin(), *self.events(), self.end()]
+
+    def _metadata(self, value: dict[str, Any]) -> Message:
+        value["ts_ms"] = self.commit_us // 1000
+        return Message("transaction", 0, json.dumps({"id": value["id"]}).encode(), json.dumps(value).encode())
+
+
+def transaction(xid: int, commit_lsn: int, changes: Sequence[Change]) -> SourceTransaction:
+    """A hand-made source transaction committed now (its commit time in microseconds)."""
+    return SourceTransaction(xid, commit_lsn, time.time_ns() // 1000, tuple(changes))

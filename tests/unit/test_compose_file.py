@@ -333,3 +333,7 @@ def test_every_file_compose_mounts_from_the_repository_exists() -> None:
             source = mount.split(":", 1)[0]
             if source.startswith("./"):
                 assert (ROOT / source).exists(), f"{name} mounts {source}, which is not in the repository"
+
+
+def test_postgres_records_commit_timestamps_for_the_watermark_checks() -> None:
+    assert "track_commit_timestamp=on" in SERVICES["postgres"]["command"]

@@ -1,6 +1,8 @@
 """core.transactions: source transactions released whole, in commit order, exactly once."""
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from core.transactions import (
@@ -102,6 +104,18 @@ def test_events_of_an_interrupted_write_are_dropped_when_a_later_transaction_pas
     assert assembler.held() == 0
 
 
+def test_a_replay_read_before_its_end_leaves_the_transactions_between_the_copies_alone() -> None:
+    # The connector wrote 7 and 8, then replayed from before 7: 8 sits between 7's copies, and is no orphan.
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assembler.add(ORDERS, 0, TxTag(7, 1), "7")
+    assembler.add(ORDERS, 1, TxTag(8, 1), "8")
+    assembler.add(ORDERS, 2, TxTag(7, 1), "7 replayed")
+    assert xids(assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1))) == [7]
+    assert xids(assembler.add_end(TX_TOPIC, 1, end(8, 200, orders=1))) == [8]
+    assert assembler.add_end(TX_TOPIC, 2, end(7, 100, orders=1)) == []
+    assert assembler.positions() == {ORDERS: 3, TX_TOPIC: 3}
+
+
 def test_positions_stop_at_the_first_message_not_yet_released() -> None:
     assembler: Assembler[str] = Assembler(COLLECTIONS)
     assembler.add(ORDERS, 10, TxTag(7, 1), "7")
@@ -180,3 +194,71 @@ def test_a_message_read_again_after_a_seek_back_is_ignored() -> None:
     [transaction] = assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1))
     assert transaction.items == ("order",)
     assert assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1)) == []
+
+
+# --- a model of the connector's crashes and replays and of the stage's restarts ---------------------------
+
+MODEL_PARTITIONS = [("shop.public.orders", p) for p in range(3)] + [("shop.public.order_details", p) for p in range(2)]
+Written = tuple[tuple[str, int], tuple[int, ...]]  # where, (xid, total_order) or (xid, commit lsn, count)
+
+
+def connector_output(rnd: random.Random) -> tuple[list[tuple[int, int]], list[Written]]:
+    """Transactions (xid, event count) in commit order, and what a connector that crashes 0-3 times writes:
+    each pass streams from some transaction on, in commit order (each transaction's events, then its END),
+    until a crash cuts it anywhere; the next pass starts again at or before the transaction cut."""
+    transactions = [(1000 + number, rnd.randint(0, 5)) for number in range(rnd.randint(3, 12))]
+    where = {(xid, order): rnd.choice(MODEL_PARTITIONS) for xid, count in transactions for order in range(1, count + 1)}
+
+    def stream(start: int) -> list[Written]:
+        out: list[Written] = []
+        for number, (xid, count) in enumerate(transactions[start:], start):
+            out += [(where[(xid, order)], (xid, order)) for order in range(1, count + 1)]
+            out.append((TX_TOPIC, (xid, 100 * (number + 1), count)))
+        return out
+
+    written: list[Written] = []
+    start = 0
+    for _ in range(rnd.randint(0, 3)):
+        cut = stream(start)[:rnd.randint(0, len(stream(start)))]
+        written += cut
+        start = rnd.randint(0, start + sum(1 for where_, _ in cut if where_ == TX_TOPIC))
+    return transactions, written + stream(start)
+
+
+def stage_output(rnd: random.Random, written: list[Written]) -> list[tuple[int, int]]:
+    """What a stage applies, reading the partitions in a random interleaving and crashing now and then
+    (everything released is in MySQL with its watermark; Kafka has the positions of some earlier cut)."""
+    log: dict[tuple[str, int], list[tuple[int, ...]]] = {}
+    for where, message in written:
+        log.setdefault(where, []).append(message)
+    committed = dict.fromkeys(log, 0)
+    cuts = [committed]
+    assembler: Assembler[int] = Assembler(COLLECTIONS)
+    read = dict(committed)
+    applied: list[tuple[int, int]] = []
+    while any(read[where] < len(messages) for where, messages in log.items()):
+        if rnd.random() < 0.03:
+            committed = rnd.choice(cuts)
+            assembler, read, cuts = Assembler(COLLECTIONS, assembler.released_lsn), dict(committed), [committed]
+            continue
+        where = rnd.choice([where for where, messages in log.items() if read[where] < len(messages)])
+        offset = read[where]
+        message = log[where][offset]
+        read[where] += 1
+        if where == TX_TOPIC:
+            xid, lsn, count = message
+            released = assembler.add_end(where, offset, end(xid, lsn, orders=count))
+        else:
+            released = assembler.add(where, offset, TxTag(*message), message[1])
+        applied += [(item.xid, len(item.items)) for item in released if isinstance(item, Transaction)]
+        if released:
+            cuts.append({**committed, **assembler.positions()})
+    return applied
+
+
+@pytest.mark.parametrize("seed", range(0, 2000, 100))
+def test_every_transaction_is_applied_once_in_commit_order_whatever_the_crashes_and_replays(seed: int) -> None:
+    for run in range(seed, seed + 100):
+        rnd = random.Random(run)
+        transactions, written = connector_output(rnd)
+        assert stage_output(rnd, written) == transactions, f"seed {run}"
