@@ -19,12 +19,13 @@ VERIFY_WAIT = "180"
 
 
 @contextmanager
-def own_pipeline(prefix: str) -> Iterator[Path]:
-    """The folder of a running stack with its consumer and marts worker; stopped and removed afterwards."""
+def own_pipeline(prefix: str, workers: bool = True) -> Iterator[Path]:
+    """The folder of a running stack with its consumer and marts worker (unless not `workers`: the test
+    runs its own, with worker_env); stopped and removed afterwards."""
     folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     folder.chmod(0o755)  # the PostgreSQL service user (when running as root) must traverse it
     try:
-        local_stack.up(folder, die_with_parent=True, infra_only=False)
+        local_stack.up(folder, die_with_parent=True, infra_only=not workers)
         yield folder
     finally:
         local_stack.down(folder)
@@ -34,6 +35,11 @@ def own_pipeline(prefix: str) -> Iterator[Path]:
 
 def env_of(folder: Path) -> dict[str, str]:
     return dict(local_stack.StackState.load(folder).env)
+
+
+def worker_env(folder: Path) -> dict[str, str]:
+    """What the stack gives its own workers (stack.env, the marts' data folder)."""
+    return dict(local_stack.StackState.load(folder).worker_env())
 
 
 def seed(env: dict[str, str], *args: str) -> None:
