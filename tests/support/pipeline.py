@@ -19,12 +19,13 @@ VERIFY_WAIT = "180"
 
 
 @contextmanager
-def own_pipeline(prefix: str) -> Iterator[Path]:
-    """The folder of a running stack with its consumer and marts worker; stopped and removed afterwards."""
+def own_pipeline(prefix: str, workers: bool = True) -> Iterator[Path]:
+    """The folder of a running stack with its consumer and marts worker (without `workers`: the test starts
+    its own); stopped and removed afterwards."""
     folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     folder.chmod(0o755)  # the PostgreSQL service user (when running as root) must traverse it
     try:
-        local_stack.up(folder, die_with_parent=True, infra_only=False)
+        local_stack.up(folder, die_with_parent=True, infra_only=not workers)
         yield folder
     finally:
         local_stack.down(folder)
