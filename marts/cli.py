@@ -105,6 +105,9 @@ def run_worker(settings: MartsSettings,
                on_batch_committed: Callable[[Sequence[Event]], None] | None = None) -> None:
     """The worker until SIGTERM/SIGINT (`on_batch_committed`: see MartStore); first, while another worker holds
     the marts' lock (core.leader), a standby."""
+    import faust  # noqa: F401 - loaded while a standby waits: a takeover does not wait for it (seconds)
+
+    import marts.app  # noqa: F401 - as faust
     from core.health import HeartbeatWriter
     from core.leader import Leadership
     from core.signals import stop_on_signals
