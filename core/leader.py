@@ -95,7 +95,8 @@ class Leadership:
     # --- taking the lock -------------------------------------------------------------
 
     def acquire(self, stop: threading.Event, waiting: Callable[[], None] = lambda: None) -> bool:
-        """Until this instance holds the lock (True) or `stop` is set (False); `waiting()` runs between polls."""
+        """Until this instance holds the lock (True) or `stop` is set (False); `waiting()` runs after each poll
+        that found the lock held by another instance (for the standby's heartbeat)."""
         notice, backoff = Notice(), Backoff(first=1.0)
         while not stop.is_set():
             try:
@@ -109,9 +110,8 @@ class Leadership:
                              self.worker, self.name)
             except MySqlUnavailable as exc:
                 delay = backoff.failed()
-                log.warning("standby: cannot ask MySQL for the lock %s (%s); retrying in %.0f s",
-                            self.name, exc, delay)
-                waiting()
+                # No standby beat: whether another worker is active is unknown (`cdc health` sees no new beat).
+                log.warning("cannot ask MySQL for the lock %s (%s); retrying in %.0f s", self.name, exc, delay)
                 stop.wait(delay)
                 continue
             waiting()
