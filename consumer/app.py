@@ -55,6 +55,15 @@ while the shop is idle (consumer.stats, core.metrics). It is no source of
 the replica: the topic-id and retention-gap checks leave it out (a gap in
 it loses nothing).
 
+One active consumer per replica (core.leader): run() first takes the
+replica's MySQL lock, waiting as a hot standby while another consumer holds
+it, before it subscribes (a standby never joins the group: it would split the
+partitions that transactions need whole). A standby that takes over starts
+like a restarted consumer, from the committed offsets and the watermark. If
+the lock is lost to another instance, or the sink finds the watermark already
+past a batch (another writer applied it), the run ends with an error at once:
+nothing more is written or committed (its supervisor restarts it as a standby).
+
 SIGTERM/SIGINT set `stop`: the loop ends, the pending batch gets a last
 attempt of a few seconds (abandoned if MySQL is down: nothing was
 committed for it), the consumer leaves its group, and the run returns.
@@ -74,7 +83,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaErr
 from consumer import gaps, generations, offsets
 from consumer.batch import Batch
 from consumer.envelope import Decoded, decode, decode_heartbeat
-from consumer.errors import ConsumerError, TopicsRecreated
+from consumer.errors import ConsumerError, TopicsRecreated, WatermarkAhead
 from consumer.generation_watch import GenerationWatch
 from consumer.health import ConsumerHeartbeat
 from consumer.replica_schema import REPLICA_TABLES, TableSpec
@@ -82,11 +91,13 @@ from consumer.settings import ConsumerSettings
 from consumer.sink import MySqlSink
 from consumer.stats import Stats, serve_metrics, update_lag
 from core.deadletter import DeadLetter, DeadLetterError, DeadLetterProducer, RawMessage
-from core.errors import CdcError, MySqlUnavailable
+from core.errors import CdcError, LeadershipLost, MySqlUnavailable
+from core.leader import Leadership
 from core.mysql import Backoff
 from core.topic_names import data_collection
 from core.topics import topic_ids
 from core.transactions import Assembler, TransactionMetadataError, TxEnd, parse_end
+from core.watermark import REPLICA_STAGE
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +148,7 @@ class Replicator:
         self.generations = GenerationWatch(self._check_generations)
         self.rereads: set[gaps.Where] = set()  # read from their log start at assignment (consumer.generations)
         self.lag_refreshed = 0.0  # time.monotonic() of the last refresh of the lag in messages
+        self.leader = Leadership(settings.mysql, REPLICA_STAGE, "consumer")
 
     # --- the loop ---------------------------------------------------------
 
@@ -144,21 +156,17 @@ class Replicator:
         server = (serve_metrics(self.stats, self.settings.metrics_port, self.settings.metrics_host)
                   if self.settings.metrics_port else None)
         gc.set_threshold(*GC_THRESHOLDS)
-        self._connect_sink_at_start(stop)
         try:
+            if not self.leader.acquire(stop, self.heartbeat.standby):
+                log.info("stopped while waiting as a standby")
+                return
+            self._connect_sink_at_start(stop)
             self._check_generations_at_start(stop)
             self.consumer.subscribe([*self.tables, self.heartbeat_topic, self.transaction_topic],
                                     on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
             log.info("consuming %s as group %s; dead letters to %s", ", ".join(self.tables),
                      self.settings.group_id, self.settings.deadletter_topic)
-            while not stop.is_set():
-                self._consume_once()
-                self._complete(block=self.batch.messages >= self.settings.batch_size)
-                self._write_if_due()
-                self._refresh_lag()
-                self._log_progress()
-                self.heartbeat.tick(self)
-                self.generations.poll()
+            self._loop(stop)
             if not self._write_all(time.monotonic() + SHUTDOWN_FLUSH_SECONDS):
                 self._abandon("stopping")
         finally:
@@ -167,10 +175,27 @@ class Replicator:
             self.writer.shutdown(wait=True)
             self.deadletters.close()
             self.sink.close()
+            self.leader.release()
             if server is not None:
                 server.shutdown()
                 server.server_close()
         log.info("stopped: %s", self.stats.progress_line())
+
+    def _loop(self, stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                self.leader.check()
+                self._consume_once()
+                self._complete(block=self.batch.messages >= self.settings.batch_size)
+                self._write_if_due()
+                self._refresh_lag()
+                self._log_progress()
+                self.heartbeat.tick(self)
+                self.generations.poll()
+        except (LeadershipLost, WatermarkAhead):
+            # Another consumer may be writing: nothing more from this one (the close's revoke finds nothing).
+            self._abandon("no longer the only consumer")
+            raise
 
     def _connect_sink_at_start(self, stop: threading.Event) -> None:
         while not stop.is_set():

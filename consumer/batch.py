@@ -74,6 +74,7 @@ class Batch:
     changes: int = 0
     transactions: int = 0  # source transactions, whole
     source_point: SourcePoint | None = None  # the last source transaction in the batch (core.watermark)
+    first_lsn: int | None = None  # the commit LSN of the batch's first source transaction
     source_ms: list[int] = field(default_factory=list)  # source commit times of its changes and heartbeats
     started: float = field(default_factory=time.monotonic)
 
@@ -89,6 +90,8 @@ class Batch:
             if item_us is not None:
                 commit_us = item_us
         self.transactions += 1
+        if self.first_lsn is None:
+            self.first_lsn = released.commit_lsn
         self.source_point = SourcePoint(released.commit_lsn, released.xid, commit_us)
 
     def add(self, decoded: Decoded) -> None:

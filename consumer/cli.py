@@ -30,6 +30,8 @@ def consume(show_stats: bool, adopt_topics: bool, rebuild: bool) -> None:
     STATS_INTERVAL (10 s), METRICS_PORT (off), METRICS_HOST (127.0.0.1),
     CONSUMER_HEALTH_FILE (heartbeat for `cdc health consumer`, default <tmp>/cdc-consumer-health.json).
     Stops with exit 1 when a source topic it applied from was recreated (see --adopt-topics, --rebuild).
+    One consumer is active per replica database (a MySQL lock); a second one waits as a hot standby and takes
+    over within seconds when the first is gone.
     SIGINT/SIGTERM: finish the current batch and stop; a second one stops at once.
     """
     from consumer.settings import ConsumerSettings

@@ -12,3 +12,7 @@ class TopicsRecreated(ConsumerError):
 
 class RetentionGapError(ConsumerError):
     """Changes the consumer has not applied yet were deleted by the broker (retention)."""
+
+
+class WatermarkAhead(ConsumerError):
+    """The replica's watermark is already at or past a batch's first transaction: another consumer applied it."""

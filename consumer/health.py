@@ -27,6 +27,10 @@ class ConsumerHeartbeat:
         self.writer = HeartbeatWriter(path, "consumer")
         self.batches = 0  # the replicator's committed batches at the last beat
 
+    def standby(self) -> None:
+        """While waiting for the stage's lock (core.leader): a standby's beat."""
+        self.writer.standby()
+
     def tick(self, replicator: Replicator) -> None:
         """Call from the poll loop: writes a beat when one is due."""
         if not self.writer.due():

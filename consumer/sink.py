@@ -38,6 +38,7 @@ import pymysql
 
 from consumer.batch import Action, Batch, TableChanges
 from consumer.envelope import Row
+from consumer.errors import WatermarkAhead
 from consumer.replica_schema import POSITION_COLUMN, REPLICA_TABLES, TableSpec, ensure_database, ensure_tables
 from consumer.truncations import apply_truncate, read_watermarks
 from core import mysql_dialect, watermark
@@ -161,6 +162,26 @@ def _moved(action: Action) -> bool:
     return action.delete and not action.event.is_delete
 
 
+def applied_before(cur: Any, batch: Batch) -> bool:
+    """Whether the watermark, read locked in the batch's own transaction, shows the batch applied already.
+
+    True when it is at or past the batch's last transaction: a commit whose acknowledgement was lost (the
+    batch is retried after a broken connection) or another consumer's. WatermarkAhead when it lies within
+    the batch: only a second consumer writing at the same time does that. Only one consumer writes
+    (core.leader); should a second one ever write too, no transaction is applied twice or after a newer one.
+    """
+    if batch.first_lsn is None or batch.source_point is None:
+        return False
+    stored = watermark.read_lsn(cur, REPLICA_STAGE, for_update=True)
+    if stored < batch.first_lsn:
+        return False
+    if stored >= batch.source_point.lsn:
+        return True
+    raise WatermarkAhead(f"the replica's watermark is at LSN {stored}, past this batch's first transaction "
+                         f"({batch.first_lsn}) and before its last ({batch.source_point.lsn}): another consumer "
+                         f"is writing. Stopping, so that only one does (this one restarts as a standby)")
+
+
 def _advance_watermark(cur: Any, batch: Batch) -> None:
     if batch.source_point is not None:
         watermark.write(cur, REPLICA_STAGE, batch.source_point)
@@ -221,6 +242,9 @@ class MySqlSink:
                 applied = self._apply_all(batch)
                 self._conn.commit()
                 return WriteResult(applied)
+            except WatermarkAhead:
+                self._conn.rollback()
+                raise
             except pymysql.MySQLError as exc:
                 if is_transient(exc):
                     raise
@@ -238,6 +262,9 @@ class MySqlSink:
         assert render is not None, "connect() sets it with the connection"
         applied = 0
         with self._conn.cursor() as cur:
+            if applied_before(cur, batch):
+                log.warning("the replica's watermark shows this batch applied already; nothing written")
+                return 0
             watermarks = read_watermarks(cur)
             for name, changes in batch.tables.items():
                 spec = REPLICA_TABLES[name]
@@ -256,6 +283,8 @@ class MySqlSink:
     def _apply_each(self, batch: Batch) -> WriteResult:
         result = WriteResult()
         with self._conn.cursor() as cur:
+            if applied_before(cur, batch):
+                return result
             watermarks = read_watermarks(cur)
             for name, changes in batch.tables.items():
                 self._apply_table_each(cur, REPLICA_TABLES[name], changes, watermarks.get(name), result)

@@ -24,3 +24,7 @@ class ConnectorError(CdcError):
 
 class MySqlUnavailable(CdcError):
     """MySQL cannot be reached or cannot take the work now; nothing of it was committed (retry later)."""
+
+
+class LeadershipLost(CdcError):
+    """Another instance of the worker's stage holds the stage's lock now (core.leader): this one must stop."""

@@ -3,6 +3,8 @@
 A worker (the consumer, the marts) writes a small JSON file about once a
 second: when it last made progress and how many messages wait for it.
 Progress is a batch committed to MySQL, or being caught up (nothing waits).
+A hot standby (core.leader) writes beats saying so: healthy while they are
+fresh, since nothing waits for it.
 So a worker that is idle because there is no input stays healthy, and one
 that holds or could read messages but commits nothing (MySQL down, a stuck
 write) turns unhealthy after the allowed stall. A file that is no longer
@@ -48,6 +50,7 @@ class Heartbeat:
     progress_at: float  # the last batch committed, or the last time nothing was waiting
     last_batch_at: float | None  # None: no batch committed since the worker started
     waiting: int  # messages read or readable that are not applied yet
+    standby: bool = False  # waiting for the stage's lock while another instance is active (core.leader)
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,15 @@ class HeartbeatWriter:
         self._write(beat)
         return beat
 
+    def standby(self) -> None:
+        """A standby's beat (when one is due): alive, nothing waits for it, so its progress is now."""
+        if not self.due():
+            return
+        now = self.clock()
+        self.progress_at = now  # the whole allowed stall from the moment it takes over
+        self.written_at = now
+        self._write(Heartbeat(self.worker, os.getpid(), now, now, self.last_batch_at, 0, standby=True))
+
     def _write(self, beat: Heartbeat) -> None:
         try:
             write_atomically(self.path, json.dumps(asdict(beat)))
@@ -138,6 +150,9 @@ def judge(beat: Heartbeat, now: float, limits: Limits) -> Verdict:
     if age > limits.max_age:
         return Verdict(False, f"heartbeat is {age:.0f} s old (written at {clock_time(beat.written_at)}): "
                               f"the {beat.worker} (pid {beat.pid}) is hung or dead")
+    if beat.standby:
+        return Verdict(True, f"standby: another {beat.worker} worker is active; this one (pid {beat.pid}) "
+                             f"waits to take over")
     stall = max(now - beat.progress_at, 0.0)
     last_batch = clock_time(beat.last_batch_at) if beat.last_batch_at is not None else "none since start"
     if beat.waiting and stall > limits.max_stall:

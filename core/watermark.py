@@ -54,9 +54,11 @@ def write(cur: Any, stage: str, point: SourcePoint) -> None:
     cur.execute(_WRITE, (stage, point.lsn, point.xid, point.commit_time()))
 
 
-def read_lsn(cur: Any, stage: str) -> int:
-    """The stage's last applied commit LSN; -1 when it applied no source transaction yet."""
-    cur.execute(f"SELECT source_lsn FROM `{WATERMARK_TABLE}` WHERE stage = %s", (stage,))
+def read_lsn(cur: Any, stage: str, *, for_update: bool = False) -> int:
+    """The stage's last applied commit LSN; -1 when it applied no source transaction yet. `for_update`: the
+    latest committed value, its row locked until the caller's transaction ends (a writer's check)."""
+    lock = " FOR UPDATE" if for_update else ""
+    cur.execute(f"SELECT source_lsn FROM `{WATERMARK_TABLE}` WHERE stage = %s{lock}", (stage,))
     row = cur.fetchone()
     return -1 if row is None else int(row[0])
 

@@ -14,6 +14,10 @@ be decoded, or whose values MySQL refuses, goes to the marts' dead-letter
 topic before the offsets around it are stored (a replay would skip it for
 good).
 
+One active worker (core.leader): cdc marts takes the marts' MySQL lock
+before it creates this app, waiting as a hot standby while another worker
+holds it; a timer stops the worker when the lock is lost to another instance.
+
 Debezium's heartbeat table's topic is read too: nothing is applied from it
 (its offsets are left to Faust's commits, no position is stored in MySQL),
 but its source commit time keeps the marts' freshness (core.metrics) current
@@ -33,9 +37,10 @@ import faust
 import pymysql
 
 from core.deadletter import DeadLetter, DeadLetterError, DeadLetterProducer
-from core.errors import CdcError
+from core.errors import CdcError, LeadershipLost
 from core.generations import recreated
 from core.health import HEARTBEAT_SECONDS
+from core.leader import CHECK_SECONDS, Leadership
 from core.limits import MESSAGE_MAX_BYTES
 from core.topic_names import source_topic_tables
 from core.topics import topic_ids as topic_ids_now
@@ -55,8 +60,9 @@ GENERATION_CHECK_SECONDS = 10.0
 
 
 def create_app(settings: MartsSettings, store: MartStore, deadletters: DeadLetterProducer,
-               topic_ids: dict[str, str]) -> faust.App:
-    """`topic_ids`: the source topics' ids the worker started with (see marts.generations)."""
+               topic_ids: dict[str, str], leader: Leadership | None = None) -> faust.App:
+    """`topic_ids`: the source topics' ids the worker started with (see marts.generations); `leader`: the
+    marts' lock this worker holds (core.leader), whose loss stops it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     kafka = settings.kafka
     timeout = settings.session_timeout
@@ -123,6 +129,17 @@ def create_app(settings: MartsSettings, store: MartStore, deadletters: DeadLette
         lag = heartbeat.tick(app.consumer)
         if lag is not None and store.metrics is not None:
             store.metrics.set_consumer_lag(lag)
+
+    @app.timer(CHECK_SECONDS)
+    async def check_leadership() -> None:
+        if leader is None:
+            return
+        try:
+            leader.check()
+        except LeadershipLost as error:
+            log.critical("%s", error)
+            store.stopping.set()  # a batch waiting for MySQL gives up, uncommitted
+            await app.crash(error)
 
     @app.timer(GENERATION_CHECK_SECONDS)
     async def check_topic_generations() -> None:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 import pymysql
@@ -13,6 +14,9 @@ import pymysql
 from core.settings import KafkaSettings, MySqlSettings
 from marts.events import Event
 from marts.settings import MartsSettings
+
+if TYPE_CHECKING:
+    from core.leader import Leadership
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,7 +37,8 @@ def marts(adopt_topics: bool, rebuild: bool, verify: bool) -> None:
     Reads KAFKA_BOOTSTRAP, MYSQL_URL, MARTS_APP_ID (consumer group, default cdc-marts),
     MARTS_BATCH_SIZE, MARTS_BATCH_SECONDS, MARTS_FETCH_WAIT_MS, MARTS_DATA_DIR, MARTS_DEADLETTER_TOPIC,
     MARTS_HEALTH_FILE (heartbeat for `cdc health marts`, default <tmp>/cdc-marts-health.json).
-    Several workers with one MARTS_APP_ID share the partitions.
+    One worker is active per marts database (a MySQL lock); a second one waits as a hot standby and takes
+    over within seconds when the first is gone.
     """
     if verify:
         _verify_deprecated()
@@ -98,7 +103,32 @@ def _source_topic_ids(kafka: KafkaSettings) -> dict[str, str]:
 
 def run_worker(settings: MartsSettings,
                on_batch_committed: Callable[[Sequence[Event]], None] | None = None) -> None:
-    """The worker until SIGTERM/SIGINT (`on_batch_committed`: see MartStore)."""
+    """The worker until SIGTERM/SIGINT (`on_batch_committed`: see MartStore); first, while another worker holds
+    the marts' lock (core.leader), a standby."""
+    import faust  # noqa: F401 - loaded while a standby waits: a takeover does not wait for it (seconds)
+
+    import marts.app  # noqa: F401 - as faust
+    from core.health import HeartbeatWriter
+    from core.leader import Leadership
+    from core.signals import stop_on_signals
+    from core.watermark import MARTS_STAGE
+
+    leader = Leadership(settings.mysql, MARTS_STAGE, "marts")
+    stop = threading.Event()
+    with stop_on_signals(stop, "waiting as a standby"):
+        active = leader.acquire(stop, HeartbeatWriter(settings.health.file, "marts").standby)
+    if not active:
+        log.info("marts worker %s stopped while waiting as a standby", settings.app_id)
+        return
+    try:
+        _run_active(settings, leader, on_batch_committed)
+    finally:
+        leader.release()
+
+
+def _run_active(settings: MartsSettings, leader: Leadership,
+                on_batch_committed: Callable[[Sequence[Event]], None] | None) -> None:
+    """The worker, once it holds the marts' lock: everything it starts from is read now."""
     import faust
     from prometheus_client import CollectorRegistry
 
@@ -121,7 +151,7 @@ def run_worker(settings: MartsSettings,
     store = MartStore(mysql, on_batch_committed, metrics=metrics)
     _when_reachable("reading the stored positions", store.load_positions)
     deadletters = DeadLetterProducer(kafka.bootstrap, settings.deadletter_topic, kafka.replication_factor)
-    app = create_app(settings, store, deadletters, topic_ids)
+    app = create_app(settings, store, deadletters, topic_ids, leader)
     log.info("marts worker %s starting (batch %d / %.2f s)", settings.app_id, settings.batch_size,
              settings.batch_seconds)
     worker = faust.Worker(app, loglevel=settings.log.level.lower(), quiet=True)

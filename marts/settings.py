@@ -24,7 +24,7 @@ from core.topic_names import marts_deadletter_topic
 
 @dataclass(frozen=True)
 class MartsSettings:
-    """app_id is the Kafka consumer group; several workers with one app_id share the partitions."""
+    """app_id is the Kafka consumer group (of the one active worker: core.leader)."""
 
     kafka: KafkaSettings
     mysql: MySqlSettings

@@ -110,7 +110,7 @@ def test_a_worker_sigkilled_mid_stream_and_restarted_counts_nothing_twice(
     converged(env)
 
 
-def test_two_workers_sharing_the_partitions_give_the_same_result(
+def test_a_second_worker_on_the_same_marts_waits_as_a_standby_and_the_result_is_the_same(
     env: dict[str, str], workers: list[Worker], tmp_path: Path
 ) -> None:
     start(workers, env, tmp_path)
@@ -118,6 +118,8 @@ def test_two_workers_sharing_the_partitions_give_the_same_result(
     finish_live_load(start_live_load(env, seed=303))
     converged(env)
     assert all(worker.process.poll() is None for worker in workers), logs(workers)[-3000:]
+    # Whole transactions need every partition: the second never joins the group (core.leader).
+    assert logs(workers).count("core.leader: standby: another marts worker is active") == 1
 
 
 def test_a_malformed_message_is_dead_lettered_and_the_marts_still_converge(

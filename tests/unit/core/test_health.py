@@ -135,3 +135,42 @@ def test_a_file_that_is_not_a_heartbeat_is_a_health_error(tmp_path: Path) -> Non
     with pytest.raises(HealthError, match="is not a heartbeat"):
         read_heartbeat(path)
 
+
+
+# --- a standby ----------------------------------------------------------------------
+
+def test_a_fresh_standby_heartbeat_is_healthy_and_says_it_is_a_standby() -> None:
+    standby = Heartbeat("marts", 42, NOW - 1, NOW - 1, None, 0, standby=True)
+
+    assert judge(standby, NOW, LIMITS) == Verdict(True, "standby: another marts worker is active; this one "
+                                                        "(pid 42) waits to take over")
+
+
+def test_a_standby_whose_heartbeat_is_old_is_unhealthy() -> None:
+    standby = Heartbeat("marts", 42, NOW - 31, NOW - 31, None, 0, standby=True)
+
+    assert judge(standby, NOW, LIMITS).healthy is False
+
+
+def test_a_standby_beat_is_written_as_a_standby(tmp_path: Path) -> None:
+    clock = Clock()
+    HeartbeatWriter(tmp_path / "hb.json", "consumer", clock=clock).standby()
+
+    assert read_heartbeat(tmp_path / "hb.json") == Heartbeat("consumer", os.getpid(), NOW, NOW, None, 0, standby=True)
+
+
+def test_a_standby_that_takes_over_gets_the_whole_stall_from_its_last_standby_beat(tmp_path: Path) -> None:
+    clock = Clock()
+    writer = HeartbeatWriter(tmp_path / "hb.json", "consumer", clock=clock)
+    clock.now = NOW + 3600  # an hour as a standby
+    writer.standby()
+    clock.now += 1
+
+    assert writer.beat(waiting=500).progress_at == NOW + 3600
+
+
+def test_a_heartbeat_file_of_before_standbys_reads_as_active(tmp_path: Path) -> None:
+    (tmp_path / "hb.json").write_text(json.dumps({"worker": "consumer", "pid": 1, "written_at": NOW,
+                                                  "progress_at": NOW, "last_batch_at": None, "waiting": 0}))
+
+    assert read_heartbeat(tmp_path / "hb.json").standby is False
