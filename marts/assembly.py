@@ -69,8 +69,10 @@ class MartsAssembly:
             if isinstance(item, Transaction):
                 pairs: Sequence[tuple[Event, RawMessage]] = item.items
                 point = SourcePoint(item.commit_lsn, item.xid, _commit_us(item.items, item.ts_ms))
-            else:
+            elif item.item[0].change is not None:  # a snapshot read
                 pairs = [item.item]
+            else:  # a tombstone or an undecodable message: nothing to apply, its offset counts by the mark
+                continue
             for event, raw in pairs:
                 work.events.append(event)
                 work.raws[event.position] = raw
