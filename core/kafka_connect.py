@@ -75,12 +75,31 @@ def restart_advice(base_url: str, status: ConnectorStatus) -> str:
             + " ; ".join(requests) + " (or `cdc connectors apply`)")
 
 
+REBALANCE_WAIT_SECONDS = 30.0
+
+
+class _Rebalancing(Exception):
+    """Kafka Connect cannot answer while its worker group rebalances: worth asking again shortly."""
+
+
 class ConnectClient:
     def __init__(self, base_url: str, *, request_timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.request_timeout = request_timeout
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """One REST call; while the worker rebalances (it answers 409 or 500 "... rebalance ...", e.g. just
+        after it started on a new broker) the call is repeated for up to REBALANCE_WAIT_SECONDS."""
+        deadline = time.monotonic() + REBALANCE_WAIT_SECONDS
+        while True:
+            try:
+                return self._request_once(method, path, body)
+            except _Rebalancing as exc:
+                if time.monotonic() >= deadline:
+                    raise ConnectorError(str(exc)) from exc
+                time.sleep(1.0)
+
+    def _request_once(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
             self.base_url + path,
@@ -92,9 +111,10 @@ class ConnectClient:
             with urllib.request.urlopen(request, timeout=self.request_timeout) as response:
                 payload = response.read()
         except urllib.error.HTTPError as exc:
-            raise ConnectorError(
-                f"Kafka Connect answered {exc.code} to {method} {path}: {_error_message(exc.read())}"
-            ) from exc
+            message = f"Kafka Connect answered {exc.code} to {method} {path}: {_error_message(exc.read())}"
+            if exc.code in (409, 500) and "rebalance" in message.lower():
+                raise _Rebalancing(message) from exc
+            raise ConnectorError(message) from exc
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise ConnectorError(

@@ -31,7 +31,7 @@ import psycopg2
 import pymysql
 from psycopg2 import sql
 
-from cdc.local import broker, connect, mariadb, postgres
+from cdc.local import broker, connect, mariadb, mysql_server, postgres
 from cdc.local.processes import ProcessRecord, free_port, stop
 from cdc.local.stack import STOP_ORDER
 from connectors.password_reference import PASSWORD_VARIABLE
@@ -76,7 +76,7 @@ def compose_servers(project: Project, folder: Path) -> Iterator[LocalServers]:
         with ThreadPoolExecutor(max_workers=2) as pool:
             pg_init = pool.submit(postgres.init_cluster, folder / "postgres", logs / "initdb.log",
                                   pg.environment["POSTGRES_PASSWORD"])
-            my_init = pool.submit(mariadb.init_datadir, folder / "mysql", logs / "mariadb-install.log")
+            my_init = pool.submit(mariadb.prepare, folder / "mysql", logs, lambda _step: None)
             try:
                 _start_kafka(servers)
                 _start_connect(project.services["connect"], servers)
@@ -159,7 +159,7 @@ def _start_mysql(service: Service, servers: LocalServers) -> None:
     port, root_password = free_port(), environment["MYSQL_ROOT_PASSWORD"]
     servers.records.append(mariadb.start(servers.folder / "mysql", port, servers.folder / "logs" / "mariadb.log",
                                          die_with_parent=True, password=root_password))
-    mariadb.require_root_password(port, root_password)
+    mysql_server.require_root_password(port, root_password)
     servers.serve("mysql", port)
     _mysql_image_setup(port, root_password, environment)
 

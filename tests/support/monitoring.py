@@ -69,7 +69,7 @@ def monitored_pipeline(stack_env: dict[str, str], folder: Path) -> Iterator[dict
         yield env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def monitored_env(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """The session stack's env with the three metrics URLs of running processes (see monitored_pipeline)."""
     with monitored_pipeline(stack_env, tmp_path_factory.mktemp("monitored")) as env:
