@@ -95,7 +95,7 @@ from core.errors import CdcError, LeadershipLost, MySqlUnavailable
 from core.leader import Leadership
 from core.mysql import Backoff
 from core.topic_names import data_collection
-from core.topics import topic_ids
+from core.topics import ensure_transaction_topic, topic_ids
 from core.transactions import Assembler, TransactionMetadataError, TxEnd, parse_end
 from core.watermark import REPLICA_STAGE
 
@@ -216,6 +216,8 @@ class Replicator:
         while not stop.is_set():
             try:
                 self._check_generations()
+                ensure_transaction_topic(self.settings.kafka.bootstrap, self.settings.kafka.topic_prefix,
+                                         self.settings.kafka.replication_factor)
                 self.rereads = generations.pending_rereads(self.settings.mysql)
                 break
             except TopicsRecreated:

@@ -25,6 +25,13 @@ def ensure_source_topics(bootstrap: str, topic_prefix: str, partitions: int, rep
             + ensure_topics(bootstrap, [transaction_topic(topic_prefix)], 1, replication_factor))
 
 
+def ensure_transaction_topic(bootstrap: str, topic_prefix: str, replication_factor: int) -> None:
+    """Debezium's transaction topic, with its one partition, before a stage subscribes to it: a consumer
+    subscribed to a topic that does not exist yet would notice it only at its next metadata refresh
+    (minutes), and wait that long for every transaction."""
+    ensure_topics(bootstrap, [transaction_topic(topic_prefix)], 1, replication_factor)
+
+
 def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, replication_factor: int) -> list[str]:
     """Create the topics that do not exist yet; return those created."""
     admin = AdminClient({"bootstrap.servers": bootstrap})

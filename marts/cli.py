@@ -135,6 +135,7 @@ def _run_active(settings: MartsSettings, leader: Leadership,
     from core.connector_watch import start_connector_watch
     from core.deadletter import DeadLetterProducer
     from core.metrics import STAGE_MARTS, register_worker_metrics, serve
+    from core.topics import ensure_transaction_topic
     from marts import generations
     from marts.app import create_app
     from marts.apply.store import MartStore
@@ -146,6 +147,8 @@ def _run_active(settings: MartsSettings, leader: Leadership,
     start_connector_watch()
     topic_ids = _when_reachable("reading the source topics' ids", lambda: _source_topic_ids(kafka))
     _when_reachable("checking the topics' generations", lambda: generations.check(mysql, topic_ids))
+    _when_reachable("creating the transaction topic", lambda: ensure_transaction_topic(
+        kafka.bootstrap, kafka.topic_prefix, kafka.replication_factor))
     metrics = register_worker_metrics(CollectorRegistry(), STAGE_MARTS, [mart.name for mart in MARTS])
     server = serve(metrics.registry, settings.metrics_port, settings.metrics_host) if settings.metrics_port else None
     store = MartStore(mysql, on_batch_committed, metrics=metrics)
