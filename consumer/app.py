@@ -209,7 +209,8 @@ class Replicator:
         self.backoff.reset()
 
     def _check_generations(self) -> None:
-        generations.check(self.settings.mysql, topic_ids(self.settings.kafka.bootstrap, self.tables))
+        generations.check(self.settings.mysql,
+                          topic_ids(self.settings.kafka.bootstrap, self.settings.consumed_topics()))
 
     def _check_generations_at_start(self, stop: threading.Event) -> None:
         """TopicsRecreated before anything is read; waits while the broker or MySQL is unreachable."""

@@ -61,7 +61,7 @@ def _adopt_topics(settings: ConsumerSettings) -> None:
     from consumer import generations
     from core.topics import topic_ids, topic_partitions
 
-    topics = list(settings.topics())
+    topics = settings.consumed_topics()
     changed = generations.adopt(settings.mysql, topic_ids(settings.kafka.bootstrap, topics),
                                 topic_partitions(settings.kafka.bootstrap, topics))
     click.echo(f"adopted new topics: {', '.join(changed) or 'none had changed'}")
@@ -72,7 +72,7 @@ def _rebuild(settings: ConsumerSettings) -> None:
     from consumer.errors import ConsumerError
     from core.topics import topic_ids, topic_partitions
 
-    topics = list(settings.topics())
+    topics = settings.consumed_topics()
     partitions = topic_partitions(settings.kafka.bootstrap, topics)
     missing = [topic for topic in topics if topic not in partitions]
     if missing:

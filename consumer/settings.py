@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 
 from core.limits import CONSUMER_FETCH_MAX_BYTES, CONSUMER_RECEIVE_MAX_BYTES, MESSAGE_MAX_BYTES
 from core.settings import DEFAULT_TOPIC_PREFIX, Env, HealthSettings, KafkaSettings, MySqlSettings, integer, text
-from core.topic_names import consumer_deadletter_topic, heartbeat_topic, source_topic_tables, transaction_topic
+from core.topic_names import (
+    consumed_topics,
+    consumer_deadletter_topic,
+    heartbeat_topic,
+    source_topic_tables,
+    transaction_topic,
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,10 @@ class ConsumerSettings:
 
     def transaction_topic(self) -> str:
         return transaction_topic(self.kafka.topic_prefix)
+
+    def consumed_topics(self) -> list[str]:
+        """Every topic the consumer reads (their generations are tracked together: consumer.generations)."""
+        return consumed_topics(self.kafka.topic_prefix)
 
     def kafka_config(self) -> dict[str, object]:
         return {

@@ -30,6 +30,12 @@ def pipeline_topics(topic_prefix: str) -> list[str]:
     return [*source_topics(topic_prefix), heartbeat_topic(topic_prefix)]
 
 
+def consumed_topics(topic_prefix: str) -> list[str]:
+    """What each stage reads: the tables' topics, the heartbeat table's and the transaction topic. Their ids
+    are recorded together (core.generations): a new broker recreates them all, positions in each included."""
+    return [*pipeline_topics(topic_prefix), transaction_topic(topic_prefix)]
+
+
 def source_topic_tables(topic_prefix: str) -> dict[str, str]:
     """Each source table's topic -> the table (Debezium's heartbeat table is not among them)."""
     return {table_topic(topic_prefix, table): table for table in SOURCE_TABLES}

@@ -146,7 +146,7 @@ def create_app(settings: MartsSettings, store: MartStore, deadletters: DeadLette
         """Topics recreated while the worker runs stop it; topics created since it started are recorded."""
         loop = asyncio.get_running_loop()
         try:
-            current = await loop.run_in_executor(None, topic_ids_now, kafka.bootstrap, list(tables))
+            current = await loop.run_in_executor(None, topic_ids_now, kafka.bootstrap, assembly.topics())
             changed = recreated(topic_ids, current, set(topic_ids))
             if changed:
                 raise TopicsRecreated(explain(changed, topic_ids, current))

@@ -95,10 +95,10 @@ def _when_reachable(what: str, action: Callable[[], T]) -> T:
 
 
 def _source_topic_ids(kafka: KafkaSettings) -> dict[str, str]:
-    from core.topic_names import source_topics
+    from core.topic_names import consumed_topics
     from core.topics import topic_ids
 
-    return topic_ids(kafka.bootstrap, source_topics(kafka.topic_prefix))
+    return topic_ids(kafka.bootstrap, consumed_topics(kafka.topic_prefix))
 
 
 def run_worker(settings: MartsSettings,

@@ -43,7 +43,7 @@ from core.errors import CdcError, MySqlUnavailable
 from core.kafka_connect import ConnectClient
 from core.mysql import close_quietly, connect, fetch_all
 from core.settings import KafkaSettings, MySqlSettings
-from core.topic_names import source_topics
+from core.topic_names import consumed_topics, source_topics
 from core.topics import topic_ids, topic_partitions
 from marts import generations
 from marts.schema import OFFSETS, all_tables
@@ -175,7 +175,7 @@ def restore(env: Mapping[str, str], handover: Handover | None, config: dict[str,
         client.alter_offsets(name, handover.connector_offsets)
         client.resume(name)
         kafka = KafkaSettings.from_env(env)
-        topics = source_topics(kafka.topic_prefix)
+        topics = consumed_topics(kafka.topic_prefix)  # positions in each of them are the old broker's
         ids = topic_ids(kafka.bootstrap, topics)
         _adopt_marts(env, ids)
         _adopt_replica(env, ids, topic_partitions(kafka.bootstrap, topics))
