@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from consumer.envelope import ChangeEvent, Decoded, DecodeError, Key
 from core.deadletter import DeadLetter, RawMessage
-from core.transactions import Released, Transaction
+from core.transactions import Released, Transaction, commit_us
 from core.truncation import raised, survives
 from core.watermark import SourcePoint
 
@@ -83,16 +83,13 @@ class Batch:
         if not isinstance(released, Transaction):
             self.add(released.item)
             return
-        commit_us = released.ts_ms * 1000 if released.ts_ms is not None else None
         for item in released.items:
             self.add(item)
-            item_us = getattr(item, "commit_us", None)
-            if item_us is not None:
-                commit_us = item_us
         self.transactions += 1
         if self.first_lsn is None:
             self.first_lsn = released.commit_lsn
-        self.source_point = SourcePoint(released.commit_lsn, released.xid, commit_us)
+        self.source_point = SourcePoint(released.commit_lsn, released.xid,
+                                        commit_us(released, lambda item: getattr(item, "commit_us", None)))
 
     def add(self, decoded: Decoded) -> None:
         self._seen(decoded.raw)

@@ -21,15 +21,15 @@ log = logging.getLogger(__name__)
 
 def ensure_source_topics(bootstrap: str, topic_prefix: str, partitions: int, replication_factor: int) -> list[str]:
     """The tables' topics (heartbeat table's included) with `partitions`, the transaction topic with one."""
-    return (ensure_topics(bootstrap, pipeline_topics(topic_prefix), partitions, replication_factor)
-            + ensure_topics(bootstrap, [transaction_topic(topic_prefix)], 1, replication_factor))
+    created = ensure_topics(bootstrap, pipeline_topics(topic_prefix), partitions, replication_factor)
+    return created + ensure_transaction_topic(bootstrap, topic_prefix, replication_factor)
 
 
-def ensure_transaction_topic(bootstrap: str, topic_prefix: str, replication_factor: int) -> None:
+def ensure_transaction_topic(bootstrap: str, topic_prefix: str, replication_factor: int) -> list[str]:
     """Debezium's transaction topic, with its one partition, before a stage subscribes to it: a consumer
     subscribed to a topic that does not exist yet would notice it only at its next metadata refresh
     (minutes), and wait that long for every transaction."""
-    ensure_topics(bootstrap, [transaction_topic(topic_prefix)], 1, replication_factor)
+    return ensure_topics(bootstrap, [transaction_topic(topic_prefix)], 1, replication_factor)
 
 
 def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, replication_factor: int) -> list[str]:

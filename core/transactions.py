@@ -51,7 +51,7 @@ messages are consumed):
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -101,6 +101,16 @@ class Loose(Generic[T]):
 
 
 Released = Transaction[T] | Loose[T]
+
+
+def commit_us(transaction: Transaction[T], item_commit_us: Callable[[T], int | None]) -> int | None:
+    """When the source committed the transaction, in microseconds: what its items say (Debezium's
+    source.ts_us), else the END event's time (milliseconds only)."""
+    for item in reversed(transaction.items):
+        us = item_commit_us(item)
+        if us is not None:
+            return us
+    return None if transaction.ts_ms is None else transaction.ts_ms * 1000
 
 
 def parse_tag(block: object) -> TxTag | None:
@@ -181,10 +191,10 @@ class Assembler(Generic[T]):
         self._queues.setdefault(where, deque()).append(entry)
         self._next[where] = offset + 1
         if tag is None:
-            return self._release_heads([]) if len(self._queues[where]) == 1 else []
+            return self._release_head(self._queues[where], [])
         if tag.xid in self._settled:  # a late copy of a transaction released or skipped before
             entry.settled = True
-            return self._release_heads([]) if len(self._queues[where]) == 1 else []
+            return self._release_head(self._queues[where], [])
         pending = self._pending.setdefault(tag.xid, _Pending())
         pending.by_order[tag.total_order] = entry
         pending.entries.append((where, entry))
@@ -287,12 +297,18 @@ class Assembler(Generic[T]):
     def _release_heads(self, released: list[Released[T]]) -> list[Released[T]]:
         """Pop settled messages off each partition's head, releasing the loose ones reached."""
         for queue in self._queues.values():
-            while queue:
-                head = queue[0]
-                if head.tag is None and not head.settled:
-                    head.settled = True
-                    released.append(Loose(head.item))
-                if not head.settled:
-                    break
-                queue.popleft()
+            self._release_head(queue, released)
+        return released
+
+    @staticmethod
+    def _release_head(queue: deque[_Entry[T]], released: list[Released[T]]) -> list[Released[T]]:
+        """The same for one partition (after each call every other partition's head is unsettled already)."""
+        while queue:
+            head = queue[0]
+            if head.tag is None and not head.settled:
+                head.settled = True
+                released.append(Loose(head.item))
+            if not head.settled:
+                break
+            queue.popleft()
         return released

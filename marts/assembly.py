@@ -24,7 +24,15 @@ import orjson
 
 from core.deadletter import DeadLetter, RawMessage
 from core.topic_names import data_collection, heartbeat_topic, transaction_topic
-from core.transactions import Assembler, Released, Transaction, TransactionMetadataError, TxEnd, parse_end
+from core.transactions import (
+    Assembler,
+    Released,
+    Transaction,
+    TransactionMetadataError,
+    TxEnd,
+    commit_us,
+    parse_end,
+)
 from core.watermark import SourcePoint
 from marts.apply.batch import SourceMark
 from marts.events import Event, MalformedEvent, Position, decode, decode_heartbeat
@@ -68,7 +76,7 @@ class MartsAssembly:
         for item in released:
             if isinstance(item, Transaction):
                 pairs: Sequence[tuple[Event, RawMessage]] = item.items
-                point = SourcePoint(item.commit_lsn, item.xid, _commit_us(item.items, item.ts_ms))
+                point = SourcePoint(item.commit_lsn, item.xid, commit_us(item, lambda pair: pair[0].commit_us))
             elif item.item[0].change is not None:  # a snapshot read
                 pairs = [item.item]
             else:  # a tombstone or an undecodable message: nothing to apply, its offset counts by the mark
@@ -99,13 +107,6 @@ class MartsAssembly:
         except (ValueError, TransactionMetadataError) as exc:  # orjson.JSONDecodeError is a ValueError
             work.letters.append(DeadLetter(raw, f"not a transaction metadata event: {exc}", "decode"))
             return None
-
-
-def _commit_us(items: Sequence[tuple[Event, RawMessage]], end_ms: int | None) -> int | None:
-    for event, _ in reversed(items):
-        if event.commit_us is not None:
-            return event.commit_us
-    return None if end_ms is None else end_ms * 1000
 
 
 def raw_message(event: Any) -> RawMessage:
