@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import psycopg2
+
+T = TypeVar("T")
 
 
 def insert_user(env: dict[str, str]) -> None:
@@ -13,3 +17,13 @@ def insert_user(env: dict[str, str]) -> None:
         cur.execute("INSERT INTO users (first_name, last_name, email) VALUES ('Re', 'Balance', %s)",
                     (f"rebalance-{uuid.uuid4().hex}@example.com",))
     pg.close()
+
+
+def in_source_transaction(env: dict[str, str], write: Callable[[Any], T]) -> T:
+    """`write(cursor)` in one source transaction; its result."""
+    conn = psycopg2.connect(env["PG_DSN"])
+    try:
+        with conn, conn.cursor() as cur:
+            return write(cur)
+    finally:
+        conn.close()

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import psycopg2
 import pytest
 from psycopg2.extras import execute_values
 
 from cdc.consistency.sampling import SnapshotReader, snapshot_reader
 from core.settings import MySqlSettings
 from tests.support.pipeline import assert_exact, env_of, own_pipeline, seed, source_partitions
+from tests.support.source import in_source_transaction
 
 pytestmark = pytest.mark.integration
 
@@ -114,16 +114,6 @@ def observe(env: dict[str, str], views: Sequence[View], afters: Sequence[State],
     return [Observation(b, a, tuple(s)) for b, a, s in zip(before, afters, seen, strict=True)]
 
 
-def source(env: dict[str, str], write: Callable[[Any], Any]) -> Any:
-    """`write(cursor)` in one source transaction; its result."""
-    conn = psycopg2.connect(env["PG_DSN"])
-    try:
-        with conn, conn.cursor() as cur:
-            return write(cur)
-    finally:
-        conn.close()
-
-
 def make_shop(cur: Any) -> Shop:
     cur.execute("INSERT INTO users (first_name, last_name, email) VALUES ('Atomic', 'Buyer', 'atomic@example.com')"
                 " RETURNING user_id")
@@ -174,7 +164,7 @@ def observed() -> Iterator[Observed]:
         env = env_of(folder)
         assert set(source_partitions(env).values()) == {PARTITIONS}
         seed(env, "--users", "50", "--categories", "5", "--products", "40", "--orders", "200", "--seed", "23")
-        shop: Shop = source(env, make_shop)
+        shop: Shop = in_source_transaction(env, make_shop)
         assert_exact(env)
         yield run_transactions(env, shop)
 
@@ -184,7 +174,7 @@ def run_transactions(env: dict[str, str], shop: Shop) -> Observed:
     total = sum((line[2] for line in lines), Decimal(0))
     home = {product_id: category for product_id, category, _ in shop.products}
     # The order's id is drawn first, so that the reader knows which order to look at before it exists.
-    (order_id,) = source(env, lambda cur: cur.execute("SELECT nextval('orders_order_id_seq')") or cur.fetchone())
+    (order_id,) = in_source_transaction(env, lambda cur: cur.execute("SELECT nextval('orders_order_id_seq')") or cur.fetchone())
 
     def new_order(cur: Any) -> None:
         cur.execute("INSERT INTO orders (order_id, user_id, total_amount) VALUES (%s, %s, %s)",
@@ -199,7 +189,7 @@ def run_transactions(env: dict[str, str], shop: Shop) -> Observed:
     first, second = shop.categories[:2]
     moved = {product: (second if category == first else category) for product, category in home.items()}
     new_order_seen = observe(env, [order_view(order_id), marts_view(shop)], [placed, bought],
-                             lambda: source(env, new_order))
+                             lambda: in_source_transaction(env, new_order))
 
     def move(cur: Any) -> None:
         cur.execute("UPDATE products SET category_id = %s WHERE category_id = %s", (second, first))
@@ -209,13 +199,13 @@ def run_transactions(env: dict[str, str], shop: Shop) -> Observed:
                          for category, count in counts if category != first)
     move_seen = observe(env, [category_view(shop), marts_view(shop)],
                         [(moved_counts,), ((("pending", 1, total),), sales(shop, lines, moved.__getitem__))],
-                        lambda: source(env, move))
+                        lambda: in_source_transaction(env, move))
 
     def delete(cur: Any) -> None:
         cur.execute("DELETE FROM orders WHERE order_id = %s", (order_id,))
 
     delete_seen = observe(env, [order_view(order_id), marts_view(shop)], [gone, ((), ())],
-                          lambda: source(env, delete))
+                          lambda: in_source_transaction(env, delete))
     return Observed(new_order_seen, move_seen, delete_seen)
 
 

@@ -8,10 +8,7 @@ which keeps ports and data); the tests run in order and each ends exact.
 """
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,30 +17,18 @@ import pytest
 
 from cdc.local import stack as local_stack
 from tests.support.cli import finish_live_load, run_cdc, start_live_load
+from tests.support.pipeline import VERIFY_WAIT, env_of, own_pipeline
+from tests.support.pipeline import seed as seed_source
 
 pytestmark = pytest.mark.integration
-
-VERIFY_WAIT = "180"
 
 
 @pytest.fixture(scope="module")
 def pipeline() -> Iterator[Path]:
-    folder = Path(tempfile.mkdtemp(prefix="cdc-fault-stack-", dir="/tmp"))
-    folder.chmod(0o755)
-    try:
-        local_stack.up(folder, die_with_parent=True, infra_only=False)
-        result = run_cdc("generate", "seed", "--users", "200", "--categories", "10", "--products", "120",
-                         "--orders", "1500", "--seed", "9", env=env_of(folder))
-        assert result.returncode == 0, result.stderr
+    with own_pipeline("cdc-fault-stack-") as folder:
+        seed_source(env_of(folder), "--users", "200", "--categories", "10", "--products", "120", "--orders", "1500",
+             "--seed", "9")
         yield folder
-    finally:
-        local_stack.down(folder)
-        if not os.environ.get("CDC_KEEP_TEST_STACK"):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def env_of(folder: Path) -> dict[str, str]:
-    return dict(local_stack.StackState.load(folder).env)
 
 
 def live(folder: Path, seed: int, duration: float) -> subprocess.Popen[str]:

@@ -21,7 +21,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 from psycopg2.extras import execute_values
 
@@ -33,6 +32,7 @@ from marts.state_tables import ORDERS as MART_ORDERS
 from tests.support.cli import finish_live_load, start_live_load
 from tests.support.mysql import mysql_rows
 from tests.support.pipeline import assert_exact, own_pipeline, seed, source_partitions, worker_env
+from tests.support.source import in_source_transaction
 from tests.support.workers import ConsumerProcess
 
 pytestmark = pytest.mark.integration
@@ -63,16 +63,6 @@ class Pipeline:
                                   args=(command if module == "cdc" else worker,), module=module).start()
         self.running[worker] = process
         return process
-
-
-def source(env: dict[str, str], write: Any) -> Any:
-    """`write(cursor)` in one source transaction; its result."""
-    conn = psycopg2.connect(env["PG_DSN"])
-    try:
-        with conn, conn.cursor() as cur:
-            return write(cur)
-    finally:
-        conn.close()
 
 
 def make_shop(cur: Any) -> tuple[int, list[tuple[int, Decimal]]]:
@@ -106,7 +96,7 @@ def big_order(pipeline: Pipeline) -> tuple[int, int]:
                        [(order_id, product, quantity, price, quantity * price) for product, quantity, price in lines])
         return order_id, xid
 
-    result: tuple[int, int] = source(pipeline.env, write)
+    result: tuple[int, int] = in_source_transaction(pipeline.env, write)
     return result
 
 
@@ -149,7 +139,7 @@ def pipeline() -> Iterator[Pipeline]:
         env = {**worker_env(folder), "MARTS_SESSION_TIMEOUT": "4"}
         assert set(source_partitions(env).values()) == {PARTITIONS}
         seed(env, "--users", "60", "--categories", "5", "--products", "40", "--orders", "200", "--seed", "41")
-        user_id, products = source(env, make_shop)
+        user_id, products = in_source_transaction(env, make_shop)
         running = Pipeline(folder, env, user_id, products, {})
         try:
             for worker in WORKERS:
