@@ -3,7 +3,8 @@
 Faust delivers the five source topics' messages to one agent, which takes
 them in batches (take_events) and hands each batch to a MartStore on a
 single worker thread (MySQL calls would otherwise block the event loop and
-with it the consumer's heartbeats). No Faust tables are used: the state
+with it the consumer's heartbeats). Faust's fetch-and-deliver loop is
+replaced by a cheaper one (marts.delivery: twice the read rate). No Faust tables are used: the state
 lives in MySQL next to the marts (see marts.apply.store). Faust acks a batch's
 events only after the agent is done with them, i.e. after the MySQL commit;
 a batch that did not commit (the worker stops or crashes) is kept
@@ -44,7 +45,7 @@ from core.leader import CHECK_SECONDS, Leadership
 from core.limits import MESSAGE_MAX_BYTES
 from core.topic_names import source_topic_tables
 from core.topics import topic_ids as topic_ids_now
-from marts import generations, transport
+from marts import delivery, generations, transport
 from marts.apply.store import BatchResult, MartStore
 from marts.assembly import MartsAssembly, Work
 from marts.errors import StoreStopped, TopicsRecreated
@@ -84,7 +85,10 @@ def create_app(settings: MartsSettings, store: MartStore, deadletters: DeadLette
         producer_max_request_size=MESSAGE_MAX_BYTES,
         stream_wait_empty=False,
         web_enabled=False,
+        stream_buffer_maxsize=delivery.STREAM_BUFFER_MAXSIZE,
+        broker_max_poll_records=delivery.MAX_POLL_RECORDS,
     )
+    delivery.install()
     tables = source_topic_tables(kafka.topic_prefix)
     assembly = MartsAssembly(kafka.topic_prefix, tables, store.applied_lsn)
     transport.configure(app, fetch_wait_ms=settings.fetch_wait_ms, topics=set(assembly.topics()),
