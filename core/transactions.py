@@ -177,7 +177,8 @@ class Assembler(Generic[T]):
         self._next: dict[Where, int] = {}  # offset after the last message seen, per partition
         self._pending: dict[int, _Pending[T]] = {}
         self._settled: OrderedDict[int, None] = OrderedDict()  # xids released or dropped as replays, latest last
-        self._ends: deque[tuple[TxEnd, Where, int]] = deque()  # END events read, not yet released
+        # END events read, not yet released, with how many of their events the consumed collections hold
+        self._ends: deque[tuple[TxEnd, Where, int, int]] = deque()
         self._ends_next: tuple[Where, int] | None = None  # transaction-topic position after the last message read
         self._ends_done: tuple[Where, int] | None = None  # ... after the last one settled
 
@@ -198,7 +199,9 @@ class Assembler(Generic[T]):
         pending = self._pending.setdefault(tag.xid, _Pending())
         pending.by_order[tag.total_order] = entry
         pending.entries.append((where, entry))
-        return self._drain() if self._ends and self._ends[0][0].xid == tag.xid else []
+        if self._ends and self._ends[0][0].xid == tag.xid and len(pending.by_order) >= self._ends[0][3]:
+            return self._drain()  # the next transaction's last event came after its END
+        return []
 
     def add_end(self, where: Where, offset: int, end: TxEnd | None) -> list[Released[T]]:
         """A consumed transaction-topic message (None: a BEGIN, only its position counts)."""
@@ -210,7 +213,7 @@ class Assembler(Generic[T]):
             if not self._ends:
                 self._ends_done = self._ends_next
             return []
-        self._ends.append((end, where, offset))
+        self._ends.append((end, where, offset, self._expected(end)))
         return self._drain()
 
     # --- output -----------------------------------------------------------------
@@ -228,9 +231,9 @@ class Assembler(Generic[T]):
         """What holds the next transaction back, for a log line; None when nothing does."""
         if not self._ends:
             return None
-        end = self._ends[0][0]
+        end, _, _, expected = self._ends[0]
         held = len(self._pending.get(end.xid, _Pending()).by_order)
-        return (f"transaction {end.xid} (commit lsn {end.commit_lsn}): {held} of {self._expected(end)} events "
+        return (f"transaction {end.xid} (commit lsn {end.commit_lsn}): {held} of {expected} events "
                 f"of {', '.join(sorted(self.collections & end.counts.keys())) or 'no consumed table'}")
 
     def held(self) -> int:
@@ -245,13 +248,13 @@ class Assembler(Generic[T]):
     def _drain(self) -> list[Released[T]]:
         released: list[Released[T]] = []
         while self._ends:
-            end, where, offset = self._ends[0]
+            end, where, offset, expected = self._ends[0]
             if end.commit_lsn <= self.released_lsn:
                 self._settle_all(self._pending.pop(end.xid, _Pending()))  # a replay of what was applied
                 self._remember(end.xid)
             else:
                 pending = self._pending.get(end.xid)
-                if (len(pending.by_order) if pending else 0) < self._expected(end):
+                if (len(pending.by_order) if pending else 0) < expected:
                     break
                 self._release(end, self._pending.pop(end.xid, _Pending()), released)
             self._ends.popleft()
