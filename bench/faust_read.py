@@ -105,10 +105,12 @@ def run_reader(reader: str, env_file: Path, target: int) -> tuple[int, float]:
     result = subprocess.run([sys.executable, "-m", "bench.faust_read", "--stack-env", str(env_file),
                              "--reader", reader, "--target", str(target)],
                             capture_output=True, text=True, timeout=600)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    marker = '{"messages"'  # Faust logs what is printed, to stderr, behind a prefix
+    output = (result.stdout + result.stderr).splitlines()
+    lines = [line[line.index(marker):] for line in output if marker in line]
     if not lines:
         raise SystemExit(f"the {reader} reader failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
-    measured = json.loads(lines[-1])
+    measured = json.loads(lines[-1].strip())
     return measured["messages"], measured["seconds"]
 
 
