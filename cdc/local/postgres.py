@@ -22,7 +22,7 @@ import psycopg2
 from psycopg2 import sql
 
 from cdc.errors import LocalStackError
-from cdc.local.processes import ProcessRecord, spawn, wait_until
+from cdc.local.processes import ProcessRecord, running, spawn, wait_until
 from core.limits import MAX_SLOT_WAL_KEEP_SIZE
 from core.settings import DatabaseUrl
 
@@ -126,6 +126,7 @@ def _password_file(path: Path, password: str, user: str | None) -> Iterator[Path
 
 
 def start(data: Path, port: int, log: Path, die_with_parent: bool, password: str) -> ProcessRecord:
+    _remove_stale_locks(data)
     record = spawn(
         "postgres",
         [str(bin_dir() / "postgres"), "-D", str(data), "-p", str(port)],
@@ -136,6 +137,24 @@ def start(data: Path, port: int, log: Path, die_with_parent: bool, password: str
     )
     wait_until("postgres", lambda: _accepts(port, password), timeout=60, record=record)
     return record
+
+
+def _remove_stale_locks(data: Path) -> None:
+    """Remove the lock files of a server that was killed (`cdc local restart postgres --kill`).
+
+    PostgreSQL refuses to start while the pid in postmaster.pid, or in its socket's lock file
+    (the socket is in the data folder), answers kill(pid, 0), and a killed postmaster whose parent
+    is gone stays a zombie, which does, until init reaps it. A zombie or a missing process runs no
+    server: its lock files are removed. A live process's are left, and PostgreSQL refuses to start
+    with its own message.
+    """
+    for lock in [data / "postmaster.pid", *data.glob(".s.PGSQL.*.lock")]:
+        try:
+            pid = int(lock.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if not running(pid):
+            lock.unlink(missing_ok=True)
 
 
 def _superuser(port: int, password: str) -> DatabaseUrl:

@@ -32,6 +32,11 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def running(pid: int) -> bool:
+    """Whether a process with this pid exists and is not a zombie."""
+    return _start_ticks(pid) is not None
+
+
 def _start_ticks(pid: int) -> int | None:
     """The process's start time in clock ticks since boot, or None if it is gone or a zombie."""
     try:

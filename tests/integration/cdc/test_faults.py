@@ -87,6 +87,16 @@ def test_connect_sigkilled_and_postgres_restarted_under_load_lose_nothing(pipeli
     assert worker_pids(pipeline) == before
 
 
+def test_postgres_sigkilled_under_load_is_ridden_out_by_the_pipeline(pipeline: Path) -> None:
+    before = worker_pids(pipeline)
+    generator = live(pipeline, seed=39, duration=30)
+    time.sleep(8)
+    restart(pipeline, "postgres", kill=True)  # crash recovery; the generator and Debezium reconnect
+    finish(generator)
+    assert_exact(pipeline)
+    assert worker_pids(pipeline) == before
+
+
 def snapshots(folder: Path) -> int:
     return (folder / "connect" / "connect.log").read_text(errors="replace").count("Snapshot completed")
 
