@@ -11,6 +11,7 @@ marts' dead-letter topic and keeps as a no-op (so its offset counts).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -104,60 +105,56 @@ def narrow(table: StateTable, image: Any) -> Row:
     if not isinstance(image, dict):
         raise MalformedEvent(f"{table.source}: row image is {type(image).__name__}, not an object")
     get = image.get
-    try:  # the fast path: it runs for every event, the checked one only to word an error
-        return tuple([convert(get(name)) for name, convert in _FAST_CONVERTERS[table.source]])
-    except (_Unconvertible, InvalidOperation):
-        return tuple(_convert(table, column, image.get(column.name, _MISSING)) for column in table.columns)
+    return tuple([convert(get(name, _MISSING)) for name, convert in _CONVERTERS[table.source]])
 
 
 _MISSING = object()
 
 
 class _Unconvertible(Exception):
-    pass
+    """What is wrong with a value, for MalformedEvent to say where."""
 
 
-def _fast_integer(value: Any) -> Any:
-    if type(value) is int:  # not a bool either
-        return value
-    raise _Unconvertible
-
-
-def _fast_decimal(value: Any) -> Any:
-    if type(value) is str:
-        number = Decimal(value)
-        if number.is_finite():
-            return number
-    raise _Unconvertible
-
-
-def _fast_text(value: Any) -> Any:
-    if type(value) is str:
-        return value
-    raise _Unconvertible
-
-
-_FAST_CONVERTER_OF_KIND = {"id": _fast_integer, "int": _fast_integer, "decimal": _fast_decimal, "text": _fast_text}
-_FAST_CONVERTERS = {table.source: tuple((column.name, _FAST_CONVERTER_OF_KIND[column.kind]) for column in table.columns)
-                    for table in STATE_TABLES.values()}
-
-
-def _convert(table: StateTable, column: Column, value: Any) -> Any:
-    where = f"{table.source}.{column.name}"
-    if value is _MISSING or value is None:
-        raise MalformedEvent(f"{where} is missing or null")
-    if column.kind in ("id", "int"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise MalformedEvent(f"{where} is not an integer: {value!r}")
-        return value
-    if column.kind == "decimal":
-        try:
-            number = Decimal(value) if isinstance(value, str) else None
-        except InvalidOperation:
-            number = None
-        if number is None or not number.is_finite():
-            raise MalformedEvent(f"{where} is not a decimal string: {value!r}")
-        return number
-    if not isinstance(value, str):
-        raise MalformedEvent(f"{where} is not a string: {value!r}")
+def _integer(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Unconvertible("is not an integer")
     return value
+
+
+def _decimal(value: Any) -> Any:
+    try:
+        number = Decimal(value) if isinstance(value, str) else None
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
+        raise _Unconvertible("is not a decimal string")
+    return number
+
+
+def _text(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise _Unconvertible("is not a string")
+    return value
+
+
+_CONVERT_KIND: dict[str, Callable[[Any], Any]] = {"id": _integer, "int": _integer, "decimal": _decimal, "text": _text}
+
+
+def _converter(table: StateTable, column: Column) -> Callable[[Any], Any]:
+    """The column's conversion; its errors name the column (worded only when one is raised: this runs for
+    every value of every event)."""
+    convert = _CONVERT_KIND[column.kind]
+
+    def converted(value: Any) -> Any:
+        if value is _MISSING or value is None:
+            raise MalformedEvent(f"{table.source}.{column.name} is missing or null")
+        try:
+            return convert(value)
+        except _Unconvertible as exc:
+            raise MalformedEvent(f"{table.source}.{column.name} {exc}: {value!r}") from None
+
+    return converted
+
+
+_CONVERTERS = {table.source: tuple((column.name, _converter(table, column)) for column in table.columns)
+               for table in STATE_TABLES.values()}
