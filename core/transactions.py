@@ -53,7 +53,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
@@ -147,6 +147,16 @@ def parse_end(decoded: object) -> TxEnd | None:
         raise TransactionMetadataError(f"malformed END event {value.get('id')!r}: {exc}") from None
 
 
+class _ReadEnd(NamedTuple):
+    """An END event read and not yet released: where it is, and how many of its events the consumed
+    collections hold (counted once, not at every event of the transaction)."""
+
+    end: TxEnd
+    where: Where
+    offset: int
+    expected: int
+
+
 class _Entry(Generic[T]):
     """One consumed data message, waiting in its partition's queue until released or dropped."""
 
@@ -177,8 +187,7 @@ class Assembler(Generic[T]):
         self._next: dict[Where, int] = {}  # offset after the last message seen, per partition
         self._pending: dict[int, _Pending[T]] = {}
         self._settled: OrderedDict[int, None] = OrderedDict()  # xids released or dropped as replays, latest last
-        # END events read, not yet released, with how many of their events the consumed collections hold
-        self._ends: deque[tuple[TxEnd, Where, int, int]] = deque()
+        self._ends: deque[_ReadEnd] = deque()
         self._ends_next: tuple[Where, int] | None = None  # transaction-topic position after the last message read
         self._ends_done: tuple[Where, int] | None = None  # ... after the last one settled
 
@@ -199,7 +208,7 @@ class Assembler(Generic[T]):
         pending = self._pending.setdefault(tag.xid, _Pending())
         pending.by_order[tag.total_order] = entry
         pending.entries.append((where, entry))
-        if self._ends and self._ends[0][0].xid == tag.xid and len(pending.by_order) >= self._ends[0][3]:
+        if self._ends and self._ends[0].end.xid == tag.xid and len(pending.by_order) >= self._ends[0].expected:
             return self._drain()  # the next transaction's last event came after its END
         return []
 
@@ -213,7 +222,7 @@ class Assembler(Generic[T]):
             if not self._ends:
                 self._ends_done = self._ends_next
             return []
-        self._ends.append((end, where, offset, self._expected(end)))
+        self._ends.append(_ReadEnd(end, where, offset, self._expected(end)))
         return self._drain()
 
     # --- output -----------------------------------------------------------------
