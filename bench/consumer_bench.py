@@ -238,7 +238,7 @@ def ceiling(settings: MySqlSettings, changes: Sequence[ChangeEvent]) -> float:
     conn = connect(settings, session=(mysql_dialect.SESSION,), database=False)
     ensure_database(conn, settings.url.database)
     conn.select_db(settings.url.database)
-    ensure_tables(conn)
+    ensure_tables(conn, REPLICA_TABLES.values())
     chunks = []  # outside the timing: per transaction, per table, (rows to upsert, keys to delete)
     for start in range(0, len(changes), CEILING_BATCH):
         chunk: dict[str, tuple[list[tuple], list[tuple]]] = {}

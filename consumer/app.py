@@ -81,12 +81,23 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
 
 from consumer import gaps, generations, offsets
-from consumer.batch import Batch
-from consumer.envelope import Decoded, decode, decode_heartbeat
+from consumer.batch import Batch, SchemaStep
+from consumer.envelope import (
+    ChangeEvent,
+    Decoded,
+    DecodeError,
+    SchemaChange,
+    Skip,
+    decode,
+    decode_heartbeat,
+    decode_schema_change,
+)
 from consumer.errors import ConsumerError, TopicsRecreated, WatermarkAhead
 from consumer.generation_watch import GenerationWatch
 from consumer.health import ConsumerHeartbeat
-from consumer.replica_schema import REPLICA_TABLES, TableSpec
+from consumer.replica_schema import TableSpec
+from consumer.schema import TableSchema, evolve
+from consumer.schema_history import baselines
 from consumer.settings import ConsumerSettings
 from consumer.sink import MySqlSink
 from consumer.stats import Stats, serve_metrics, update_lag
@@ -95,8 +106,8 @@ from core.errors import CdcError, LeadershipLost, MySqlUnavailable
 from core.leader import Leadership
 from core.mysql import Backoff
 from core.topic_names import data_collection
-from core.topics import ensure_transaction_topic, topic_ids
-from core.transactions import Assembler, TransactionMetadataError, TxEnd, parse_end
+from core.topics import ensure_schema_changes_topic, ensure_transaction_topic, topic_ids
+from core.transactions import Assembler, Loose, Released, Transaction, TransactionMetadataError, TxEnd, parse_end
 from core.watermark import REPLICA_STAGE
 
 log = logging.getLogger(__name__)
@@ -123,13 +134,17 @@ class Replicator:
         self.stats = stats or Stats()
         self.on_batch_committed = on_batch_committed
         self.on_consumed = on_consumed
-        self.tables: dict[str, TableSpec] = {
-            topic: REPLICA_TABLES[table] for topic, table in settings.topics().items()
-        }
+        self.table_of_topic = settings.topics()  # replicated topic -> replica table
+        self.topic_of_table = {table: topic for topic, table in self.table_of_topic.items()}
+        self.schemas: dict[str, TableSchema] = {}  # by table: set at start (_load_schemas), then evolved
+        self.applied_schemas: dict[str, TableSchema] = {}  # ... as of the last batch committed
+        self.tables: dict[str, TableSpec] = {}  # by topic: the replica table its changes are decoded for
+        self.paused: set[str] = set()  # topics of tables whose changes are not applied (consumer.schema)
         self.heartbeat_topic = settings.heartbeat_topic()
         self.transaction_topic = settings.transaction_topic()
+        self.schema_topic = settings.schema_changes_topic()
         self.collections = frozenset(data_collection(topic, settings.kafka.topic_prefix)
-                                     for topic in [*self.tables, self.heartbeat_topic])
+                                     for topic in [*self.table_of_topic, self.heartbeat_topic, self.schema_topic])
         self.applied_lsn = -1  # the watermark: commit LSN of the last source transaction applied
         self.assembler: Assembler[Decoded] = Assembler(self.collections)
         self.drained = False  # the last consume() took everything that was waiting
@@ -162,7 +177,10 @@ class Replicator:
                 return
             self._connect_sink_at_start(stop)
             self._check_generations_at_start(stop)
-            self.consumer.subscribe([*self.tables, self.heartbeat_topic, self.transaction_topic],
+            self._load_schemas(stop)
+            if stop.is_set():
+                return
+            self.consumer.subscribe([*self.tables, self.heartbeat_topic, self.schema_topic, self.transaction_topic],
                                     on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
             log.info("consuming %s as group %s; dead letters to %s", ", ".join(self.tables),
                      self.settings.group_id, self.settings.deadletter_topic)
@@ -219,6 +237,8 @@ class Replicator:
                 self._check_generations()
                 ensure_transaction_topic(self.settings.kafka.bootstrap, self.settings.kafka.topic_prefix,
                                          self.settings.kafka.replication_factor)
+                ensure_schema_changes_topic(self.settings.kafka.bootstrap, self.settings.kafka.topic_prefix,
+                                            self.settings.kafka.replication_factor)
                 self.rereads = generations.pending_rereads(self.settings.mysql)
                 break
             except TopicsRecreated:
@@ -229,6 +249,56 @@ class Replicator:
         self.backoff.reset()
         if self.rereads:
             log.info("reading %s from the log start (new topic generation)", _describe_where(self.rereads))
+
+    def _load_schemas(self, stop: threading.Event) -> None:
+        """Each replica table's definition: stored with the watermark, or for a table seen the first time, the
+        one its topic starts with (consumer.schema_history); the replica tables are created where missing."""
+        while not stop.is_set():
+            try:
+                stored = self.sink.stored_schemas()
+                break
+            except MySqlUnavailable as exc:
+                log.warning("%s; retrying in %.1f s", exc, self.backoff.failed())
+                stop.wait(self.backoff.delay)
+        else:
+            return
+        self.backoff.reset()
+        replicated = set(self.topic_of_table)
+        schemas = {table: TableSchema.from_stored(stored[table]) for table in replicated & stored.keys()}
+        missing = sorted(replicated - stored.keys())
+        if missing:
+            log.info("reading the source's definitions of %s from %s", ", ".join(missing), self.schema_topic)
+        first = {table: TableSchema.first(version, definition) for table, (version, definition)
+                 in baselines(self.settings.kafka.bootstrap, self.schema_topic, missing, stop).items()}
+        if stop.is_set():
+            return
+        self.applied_schemas = {**schemas, **first}
+        self._use_applied_schemas()
+        for table in sorted(self.schemas):
+            self._report_pause(table)
+        while not stop.is_set():
+            try:
+                self.sink.start_tables({spec.name: spec for spec in self.tables.values()},
+                                       [schema.stored() for schema in first.values()])
+                break
+            except MySqlUnavailable as exc:
+                log.warning("%s; retrying in %.1f s", exc, self.backoff.failed())
+                stop.wait(self.backoff.delay)
+        self.backoff.reset()
+        self.batch = self._new_batch()
+
+    def _use_applied_schemas(self) -> None:
+        """Decode by the definitions of what is committed (at start, and when what was not is read again)."""
+        self.schemas = dict(self.applied_schemas)
+        self.tables = {self.topic_of_table[table]: schema.spec for table, schema in self.schemas.items()}
+        self.paused = {self.topic_of_table[table] for table, schema in self.schemas.items() if schema.paused}
+
+    def _schemas_committed(self, batch: Batch) -> None:
+        for step in batch.schema_steps:
+            self.applied_schemas[step.table] = TableSchema.from_stored(step.stored)
+
+    def _new_batch(self) -> Batch:
+        return Batch(specs={spec.name: spec for spec in self.tables.values()})
 
     def _consume_once(self) -> None:
         timeout = 0.1
@@ -258,11 +328,109 @@ class Replicator:
         if raw.topic == self.transaction_topic:
             released = self.assembler.add_end(where, raw.offset, self._transaction_end(raw))
         else:
-            decoded = (decode_heartbeat(raw) if raw.topic == self.heartbeat_topic
-                       else decode(raw, self.tables))
+            decoded: Decoded
+            if raw.topic == self.heartbeat_topic:
+                decoded = decode_heartbeat(raw)
+            elif raw.topic == self.schema_topic:
+                decoded = decode_schema_change(raw)
+            else:
+                decoded = decode(raw, self.tables)
             released = self.assembler.add(where, raw.offset, decoded.tag, decoded)
-        for item in released:
-            self.batch.add_released(item)
+        if released:
+            self._admit(released)
+
+    # --- source schema changes (consumer.schema) ------------------------------------
+
+    def _admit(self, released: list[Released[Decoded]]) -> None:
+        """Released transactions into the batch, in commit order; a schema change evolves its table first, and
+        what was decoded before it is decoded again against the new table."""
+        for position, item in enumerate(released):
+            if isinstance(item, Transaction) and self._evolve_all(item):
+                released[position + 1:] = [self._decoded_again(later) for later in released[position + 1:]]
+                item = self._decoded_again(item)
+            self.batch.add_released(self._applicable(item))
+
+    def _evolve_all(self, transaction: Transaction[Decoded]) -> bool:
+        evolved = False
+        for item in transaction.items:
+            if isinstance(item, SchemaChange):
+                evolved = self._evolve(item) or evolved
+        return evolved
+
+    def _evolve(self, change: SchemaChange) -> bool:
+        table = change.definition.name
+        current = self.schemas.get(table)
+        if current is None:
+            return False  # not a replicated table
+        evolution = evolve(current, change.version, change.definition)
+        schema = evolution.schema
+        if schema is current:
+            return False
+        self.schemas[table] = schema
+        step = SchemaStep(table, change.version, evolution.alter, schema.stored())
+        if schema.paused:
+            self.batch.schema_steps.append(step)
+            self.paused.add(self.topic_of_table[table])
+            self._report_pause(table)
+            return False
+        topic = self.topic_of_table[table]
+        self.tables[topic] = schema.spec
+        self.batch.evolve(step, schema.spec, lambda raw: decode(raw, self.tables))
+        self.assembler.map_pending(self._decoded_item_again)
+        log.info("source schema change %d of %s: the replica follows (%s)", change.version, table,
+                 evolution.alter or "nothing to change in MySQL")
+        return True
+
+    def _decoded_again(self, released: Released[Decoded]) -> Released[Decoded]:
+        if isinstance(released, Transaction):
+            return Transaction(released.xid, released.commit_lsn,
+                               tuple(self._decoded_item_again(item) for item in released.items), released.ts_ms)
+        return Loose(self._decoded_item_again(released.item))
+
+    def _decoded_item_again(self, item: Decoded) -> Decoded:
+        if isinstance(item, (ChangeEvent, DecodeError)) and item.raw.topic in self.tables:
+            return decode(item.raw, self.tables)
+        return item
+
+    def _applicable(self, released: Released[Decoded]) -> Released[Decoded]:
+        """Without the changes of paused tables; a change whose columns still do not fit its table pauses it."""
+        items = released.items if isinstance(released, Transaction) else (released.item,)
+        if not self.paused and not any(isinstance(item, DecodeError) and item.shape for item in items):
+            return released
+        kept = tuple(self._applicable_item(item) for item in items)
+        if isinstance(released, Transaction):
+            return Transaction(released.xid, released.commit_lsn, kept, released.ts_ms)
+        return Loose(kept[0])
+
+    def _applicable_item(self, item: Decoded) -> Decoded:
+        if isinstance(item, DecodeError) and item.shape and item.raw.topic not in self.paused:
+            item = self._decoded_item_again(item)
+            if isinstance(item, DecodeError) and item.shape:
+                self._pause_unfit(item)
+        if item.raw.topic in self.paused and isinstance(item, (ChangeEvent, DecodeError)):
+            return Skip(item.raw, "table paused", item.tag)
+        return item
+
+    def _pause_unfit(self, item: DecodeError) -> None:
+        """A change that fits no definition of its table the consumer knows (a DDL the source did not record)."""
+        table = self.table_of_topic[item.raw.topic]
+        current = self.schemas[table]
+        where = f"{item.raw.topic}[{item.raw.partition}]@{item.raw.offset}"
+        why = (f"table {table} paused: the change at {where} does not fit its definition (source schema change "
+               f"{current.version}): {item.error}. The source's table changed without its event trigger recording it "
+               "(is cdc_capture_schema_changes installed?). Its changes are not applied from there on; the other "
+               "tables go on. Way out: README, Operations, 'A paused table'")
+        paused = TableSchema(current.version, current.definition, current.spec, why)
+        self.schemas[table] = paused
+        self.batch.schema_steps.append(SchemaStep(table, current.version, None, paused.stored()))
+        self.paused.add(item.raw.topic)
+        self._report_pause(table)
+
+    def _report_pause(self, table: str) -> None:
+        reason = self.schemas[table].paused
+        self.stats.table_paused(table, reason)
+        if reason:
+            log.error("%s", reason)
 
     def _transaction_end(self, raw: RawMessage) -> TxEnd | None:
         """The END event in a transaction-topic message; None for a BEGIN (or bad input, dead-lettered)."""
@@ -300,7 +468,7 @@ class Replicator:
 
     def _take_batch(self) -> Batch:
         """Cut the batch: it completes every partition up to the assembler's positions."""
-        batch, self.batch = self.batch, Batch()
+        batch, self.batch = self.batch, self._new_batch()
         batch.offsets = {where: position - 1 for where, position in self.assembler.positions().items()}
         return batch
 
@@ -338,6 +506,7 @@ class Replicator:
             return False
         if offsets.commit(self.consumer, batch.offsets):
             self.committed.update({where: offset + 1 for where, offset in batch.offsets.items()})
+        self._schemas_committed(batch)
         if batch.source_point is not None:
             self.applied_lsn = batch.source_point.lsn
             self._rereads_done(batch.offsets.keys())
@@ -416,13 +585,15 @@ class Replicator:
         """Drop what is not committed (nothing is committed for it; it is re-read from the committed offsets)."""
         if self.in_flight is not None:
             batch, future = self.in_flight
-            if future.exception() is None and batch.source_point is not None:  # waits for the writer
-                self.applied_lsn = batch.source_point.lsn  # committed: its transactions are replays now
+            if future.exception() is None:  # waits for the writer; committed: its transactions are replays now
+                self._schemas_committed(batch)
+                if batch.source_point is not None:
+                    self.applied_lsn = batch.source_point.lsn
         dropped = [batch for batch in (self.in_flight and self.in_flight[0], self.failed, self.batch) if batch]
         if dropped:
             log.warning("%s: abandoning %d uncommitted messages; they will be re-read",
                         why, sum(batch.messages for batch in dropped))
-        self.in_flight, self.failed, self.batch = None, None, Batch()
+        self.in_flight, self.failed = None, None
         self.backoff.reset()  # nothing is left to retry
         self.stats.writing_again()
         self._restart_assembly()
@@ -430,6 +601,8 @@ class Replicator:
     def _restart_assembly(self) -> None:
         """Forget what was consumed but not taken: the partitions are read again from the committed offsets."""
         self.assembler = Assembler(self.collections, self.applied_lsn)
+        self._use_applied_schemas()
+        self.batch = self._new_batch()
 
     # --- progress -----------------------------------------------------------
 

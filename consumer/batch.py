@@ -11,9 +11,12 @@ truncate, applied first when the batch is written.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from consumer.envelope import ChangeEvent, Decoded, DecodeError, Key
+from consumer.errors import ConsumerError
+from consumer.replica_schema import StoredSchema, TableSpec
 from core.deadletter import DeadLetter, RawMessage
 from core.transactions import Released, Transaction, commit_us
 from core.truncation import raised, survives
@@ -63,8 +66,22 @@ class TableChanges:
         return [action for action in self.live(watermark) if not action.delete]
 
 
+@dataclass(frozen=True)
+class SchemaStep:
+    """A replica table's new definition (consumer.schema): its ALTER runs before the batch's MySQL transaction,
+    and `stored` is written in it."""
+
+    table: str
+    version: int
+    alter: str | None
+    stored: StoredSchema
+
+
 @dataclass
 class Batch:
+    # The replica tables its rows are for, by name: the consumer's at the batch's start, changed by its steps.
+    specs: dict[str, TableSpec] = field(default_factory=dict)
+    schema_steps: list[SchemaStep] = field(default_factory=list)
     tables: dict[str, TableChanges] = field(default_factory=dict)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     # Per partition, the last offset the batch completes: everything up to it is in this batch or an
@@ -101,6 +118,21 @@ class Batch:
             if isinstance(decoded, ChangeEvent):
                 self.tables.setdefault(decoded.table, TableChanges()).add(decoded)
                 self.changes += 1
+
+    def evolve(self, step: SchemaStep, spec: TableSpec, decode: Callable[[RawMessage], Decoded]) -> None:
+        """The table's rows held so far are written after `step`: decoded again against its new `spec`."""
+        self.schema_steps.append(step)
+        self.specs[step.table] = spec
+        changes = self.tables.get(step.table)
+        if changes is None:
+            return
+        for key, action in changes.actions.items():
+            if action.event.row is not None:
+                again = decode(action.event.raw)
+                if not isinstance(again, ChangeEvent):
+                    raise ConsumerError(f"a change of {step.table} held in the batch does not fit the table's "
+                                        f"new definition (version {step.version}): {again}")
+                changes.actions[key] = Action(again, action.delete)
 
     def _seen(self, raw: RawMessage) -> None:
         self.messages += 1

@@ -28,7 +28,8 @@ from consumer.replica_schema import TableSpec
 from consumer.types import ValueConversionError
 from core.deadletter import RawMessage
 from core.envelope import UPSERT_OPS, Envelope, EnvelopeError, decode_envelope, source_commit_us
-from core.topic_names import HEARTBEAT_TABLE
+from core.source.catalog import CatalogError, CatalogTable, parse_definition
+from core.topic_names import HEARTBEAT_TABLE, SCHEMA_CHANGES_TABLE
 from core.transactions import TxTag
 
 Key = tuple[Any, ...]
@@ -71,16 +72,34 @@ class DecodeError:
     raw: RawMessage
     error: str
     tag: TxTag | None = None  # known when the envelope was readable: the transaction still counts it
+    # The row's columns are not the replica table's: decoded again once earlier schema changes are applied,
+    # and if it still does not fit, its table pauses (consumer.schema); never dead-lettered.
+    shape: bool = False
 
 
-Decoded = ChangeEvent | Skip | DecodeError
+@dataclass(frozen=True)
+class SchemaChange:
+    """A new source definition of a table (a row of cdc_schema_changes: core.source.catalog)."""
+
+    raw: RawMessage
+    version: int  # the row's id
+    definition: CatalogTable
+    tag: TxTag | None
+    commit_us: int | None
+
+
+Decoded = ChangeEvent | Skip | DecodeError | SchemaChange
 
 
 class _Invalid(Exception):
     pass
 
 
-def decode(raw: RawMessage, tables: Mapping[str, TableSpec]) -> Decoded:
+class _Shape(_Invalid):
+    """The row's columns differ from the replica table's."""
+
+
+def decode(raw: RawMessage, tables: Mapping[str, TableSpec]) -> ChangeEvent | Skip | DecodeError:
     """`tables` maps each consumed topic to its replica table."""
     spec = tables.get(raw.topic)
     if spec is None:
@@ -94,7 +113,26 @@ def decode(raw: RawMessage, tables: Mapping[str, TableSpec]) -> Decoded:
     try:
         return _change(raw, spec, envelope)
     except (_Invalid, ValueConversionError) as exc:
-        return DecodeError(raw, str(exc), envelope[5])
+        return DecodeError(raw, str(exc), envelope[5], isinstance(exc, _Shape))
+
+
+def decode_schema_change(raw: RawMessage) -> SchemaChange | Skip | DecodeError:
+    """A change of cdc_schema_changes. Its snapshot rows and deletes are Skips: the consumer read the snapshot's
+    definitions at start (consumer.schema_history), and a deleted row changes nothing."""
+    try:
+        envelope = decode_envelope(raw.value, SCHEMA_CHANGES_TABLE)
+    except EnvelopeError as exc:
+        return DecodeError(raw, str(exc))
+    if envelope is None:
+        return Skip(raw, "tombstone")
+    op, _, after, source, _, tag = envelope
+    if op != "c":
+        return Skip(raw, "schema history", tag, source_commit_us(source))
+    try:
+        definition = parse_definition(str(after["definition"]))
+        return SchemaChange(raw, int(after["id"]), definition, tag, source_commit_us(source))
+    except (CatalogError, KeyError, TypeError, ValueError) as exc:
+        return DecodeError(raw, f"not a schema change row: {exc}", tag)
 
 
 def decode_heartbeat(raw: RawMessage) -> Skip | DecodeError:
@@ -137,12 +175,33 @@ def _row(spec: TableSpec, data: Any, field: str) -> Row:
     except ValueConversionError:
         row = _checked_row(spec, data)  # raises again, naming the column
     if row is None or len(data) != len(row):
+        row = _earlier_row(spec, data) if spec.earlier else None
+        if row is not None:
+            return row
         unknown = sorted(set(data) - set(spec.column_names))
         if unknown:
-            raise _Invalid(f"{field} has columns the replica does not know: {', '.join(unknown)}")
+            raise _Shape(f"{field} has columns the replica table {spec.name} does not: {', '.join(unknown)}")
         missing = [column.name for column in spec.columns if column.name not in data]
-        raise _Invalid(f"{field} lacks columns: {', '.join(missing)}")
+        raise _Shape(f"{field} lacks columns of the replica table {spec.name}: {', '.join(missing)}")
     return row
+
+
+def _earlier_row(spec: TableSpec, data: dict[str, Any]) -> Row | None:
+    """A row of an earlier shape of the table, mapped onto its current columns; None if it is of no known shape."""
+    earlier = spec.earlier
+    known = {*spec.column_names, *earlier.names.values(), *earlier.dropped}
+    if any(name not in known for name in data):
+        return None
+    values = []
+    for column in spec.columns:
+        name = column.name if column.name in data else earlier.names.get(column.name)
+        if name in data:
+            values.append(column.convert(data[name]))
+        elif column.name in earlier.filled:
+            values.append(earlier.filled[column.name])
+        else:
+            return None
+    return tuple(values)
 
 
 def _checked_row(spec: TableSpec, data: dict[str, Any]) -> Row | None:

@@ -65,7 +65,7 @@ def adopt(mysql: MySqlSettings, current: Mapping[str, str], partitions: Mapping[
 def rebuild(mysql: MySqlSettings, current: Mapping[str, str], partitions: Mapping[str, list[int]]) -> None:
     """Drop the replica's tables; the consumer creates them again and fills them from the topics' start."""
     with _transaction(mysql) as cur:
-        for table in data_tables():
+        for table in data_tables(cur):
             cur.execute(f"DROP TABLE IF EXISTS `{table}`")
         cur.execute(f"DELETE FROM {TOPICS}")
         generations.record_ids(cur, TOPICS, current)

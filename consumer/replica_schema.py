@@ -1,19 +1,19 @@
-"""The replica's tables: our own reviewed DDL, created by the consumer at start.
+"""The replica's tables: the source tables' shapes (core.source.catalog) in MySQL types, created by the consumer.
 
-Why own DDL rather than deriving it from the events: the JSON converter runs
-without schemas, so an event does not say that "12.50" is numeric(12,2) or
-that 19812 is a date; and a reviewed mapping (KIND_OF_SOURCE_TYPE) gives
-exact types that hold every source value unchanged.
+Each replica table mirrors its source table's catalog definition: same table
+and column names, nullability and primary key, and for each source type the
+MySQL type that holds every source value unchanged (replica_column). The
+definitions come from the source itself, in the stream (consumer.schema), so
+nothing here is specific to the shop's tables; REPLICA_TABLES, the shop tables
+as the migrations create them, serves the benchmarks and tests only.
 
-Same table and column names as the source. Only primary keys: no foreign
-keys (the five topics are consumed independently, so a line may arrive
-before its order) and no unique indexes (users.email is unique in the source
-at every commit, but two users swapping emails arrive on different
-partitions, and a transient duplicate must not fail or corrupt an upsert).
-The columns are the table catalog's (core.source.tables): a change of the
-source schema is stated there (a new column in an event is dead-lettered
-until then, never dropped silently), a new source type needs its replica
-type here.
+Only primary keys: no foreign keys (the topics are consumed independently,
+so a line may arrive before its order) and no unique indexes (users.email is
+unique in the source at every commit, but two users swapping emails arrive on
+different partitions, and a transient duplicate must not fail or corrupt an
+upsert). Column defaults are not copied: every replicated row carries all its
+values, and the rows that exist when a column is added get the source's
+value for them in the ALTER itself (consumer.schema).
 
 Besides the source's columns, every replica table has a hidden
 POSITION_COLUMN: the source lsn of the row's last applied change, and the
@@ -22,26 +22,70 @@ database has TRUNCATIONS, each table's truncate watermark (core.truncation).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from consumer.errors import ConsumerError
 from consumer.types import Column, Kind
-from core.source.tables import TABLES, SourceTable
+from core.source.catalog import CatalogColumn, CatalogTable, catalog_of
+from core.mysql_dialect import inserted
+from core.source.tables import TABLES
 from core.truncation import watermarks_ddl
 from core.watermark import WATERMARK_DDL
 
-# The replica's type of each source type; a source type missing here fails at import.
+
+class UnsupportedType(ConsumerError):
+    """A source column whose type has no exact replica type here."""
+
+
+# The replica's type of each source type (as format_type() spells it). All character types are
+# LONGTEXT (utf8mb4: 4-byte characters, and up to PostgreSQL's 1 GB): the source enforces lengths, and
+# varchar(n) -> varchar(m) or -> text needs no change of the replica.
 KIND_OF_SOURCE_TYPE: Mapping[str, Kind] = MappingProxyType({
-    "bigserial": Kind.BIGINT,
     "bigint": Kind.BIGINT,
     "integer": Kind.INT,
-    "numeric(12,2)": Kind.DECIMAL,
-    "text": Kind.TEXT,  # LONGTEXT utf8mb4: 4-byte characters, and up to PostgreSQL's 1 GB
-    "timestamptz": Kind.TIMESTAMP,  # DATETIME(6) in UTC
+    "smallint": Kind.SMALLINT,
+    "boolean": Kind.BOOLEAN,
+    "text": Kind.TEXT,
+    "character varying": Kind.TEXT,
+    "character": Kind.TEXT,
+    "timestamp with time zone": Kind.TIMESTAMP,  # DATETIME(6) in UTC
     "date": Kind.DATE,
 })
+_NUMERIC = re.compile(r"^numeric\((\d+),(\d+)\)$")
+_SIZED_TEXT = re.compile(r"^(character varying|character)\(\d+\)$")
+MYSQL_MAX_PRECISION, MYSQL_MAX_SCALE = 65, 30
+
+
+def replica_column(source: CatalogColumn) -> Column:
+    """The replica's column of a source column; UnsupportedType when no MySQL type holds its values exactly."""
+    numeric = _NUMERIC.match(source.pg_type)
+    if numeric:
+        precision, scale = int(numeric[1]), int(numeric[2])
+        if precision > MYSQL_MAX_PRECISION or scale > MYSQL_MAX_SCALE:
+            raise UnsupportedType(f"column {source.name}: {source.pg_type} exceeds MySQL's DECIMAL(65,30)")
+        return Column(source.name, Kind.DECIMAL, source.nullable, f"DECIMAL({precision},{scale})")
+    sized_text = _SIZED_TEXT.match(source.pg_type)
+    kind = KIND_OF_SOURCE_TYPE.get(sized_text[1] if sized_text else source.pg_type)
+    if kind is None:
+        raise UnsupportedType(f"column {source.name}: the source type {source.pg_type} has no exact replica type "
+                              f"(supported: {', '.join(KIND_OF_SOURCE_TYPE)}, numeric(p,s))")
+    return Column(source.name, kind, source.nullable)
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """How a row of an earlier shape of the table maps onto its current columns."""
+
+    names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # current name -> earlier one
+    dropped: frozenset[str] = frozenset()
+    filled: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # added column -> its value
+
+    def __bool__(self) -> bool:
+        return bool(self.names or self.dropped or self.filled)
 
 
 @dataclass(frozen=True)
@@ -49,6 +93,8 @@ class TableSpec:
     name: str
     columns: tuple[Column, ...]
     key: tuple[str, ...]
+    # Rows of the table's earlier shapes still to be written map onto it so (consumer.schema).
+    earlier: Earlier = field(default_factory=Earlier, compare=False)
 
     column_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
     key_positions: tuple[int, ...] = field(init=False, repr=False, compare=False)
@@ -64,8 +110,7 @@ class TableSpec:
 
     def ddl(self) -> str:
         lines = [
-            f"  `{column.name}` {column.kind.value} {'NULL' if column.nullable else 'NOT NULL'}"
-            for column in self.columns
+            f"  {column_sql(column)}" for column in self.columns
         ]
         lines.append(f"  `{POSITION_COLUMN}` {POSITION_TYPE}")
         lines.append(f"  PRIMARY KEY ({', '.join(f'`{name}`' for name in self.key)})")
@@ -76,14 +121,20 @@ class TableSpec:
         )
 
 
-def replica_table(source: SourceTable) -> TableSpec:
+def column_sql(column: Column) -> str:
+    """The column as CREATE and ALTER TABLE state it."""
+    return f"`{column.name}` {column.sql_type} {'NULL' if column.nullable else 'NOT NULL'}"
+
+
+def replica_table(source: CatalogTable) -> TableSpec:
     """The replica's table of a source table: same names, the replica's type for each column."""
-    columns = tuple(Column(column.name, KIND_OF_SOURCE_TYPE[column.pg_type], column.nullable)
-                    for column in source.columns)
-    return TableSpec(source.name, columns, source.key)
+    return TableSpec(source.name, tuple(replica_column(column) for column in source.columns), source.key)
 
 
-REPLICA_TABLES: dict[str, TableSpec] = {name: replica_table(source) for name, source in TABLES.items()}
+# The shop's tables as the migrations create them: for benchmarks and tests (the consumer reads the
+# source's own definitions, consumer.schema).
+REPLICA_TABLES: Mapping[str, TableSpec] = MappingProxyType(
+    {name: replica_table(catalog_of(source)) for name, source in TABLES.items()})
 
 
 POSITION_COLUMN = "_cdc_lsn"
@@ -91,6 +142,14 @@ POSITION_COLUMN = "_cdc_lsn"
 POSITION_TYPE = "BIGINT NULL"
 TRUNCATIONS = "cdc_truncations"
 TRUNCATIONS_DDL = watermarks_ddl(TRUNCATIONS, "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+# Per replica table, the source definition it mirrors as of the watermark (written with the data).
+SCHEMAS = "cdc_replica_schemas"
+SCHEMAS_DDL = f"""CREATE TABLE IF NOT EXISTS `{SCHEMAS}` (
+  table_name VARCHAR(64) NOT NULL PRIMARY KEY,
+  version BIGINT NOT NULL,
+  definition LONGTEXT NOT NULL,
+  paused TEXT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"""
 
 
 def ensure_database(conn: Any, database: str) -> None:
@@ -101,26 +160,46 @@ def ensure_database(conn: Any, database: str) -> None:
         )
 
 
-def ensure_tables(conn: Any) -> None:
-    """Create every replica table that does not exist yet, and the position column where missing (idempotent)."""
+def ensure_tables(conn: Any, specs: Iterable[TableSpec]) -> None:
+    """Create the bookkeeping tables and every replica table that does not exist yet (idempotent)."""
     with conn.cursor() as cur:
-        for spec in REPLICA_TABLES.values():
-            cur.execute(spec.ddl())
         cur.execute(TRUNCATIONS_DDL)
         cur.execute(WATERMARK_DDL)
-        for name in _tables_without_position(cur):
-            cur.execute(f"ALTER TABLE `{name}` ADD COLUMN `{POSITION_COLUMN}` {POSITION_TYPE}")
+        cur.execute(SCHEMAS_DDL)
+        for spec in specs:
+            cur.execute(spec.ddl())
     conn.commit()
 
 
-def _tables_without_position(cur: Any) -> list[str]:
-    """Replica tables created before the position column existed."""
-    cur.execute("SELECT table_name FROM information_schema.columns WHERE table_schema = DATABASE()"
-                " AND column_name = %s", (POSITION_COLUMN,))
-    having = {name for (name,) in cur.fetchall()}
-    return [name for name in REPLICA_TABLES if name not in having]
+def data_tables(cur: Any) -> list[str]:
+    """What a rebuild drops: the replica's tables (those SCHEMAS records), their truncate watermarks, and SCHEMAS
+    (a snapshot brings all of them anew)."""
+    cur.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s",
+                (SCHEMAS,))
+    replicated: list[str] = []
+    if cur.fetchone() is not None:
+        cur.execute(f"SELECT table_name FROM `{SCHEMAS}` ORDER BY table_name")
+        replicated = [name for (name,) in cur.fetchall()]
+    return [*replicated, TRUNCATIONS, SCHEMAS]
 
 
-def data_tables() -> list[str]:
-    """What a rebuild drops: the replica's tables and their truncate watermarks (a snapshot brings both anew)."""
-    return [spec.name for spec in REPLICA_TABLES.values()] + [TRUNCATIONS]
+@dataclass(frozen=True)
+class StoredSchema:
+    """A replica table's row of SCHEMAS: which source definition it mirrors, and whether it is paused."""
+
+    table: str
+    version: int  # the id of the source's cdc_schema_changes row it mirrors
+    definition: str  # that row's definition (core.source.catalog)
+    paused: str | None  # why its changes are not applied (None: replicating)
+
+
+def read_schemas(cur: Any) -> dict[str, StoredSchema]:
+    cur.execute(f"SELECT table_name, version, definition, paused FROM `{SCHEMAS}`")
+    return {row[0]: StoredSchema(*row) for row in cur.fetchall()}
+
+
+def write_schema(cur: Any, stored: StoredSchema) -> None:
+    """In the transaction of the data it describes (consumer.sink)."""
+    updates = ", ".join(f"{column} = {inserted(column)}" for column in ("version", "definition", "paused"))
+    cur.execute(f"INSERT INTO `{SCHEMAS}` (table_name, version, definition, paused) VALUES (%s, %s, %s, %s)"
+                f" ON DUPLICATE KEY UPDATE {updates}", (stored.table, stored.version, stored.definition, stored.paused))

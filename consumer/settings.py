@@ -10,6 +10,7 @@ from core.topic_names import (
     consumed_topics,
     consumer_deadletter_topic,
     heartbeat_topic,
+    schema_changes_topic,
     source_topic_tables,
     transaction_topic,
 )
@@ -57,9 +58,13 @@ class ConsumerSettings:
     def transaction_topic(self) -> str:
         return transaction_topic(self.kafka.topic_prefix)
 
+    def schema_changes_topic(self) -> str:
+        """The source's table definitions (consumer.schema), in commit order with the data."""
+        return schema_changes_topic(self.kafka.topic_prefix)
+
     def consumed_topics(self) -> list[str]:
         """Every topic the consumer reads (their generations are tracked together: consumer.generations)."""
-        return consumed_topics(self.kafka.topic_prefix)
+        return [*consumed_topics(self.kafka.topic_prefix), self.schema_changes_topic()]
 
     def kafka_config(self) -> dict[str, object]:
         return {

@@ -36,10 +36,19 @@ from typing import Any
 
 import pymysql
 
-from consumer.batch import Action, Batch, TableChanges
+from consumer.batch import Action, Batch, SchemaStep, TableChanges
 from consumer.envelope import Row
-from consumer.errors import WatermarkAhead
-from consumer.replica_schema import POSITION_COLUMN, REPLICA_TABLES, TableSpec, ensure_database, ensure_tables
+from consumer.errors import ConsumerError, WatermarkAhead
+from consumer.replica_schema import (
+    POSITION_COLUMN,
+    StoredSchema,
+    TableSpec,
+    ensure_database,
+    ensure_tables,
+    read_schemas,
+    write_schema,
+)
+from consumer.schema import applied_version
 from consumer.truncations import apply_truncate, read_watermarks
 from core import mysql_dialect, watermark
 from core.deadletter import DeadLetter
@@ -182,6 +191,11 @@ def applied_before(cur: Any, batch: Batch) -> bool:
                          f"is writing. Stopping, so that only one does (this one restarts as a standby)")
 
 
+def _store_schemas(cur: Any, batch: Batch) -> None:
+    for step in batch.schema_steps:
+        write_schema(cur, step.stored)
+
+
 def _advance_watermark(cur: Any, batch: Batch) -> None:
     if batch.source_point is not None:
         watermark.write(cur, REPLICA_STAGE, batch.source_point)
@@ -199,6 +213,7 @@ class MySqlSink:
         self._connect_timeout = connect_timeout
         self._conn: Any = None
         self._render: RowRenderer | None = None
+        self._specs: dict[str, TableSpec] = {}  # the replica tables, created where missing at each connect
 
     def connect(self) -> None:
         """Open the connection if needed, creating the database and tables (idempotent)."""
@@ -210,7 +225,7 @@ class MySqlSink:
         try:
             ensure_database(conn, database)
             conn.select_db(database)
-            ensure_tables(conn)
+            ensure_tables(conn, self._specs.values())
         except pymysql.MySQLError as exc:
             close_quietly(conn)
             raise MySqlUnavailable(f"MySQL at {self._settings.url.host}:{self._settings.url.port}: {exc}") from exc
@@ -229,6 +244,32 @@ class MySqlSink:
             self.close()
             raise MySqlUnavailable(f"cannot read the replica's watermark: {exc}") from exc
 
+    def stored_schemas(self) -> dict[str, StoredSchema]:
+        """The source definition each replica table mirrors as of the watermark (consumer.schema)."""
+        self.connect()
+        try:
+            with self._conn.cursor() as cur:
+                stored = read_schemas(cur)
+            self._conn.commit()
+            return stored
+        except (pymysql.MySQLError, OSError) as exc:
+            self.close()
+            raise MySqlUnavailable(f"cannot read the replica's table definitions: {exc}") from exc
+
+    def start_tables(self, specs: dict[str, TableSpec], first: list[StoredSchema]) -> None:
+        """Create the replica tables where missing, and store the definitions of the tables seen the first time."""
+        self._specs = dict(specs)
+        self.close()  # connect() creates them
+        self.connect()
+        try:
+            with self._conn.cursor() as cur:
+                for stored in first:
+                    write_schema(cur, stored)
+            self._conn.commit()
+        except (pymysql.MySQLError, OSError) as exc:
+            self.close()
+            raise MySqlUnavailable(f"cannot store the replica's table definitions: {exc}") from exc
+
     def close(self) -> None:
         if self._conn is not None:
             close_quietly(self._conn)
@@ -236,7 +277,9 @@ class MySqlSink:
 
     def write(self, batch: Batch) -> WriteResult:
         """Apply the batch and commit; MySqlUnavailable if nothing could be committed."""
+        self._specs.update(batch.specs)
         self.connect()
+        self._alter_tables(batch.schema_steps)
         try:
             try:
                 applied = self._apply_all(batch)
@@ -257,6 +300,32 @@ class MySqlSink:
             self.close()
             raise MySqlUnavailable(f"MySQL write failed, will retry: {exc}") from exc
 
+    def _alter_tables(self, steps: list[SchemaStep]) -> None:
+        """Each step's ALTER, unless the table's comment shows it applied (a retry, or a restart after a crash
+        between the ALTER and the commit of the batch's transaction)."""
+        for step in steps:
+            if step.alter is None:
+                continue
+            try:
+                with self._conn.cursor() as cur:
+                    cur.execute("SELECT table_comment FROM information_schema.tables"
+                                " WHERE table_schema = DATABASE() AND table_name = %s", (step.table,))
+                    row = cur.fetchone()
+                    done = applied_version(row[0] if row else None)
+                    if done is not None and done >= step.version:
+                        continue
+                    log.info("source schema change %d of %s: %s", step.version, step.table, step.alter)
+                    cur.execute(step.alter)
+            except (pymysql.MySQLError, OSError) as exc:
+                if isinstance(exc, OSError) or is_transient(exc):
+                    self.close()
+                    raise MySqlUnavailable(f"MySQL ALTER TABLE failed, will retry: {exc}") from exc
+                raise ConsumerError(
+                    f"MySQL refused the replica's change of {step.table} for source schema change {step.version} "
+                    f"({exc}): {step.alter}. The replica table differs from what the consumer expects (changed by "
+                    "hand?). Way out: make it match the source's definition by hand, then start the consumer "
+                    "again; or see README, Operations, 'A paused table'") from exc
+
     def _apply_all(self, batch: Batch) -> int:
         render = self._render
         assert render is not None, "connect() sets it with the connection"
@@ -265,9 +334,10 @@ class MySqlSink:
             if applied_before(cur, batch):
                 log.warning("the replica's watermark shows this batch applied already; nothing written")
                 return 0
+            _store_schemas(cur, batch)
             watermarks = read_watermarks(cur)
             for name, changes in batch.tables.items():
-                spec = REPLICA_TABLES[name]
+                spec = batch.specs[name]
                 watermark = apply_truncate(cur, spec, changes.truncate_lsn, watermarks.get(name))
                 deletes = changes.deletes(watermark)
                 for start in range(0, len(deletes), DELETE_CHUNK):
@@ -285,9 +355,10 @@ class MySqlSink:
         with self._conn.cursor() as cur:
             if applied_before(cur, batch):
                 return result
+            _store_schemas(cur, batch)
             watermarks = read_watermarks(cur)
             for name, changes in batch.tables.items():
-                self._apply_table_each(cur, REPLICA_TABLES[name], changes, watermarks.get(name), result)
+                self._apply_table_each(cur, batch.specs[name], changes, watermarks.get(name), result)
             _advance_watermark(cur, batch)
         return result
 

@@ -31,6 +31,7 @@ class Stats:
     dead_lettered: int = 0
     write_failures: int = 0  # batch writes MySQL could not take (retried)
     lag: dict[tuple[str, int], int] = field(default_factory=dict)  # high watermark - committed
+    paused_tables: dict[str, str] = field(default_factory=dict)  # table -> why (consumer.schema)
     metrics: WorkerMetrics = field(default_factory=_replica_metrics)
     _last_time: float = field(default_factory=time.monotonic)
     _last_messages: int = 0
@@ -62,6 +63,15 @@ class Stats:
         """Nothing is left to retry (written, or abandoned to be re-read): consumption goes on."""
         self.metrics.paused.set(0)
 
+    def table_paused(self, table: str, reason: str | None) -> None:
+        """A replicated table's state: paused with `reason`, or replicating (None)."""
+        if reason is None:
+            self.paused_tables.pop(table, None)
+        else:
+            self.paused_tables[table] = reason
+        if self.metrics.table_paused is not None:
+            self.metrics.table_paused.labels(table).set(0 if reason is None else 1)
+
     def due(self, interval: float) -> bool:
         return time.monotonic() - self._last_time >= interval
 
@@ -73,10 +83,11 @@ class Stats:
             f"{topic.rsplit('.', 1)[-1]}[{part}]={value}" for (topic, part), value in sorted(self.lag.items()) if value
         )
         lag = f"{sum(self.lag.values())} ({behind or 'all partitions caught up'})" if self.lag else "n/a"
+        paused = f"; PAUSED tables: {', '.join(sorted(self.paused_tables))}" if self.paused_tables else ""
         return (
             f"{rate:.0f} changes/s; total {self.messages} messages, {self.applied} rows applied, "
             f"{self.batches} batches, {self.dead_lettered} dead-lettered, {self.write_failures} write retries; "
-            f"lag {lag}"
+            f"lag {lag}{paused}"
         )
 
 

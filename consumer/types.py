@@ -7,7 +7,8 @@ time.precision.mode=adaptive_time_microseconds, so values arrive as:
     timestamptz  -> "2024-03-30T23:30:00.123456Z"  -> naive datetime in UTC (DATETIME(6))
     date         -> 19812 (days since 1970-01-01)  -> date
     bigint/int   -> 42                             -> int
-    text         -> "Zoë 🚀"                       -> str (utf8mb4)
+    boolean      -> true                           -> bool (BOOLEAN: TINYINT(1))
+    text/varchar -> "Zoë 🚀"                       -> str (utf8mb4)
     NULL         -> null                           -> None
 
 A value that cannot be converted, or that MySQL/MariaDB's DATETIME/DATE
@@ -22,7 +23,7 @@ import enum
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -38,12 +39,16 @@ class ValueConversionError(ValueError):
 
 
 class Kind(enum.Enum):
+    """How a value converts; the value is the replica's column type (a column may state a wider one)."""
+
     BIGINT = "BIGINT"
     INT = "INT"
+    SMALLINT = "SMALLINT"
     DECIMAL = "DECIMAL(12,2)"
     TEXT = "LONGTEXT"
     TIMESTAMP = "DATETIME(6)"
     DATE = "DATE"
+    BOOLEAN = "BOOLEAN"
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class Column:
     name: str
     kind: Kind
     nullable: bool = False
+    sql_type: str = ""  # the replica's column type; "" means kind.value (DECIMAL(14,2) states its own)
     _convert: Callable[[Any], Any] = field(init=False, repr=False, compare=False)
     # Like convert, but its errors do not name the column and a null in a NOT NULL column fails with
     # the converter's own message: for the decoder's per-message hot path, which calls convert
@@ -58,6 +64,8 @@ class Column:
     fast_convert: Callable[[Any], Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not self.sql_type:
+            object.__setattr__(self, "sql_type", self.kind.value)
         convert = _CONVERTERS[self.kind]
         object.__setattr__(self, "_convert", convert)
         object.__setattr__(self, "fast_convert", _or_none(convert) if self.nullable else convert)
@@ -74,6 +82,43 @@ class Column:
             raise ValueConversionError(f"column {self.name}: {exc}") from None
 
 
+    def from_catalog_json(self, value: Any) -> Any:
+        """A value as PostgreSQL's to_json() writes it (core.source.catalog: an added column's value for the
+        rows before it) -> MySQL parameter, through the same checks as a Debezium value."""
+        if value is None:
+            return self.convert(None)
+        as_debezium = _DEBEZIUM_FORM.get(self.kind)
+        try:
+            return self.convert(as_debezium(value) if as_debezium else value)
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, ValueConversionError):
+                raise
+            raise ValueConversionError(f"column {self.name}: {value!r} is not a {self.kind.name} value") from None
+
+
+def _debezium_decimal(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise TypeError(value)
+    return str(value)
+
+
+def _debezium_timestamp(value: Any) -> str:
+    moment = datetime.fromisoformat(value).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _debezium_date(value: Any) -> int:
+    return (date.fromisoformat(value) - EPOCH).days
+
+
+# Where to_json() writes a value otherwise than Debezium's JSON converter does.
+_DEBEZIUM_FORM: dict[Kind, Callable[[Any], Any]] = {
+    Kind.DECIMAL: _debezium_decimal,
+    Kind.TIMESTAMP: _debezium_timestamp,
+    Kind.DATE: _debezium_date,
+}
+
+
 def _or_none(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def convert_or_none(value: Any) -> Any:
         return None if value is None else convert(value)
@@ -83,6 +128,12 @@ def _or_none(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
 def _integer(value: Any) -> int:
     if value.__class__ is not int:  # bool is an int subclass and is refused too
         raise ValueConversionError(f"expected an integer, got {value!r}")
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if value.__class__ is not bool:
+        raise ValueConversionError(f"expected true or false, got {value!r}")
     return value
 
 
@@ -143,6 +194,8 @@ def _date_of(days: int) -> date:
 _CONVERTERS = {
     Kind.BIGINT: _integer,
     Kind.INT: _integer,
+    Kind.SMALLINT: _integer,
+    Kind.BOOLEAN: _boolean,
     Kind.DECIMAL: _decimal,
     Kind.TEXT: _text,
     Kind.TIMESTAMP: _timestamp,

@@ -102,6 +102,10 @@ WRITE_RETRIES_TOTAL = Metric(
     "cdc_write_retries_total", COUNTER, "MySQL batch writes that failed and are retried", ("stage",), WORKERS)
 PAUSED = Metric(
     "cdc_paused", GAUGE, "1 while MySQL writes are failing and the stage waits to retry, else 0", ("stage",), WORKERS)
+TABLE_PAUSED = Metric(
+    "cdc_table_paused", GAUGE,
+    "1 for a replica table whose changes are not applied since a source schema change it cannot follow, else 0",
+    ("table",), (REPLICA,))
 CONSUMER_LAG_MESSAGES = Metric(
     "cdc_consumer_lag_messages", GAUGE, "Messages behind per partition: high watermark - next offset to apply",
     ("stage", "topic", "partition"), WORKERS)
@@ -125,7 +129,8 @@ EXPORTER_SCRAPE_ERRORS_TOTAL = Metric(
 
 METRICS: tuple[Metric, ...] = (
     REPLICA_LAG_SECONDS, COMMIT_TO_APPLY_SECONDS, MART_FRESHNESS_SECONDS, SOURCE_COMMIT_TIMESTAMP_SECONDS,
-    CHANGES_APPLIED_TOTAL, BATCHES_TOTAL, DEAD_LETTERS_TOTAL, WRITE_RETRIES_TOTAL, PAUSED, CONSUMER_LAG_MESSAGES,
+    CHANGES_APPLIED_TOTAL, BATCHES_TOTAL, DEAD_LETTERS_TOTAL, WRITE_RETRIES_TOTAL, PAUSED, TABLE_PAUSED,
+    CONSUMER_LAG_MESSAGES,
     SLOT_RETAINED_WAL_BYTES, SLOT_ACTIVE, CONNECTOR_STATE, CONNECTOR_TASK_STATE, EXPORTER_SCRAPE_ERRORS_TOTAL,
 )
 
@@ -188,6 +193,7 @@ class WorkerMetrics:
     write_retries: Counter
     paused: Gauge
     consumer_lag: Gauge  # labelled: call set_consumer_lag
+    table_paused: Gauge | None  # {table}; the replica's only
 
     def applied(self, changes: int, commit_seconds: Iterable[float], applied_at: float) -> None:
         """A batch committed at `applied_at` (unix seconds) applying `changes` changes of the given commit times."""
@@ -231,6 +237,7 @@ def register_worker_metrics(registry: CollectorRegistry, stage: str, marts: Iter
                           registry=registry, buckets=COMMIT_TO_APPLY_SECONDS.buckets)
     paused = _gauge(PAUSED, registry).labels(stage)
     paused.set(0)
+    table_paused = _gauge(TABLE_PAUSED, registry) if stage == STAGE_REPLICA else None
     return WorkerMetrics(
         stage=stage,
         registry=registry,
@@ -242,6 +249,7 @@ def register_worker_metrics(registry: CollectorRegistry, stage: str, marts: Iter
         write_retries=_counter(WRITE_RETRIES_TOTAL, registry).labels(stage),
         paused=paused,
         consumer_lag=_gauge(CONSUMER_LAG_MESSAGES, registry),
+        table_paused=table_paused,
     )
 
 

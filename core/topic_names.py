@@ -13,6 +13,8 @@ SOURCE_SCHEMA = "public"
 # Debezium's heartbeat.action.query updates this table every heartbeat: its changes are source
 # transactions like any other, so they keep the stages' watermarks moving while the shop is idle.
 HEARTBEAT_TABLE = "cdc_heartbeat"
+# The source's event trigger records each table's new definition here, in the DDL's transaction (migration 0003).
+SCHEMA_CHANGES_TABLE = "cdc_schema_changes"
 
 
 def table_topic(topic_prefix: str, table: str) -> str:
@@ -44,6 +46,11 @@ def source_topic_tables(topic_prefix: str) -> dict[str, str]:
 def heartbeat_topic(topic_prefix: str) -> str:
     """The heartbeat table's topic (core.transactions: its transactions move the watermarks at idle)."""
     return table_topic(topic_prefix, HEARTBEAT_TABLE)
+
+
+def schema_changes_topic(topic_prefix: str) -> str:
+    """The topic of the source's table definitions (core.source.catalog), in commit order with the data."""
+    return table_topic(topic_prefix, SCHEMA_CHANGES_TABLE)
 
 
 def transaction_topic(topic_prefix: str) -> str:

@@ -15,14 +15,20 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from core.errors import ConnectorError
 from core.limits import MESSAGE_MAX_BYTES
-from core.topic_names import pipeline_topics, transaction_topic
+from core.topic_names import pipeline_topics, schema_changes_topic, transaction_topic
 
 log = logging.getLogger(__name__)
 
 def ensure_source_topics(bootstrap: str, topic_prefix: str, partitions: int, replication_factor: int) -> list[str]:
     """The tables' topics (heartbeat table's included) with `partitions`, the transaction topic with one."""
     created = ensure_topics(bootstrap, pipeline_topics(topic_prefix), partitions, replication_factor)
+    created += ensure_schema_changes_topic(bootstrap, topic_prefix, replication_factor)
     return created + ensure_transaction_topic(bootstrap, topic_prefix, replication_factor)
+
+
+def ensure_schema_changes_topic(bootstrap: str, topic_prefix: str, replication_factor: int) -> list[str]:
+    """The source's table definitions, with one partition: in the order the source recorded them."""
+    return ensure_topics(bootstrap, [schema_changes_topic(topic_prefix)], 1, replication_factor)
 
 
 def ensure_transaction_topic(bootstrap: str, topic_prefix: str, replication_factor: int) -> list[str]:

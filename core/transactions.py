@@ -225,6 +225,14 @@ class Assembler(Generic[T]):
         self._ends.append(_ReadEnd(end, where, offset, self._expected(end)))
         return self._drain()
 
+    def map_pending(self, change: Callable[[T], T]) -> None:
+        """Replace each item held (neither released nor dropped) by change(item): the consumer decodes again what
+        it decoded before a source schema change released after it."""
+        for queue in self._queues.values():
+            for entry in queue:
+                if not entry.settled:
+                    entry.item = change(entry.item)
+
     # --- output -----------------------------------------------------------------
 
     def positions(self) -> dict[Where, int]:

@@ -198,16 +198,21 @@ def _adopt_replica(env: Mapping[str, str], ids: Mapping[str, str], partitions: M
 
 
 def _sinks_hold_data(mysql: MySqlSettings) -> bool:
-    names = data_tables() + [OFFSETS]
+    conn = connect(mysql)
+    try:
+        with conn.cursor() as cur:
+            names = data_tables(cur) + [OFFSETS]
+    finally:
+        close_quietly(conn)
     found = {name for (name,) in fetch_all(mysql, "SHOW TABLES")}
     return any(name in found for name in names)
 
 
 def _drop_sinks(mysql: MySqlSettings) -> None:
-    tables = data_tables() + replica_generations.table_names() + all_tables()
     conn = connect(mysql)
     try:
         with conn.cursor() as cur:
+            tables = data_tables(cur) + replica_generations.table_names() + all_tables()
             for table in tables:
                 cur.execute(f"DROP TABLE IF EXISTS `{table}`")  # DDL: committed by itself
     finally:

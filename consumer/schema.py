@@ -1,0 +1,218 @@
+"""Source schema changes -> the replica: what one new source definition of a table does to its replica table.
+
+The source's event trigger writes a table's complete definition
+(core.source.catalog) into `cdc_schema_changes` in the same transaction as
+each ALTER TABLE, so the consumer reads it in commit order, between the
+transactions before and after the DDL. `evolve` compares it with the
+definition the replica mirrors (by attribute number, so a rename is told from
+a drop and an add) and gives either one ALTER TABLE for the replica or a
+pause:
+
+- ADD COLUMN: added with the replica's type. Rows that existed before get
+  PostgreSQL's value for them (its "missing" value of a non-volatile default,
+  or NULL) in the same ALTER, as the source does. A volatile default (the
+  source rewrote every row with its own value, which the WAL does not carry)
+  pauses the table.
+- DROP COLUMN: dropped. RENAME COLUMN: renamed, values kept.
+- Widening (smallint -> integer -> bigint, numeric(p,s) to one holding every
+  value of it, a character type to another, NOT NULL -> NULL, and NULL ->
+  NOT NULL, which the source enforced on its rows): the column's type changes.
+- Anything else (narrowing, another type, a changed primary key, a source
+  type the replica cannot hold exactly): the table pauses. Its changes are no
+  longer applied, the other tables go on, and the reason is logged, counted in
+  the metrics and shown by `cdc consume --stats`; nothing is dead-lettered.
+
+Every ALTER also sets the table's comment to its version (the id of the
+definition's row in `cdc_schema_changes`): an ALTER is one atomic DDL
+statement, so after a crash the comment tells whether it was applied. The
+version and definition each replica table mirrors are stored in
+`cdc_replica_schemas`, in the MySQL transaction of the data that follows it.
+
+Rows of an earlier shape still to be written (decoded before the change, or
+in the DDL's own transaction before the DDL) are decoded again against the
+new table, with `Earlier`: the names a column had, the columns dropped since,
+and the value an added column has for a row from before it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any
+
+from pymysql.converters import escape_item
+
+from consumer.replica_schema import Earlier, StoredSchema, TableSpec, UnsupportedType, column_sql, replica_column
+from consumer.types import Column, Kind, ValueConversionError
+from core.source.catalog import CatalogColumn, CatalogTable, parse_definition
+
+COMMENT_PREFIX = "cdc schema version "
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """What the consumer knows of one replicated table."""
+
+    version: int  # the id of the cdc_schema_changes row the replica table mirrors
+    definition: CatalogTable  # the source's definition it mirrors
+    spec: TableSpec  # the replica table (unchanged while paused)
+    paused: str | None = None  # why the table's changes are not applied; None: replicating
+
+    def stored(self) -> StoredSchema:
+        return StoredSchema(self.spec.name, self.version, self.definition.to_json(), self.paused)
+
+    @classmethod
+    def from_stored(cls, stored: StoredSchema) -> TableSchema:
+        definition = parse_definition(stored.definition)
+        return cls(stored.version, definition, _replica_table(definition), stored.paused)
+
+    @classmethod
+    def first(cls, version: int, definition: CatalogTable) -> TableSchema:
+        """A table seen for the first time: its replica mirrors `definition`, or it is paused if it cannot."""
+        try:
+            return cls(version, definition, _replica_table(definition))
+        except UnsupportedType as exc:
+            placeholder = TableSpec(definition.name, (Column(definition.key[0], Kind.BIGINT),), definition.key[:1])
+            return cls(version, definition, placeholder, _pause_reason(definition.name, version, str(exc)))
+
+
+@dataclass(frozen=True)
+class Evolution:
+    schema: TableSchema  # after the change
+    alter: str | None  # the replica's ALTER TABLE; None when nothing changes in MySQL (or it pauses)
+
+
+def evolve(current: TableSchema, version: int, new: CatalogTable) -> Evolution:
+    """The replica's answer to the source definition `new` (version: its cdc_schema_changes id)."""
+    if current.paused is not None or version <= current.version:
+        return Evolution(current, None)  # paused stays paused (consumer.schema docstring); older: applied
+    try:
+        clauses, earlier = _changes(current, new)
+        spec = _replica_table(new)
+    except _Incompatible as exc:
+        paused = replace(current, version=version, paused=_pause_reason(new.name, version, str(exc)))
+        return Evolution(paused, None)
+    spec = replace(spec, earlier=_merged(current.spec.earlier, earlier))
+    alter = None
+    if clauses:
+        clauses.append(f"COMMENT = '{COMMENT_PREFIX}{version}'")
+        alter = f"ALTER TABLE `{new.name}` " + ", ".join(clauses)
+    return Evolution(TableSchema(version, new, spec), alter)
+
+
+def applied_version(comment: str | None) -> int | None:
+    """The version an ALTER left in the table's comment (None: the table was never altered)."""
+    match = re.fullmatch(re.escape(COMMENT_PREFIX) + r"(\d+)", comment or "")
+    return int(match[1]) if match else None
+
+
+class _Incompatible(Exception):
+    pass
+
+
+def _replica_table(definition: CatalogTable) -> TableSpec:
+    if not definition.key:
+        raise UnsupportedType("the table has no primary key (the replica upserts and deletes by key)")
+    return TableSpec(definition.name, tuple(replica_column(column) for column in definition.columns), definition.key)
+
+
+def _pause_reason(table: str, version: int, why: str) -> str:
+    return (f"table {table} paused at source schema change {version}: {why}. Its changes are not applied from "
+            f"there on; the other tables go on. Way out: README, Operations, 'A paused table'")
+
+
+def _changes(current: TableSchema, new: CatalogTable) -> tuple[list[str], Earlier]:
+    """The ALTER TABLE clauses from the current definition to `new`, and how earlier rows map; or _Incompatible."""
+    old = current.definition
+    old_key = [_attnum(old, name) for name in old.key]
+    new_key = [_attnum(new, name) for name in new.key]
+    if old_key != new_key or list(old.key) != list(new.key):
+        raise _Incompatible(f"the primary key changed from ({', '.join(old.key)}) to ({', '.join(new.key)})")
+    clauses: list[str] = []
+    names: dict[str, str] = {}
+    dropped: set[str] = set()
+    filled: dict[str, Any] = {}
+    for column in old.columns:
+        if new.column(column.attnum) is None:
+            clauses.append(f"DROP COLUMN `{column.name}`")
+            dropped.add(column.name)
+    for column in new.columns:
+        before = old.column(column.attnum)
+        replica = _replica(column)
+        if before is None:
+            clauses.append(_add_clause(replica, column, filled))
+            continue
+        if before.name != column.name:
+            names[column.name] = before.name
+        if before.name != column.name or _replica(before).sql_type != replica.sql_type \
+                or before.nullable != column.nullable:
+            _check_widening(before, column)
+            clauses.append(f"CHANGE COLUMN `{before.name}` {column_sql(replica)}")
+    return clauses, Earlier(MappingProxyType(names), frozenset(dropped), MappingProxyType(filled))
+
+
+def _attnum(table: CatalogTable, name: str) -> int:
+    return next(column.attnum for column in table.columns if column.name == name)
+
+
+def _replica(column: CatalogColumn) -> Column:
+    try:
+        return replica_column(column)
+    except UnsupportedType as exc:
+        raise _Incompatible(str(exc)) from None
+
+
+def _add_clause(replica: Column, column: CatalogColumn, filled: dict[str, Any]) -> str:
+    if column.has_missing:
+        try:
+            value = replica.from_catalog_json(column.missing)
+        except ValueConversionError as exc:
+            raise _Incompatible(f"added column {column.name}: its value for existing rows {exc}") from None
+    elif column.default is not None:
+        raise _Incompatible(f"added column {column.name} has a volatile default ({column.default}): the source "
+                            "gave every existing row its own value, which the WAL does not carry")
+    else:
+        value = None
+    filled[column.name] = value
+    clause = f"ADD COLUMN {column_sql(replica)}"
+    return clause if value is None else clause + " DEFAULT " + _literal(value)
+
+
+def _literal(value: Any) -> str:
+    """A MySQL literal of a converted value, parenthesised: MySQL 8 takes a default on a TEXT column only as an
+    expression."""
+    return f"({escape_item(value, 'utf8mb4')})"
+
+
+_INTEGER_WIDTH = {Kind.SMALLINT: 2, Kind.INT: 4, Kind.BIGINT: 8}
+_DECIMAL = re.compile(r"DECIMAL\((\d+),(\d+)\)")
+
+
+def _check_widening(before: CatalogColumn, after: CatalogColumn) -> None:
+    old, new = _replica(before), _replica(after)
+    if old.sql_type == new.sql_type:
+        return
+    old_width, new_width = _INTEGER_WIDTH.get(old.kind), _INTEGER_WIDTH.get(new.kind)
+    if old_width and new_width and new_width >= old_width:
+        return
+    old_decimal, new_decimal = _DECIMAL.fullmatch(old.sql_type), _DECIMAL.fullmatch(new.sql_type)
+    if old_decimal and new_decimal:
+        (p, s), (p2, s2) = map(int, old_decimal.groups()), map(int, new_decimal.groups())
+        if s2 >= s and p2 - s2 >= p - s:
+            return
+    raise _Incompatible(f"column {after.name}: {before.pg_type} -> {after.pg_type} is not a widening the "
+                        "replica can follow")
+
+
+def _merged(earlier: Earlier, change: Earlier) -> Earlier:
+    """What rows of any shape seen so far map to after one more change."""
+    names = {current: earlier.names.get(previous, previous) for current, previous in change.names.items()}
+    names.update({name: original for name, original in earlier.names.items()
+                  if name not in change.dropped and name not in change.names.values()})
+    originals = {earlier.names[name] for name in change.dropped if name in earlier.names}
+    dropped = earlier.dropped | change.dropped | originals
+    filled = {name: value for name, value in earlier.filled.items() if name not in change.dropped}
+    filled.update(change.filled)
+    renamed_filled = {current: filled.pop(previous) for current, previous in change.names.items() if previous in filled}
+    filled.update(renamed_filled)
+    return Earlier(MappingProxyType(names), frozenset(dropped), MappingProxyType(filled))

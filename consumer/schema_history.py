@@ -1,0 +1,106 @@
+"""The source definitions a fresh replica starts from, read from the schema-changes topic.
+
+A replica table the consumer has no stored definition for (a first start, a
+rebuild) must mirror the table as it was where the topics start, not as it is
+now: the topics may still hold changes from before a later ALTER. The
+schema-changes topic (one partition, so in order) holds every definition the
+source recorded: its snapshot rows ('r') are those the connector's snapshot
+saw, the latest of which is the shape of that snapshot's rows; later ones are
+streamed ('c') with the transactions around them, and the consumer applies
+them in order (consumer.schema). A table without snapshot rows (its first
+definition was recorded after the snapshot, like the migration's baseline on
+an older connector) starts from its first streamed one.
+
+The connector may not have written anything yet when the consumer starts: it
+then waits, saying what for, as it waits for MySQL or the broker.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Collection
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from consumer.errors import ConsumerError
+from core.envelope import EnvelopeError, decode_envelope
+from core.source.catalog import CatalogError, CatalogTable, parse_definition
+from core.topic_names import SCHEMA_CHANGES_TABLE
+
+log = logging.getLogger(__name__)
+
+WAIT_LOG_SECONDS = 10.0
+Baseline = tuple[int, CatalogTable]  # (version, definition)
+
+
+def baselines(bootstrap: str, topic: str, tables: Collection[str], stop: threading.Event) -> dict[str, Baseline]:
+    """Per table, the definition the topics start with; waits until the topic holds one for each (or `stop`)."""
+    snapshot: dict[str, Baseline] = {}
+    streamed: dict[str, Baseline] = {}
+    next_offset = 0
+    waited_since = time.monotonic()
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "cdc-schema-history",
+                         "enable.auto.commit": False, "enable.partition.eof": True})
+    try:
+        while not stop.is_set():
+            next_offset = _read_to_end(consumer, topic, next_offset, snapshot, streamed)
+            found = {table: snapshot.get(table) or streamed[table] for table in tables
+                     if table in snapshot or table in streamed}
+            if len(found) == len(tables):
+                return found
+            if time.monotonic() - waited_since >= WAIT_LOG_SECONDS:
+                waited_since = time.monotonic()
+                log.warning("waiting for the source's definition of %s on %s (has the connector streamed the "
+                            "table cdc_schema_changes? migration 0003 records it)",
+                            ", ".join(sorted(set(tables) - set(found))), topic)
+            stop.wait(0.5)
+        return {}
+    finally:
+        consumer.close()
+
+
+def _read_to_end(consumer: Consumer, topic: str, start: int, snapshot: dict[str, Baseline],
+                 streamed: dict[str, Baseline]) -> int:
+    """Read the topic's one partition from `start` to its current end; the offset after the last message."""
+    partition = TopicPartition(topic, 0)
+    try:
+        low, high = consumer.get_watermark_offsets(partition, timeout=10)
+    except KafkaException as exc:
+        log.warning("cannot read %s yet: %s", topic, exc)
+        return start
+    start = max(start, low)
+    if start >= high:
+        return start
+    consumer.assign([TopicPartition(topic, 0, start)])
+    while start < high:
+        message = consumer.poll(5.0)
+        if message is None:
+            continue
+        error = message.error()
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                break
+            continue  # a transient error: read on
+        offset = message.offset() or 0
+        start = offset + 1
+        _note(message.value(), offset, topic, snapshot, streamed)
+    consumer.unassign()
+    return start
+
+
+def _note(value: bytes | None, offset: int, topic: str, snapshot: dict[str, Baseline],
+          streamed: dict[str, Baseline]) -> None:
+    try:
+        envelope = decode_envelope(value, SCHEMA_CHANGES_TABLE)
+        if envelope is None or envelope[0] not in ("r", "c"):
+            return
+        after = envelope[2]
+        version, definition = int(after["id"]), parse_definition(str(after["definition"]))
+    except (EnvelopeError, CatalogError, KeyError, TypeError, ValueError) as exc:
+        raise ConsumerError(f"{topic}[0]@{offset} is not a row of cdc_schema_changes ({exc}): the replica's table "
+                            "definitions cannot be known; is another producer writing to that topic?") from exc
+    kept = snapshot if envelope[0] == "r" else streamed
+    held = kept.get(definition.name)
+    if held is None or (version > held[0] if kept is snapshot else version < held[0]):
+        kept[definition.name] = (version, definition)

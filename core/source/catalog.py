@@ -1,0 +1,99 @@
+"""A source table's shape as PostgreSQL's catalog states it: the definition `cdc_table_schema()` writes.
+
+Migration 0003 defines `cdc_table_schema(regclass)` and an event trigger that
+stores its result in `cdc_schema_changes` in the same transaction as every
+ALTER/CREATE TABLE. Debezium streams that table with the data, so each
+definition arrives exactly between the source transactions before and after
+the DDL (the consumer evolves the replica from it: consumer.schema), and
+`cdc verify` reads the same function to know the source's columns now.
+
+Columns keep PostgreSQL's attribute numbers: a renamed column keeps its
+number, a dropped one's number is never reused, so two definitions tell a
+rename from a drop and an add.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from core.errors import CdcError
+from core.source.tables import SourceTable
+
+
+class CatalogError(CdcError):
+    """A table definition that does not have the shape cdc_table_schema() gives."""
+
+
+@dataclass(frozen=True)
+class CatalogColumn:
+    attnum: int
+    name: str
+    pg_type: str  # format_type(): 'bigint', 'numeric(12,2)', 'timestamp with time zone', ...
+    nullable: bool
+    default: str | None = None  # the default expression, as pg_get_expr() prints it
+    # PostgreSQL's value for rows that existed before the column was added with a non-volatile
+    # default (pg_attribute.attmissingval), as to_json() wrote it; None when there is none.
+    has_missing: bool = False
+    missing: Any = None
+
+
+@dataclass(frozen=True)
+class CatalogTable:
+    name: str
+    columns: tuple[CatalogColumn, ...]
+    key: tuple[str, ...]  # primary key columns, in key order
+
+    def column(self, attnum: int) -> CatalogColumn | None:
+        return next((column for column in self.columns if column.attnum == attnum), None)
+
+    def to_json(self) -> str:
+        """The definition as cdc_table_schema() writes it (stored by the consumer, read by parse_definition)."""
+        return json.dumps({
+            "table": self.name,
+            "columns": [{"attnum": c.attnum, "name": c.name, "type": c.pg_type, "nullable": c.nullable,
+                         "default": c.default, "has_missing": c.has_missing, "missing": c.missing}
+                        for c in self.columns],
+            "primary_key": list(self.key),
+        }, default=str)
+
+
+def parse_definition(text: str) -> CatalogTable:
+    """A definition's JSON text (numbers read exactly: 12.50 stays Decimal('12.50'))."""
+    try:
+        data = json.loads(text, parse_float=Decimal)
+        columns = tuple(
+            CatalogColumn(int(column["attnum"]), str(column["name"]), str(column["type"]), bool(column["nullable"]),
+                          column.get("default"), bool(column.get("has_missing", False)), column.get("missing"))
+            for column in data["columns"]
+        )
+        table = CatalogTable(str(data["table"]), columns, tuple(str(name) for name in data["primary_key"]))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CatalogError(f"not a table definition of cdc_table_schema(): {exc!r} in {text[:200]!r}") from None
+    names = [column.name for column in table.columns]
+    if not names or any(name not in names for name in table.key):
+        raise CatalogError(f"table definition of {table.name} without columns or with an unknown key column")
+    return table
+
+
+def read_definition(cur: Any, table: str) -> CatalogTable:
+    """The table's shape now, from the source catalog (cur: a psycopg2 cursor)."""
+    cur.execute("SELECT cdc_table_schema(%s::regclass)::text", (f"public.{table}",))
+    row = cur.fetchone()
+    if row is None or row[0] is None:
+        raise CatalogError(f"the source catalog has no table public.{table}")
+    return parse_definition(row[0])
+
+
+# The migrations' spellings of types that format_type() spells otherwise.
+_CATALOG_SPELLING = {"bigserial": "bigint", "timestamptz": "timestamp with time zone"}
+
+
+def catalog_of(table: SourceTable) -> CatalogTable:
+    """A shop table (core.source.tables) as cdc_table_schema() describes it right after the migrations."""
+    columns = tuple(
+        CatalogColumn(attnum, column.name, _CATALOG_SPELLING.get(column.pg_type, column.pg_type), column.nullable)
+        for attnum, column in enumerate(table.columns, start=1)
+    )
+    return CatalogTable(table.name, columns, table.key)
