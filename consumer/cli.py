@@ -87,6 +87,7 @@ def _print_stats(settings: ConsumerSettings) -> None:
     from confluent_kafka import Consumer
 
     from consumer.offsets import partition_lags, render_lags
+    from consumer.replica_schema import paused_tables
 
     consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap, "group.id": settings.group_id,
                          "enable.auto.commit": False})
@@ -97,3 +98,5 @@ def _print_stats(settings: ConsumerSettings) -> None:
     click.echo(f"group {settings.group_id}")
     click.echo(render_lags(lags))
     click.echo(f"total lag {sum(item.lag for item in lags)}")
+    for table, reason in paused_tables(settings.mysql).items():
+        click.echo(f"PAUSED {table}: {reason}")

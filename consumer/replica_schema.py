@@ -28,10 +28,15 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+import pymysql
+
 from consumer.errors import ConsumerError
 from consumer.types import Column, Kind
-from core.source.catalog import CatalogColumn, CatalogTable, catalog_of
+from core.errors import MySqlUnavailable
+from core.mysql import fetch_all
 from core.mysql_dialect import inserted
+from core.settings import MySqlSettings
+from core.source.catalog import CatalogColumn, CatalogTable, catalog_of
 from core.source.tables import TABLES
 from core.truncation import watermarks_ddl
 from core.watermark import WATERMARK_DDL
@@ -203,3 +208,13 @@ def write_schema(cur: Any, stored: StoredSchema) -> None:
     updates = ", ".join(f"{column} = {inserted(column)}" for column in ("version", "definition", "paused"))
     cur.execute(f"INSERT INTO `{SCHEMAS}` (table_name, version, definition, paused) VALUES (%s, %s, %s, %s)"
                 f" ON DUPLICATE KEY UPDATE {updates}", (stored.table, stored.version, stored.definition, stored.paused))
+
+
+def paused_tables(mysql: MySqlSettings) -> dict[str, str]:
+    """Replica tables whose changes are not applied, and why (for `cdc consume --stats`)."""
+    try:
+        rows = fetch_all(mysql, f"SELECT table_name, paused FROM `{SCHEMAS}` WHERE paused IS NOT NULL"
+                                " ORDER BY table_name")
+    except (MySqlUnavailable, pymysql.MySQLError):
+        return {}  # no replica yet: nothing paused
+    return {name: reason for name, reason in rows}

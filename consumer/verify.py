@@ -1,11 +1,15 @@
 """`cdc verify` for the replica: every replica table against its source table, all columns, exactly.
 
+The columns compared are the source's now (its catalog, core.source.catalog): a replica table that did not
+follow a schema change has other columns, and is reported so; a paused one says why (consumer.schema).
+
 Each concern is a function returning list[TableReport] (core.verify does the
 comparing and rendering); a later marts check adds its own function and the
 command concatenates the reports.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg2
@@ -13,10 +17,12 @@ import pymysql
 from pymysql.connections import Connection
 
 from consumer.errors import ConsumerError
-from consumer.replica_schema import REPLICA_TABLES, TableSpec
+from consumer.replica_schema import POSITION_COLUMN, SCHEMAS, TableSpec, UnsupportedType, replica_table
 from core.errors import MySqlUnavailable
 from core.mysql import close_quietly, connect
 from core.settings import MySqlSettings, SourceSettings
+from core.source.catalog import CatalogError, read_definition
+from core.source.tables import SOURCE_TABLES
 from core.verify import TableReport, compare
 
 
@@ -46,7 +52,40 @@ def _connect_replica(replica: MySqlSettings) -> Connection:
                             f"{replica.url.database}: {exc.__cause__ or exc}") from exc
 
 
-def replica_reports(source: SourceSettings, replica: MySqlSettings) -> list[TableReport]:
+def _replica_columns(cur: Any, table: str) -> list[str]:
+    cur.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE()"
+                " AND table_name = %s AND column_name <> %s ORDER BY ordinal_position", (table, POSITION_COLUMN))
+    return [name for (name,) in cur.fetchall()]
+
+
+def _paused(cur: Any, table: str) -> str | None:
+    try:
+        cur.execute(f"SELECT paused FROM `{SCHEMAS}` WHERE table_name = %s", (table,))
+    except pymysql.err.ProgrammingError:  # the consumer has not created it yet
+        return None
+    row = cur.fetchone()
+    return row[0] if row else None
+
+
+def _table_report(pg_cur: Any, my_cur: Any, table: str) -> TableReport:
+    try:
+        spec = replica_table(read_definition(pg_cur, table))
+    except (CatalogError, UnsupportedType) as exc:
+        raise ConsumerError(f"cannot read the source's definition of {table}: {exc} (are the source migrations "
+                            "applied? `cdc schema apply`)") from exc
+    source_rows = _source_rows(pg_cur, spec)
+    notes = [f"paused: {reason}"] if (reason := _paused(my_cur, table)) else []
+    columns = _replica_columns(my_cur, table)
+    if columns and sorted(columns) != sorted(spec.column_names):
+        notes.append(f"columns differ: source ({', '.join(spec.column_names)}), replica ({', '.join(columns)})")
+        return TableReport(table, len(source_rows), 0, 0, 0, len(source_rows), tuple(notes))
+    report = compare(spec.name, spec.column_names, len(spec.key), source_rows, _replica_rows(my_cur, spec))
+    return TableReport(report.name, report.source_rows, report.replica_rows, report.missing, report.extra,
+                       report.different, (*notes, *report.examples))
+
+
+def replica_reports(source: SourceSettings, replica: MySqlSettings,
+                    tables: Sequence[str] = SOURCE_TABLES) -> list[TableReport]:
     """One report per replicated table. The source is read in one snapshot (REPEATABLE READ)."""
     my = _connect_replica(replica)
     try:
@@ -58,9 +97,8 @@ def replica_reports(source: SourceSettings, replica: MySqlSettings) -> list[Tabl
         pg.set_session(isolation_level="REPEATABLE READ", readonly=True)
         reports = []
         with pg.cursor() as pg_cur, my.cursor() as my_cur:
-            for spec in REPLICA_TABLES.values():
-                reports.append(compare(spec.name, spec.column_names, len(spec.key),
-                                       _source_rows(pg_cur, spec), _replica_rows(my_cur, spec)))
+            for table in tables:
+                reports.append(_table_report(pg_cur, my_cur, table))
         pg.rollback()
         return reports
     finally:

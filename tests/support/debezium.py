@@ -9,7 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.topic_names import SOURCE_SCHEMA
+from confluent_kafka import Producer
+
+from core.source.catalog import catalog_of
+from core.source.tables import TABLES
+from core.topic_names import SCHEMA_CHANGES_TABLE, SOURCE_SCHEMA, schema_changes_topic
+from core.topics import ensure_schema_changes_topic
 
 _next_lsn = itertools.count(time.time_ns() // 1000)  # increasing across a test session, like the WAL
 
@@ -104,3 +109,17 @@ class SourceTransaction:
 def transaction(xid: int, commit_lsn: int, changes: Sequence[Change]) -> SourceTransaction:
     """A hand-made source transaction committed now (its commit time in microseconds)."""
     return SourceTransaction(xid, commit_lsn, time.time_ns() // 1000, tuple(changes))
+
+
+def produce_schema_baselines(bootstrap: str, topic_prefix: str) -> None:
+    """What a connector's snapshot writes to the schema-changes topic: each shop table's definition as the
+    migrations create it ('r' rows of cdc_schema_changes), so that a consumer of hand-filled topics knows its
+    tables (consumer.schema_history)."""
+    ensure_schema_changes_topic(bootstrap, topic_prefix, 1)
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for version, table in enumerate(TABLES.values(), start=1):
+        row = {"id": version, "table_name": table.name, "command": "BASELINE",
+               "definition": catalog_of(table).to_json(), "captured_at": "2026-01-01T00:00:00Z"}
+        producer.produce(schema_changes_topic(topic_prefix), key=json.dumps({"id": version}).encode(),
+                         value=envelope(SCHEMA_CHANGES_TABLE, "r", None, row), partition=0)
+    assert producer.flush(30) == 0

@@ -31,7 +31,7 @@ from confluent_kafka import Producer
 
 from core.topics import ensure_source_topics
 from core.watermark import MARTS_STAGE, REPLICA_STAGE, WATERMARK_TABLE
-from tests.support.debezium import Change, Message, SourceTransaction, transaction
+from tests.support.debezium import Change, Message, SourceTransaction, produce_schema_baselines, transaction
 from tests.support.mysql import mysql_rows
 from tests.support.replica import private_replica
 from tests.support.workers import ConsumerProcess
@@ -53,6 +53,7 @@ def env(stack_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
                "MARTS_DATA_DIR": str(tmp_path / "marts"), "MARTS_SESSION_TIMEOUT": "4",
                "MARTS_DEADLETTER_TOPIC": f"test.marts.deadletter.{uid}"}
         ensure_source_topics(own["KAFKA_BOOTSTRAP"], own["TOPIC_PREFIX"], PARTITIONS, 1)
+        produce_schema_baselines(own["KAFKA_BOOTSTRAP"], own["TOPIC_PREFIX"])
         yield own
 
 

@@ -21,7 +21,7 @@ from confluent_kafka.admin import AdminClient
 from core.topic_names import source_topics
 from core.topics import ensure_topics
 from tests.support.cli import run_cdc
-from tests.support.debezium import envelope
+from tests.support.debezium import envelope, produce_schema_baselines
 from tests.support.mysql import wait_for_rows
 from tests.support.replica import private_replica, wait_for_zero_lag
 from tests.support.workers import ConsumerProcess
@@ -36,6 +36,7 @@ def env(stack_env: dict[str, str]) -> Iterator[dict[str, str]]:
     with private_replica(stack_env) as replica:
         own = {**replica, "TOPIC_PREFIX": f"cgen{uuid.uuid4().hex[:10]}"}
         ensure_topics(own["KAFKA_BOOTSTRAP"], source_topics(own["TOPIC_PREFIX"]), 4, 1)
+        produce_schema_baselines(own["KAFKA_BOOTSTRAP"], own["TOPIC_PREFIX"])
         yield own
 
 

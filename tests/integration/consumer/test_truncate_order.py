@@ -12,7 +12,7 @@ from confluent_kafka import Producer
 
 from core.topic_names import source_topics
 from core.topics import ensure_topics
-from tests.support.debezium import envelope
+from tests.support.debezium import envelope, produce_schema_baselines
 from tests.support.mysql import mysql_rows, wait_for_rows
 from tests.support.workers import ConsumerProcess
 
@@ -26,6 +26,7 @@ def private_topics(replica: dict[str, str]) -> dict[str, str]:
     """The replica's env with a topic prefix of its own: 4-partition topics no other test writes to."""
     prefix = f"trunc{uuid.uuid4().hex[:8]}"
     ensure_topics(replica["KAFKA_BOOTSTRAP"], source_topics(prefix), partitions=4, replication_factor=1)
+    produce_schema_baselines(replica["KAFKA_BOOTSTRAP"], prefix)
     return {**replica, "TOPIC_PREFIX": prefix}
 
 

@@ -1,0 +1,163 @@
+"""Source schema changes under live load reach the replica by themselves (consumer.schema), on a stack of its own.
+
+Each test changes the source's tables (what every later test of the module sees), runs the generator while
+doing so, and ends with `cdc verify` exact: the replica's tables have the source's columns now, with its
+values. The incompatible change runs last: its table stays paused.
+"""
+from __future__ import annotations
+
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from consumer.verify import replica_reports
+from core.mysql import fetch_all
+from core.settings import MySqlSettings, SourceSettings
+from core.verify import render
+from tests.support.cli import finish_live_load, run_cdc, start_live_load
+from tests.support.pipeline import assert_exact, env_of, own_pipeline, seed
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Iterator[Path]:
+    with own_pipeline("cdc-schema-stack-") as folder:
+        # About 100,000 order lines: the table a column with a default is added to.
+        seed(env_of(folder), "--users", "2000", "--categories", "20", "--products", "400", "--orders", "40000",
+             "--seed", "10")
+        yield folder
+
+
+def source(folder: Path, *statements: str) -> None:
+    """The statements in one source transaction."""
+    conn = psycopg2.connect(env_of(folder)["PG_DSN"])
+    try:
+        with conn, conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def source_value(folder: Path, query: str) -> object:
+    conn = psycopg2.connect(env_of(folder)["PG_DSN"])
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query)
+            row = cur.fetchone()
+            assert row is not None
+            return row[0]
+    finally:
+        conn.close()
+
+
+def replica_columns(folder: Path, table: str) -> dict[str, str]:
+    """The replica table's columns and their types (without the position column)."""
+    rows = fetch_all(MySqlSettings.from_env(env_of(folder)),
+                     "SELECT column_name, column_type, is_nullable FROM information_schema.columns"
+                     " WHERE table_schema = DATABASE() AND table_name = %s AND column_name <> '_cdc_lsn'"
+                     " ORDER BY ordinal_position", (table,))
+    return {name: f"{kind} {'NULL' if nullable == 'YES' else 'NOT NULL'}" for name, kind, nullable in rows}
+
+
+def live(folder: Path, seed_number: int, duration: float = 20) -> subprocess.Popen[str]:
+    return start_live_load(env_of(folder), seed=seed_number, duration=duration, rate=60)
+
+
+def test_columns_added_under_load_replicate_and_existing_rows_get_the_sources_value(pipeline: Path) -> None:
+    assert int(source_value(pipeline, "SELECT count(*) FROM order_details")) >= 100_000  # type: ignore[call-overload]
+    generator = live(pipeline, 101)
+    time.sleep(4)
+    source(pipeline, "ALTER TABLE order_details ADD COLUMN gift_wrap boolean NOT NULL DEFAULT false")
+    source(pipeline, "ALTER TABLE users ADD COLUMN nickname text")
+    time.sleep(2)
+    source(pipeline, "UPDATE users SET nickname = 'nick-' || user_id WHERE user_id % 7 = 0")
+    source(pipeline, "ALTER TABLE orders ADD COLUMN channel text NOT NULL DEFAULT 'web'",
+           "UPDATE orders SET channel = 'app' WHERE order_id % 5 = 0")  # DDL and DML in one transaction
+    finish_live_load(generator)
+    assert_exact(env_of(pipeline))
+    assert replica_columns(pipeline, "order_details")["gift_wrap"] == "tinyint(1) NOT NULL"
+    assert replica_columns(pipeline, "users")["nickname"] == "longtext NULL"
+    assert replica_columns(pipeline, "orders")["channel"] == "longtext NOT NULL"
+
+
+def test_a_renamed_column_is_renamed_in_the_replica_with_its_values(pipeline: Path) -> None:
+    generator = live(pipeline, 102)
+    time.sleep(4)
+    source(pipeline, "ALTER TABLE users RENAME COLUMN nickname TO alias")
+    finish_live_load(generator)
+    assert_exact(env_of(pipeline))
+    columns = replica_columns(pipeline, "users")
+    assert "alias" in columns and "nickname" not in columns
+
+
+def test_widened_types_widen_the_replica_columns(pipeline: Path) -> None:
+    generator = live(pipeline, 103)
+    time.sleep(4)
+    source(pipeline, "ALTER TABLE order_details ALTER COLUMN quantity TYPE bigint")
+    source(pipeline, "ALTER TABLE orders ALTER COLUMN total_amount TYPE numeric(14,2)")
+    source(pipeline, "ALTER TABLE users ALTER COLUMN alias TYPE varchar(80)")
+    finish_live_load(generator)
+    assert_exact(env_of(pipeline))
+    assert replica_columns(pipeline, "order_details")["quantity"].startswith("bigint")
+    assert replica_columns(pipeline, "orders")["total_amount"] == "decimal(14,2) NOT NULL"
+
+
+def test_a_dropped_column_is_dropped_from_the_replica(pipeline: Path) -> None:
+    generator = live(pipeline, 104)
+    time.sleep(4)
+    source(pipeline, "ALTER TABLE users DROP COLUMN alias")
+    finish_live_load(generator)
+    assert_exact(env_of(pipeline))
+    assert "alias" not in replica_columns(pipeline, "users")
+
+
+def test_a_consumer_sigkilled_while_schema_changes_apply_resumes_exact(pipeline: Path) -> None:
+    generator = live(pipeline, 105, duration=30)
+    for number in range(3):
+        time.sleep(3)
+        source(pipeline, f"ALTER TABLE users ADD COLUMN extra_{number} integer NOT NULL DEFAULT {number}")
+        time.sleep(0.3)
+        result = run_cdc("local", "restart", "--dir", str(pipeline), "consumer", "--kill")
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        source(pipeline, f"ALTER TABLE users DROP COLUMN extra_{number}")
+    finish_live_load(generator)
+    assert_exact(env_of(pipeline))
+
+
+def test_an_incompatible_change_pauses_that_table_only_and_says_so(pipeline: Path) -> None:
+    env = env_of(pipeline)
+    generator = live(pipeline, 106)
+    time.sleep(4)
+    source(pipeline, "ALTER TABLE product_categories ALTER COLUMN parent_category_id TYPE integer")
+    finish_live_load(generator)
+    source(pipeline, "UPDATE product_categories SET name = name || ' (renamed)' WHERE category_id = 1")
+
+    others = ["users", "products", "orders", "order_details"]
+    deadline = time.monotonic() + 120
+    while True:
+        reports = replica_reports(SourceSettings.from_env(env), MySqlSettings.from_env(env), others)
+        if all(report.matches for report in reports) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert all(report.matches for report in reports), render(reports)
+
+    stats = run_cdc("consume", "--stats", env=env)
+    assert stats.returncode == 0, stats.stderr[-2000:]
+    assert "PAUSED product_categories: table product_categories paused at source schema change" in stats.stdout
+    assert "bigint -> integer is not a widening" in stats.stdout
+    log = (pipeline / "logs" / "consumer.log").read_text()
+    assert "table product_categories paused at source schema change" in log
+    with urllib.request.urlopen(env["CONSUMER_METRICS_URL"], timeout=10) as response:
+        metrics = response.read().decode()
+    assert 'cdc_table_paused{table="product_categories"} 1.0' in metrics
+    assert 'cdc_table_paused{table="users"} 0.0' in metrics
+    assert 'cdc_dead_letters_total{stage="replica"} 0.0' in metrics  # nothing dead-lettered for schema reasons
+    assert fetch_all(MySqlSettings.from_env(env), "SELECT name FROM product_categories WHERE category_id = 1")[0][0] \
+        .endswith("(renamed)") is False  # paused: its later changes are not applied

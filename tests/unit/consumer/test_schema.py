@@ -1,0 +1,146 @@
+"""consumer.schema: what each new source definition of a table does to its replica table."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from consumer.envelope import ChangeEvent, decode
+from consumer.schema import TableSchema, applied_version, evolve
+from core.deadletter import RawMessage
+from core.source.catalog import CatalogColumn, CatalogTable
+
+KEY = CatalogColumn(1, "line_id", "bigint", False, "nextval('s'::regclass)")
+QUANTITY = CatalogColumn(2, "quantity", "integer", False)
+PRICE = CatalogColumn(3, "price", "numeric(12,2)", False)
+NOTE = CatalogColumn(4, "note", "text", True)
+LINES = CatalogTable("lines", (KEY, QUANTITY, PRICE, NOTE), ("line_id",))
+CURRENT = TableSchema.first(1, LINES)
+
+
+def changed(*columns: CatalogColumn, key: tuple[str, ...] = ("line_id",)) -> CatalogTable:
+    return CatalogTable("lines", columns, key)
+
+
+def test_an_added_nullable_column_is_added_and_earlier_rows_hold_null() -> None:
+    evolution = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE, NOTE, CatalogColumn(5, "gift", "boolean", True)))
+    assert evolution.alter == "ALTER TABLE `lines` ADD COLUMN `gift` BOOLEAN NULL, COMMENT = 'cdc schema version 2'"
+    assert evolution.schema.spec.column_names == ("line_id", "quantity", "price", "note", "gift")
+    assert dict(evolution.schema.spec.earlier.filled) == {"gift": None}
+
+
+def test_an_added_column_with_a_default_gives_existing_rows_the_sources_value_in_the_alter() -> None:
+    tier = CatalogColumn(5, "tier", "text", False, "'bronze'::text", has_missing=True, missing="bronze")
+    evolution = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE, NOTE, tier))
+    assert evolution.alter == ("ALTER TABLE `lines` ADD COLUMN `tier` LONGTEXT NOT NULL DEFAULT ('bronze'), "
+                               "COMMENT = 'cdc schema version 2'")
+    assert dict(evolution.schema.spec.earlier.filled) == {"tier": "bronze"}
+
+
+def test_an_added_numeric_default_is_exact() -> None:
+    fee = CatalogColumn(5, "fee", "numeric(14,2)", False, "1.10", has_missing=True, missing=Decimal("1.10"))
+    evolution = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE, NOTE, fee))
+    assert evolution.alter is not None and "ADD COLUMN `fee` DECIMAL(14,2) NOT NULL DEFAULT (1.10)" in evolution.alter
+    assert evolution.schema.spec.earlier.filled["fee"] == Decimal("1.10")
+
+
+def test_a_column_added_with_a_volatile_default_pauses_the_table() -> None:
+    token = CatalogColumn(5, "token", "double precision", False, "random()")
+    evolution = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE, NOTE, token))
+    assert evolution.alter is None
+    assert evolution.schema.paused is not None and "paused at source schema change 2" in evolution.schema.paused
+
+
+def test_a_volatile_default_of_a_supported_type_pauses_the_table_naming_it() -> None:
+    token = CatalogColumn(5, "seen", "timestamp with time zone", False, "clock_timestamp()")
+    paused = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE, NOTE, token)).schema.paused
+    assert paused is not None and "volatile default (clock_timestamp())" in paused
+
+
+def test_a_dropped_column_is_dropped_and_earlier_rows_ignore_it() -> None:
+    evolution = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE))
+    assert evolution.alter == "ALTER TABLE `lines` DROP COLUMN `note`, COMMENT = 'cdc schema version 2'"
+    assert evolution.schema.spec.earlier.dropped == frozenset({"note"})
+
+
+def test_a_renamed_column_keeps_its_attribute_number_and_is_renamed() -> None:
+    evolution = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE, replace(NOTE, name="remark")))
+    assert evolution.alter == ("ALTER TABLE `lines` CHANGE COLUMN `note` `remark` LONGTEXT NULL, "
+                               "COMMENT = 'cdc schema version 2'")
+    assert dict(evolution.schema.spec.earlier.names) == {"remark": "note"}
+
+
+@pytest.mark.parametrize(("before", "after", "sql_type"), [
+    (QUANTITY, replace(QUANTITY, pg_type="bigint"), "BIGINT"),
+    (PRICE, replace(PRICE, pg_type="numeric(14,2)"), "DECIMAL(14,2)"),
+    (PRICE, replace(PRICE, pg_type="numeric(13,3)"), "DECIMAL(13,3)"),
+])
+def test_a_widened_type_widens_the_replica_column(before: CatalogColumn, after: CatalogColumn, sql_type: str) -> None:
+    columns = tuple(after if column == before else column for column in LINES.columns)
+    evolution = evolve(CURRENT, 2, changed(*columns))
+    assert evolution.alter == (f"ALTER TABLE `lines` CHANGE COLUMN `{after.name}` `{after.name}` {sql_type} NOT NULL, "
+                               "COMMENT = 'cdc schema version 2'")
+
+
+def test_a_character_type_to_another_changes_nothing_in_mysql() -> None:
+    evolution = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE, replace(NOTE, pg_type="character varying(40)")))
+    assert evolution.alter is None and evolution.schema.paused is None and evolution.schema.version == 2
+
+
+def test_a_column_made_nullable_becomes_nullable() -> None:
+    evolution = evolve(CURRENT, 2, changed(KEY, replace(QUANTITY, nullable=True), PRICE, NOTE))
+    assert evolution.alter == ("ALTER TABLE `lines` CHANGE COLUMN `quantity` `quantity` INT NULL, "
+                               "COMMENT = 'cdc schema version 2'")
+
+
+@pytest.mark.parametrize(("columns", "words"), [
+    ((KEY, replace(QUANTITY, pg_type="smallint"), PRICE, NOTE), "integer -> smallint is not a widening"),
+    ((KEY, QUANTITY, replace(PRICE, pg_type="numeric(12,3)"), NOTE), "numeric(12,2) -> numeric(12,3)"),
+    ((KEY, replace(QUANTITY, pg_type="text"), PRICE, NOTE), "integer -> text"),
+    ((KEY, QUANTITY, PRICE, NOTE, CatalogColumn(5, "doc", "jsonb", True)), "jsonb has no exact replica type"),
+])
+def test_an_incompatible_change_pauses_the_table_with_the_reason(columns: tuple[CatalogColumn, ...],
+                                                                  words: str) -> None:
+    evolution = evolve(CURRENT, 2, changed(*columns))
+    assert evolution.alter is None
+    assert evolution.schema.paused is not None and words in evolution.schema.paused
+    assert evolution.schema.spec == CURRENT.spec  # the replica table stays as it was
+
+
+def test_a_changed_primary_key_pauses_the_table() -> None:
+    paused = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE, NOTE, key=("line_id", "quantity"))).schema.paused
+    assert paused is not None and "primary key changed from (line_id) to (line_id, quantity)" in paused
+
+
+def test_a_definition_already_applied_changes_nothing() -> None:
+    assert evolve(CURRENT, 1, changed(KEY, QUANTITY, PRICE)).schema is CURRENT
+
+
+def test_a_paused_table_stays_paused() -> None:
+    paused = evolve(CURRENT, 2, changed(KEY, replace(QUANTITY, pg_type="smallint"), PRICE, NOTE)).schema
+    assert evolve(paused, 3, LINES).schema is paused
+
+
+def test_the_stored_form_reads_back_to_the_same_table() -> None:
+    evolved = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE, NOTE, CatalogColumn(5, "gift", "boolean", True))).schema
+    again = TableSchema.from_stored(evolved.stored())
+    assert (again.version, again.definition, again.spec, again.paused) == (2, evolved.definition, evolved.spec, None)
+
+
+def test_the_applied_version_is_read_from_the_table_comment() -> None:
+    assert applied_version("cdc schema version 17") == 17
+    assert applied_version("") is None and applied_version(None) is None and applied_version("mine") is None
+
+
+def test_a_row_of_the_shape_before_a_rename_a_drop_and_an_add_decodes_onto_the_new_table() -> None:
+    tier = CatalogColumn(5, "tier", "text", False, "'a'::text", has_missing=True, missing="a")
+    first = evolve(CURRENT, 2, changed(KEY, QUANTITY, replace(PRICE, name="unit_price"), NOTE)).schema
+    second = evolve(first, 3, changed(KEY, QUANTITY, replace(PRICE, name="unit_price"), tier)).schema
+    old_row = {"line_id": 7, "quantity": 2, "price": "3.50", "note": None}
+    value = json.dumps({"op": "u", "before": None, "after": old_row, "source": {"table": "lines", "lsn": 10}})
+    raw = RawMessage("t.public.lines", 0, 0, b'{"line_id":7}', value.encode())
+    decoded = decode(raw, {"t.public.lines": second.spec})
+    assert isinstance(decoded, ChangeEvent), decoded
+    assert decoded.row == (7, 2, Decimal("3.50"), "a")
