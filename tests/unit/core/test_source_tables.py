@@ -37,8 +37,8 @@ def test_the_catalog_matches_the_migrations_column_by_column() -> None:
     assert {name: migrated[name] for name in SOURCE_TABLES} == dict(TABLES)
 
 
-def test_the_only_other_migrated_table_is_debeziums_heartbeat() -> None:
-    assert set(migrated_tables()) - set(SOURCE_TABLES) == {"cdc_heartbeat"}
+def test_the_only_other_migrated_tables_are_debeziums_heartbeat_and_the_schema_changes() -> None:
+    assert set(migrated_tables()) - set(SOURCE_TABLES) == {"cdc_heartbeat", "cdc_schema_changes"}
 
 
 def test_tables_come_parents_first() -> None:
