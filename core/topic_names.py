@@ -13,6 +13,9 @@ SOURCE_SCHEMA = "public"
 # Debezium's heartbeat.action.query updates this table every heartbeat: its changes are source
 # transactions like any other, so they keep the stages' watermarks moving while the shop is idle.
 HEARTBEAT_TABLE = "cdc_heartbeat"
+# An event trigger inserts a row here in the transaction of every ALTER/CREATE TABLE (migration 0003): the
+# table's complete new shape, captured in commit order with the data.
+SCHEMA_CHANGES_TABLE = "cdc_schema_changes"
 
 
 def table_topic(topic_prefix: str, table: str) -> str:
@@ -44,6 +47,11 @@ def source_topic_tables(topic_prefix: str) -> dict[str, str]:
 def heartbeat_topic(topic_prefix: str) -> str:
     """The heartbeat table's topic (core.transactions: its transactions move the watermarks at idle)."""
     return table_topic(topic_prefix, HEARTBEAT_TABLE)
+
+
+def schema_changes_topic(topic_prefix: str) -> str:
+    """The schema-changes table's topic: one partition (core.topics), so the DDL history is in order."""
+    return table_topic(topic_prefix, SCHEMA_CHANGES_TABLE)
 
 
 def transaction_topic(topic_prefix: str) -> str:
