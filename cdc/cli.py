@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -170,12 +171,19 @@ def schema() -> None:
 
 @schema.command("apply")
 def schema_apply() -> None:
-    """Apply the source schema migrations that are not applied yet."""
+    """Apply the source schema migrations that are not applied yet.
+
+    With PG_SUPERUSER_DSN set (docker compose), then also create, as that superuser, the event trigger that
+    captures source DDL (migration 0003), which PG_DSN's user cannot create unless it is a superuser."""
     from core.settings import SourceSettings
-    from core.source.migrate import apply_migrations
+    from core.source.migrate import SUPERUSER_DSN_VARIABLE, apply_migrations, install_schema_capture
 
     applied = apply_migrations(SourceSettings.from_env())
     click.echo(f"applied: {', '.join(applied) or 'nothing, already up to date'}")
+    superuser_dsn = os.environ.get(SUPERUSER_DSN_VARIABLE, "").strip()
+    if superuser_dsn:
+        created = install_schema_capture(superuser_dsn)
+        click.echo(f"DDL capture: {'event trigger created' if created else 'event trigger already there'}")
 
 
 # --- cdc health --------------------------------------------------------------

@@ -13,7 +13,8 @@ SOURCE_SCHEMA = "public"
 # Debezium's heartbeat.action.query updates this table every heartbeat: its changes are source
 # transactions like any other, so they keep the stages' watermarks moving while the shop is idle.
 HEARTBEAT_TABLE = "cdc_heartbeat"
-# The source's event trigger records each table's new definition here, in the DDL's transaction (migration 0003).
+# An event trigger inserts a row here in the transaction of every ALTER/CREATE TABLE (migration 0003): the
+# table's complete new shape, captured in commit order with the data.
 SCHEMA_CHANGES_TABLE = "cdc_schema_changes"
 
 
@@ -49,7 +50,7 @@ def heartbeat_topic(topic_prefix: str) -> str:
 
 
 def schema_changes_topic(topic_prefix: str) -> str:
-    """The topic of the source's table definitions (core.source.catalog), in commit order with the data."""
+    """The schema-changes table's topic: one partition (core.topics), so the DDL history is in order."""
     return table_topic(topic_prefix, SCHEMA_CHANGES_TABLE)
 
 

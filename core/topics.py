@@ -19,16 +19,13 @@ from core.topic_names import pipeline_topics, schema_changes_topic, transaction_
 
 log = logging.getLogger(__name__)
 
+
 def ensure_source_topics(bootstrap: str, topic_prefix: str, partitions: int, replication_factor: int) -> list[str]:
-    """The tables' topics (heartbeat table's included) with `partitions`, the transaction topic with one."""
+    """The tables' topics (heartbeat table's included) with `partitions`; the transaction topic and the
+    schema-changes table's topic with one."""
     created = ensure_topics(bootstrap, pipeline_topics(topic_prefix), partitions, replication_factor)
-    created += ensure_schema_changes_topic(bootstrap, topic_prefix, replication_factor)
-    return created + ensure_transaction_topic(bootstrap, topic_prefix, replication_factor)
-
-
-def ensure_schema_changes_topic(bootstrap: str, topic_prefix: str, replication_factor: int) -> list[str]:
-    """The source's table definitions, with one partition: in the order the source recorded them."""
-    return ensure_topics(bootstrap, [schema_changes_topic(topic_prefix)], 1, replication_factor)
+    created += ensure_transaction_topic(bootstrap, topic_prefix, replication_factor)
+    return created + ensure_schema_changes_topic(bootstrap, topic_prefix, replication_factor)
 
 
 def ensure_transaction_topic(bootstrap: str, topic_prefix: str, replication_factor: int) -> list[str]:
@@ -36,6 +33,12 @@ def ensure_transaction_topic(bootstrap: str, topic_prefix: str, replication_fact
     subscribed to a topic that does not exist yet would notice it only at its next metadata refresh
     (minutes), and wait that long for every transaction."""
     return ensure_topics(bootstrap, [transaction_topic(topic_prefix)], 1, replication_factor)
+
+
+def ensure_schema_changes_topic(bootstrap: str, topic_prefix: str, replication_factor: int) -> list[str]:
+    """The cdc_schema_changes table's topic, with one partition: its rows (the source's DDL history, migration
+    0003) keep their order, which several partitions (by key) would not."""
+    return ensure_topics(bootstrap, [schema_changes_topic(topic_prefix)], 1, replication_factor)
 
 
 def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, replication_factor: int) -> list[str]:

@@ -11,6 +11,9 @@ from core.settings import SourceSettings
 
 log = logging.getLogger(__name__)
 
+# A superuser's DSN for what PG_DSN's user may not do: creating the DDL capture's event trigger (compose).
+SUPERUSER_DSN_VARIABLE = "PG_SUPERUSER_DSN"
+
 _LEDGER = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version    text        PRIMARY KEY,
@@ -45,6 +48,7 @@ def apply_migrations(settings: SourceSettings) -> list[str]:
                     continue
                 log.info("applying migration %s", version)
                 cur.execute(sql)
+                _log_warnings(conn, version)
                 cur.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
                 applied_now.append(version)
     except psycopg2.Error as exc:
@@ -52,3 +56,34 @@ def apply_migrations(settings: SourceSettings) -> list[str]:
     finally:
         conn.close()
     return applied_now
+
+
+def _log_warnings(conn: psycopg2.extensions.connection, version: str) -> None:
+    """The WARNINGs a migration raised (e.g. 0003 run by a non-superuser: DDL capture not installed), logged."""
+    for notice in conn.notices:
+        if notice.startswith("WARNING"):
+            log.warning("migration %s: %s", version, notice.strip())
+    conn.notices.clear()
+
+
+def install_schema_capture(superuser_dsn: str) -> bool:
+    """Create the event trigger that captures source DDL (migration 0003's cdc_install_schema_capture()),
+    connected as a superuser: CREATE EVENT TRIGGER needs one. True when created now, False when it existed."""
+    try:
+        conn = psycopg2.connect(superuser_dsn)
+    except psycopg2.Error as exc:
+        raise SchemaError(f"cannot connect to PostgreSQL as the superuser (PG_SUPERUSER_DSN): {exc}".strip()) from exc
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            row = cur.fetchone()
+            if not (row and row[0]):
+                raise SchemaError("PG_SUPERUSER_DSN does not connect as a superuser: "
+                                  "the DDL capture's event trigger cannot be created")
+            cur.execute("SELECT public.cdc_install_schema_capture()")
+            created = cur.fetchone()
+            return bool(created and created[0])
+    except psycopg2.Error as exc:
+        raise SchemaError(f"installing the DDL capture failed: {exc}".strip()) from exc
+    finally:
+        conn.close()

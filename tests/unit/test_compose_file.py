@@ -19,6 +19,7 @@ from connectors.settings import ConnectorSettings
 from consumer.settings import ConsumerSettings
 from core.limits import MAX_SLOT_WAL_KEEP_SIZE, MESSAGE_MAX_BYTES, MYSQL_MAX_ALLOWED_PACKET
 from core.settings import HealthSettings, KafkaSettings, MySqlSettings, SourceSettings
+from core.source.migrate import SUPERUSER_DSN_VARIABLE
 from marts.settings import MartsSettings
 from tests.support.compose import load_project
 
@@ -261,6 +262,19 @@ def test_the_connector_service_does_not_get_the_replication_users_password() -> 
 
     assert ConnectorSettings.from_env(connector).database.password == ""
     assert DOTENV["DEBEZIUM_DB_PASSWORD"] not in " ".join(connector.values())
+
+
+def test_only_postgres_and_migrate_get_the_superusers_password() -> None:
+    given = {name for name in SERVICES if DOTENV["POSTGRES_PASSWORD"] in " ".join(environment(name).values())}
+
+    assert given == {"postgres", "migrate"}
+
+
+def test_migrate_creates_the_ddl_capture_as_the_postgres_superuser() -> None:
+    migrate = environment("migrate")
+
+    assert migrate[SUPERUSER_DSN_VARIABLE] == f"postgresql://postgres:{DOTENV['POSTGRES_PASSWORD']}@postgres:5432/shop"
+    assert migrate["PG_DSN"].startswith("postgresql://app:")  # the schema stays the application user's
 
 
 def test_only_postgres_and_connect_get_the_replication_users_password() -> None:

@@ -1,12 +1,16 @@
 """The connector streams exact Debezium change events for the five source tables."""
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg2
 import pytest
 
+from core.topic_names import schema_changes_topic
+from core.topics import topic_partitions
 from tests.support.kafka import Message, TopicReader
 
 pytestmark = pytest.mark.integration
@@ -155,3 +159,36 @@ def test_order_delete_cascades_into_delete_events_for_its_lines(
     events = capture(stack_env["KAFKA_BOOTSTRAP"], "order_details", "order_detail_id", 3, delete_order)
     assert [(e.json_value or {}).get("op") for e in events] == ["c", "d", None]
     assert events[1].json_value["before"] == events[0].json_value["after"]
+
+
+def test_a_ddl_reaches_the_schema_changes_topic_in_its_transaction(pg: Any, stack_env: dict[str, str]) -> None:
+    # A table of the test's own: the shop tables' shape stays what the session's other tests expect.
+    table = f"ddl_probe_{uuid.uuid4().hex[:8]}"
+    bootstrap = stack_env["KAFKA_BOOTSTRAP"]
+    changes = schema_changes_topic("shop")
+    assert topic_partitions(bootstrap, [changes]) == {changes: [0]}
+    tail = TopicReader(bootstrap, [changes], from_end=True)
+    try:
+        run(pg, f"CREATE TABLE {table} (id bigint PRIMARY KEY)")
+        run(pg, f"ALTER TABLE {table} ADD COLUMN note text")
+        mine = lambda events: [e for e in events if e.json_value["after"]["table_name"] == table]  # noqa: E731
+        events = mine(tail.collect(lambda events: len(mine(events)) >= 2, timeout=60))
+    finally:
+        tail.close()
+        run(pg, f"DROP TABLE IF EXISTS {table}")
+    ((definition,),) = run(pg, "SELECT definition::text FROM cdc_schema_changes WHERE table_name = %s "
+                               "AND command = 'ALTER TABLE'", (table,))
+
+    created, altered = (event.json_value for event in events)
+    assert [(e["op"], e["after"]["command"]) for e in (created, altered)] == [("c", "CREATE TABLE"),
+                                                                              ("c", "ALTER TABLE")]
+    assert json.loads(altered["after"]["definition"]) == json.loads(definition) == {
+        "table": table, "primary_key": ["id"], "columns": [
+            {"attnum": 1, "name": "id", "type": "bigint", "nullable": False, "default": None,
+             "has_missing": False, "missing": None},
+            {"attnum": 2, "name": "note", "type": "text", "nullable": True, "default": None,
+             "has_missing": False, "missing": None}]}
+    assert isinstance(altered["after"]["definition"], str)  # Debezium's jsonb: the JSON text
+    assert altered["transaction"]["id"].split(":")[0] == str(altered["source"]["txId"])
+    assert altered["transaction"]["total_order"] == 1
+    assert created["source"]["txId"] != altered["source"]["txId"]

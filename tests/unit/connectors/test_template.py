@@ -68,3 +68,13 @@ def test_connector_producer_and_created_topics_take_the_largest_message() -> Non
 
     assert config["producer.override.max.request.size"] == str(MESSAGE_MAX_BYTES)
     assert config["topic.creation.default.max.message.bytes"] == str(MESSAGE_MAX_BYTES)
+
+
+def test_the_connector_creates_the_transaction_and_schema_changes_topics_with_one_partition() -> None:
+    _, config = render(ConnectorSettings.from_env({**ENV, "TOPIC_PARTITIONS": "4"}))
+
+    groups = config["topic.creation.groups"].split(",")
+    assert {group: (config[f"topic.creation.{group}.include"], config[f"topic.creation.{group}.partitions"])
+            for group in groups} == {"transactions": (r"acme\.transaction", "1"),
+                                     "schema_changes": (r"acme\.public\.cdc_schema_changes", "1")}
+    assert config["topic.creation.default.partitions"] == "4"

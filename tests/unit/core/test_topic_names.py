@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from core.topic_names import (
+    SCHEMA_CHANGES_TABLE,
     consumer_deadletter_topic,
     marts_deadletter_topic,
+    schema_changes_topic,
     source_topic_tables,
     source_topics,
     table_topic,
@@ -23,3 +25,9 @@ def test_the_source_topics_are_the_five_tables_in_the_catalogs_order() -> None:
 def test_each_stage_has_its_own_dead_letter_topic() -> None:
     assert (consumer_deadletter_topic("shop"), marts_deadletter_topic("shop")) == ("shop.deadletter",
                                                                                   "shop.marts.deadletter")
+
+
+def test_the_schema_changes_topic_is_the_tables_topic() -> None:
+    assert (SCHEMA_CHANGES_TABLE, schema_changes_topic("acme")) == ("cdc_schema_changes",
+                                                                    "acme.public.cdc_schema_changes")
+
