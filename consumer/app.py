@@ -323,7 +323,9 @@ class Replicator:
             if error.code() != KafkaError._PARTITION_EOF:
                 log.warning("consume error on %s[%s]: %s", message.topic(), message.partition(), error)
             return
-        raw = RawMessage.of(message)
+        self._take_raw(RawMessage.of(message))
+
+    def _take_raw(self, raw: RawMessage) -> None:
         where = (raw.topic, raw.partition)
         if raw.topic == self.transaction_topic:
             released = self.assembler.add_end(where, raw.offset, self._transaction_end(raw))

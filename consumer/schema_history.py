@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Collection
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from consumer.errors import ConsumerError
 from core.envelope import EnvelopeError, decode_envelope
@@ -31,6 +31,7 @@ from core.topic_names import SCHEMA_CHANGES_TABLE
 log = logging.getLogger(__name__)
 
 WAIT_LOG_SECONDS = 10.0
+READ_SECONDS = 10.0  # one round of reading the topic to its end
 Baseline = tuple[int, CatalogTable]  # (version, definition)
 
 
@@ -41,7 +42,7 @@ def baselines(bootstrap: str, topic: str, tables: Collection[str], stop: threadi
     next_offset = 0
     waited_since = time.monotonic()
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "cdc-schema-history",
-                         "enable.auto.commit": False, "enable.partition.eof": True})
+                         "enable.auto.commit": False})
     try:
         while not stop.is_set():
             next_offset = _read_to_end(consumer, topic, next_offset, snapshot, streamed)
@@ -73,15 +74,11 @@ def _read_to_end(consumer: Consumer, topic: str, start: int, snapshot: dict[str,
     if start >= high:
         return start
     consumer.assign([TopicPartition(topic, 0, start)])
-    while start < high:
-        message = consumer.poll(5.0)
-        if message is None:
-            continue
-        error = message.error()
-        if error is not None:
-            if error.code() == KafkaError._PARTITION_EOF:
-                break
-            continue  # a transient error: read on
+    deadline = time.monotonic() + READ_SECONDS
+    while start < high and time.monotonic() < deadline:  # not done by then: the next round reads on
+        message = consumer.poll(1.0)
+        if message is None or message.error() is not None:
+            continue  # (the broker's end-of-partition events are not asked for: the local one sends them early)
         offset = message.offset() or 0
         start = offset + 1
         _note(message.value(), offset, topic, snapshot, streamed)

@@ -1,0 +1,130 @@
+"""The Replicator follows source schema changes in commit order (consumer.schema), without a broker or MySQL:
+hand-made Debezium messages go through its decode-and-assemble path into the batch it would write."""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from consumer import app
+from consumer.schema import TableSchema
+from core.deadletter import RawMessage
+from core.source.catalog import CatalogColumn, CatalogTable, catalog_of
+from core.source.tables import TABLES
+from tests.support.debezium import Change, Message, transaction
+from tests.unit.consumer.test_app import BASE, replicator_of
+
+USERS = catalog_of(TABLES["users"])
+ORDERS = catalog_of(TABLES["orders"])
+
+
+def with_column(table: CatalogTable, column: CatalogColumn) -> CatalogTable:
+    return CatalogTable(table.name, (*table.columns, column), table.key)
+
+
+def user(user_id: int, **extra: Any) -> dict[str, Any]:
+    return {"user_id": user_id, "first_name": "Ada", "last_name": "L", "email": f"u{user_id}@x.org", "phone": None,
+            "registration_date": "2026-01-01T00:00:00Z", "loyalty_status": "bronze", **extra}
+
+
+def order(order_id: int) -> dict[str, Any]:
+    return {"order_id": order_id, "user_id": 1, "order_date": "2026-01-01T00:00:00Z", "total_amount": "5.00",
+            "status": "pending", "delivery_date": None}
+
+
+def new_user(user_id: int, **extra: Any) -> Change:
+    return Change("users", "c", {"user_id": user_id}, user(user_id, **extra), 0)
+
+
+def schema_change(version: int, definition: CatalogTable) -> Change:
+    row = {"id": version, "table_name": definition.name, "command": "ALTER TABLE",
+           "definition": definition.to_json(), "captured_at": "2026-01-01T00:00:00Z"}
+    return Change("cdc_schema_changes", "c", {"id": version}, row, 0)
+
+
+@contextmanager
+def started(monkeypatch: pytest.MonkeyPatch) -> Iterator[app.Replicator]:
+    """A replicator as after its start: the shop tables' definitions as the migrations create them (version 1)."""
+    with replicator_of(BASE, monkeypatch) as replicator:
+        replicator.applied_schemas = {name: TableSchema.first(1, catalog_of(table)) for name, table in TABLES.items()}
+        replicator._use_applied_schemas()
+        replicator.batch = replicator._new_batch()
+        yield replicator
+
+
+class Feed:
+    """Takes hand-made messages as if consumed, each partition's offsets counting up."""
+
+    def __init__(self, replicator: app.Replicator) -> None:
+        self.replicator = replicator
+        self.offsets: dict[tuple[str, int], Iterator[int]] = {}
+
+    def __call__(self, *messages: Message) -> None:
+        for message in messages:
+            topic = f"shop.{message.collection}"
+            offset = next(self.offsets.setdefault((topic, message.partition), itertools.count()))
+            self.replicator._take_raw(RawMessage(topic, message.partition, offset, message.key, message.value))
+
+
+def test_a_change_read_before_the_schema_change_it_follows_is_decoded_for_the_new_table(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    alter = transaction(100, 1_000, [schema_change(2, with_column(USERS, CatalogColumn(8, "nickname", "text", True)))])
+    insert = transaction(101, 2_000, [new_user(7, nickname="neo")])
+    with started(monkeypatch) as replicator:
+        feed = Feed(replicator)
+        feed(*insert.events(), *alter.events(), alter.end(), insert.end())
+        batch = replicator.batch
+        assert [step.alter for step in batch.schema_steps] == [
+            "ALTER TABLE `users` ADD COLUMN `nickname` LONGTEXT NULL, COMMENT = 'cdc schema version 2'"]
+        assert [action.event.row[-1] for action in batch.tables["users"].actions.values()] == ["neo"]
+        assert batch.specs["users"].column_names[-1] == "nickname" and batch.dead_letters == []
+
+
+def test_rows_held_in_the_batch_before_an_added_column_get_its_value_for_earlier_rows(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    tier = CatalogColumn(8, "tier", "text", False, "'gold'::text", has_missing=True, missing="gold")
+    insert = transaction(100, 1_000, [new_user(7)])
+    alter = transaction(101, 2_000, [schema_change(2, with_column(USERS, tier))])
+    with started(monkeypatch) as replicator:
+        Feed(replicator)(*insert.whole(), *alter.whole())
+        assert [action.event.row[-1] for action in replicator.batch.tables["users"].actions.values()] == ["gold"]
+
+
+def test_a_change_that_fits_no_known_definition_pauses_its_table_and_the_others_go_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    mixed = transaction(100, 1_000, [new_user(7, mystery=1), Change("orders", "c", {"order_id": 3}, order(3), 0)])
+    with started(monkeypatch) as replicator:
+        Feed(replicator)(*mixed.whole())
+        batch = replicator.batch
+        assert replicator.paused == {"shop.public.users"}
+        assert list(batch.tables) == ["orders"] and batch.dead_letters == []
+        reason = batch.schema_steps[0].stored.paused
+        assert reason is not None and "columns the replica table users does not: mystery" in reason
+        assert replicator.stats.paused_tables == {"users": reason}
+
+
+def test_an_incompatible_change_pauses_the_table_and_its_later_changes_are_not_applied(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    narrowed = CatalogTable("users", tuple(
+        CatalogColumn(c.attnum, c.name, "integer" if c.name == "loyalty_status" else c.pg_type, c.nullable)
+        for c in USERS.columns), USERS.key)
+    alter = transaction(100, 1_000, [schema_change(2, narrowed)])
+    insert = transaction(101, 2_000, [new_user(7), Change("orders", "c", {"order_id": 3}, order(3), 0)])
+    with started(monkeypatch) as replicator:
+        Feed(replicator)(*alter.whole(), *insert.whole())
+        assert "text -> integer is not a widening" in replicator.stats.paused_tables["users"]
+        assert list(replicator.batch.tables) == ["orders"]
+        assert replicator.batch.schema_steps[0].alter is None
+
+
+def test_abandoned_batches_are_read_again_with_the_committed_definitions(monkeypatch: pytest.MonkeyPatch) -> None:
+    alter = transaction(100, 1_000, [schema_change(2, with_column(USERS, CatalogColumn(8, "nickname", "text", True)))])
+    with started(monkeypatch) as replicator:
+        Feed(replicator)(*alter.whole())
+        assert replicator.tables["shop.public.users"].column_names[-1] == "nickname"
+        replicator._abandon("lost")
+        assert replicator.tables["shop.public.users"].column_names[-1] == "loyalty_status"
+        assert replicator.batch.schema_steps == []
