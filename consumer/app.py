@@ -278,7 +278,7 @@ class Replicator:
             self._report_pause(table)
         while not stop.is_set():
             try:
-                self.sink.start_tables({spec.name: spec for spec in self.tables.values()},
+                self.sink.start_tables(self._replica_tables(),
                                        [schema.stored() for schema in first.values()])
                 break
             except MySqlUnavailable as exc:
@@ -297,8 +297,12 @@ class Replicator:
         for step in batch.schema_steps:
             self.applied_schemas[step.table] = TableSchema.from_stored(step.stored)
 
+    def _replica_tables(self) -> dict[str, TableSpec]:
+        """The replica tables by name (a table paused before its first definition has none)."""
+        return {table: schema.spec for table, schema in self.schemas.items() if schema.spec.key}
+
     def _new_batch(self) -> Batch:
-        return Batch(specs={spec.name: spec for spec in self.tables.values()})
+        return Batch(specs=self._replica_tables())
 
     def _consume_once(self) -> None:
         timeout = 0.1

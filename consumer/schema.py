@@ -72,8 +72,8 @@ class TableSchema:
         try:
             return cls(version, definition, _replica_table(definition))
         except UnsupportedType as exc:
-            placeholder = TableSpec(definition.name, (Column(definition.key[0], Kind.BIGINT),), definition.key[:1])
-            return cls(version, definition, placeholder, _pause_reason(definition.name, version, str(exc)))
+            nothing = TableSpec(definition.name, (), ())  # never created: nothing of it is applied
+            return cls(version, definition, nothing, _pause_reason(definition.name, version, str(exc)))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ rename from a drop and an add.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -50,13 +51,25 @@ class CatalogTable:
 
     def to_json(self) -> str:
         """The definition as cdc_table_schema() writes it (stored by the consumer, read by parse_definition)."""
-        return json.dumps({
+        text = json.dumps({
             "table": self.name,
             "columns": [{"attnum": c.attnum, "name": c.name, "type": c.pg_type, "nullable": c.nullable,
                          "default": c.default, "has_missing": c.has_missing, "missing": c.missing}
                         for c in self.columns],
             "primary_key": list(self.key),
-        }, default=str)
+        }, default=_marked_number)
+        return _MARKED_NUMBER.sub(r"\1", text)
+
+
+def _marked_number(value: Any) -> str:
+    """A Decimal (a numeric column's missing value) as a marked string, unquoted afterwards: JSON numbers
+    carry it exactly, and json.dumps would write it as a float."""
+    if isinstance(value, Decimal):
+        return f"\x00{value}\x00"
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_MARKED_NUMBER = re.compile(r'"\\u0000([-+0-9.eE]+)\\u0000"')
 
 
 def parse_definition(text: str) -> CatalogTable:

@@ -51,3 +51,23 @@ def test_null_only_where_nullable() -> None:
 def test_rejects_values_without_an_exact_mysql_counterpart(kind: Kind, value: object, message: str) -> None:
     with pytest.raises(ValueConversionError, match=message):
         Column("c", kind).convert(value)
+
+
+@pytest.mark.parametrize(("kind", "value", "expected"), [
+    (Kind.TIMESTAMP, "2024-01-01T10:00:00.5+02:00", datetime(2024, 1, 1, 8, 0, 0, 500000)),
+    (Kind.TIMESTAMP, "2024-01-01T00:00:00+00:00", datetime(2024, 1, 1)),
+    (Kind.DATE, "2024-01-02", date(2024, 1, 2)),
+    (Kind.DECIMAL, Decimal("12.50"), Decimal("12.50")),
+    (Kind.DECIMAL, 7, Decimal("7")),
+    (Kind.BOOLEAN, False, False),
+    (Kind.TEXT, "bronze", "bronze"),
+])
+def test_a_value_as_postgresql_to_json_writes_it_converts_exactly(kind: Kind, value: object, expected: object) -> None:
+    result = Column("c", kind).from_catalog_json(value)
+    assert result == expected and type(result) is type(expected)
+
+
+@pytest.mark.parametrize(("kind", "value"), [(Kind.DATE, "infinity"), (Kind.DECIMAL, "NaN"), (Kind.DATE, "0099-01-01")])
+def test_a_to_json_value_without_a_mysql_counterpart_is_a_conversion_error(kind: Kind, value: object) -> None:
+    with pytest.raises(ValueConversionError):
+        Column("c", kind).from_catalog_json(value)
