@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Collection
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from consumer.errors import ConsumerError
 from core.envelope import EnvelopeError, decode_envelope
@@ -31,7 +31,7 @@ from core.topic_names import SCHEMA_CHANGES_TABLE
 log = logging.getLogger(__name__)
 
 WAIT_LOG_SECONDS = 10.0
-READ_SECONDS = 10.0  # one round of reading the topic to its end
+IDLE_SECONDS = 0.5  # a read of the topic ends when nothing more came for this long
 Baseline = tuple[int, CatalogTable]  # (version, definition)
 
 
@@ -39,13 +39,13 @@ def baselines(bootstrap: str, topic: str, tables: Collection[str], stop: threadi
     """Per table, the definition the topics start with; waits until the topic holds one for each (or `stop`)."""
     snapshot: dict[str, Baseline] = {}
     streamed: dict[str, Baseline] = {}
-    next_offset = 0
     waited_since = time.monotonic()
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "cdc-schema-history",
                          "enable.auto.commit": False})
     try:
+        consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
         while not stop.is_set():
-            next_offset = _read_to_end(consumer, topic, next_offset, snapshot, streamed)
+            _read_what_is_there(consumer, topic, snapshot, streamed)
             found = {table: snapshot.get(table) or streamed[table] for table in tables
                      if table in snapshot or table in streamed}
             if len(found) == len(tables):
@@ -55,35 +55,21 @@ def baselines(bootstrap: str, topic: str, tables: Collection[str], stop: threadi
                 log.warning("waiting for the source's definition of %s on %s (has the connector streamed the "
                             "table cdc_schema_changes? migration 0003 records it)",
                             ", ".join(sorted(set(tables) - set(found))), topic)
-            stop.wait(0.5)
         return {}
     finally:
         consumer.close()
 
 
-def _read_to_end(consumer: Consumer, topic: str, start: int, snapshot: dict[str, Baseline],
-                 streamed: dict[str, Baseline]) -> int:
-    """Read the topic's one partition from `start` to its current end; the offset after the last message."""
-    partition = TopicPartition(topic, 0)
-    try:
-        low, high = consumer.get_watermark_offsets(partition, timeout=10)
-    except KafkaException as exc:
-        log.warning("cannot read %s yet: %s", topic, exc)
-        return start
-    start = max(start, low)
-    if start >= high:
-        return start
-    consumer.assign([TopicPartition(topic, 0, start)])
-    deadline = time.monotonic() + READ_SECONDS
-    while start < high and time.monotonic() < deadline:  # not done by then: the next round reads on
-        message = consumer.poll(1.0)
-        if message is None or message.error() is not None:
-            continue  # (the broker's end-of-partition events are not asked for: the local one sends them early)
-        offset = message.offset() or 0
-        start = offset + 1
-        _note(message.value(), offset, topic, snapshot, streamed)
-    consumer.unassign()
-    return start
+def _read_what_is_there(consumer: Consumer, topic: str, snapshot: dict[str, Baseline],
+                        streamed: dict[str, Baseline]) -> None:
+    """Read on until nothing more comes for IDLE_SECONDS. (Not up to the partition's high watermark: the local
+    broker reports one per record batch, not per record, so it is below the end.)"""
+    while True:
+        message = consumer.poll(IDLE_SECONDS)
+        if message is None:
+            return
+        if message.error() is None:
+            _note(message.value(), message.offset() or 0, topic, snapshot, streamed)
 
 
 def _note(value: bytes | None, offset: int, topic: str, snapshot: dict[str, Baseline],
