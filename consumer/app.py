@@ -16,6 +16,17 @@ its dead letters were confirmed by the broker. A re-read after a crash
 assembles the same transactions again; those at or below the watermark are
 skipped, so the replica never steps back to an older state.
 
+Source schema changes (consumer.schema): the topic of the source's
+cdc_schema_changes table is consumed with the others, so a table's new
+definition is released between the transactions before and after its DDL.
+It evolves the replica table for the batch it falls in (its ALTER runs before
+that batch's transaction), and what was decoded before it (in the batch, in
+the assembler, in the rest of what was released with it) is decoded again
+against the new table. A table that cannot follow pauses: its changes are
+skipped, the others go on. The definitions as of what is committed are kept
+apart: what is abandoned (a rebalance, a lost partition) is read again with
+them.
+
 Pipelining: one writer thread writes a batch (MySQL transaction, then its
 dead letters) while this thread consumes and decodes the next one. At most
 one batch is in flight and batches are written in consumption order; the

@@ -171,9 +171,21 @@ def ensure_tables(conn: Any, specs: Iterable[TableSpec]) -> None:
         cur.execute(TRUNCATIONS_DDL)
         cur.execute(WATERMARK_DDL)
         cur.execute(SCHEMAS_DDL)
+        names = []
         for spec in specs:
             cur.execute(spec.ddl())
+            names.append(spec.name)
+        for name in _tables_without_position(cur, names):
+            cur.execute(f"ALTER TABLE `{name}` ADD COLUMN `{POSITION_COLUMN}` {POSITION_TYPE}")
     conn.commit()
+
+
+def _tables_without_position(cur: Any, names: list[str]) -> list[str]:
+    """Replica tables created before the position column existed."""
+    cur.execute("SELECT table_name FROM information_schema.columns WHERE table_schema = DATABASE()"
+                " AND column_name = %s", (POSITION_COLUMN,))
+    having = {name for (name,) in cur.fetchall()}
+    return [name for name in names if name not in having]
 
 
 def data_tables(cur: Any) -> list[str]:

@@ -22,6 +22,13 @@ Failures are sorted in two kinds (core.mysql.is_transient):
   rolled back and the batch is applied again row by row in one transaction,
   so only the failing rows come back as dead letters and the rest apply.
 
+A batch that follows source schema changes (consumer.schema) first runs their
+ALTER TABLEs, each skipped if the table's comment shows it applied (DDL
+commits by itself in MySQL), then writes the tables' new definitions to
+cdc_replica_schemas in its transaction. An ALTER MySQL refuses stops the
+consumer with the statement: the replica table is not what the consumer
+expects, and only a person can tell why.
+
 The session runs in strict SQL mode (a value that does not fit is an error,
 never silently truncated) and with time_zone +00:00.
 """

@@ -12,6 +12,7 @@ import pytest
 from cdc.local.processes import free_port
 from consumer.batch import Batch
 from consumer.envelope import ChangeEvent
+from consumer.replica_schema import REPLICA_TABLES
 from consumer.sink import MySqlSink
 from core.deadletter import RawMessage
 from core.errors import MySqlUnavailable
@@ -40,7 +41,7 @@ def order(key: int, total: str) -> ChangeEvent:
 
 
 def batch_of(*events: ChangeEvent) -> Batch:
-    batch = Batch()
+    batch = Batch(specs=dict(REPLICA_TABLES))
     for event in events:
         batch.add(event)
     return batch
