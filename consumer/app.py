@@ -85,6 +85,7 @@ import gc
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -168,6 +169,7 @@ class Replicator:
         self.batch = Batch()  # filling up
         self.in_flight: tuple[Batch, Future[int]] | None = None  # being written by the writer thread
         self.failed: Batch | None = None  # written before self.batch once MySQL is back
+        self.ready: deque[Batch] = deque()  # cut before a schema change, written before self.batch
         self.backoff = Backoff(first=0.5)
         self.committed: dict[tuple[str, int], int] = {}  # next offset to read, as committed
         self.heartbeat = ConsumerHeartbeat(settings.health.file)
@@ -285,8 +287,8 @@ class Replicator:
             return
         self.applied_schemas = {**schemas, **first}
         self._use_applied_schemas()
-        for table in sorted(self.schemas):
-            self._report_pause(table)
+        for reason in sorted(schema.paused for schema in self.schemas.values() if schema.paused):
+            log.error("%s", reason)
         while not stop.is_set():
             try:
                 self.sink.start_tables(self._replica_tables(),
@@ -303,6 +305,8 @@ class Replicator:
         self.schemas = dict(self.applied_schemas)
         self.tables = {self.topic_of_table[table]: schema.spec for table, schema in self.schemas.items()}
         self.paused = {self.topic_of_table[table] for table, schema in self.schemas.items() if schema.paused}
+        for table, schema in self.schemas.items():
+            self.stats.table_paused(table, schema.paused)
 
     def _schemas_committed(self, batch: Batch) -> None:
         for step in batch.schema_steps:
@@ -359,44 +363,58 @@ class Replicator:
     # --- source schema changes (consumer.schema) ------------------------------------
 
     def _admit(self, released: list[Released[Decoded]]) -> None:
-        """Released transactions into the batch, in commit order; a schema change evolves its table first, and
-        what was decoded before it is decoded again against the new table."""
+        """Released transactions into the batch, in commit order. One that changes a replicated table's schema
+        starts a batch of its own (what came before is written first, to the tables as they were), and its items
+        are taken in source order, each schema change evolving its table before the items after it."""
         for position, item in enumerate(released):
-            if isinstance(item, Transaction) and self._evolve_all(item):
+            if isinstance(item, Transaction) and any(self._evolves(change) for change in item.items):
+                self._cut()
+                self._admit_schema_transaction(item)
                 released[position + 1:] = [self._decoded_again(later) for later in released[position + 1:]]
-                item = self._decoded_again(item)
-            self.batch.add_released(self._applicable(item))
+            else:
+                self.batch.add_released(self._applicable(item))
 
-    def _evolve_all(self, transaction: Transaction[Decoded]) -> bool:
-        evolved = False
+    def _evolves(self, item: Decoded) -> bool:
+        return (isinstance(item, SchemaChange) and item.definition.name in self.schemas
+                and item.version > self.schemas[item.definition.name].version)
+
+    def _cut(self) -> None:
+        """The batch so far goes to the writer's queue as it is. Its offsets are not committed (the next batch's
+        are): a restart after it alone reads it again, and skips it by the watermark."""
+        if self.batch:
+            self.batch.offsets = {}
+            self.ready.append(self.batch)
+            self.batch = self._new_batch()
+
+    def _admit_schema_transaction(self, transaction: Transaction[Decoded]) -> None:
         for item in transaction.items:
             if isinstance(item, SchemaChange):
-                evolved = self._evolve(item) or evolved
-        return evolved
+                self._evolve(item)
+            self.batch.add(self._applicable_item(self._decoded_item_again(item)))
+        self.batch.transaction_taken(transaction)
 
-    def _evolve(self, change: SchemaChange) -> bool:
+    def _evolve(self, change: SchemaChange) -> None:
         table = change.definition.name
         current = self.schemas.get(table)
         if current is None:
-            return False  # not a replicated table
-        evolution = evolve(current, change.version, change.definition)
+            return  # not a replicated table
+        evolution = evolve(current, change.version, change.definition, change.statement)
         schema = evolution.schema
         if schema is current:
-            return False
+            return
         self.schemas[table] = schema
         step = SchemaStep(table, change.version, evolution.alter, schema.stored())
         if schema.paused:
             self.batch.schema_steps.append(step)
             self.paused.add(self.topic_of_table[table])
             self._report_pause(table)
-            return False
+            return
         topic = self.topic_of_table[table]
         self.tables[topic] = schema.spec
-        self.batch.evolve(step, schema.spec, lambda raw: decode(raw, self.tables))
+        self.batch.evolve(step, schema.spec)
         self.assembler.map_pending(self._decoded_item_again)
         log.info("source schema change %d of %s: the replica follows (%s)", change.version, table,
                  evolution.alter or "nothing to change in MySQL")
-        return True
 
     def _decoded_again(self, released: Released[Decoded]) -> Released[Decoded]:
         if isinstance(released, Transaction):
@@ -462,13 +480,16 @@ class Replicator:
     def _write_if_due(self) -> None:
         if self.in_flight is not None:
             return
-        if not self.batch and self.failed is None and self.drained:
+        if not self.batch and self.failed is None and not self.ready and self.drained:
             self._commit_replays()
             return
         if self.failed is not None:
             if self.backoff.ready():
                 self._submit(self.failed)
                 self.failed = None
+            return
+        if self.ready:
+            self._submit(self.ready.popleft())
             return
         if self.batch and (self.drained or self.batch.messages >= self.settings.batch_size
                            or self.batch.age() >= self.settings.flush_interval):
@@ -544,6 +565,8 @@ class Replicator:
                 time.sleep(min(self.backoff.delay, max(deadline - time.monotonic(), 0.0)))
             if self.failed is not None:
                 batch, self.failed = self.failed, None
+            elif self.ready:
+                batch = self.ready.popleft()
             elif self.batch:
                 batch = self._take_batch()
             else:
@@ -606,11 +629,13 @@ class Replicator:
                 self._schemas_committed(batch)
                 if batch.source_point is not None:
                     self.applied_lsn = batch.source_point.lsn
-        dropped = [batch for batch in (self.in_flight and self.in_flight[0], self.failed, self.batch) if batch]
+        dropped = [batch for batch in (self.in_flight and self.in_flight[0], self.failed, *self.ready, self.batch)
+                   if batch]
         if dropped:
             log.warning("%s: abandoning %d uncommitted messages; they will be re-read",
                         why, sum(batch.messages for batch in dropped))
         self.in_flight, self.failed = None, None
+        self.ready.clear()
         self.backoff.reset()  # nothing is left to retry
         self.stats.writing_again()
         self._restart_assembly()

@@ -11,11 +11,9 @@ truncate, applied first when the batch is written.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from consumer.envelope import ChangeEvent, Decoded, DecodeError, Key
-from consumer.errors import ConsumerError
 from consumer.replica_schema import StoredSchema, TableSpec
 from core.deadletter import DeadLetter, RawMessage
 from core.transactions import Released, Transaction, commit_us
@@ -102,6 +100,10 @@ class Batch:
             return
         for item in released.items:
             self.add(item)
+        self.transaction_taken(released)
+
+    def transaction_taken(self, released: Transaction[Decoded]) -> None:
+        """Every item of the transaction was added: the batch completes it."""
         self.transactions += 1
         if self.first_lsn is None:
             self.first_lsn = released.commit_lsn
@@ -119,20 +121,20 @@ class Batch:
                 self.tables.setdefault(decoded.table, TableChanges()).add(decoded)
                 self.changes += 1
 
-    def evolve(self, step: SchemaStep, spec: TableSpec, decode: Callable[[RawMessage], Decoded]) -> None:
-        """The table's rows held so far are written after `step`: decoded again against its new `spec`."""
+    def evolve(self, step: SchemaStep, spec: TableSpec) -> None:
+        """`step` runs before the batch's transaction: the table's rows held so far (of its DDL's transaction, from
+        before the DDL) are mapped onto the new `spec` (spec.earlier: by attribute number, consumer.schema)."""
         self.schema_steps.append(step)
-        self.specs[step.table] = spec
+        before, self.specs[step.table] = self.specs[step.table], spec
         changes = self.tables.get(step.table)
         if changes is None:
             return
         for key, action in changes.actions.items():
             if action.event.row is not None:
-                again = decode(action.event.raw)
-                if not isinstance(again, ChangeEvent):
-                    raise ConsumerError(f"a change of {step.table} held in the batch does not fit the table's "
-                                        f"new definition (version {step.version}): {again}")
-                changes.actions[key] = Action(again, action.delete)
+                row = dict(zip(before.column_names, action.event.row, strict=True))
+                mapped = tuple([row[source] if source is not None else spec.earlier.filled[name]
+                                for name, source in ((name, spec.earlier.sources[name]) for name in spec.column_names)])
+                changes.actions[key] = Action(replace(action.event, row=mapped), action.delete)
 
     def _seen(self, raw: RawMessage) -> None:
         self.messages += 1

@@ -86,6 +86,7 @@ class SchemaChange:
     definition: CatalogTable
     tag: TxTag | None
     commit_us: int | None
+    statement: str | None = None  # the DDL's text
 
 
 Decoded = ChangeEvent | Skip | DecodeError | SchemaChange
@@ -130,7 +131,9 @@ def decode_schema_change(raw: RawMessage) -> SchemaChange | Skip | DecodeError:
         return Skip(raw, "schema history", tag, source_commit_us(source))
     try:
         definition = parse_definition(str(after["definition"]))
-        return SchemaChange(raw, int(after["id"]), definition, tag, source_commit_us(source))
+        statement = after.get("statement")
+        return SchemaChange(raw, int(after["id"]), definition, tag, source_commit_us(source),
+                            statement if isinstance(statement, str) else None)
     except (CatalogError, KeyError, TypeError, ValueError) as exc:
         return DecodeError(raw, f"not a schema change row: {exc}", tag)
 
@@ -175,33 +178,12 @@ def _row(spec: TableSpec, data: Any, field: str) -> Row:
     except ValueConversionError:
         row = _checked_row(spec, data)  # raises again, naming the column
     if row is None or len(data) != len(row):
-        row = _earlier_row(spec, data) if spec.earlier else None
-        if row is not None:
-            return row
         unknown = sorted(set(data) - set(spec.column_names))
         if unknown:
             raise _Shape(f"{field} has columns the replica table {spec.name} does not: {', '.join(unknown)}")
         missing = [column.name for column in spec.columns if column.name not in data]
         raise _Shape(f"{field} lacks columns of the replica table {spec.name}: {', '.join(missing)}")
     return row
-
-
-def _earlier_row(spec: TableSpec, data: dict[str, Any]) -> Row | None:
-    """A row of an earlier shape of the table, mapped onto its current columns; None if it is of no known shape."""
-    earlier = spec.earlier
-    known = {*spec.column_names, *earlier.names.values(), *earlier.dropped}
-    if any(name not in known for name in data):
-        return None
-    values = []
-    for column in spec.columns:
-        name = column.name if column.name in data else earlier.names.get(column.name)
-        if name in data:
-            values.append(column.convert(data[name]))
-        elif column.name in earlier.filled:
-            values.append(earlier.filled[column.name])
-        else:
-            return None
-    return tuple(values)
 
 
 def _checked_row(spec: TableSpec, data: dict[str, Any]) -> Row | None:

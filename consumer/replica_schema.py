@@ -67,6 +67,8 @@ MYSQL_MAX_PRECISION, MYSQL_MAX_SCALE = 65, 30
 
 def replica_column(source: CatalogColumn) -> Column:
     """The replica's column of a source column; UnsupportedType when no MySQL type holds its values exactly."""
+    if source.generated:
+        raise UnsupportedType(f"column {source.name} is a generated column, whose values the WAL does not carry")
     numeric = _NUMERIC.match(source.pg_type)
     if numeric:
         precision, scale = int(numeric[1]), int(numeric[2])
@@ -83,14 +85,11 @@ def replica_column(source: CatalogColumn) -> Column:
 
 @dataclass(frozen=True)
 class Earlier:
-    """How a row of an earlier shape of the table maps onto its current columns."""
+    """How a row of the table's previous shape (one source schema change back) maps onto the current columns, by
+    attribute number (consumer.schema): for rows of the DDL's own transaction from before the DDL."""
 
-    names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # current name -> earlier one
-    dropped: frozenset[str] = frozenset()
+    sources: Mapping[str, str | None] = field(default_factory=lambda: MappingProxyType({}))  # None: added since
     filled: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # added column -> its value
-
-    def __bool__(self) -> bool:
-        return bool(self.names or self.dropped or self.filled)
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ class TableSpec:
     name: str
     columns: tuple[Column, ...]
     key: tuple[str, ...]
-    # Rows of the table's earlier shapes still to be written map onto it so (consumer.schema).
+    # Rows of the table's previous shape still to be written map onto it so (consumer.schema).
     earlier: Earlier = field(default_factory=Earlier, compare=False)
 
     column_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
@@ -126,9 +125,14 @@ class TableSpec:
         )
 
 
+def quoted(name: str) -> str:
+    """A MySQL identifier, whatever the source named it."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 def column_sql(column: Column) -> str:
     """The column as CREATE and ALTER TABLE state it."""
-    return f"`{column.name}` {column.sql_type} {'NULL' if column.nullable else 'NOT NULL'}"
+    return f"{quoted(column.name)} {column.sql_type} {'NULL' if column.nullable else 'NOT NULL'}"
 
 
 def replica_table(source: CatalogTable) -> TableSpec:
@@ -189,15 +193,16 @@ def _tables_without_position(cur: Any, names: list[str]) -> list[str]:
 
 
 def data_tables(cur: Any) -> list[str]:
-    """What a rebuild drops: the replica's tables (those SCHEMAS records), their truncate watermarks, and SCHEMAS
-    (a snapshot brings all of them anew)."""
+    """What a rebuild drops: the replica's tables (those SCHEMAS records, and the shop's), their truncate
+    watermarks, and SCHEMAS (a snapshot brings all of them anew)."""
     cur.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s",
                 (SCHEMAS,))
     replicated: list[str] = []
     if cur.fetchone() is not None:
         cur.execute(f"SELECT table_name FROM `{SCHEMAS}` ORDER BY table_name")
         replicated = [name for (name,) in cur.fetchall()]
-    return [*replicated, TRUNCATIONS, SCHEMAS]
+    # The default tables too: a replica from before SCHEMAS, or stopped between creating them and recording them.
+    return [*sorted(set(replicated) | set(TABLES)), TRUNCATIONS, SCHEMAS]
 
 
 @dataclass(frozen=True)

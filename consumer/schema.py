@@ -42,7 +42,15 @@ from typing import Any
 
 from pymysql.converters import escape_item
 
-from consumer.replica_schema import Earlier, StoredSchema, TableSpec, UnsupportedType, column_sql, replica_column
+from consumer.replica_schema import (
+    Earlier,
+    StoredSchema,
+    TableSpec,
+    UnsupportedType,
+    column_sql,
+    quoted,
+    replica_column,
+)
 from consumer.types import Column, Kind, ValueConversionError
 from core.source.catalog import CatalogColumn, CatalogTable, parse_definition
 
@@ -64,7 +72,9 @@ class TableSchema:
     @classmethod
     def from_stored(cls, stored: StoredSchema) -> TableSchema:
         definition = parse_definition(stored.definition)
-        return cls(stored.version, definition, _replica_table(definition), stored.paused)
+        if stored.paused is not None:
+            return cls(stored.version, definition, _paused_spec(definition), stored.paused)
+        return cls(stored.version, definition, _replica_table(definition))
 
     @classmethod
     def first(cls, version: int, definition: CatalogTable) -> TableSchema:
@@ -72,8 +82,8 @@ class TableSchema:
         try:
             return cls(version, definition, _replica_table(definition))
         except UnsupportedType as exc:
-            nothing = TableSpec(definition.name, (), ())  # never created: nothing of it is applied
-            return cls(version, definition, nothing, _pause_reason(definition.name, version, str(exc)))
+            return cls(version, definition, TableSpec(definition.name, (), ()),  # never created
+                       _pause_reason(definition.name, version, str(exc)))
 
 
 @dataclass(frozen=True)
@@ -82,21 +92,22 @@ class Evolution:
     alter: str | None  # the replica's ALTER TABLE; None when nothing changes in MySQL (or it pauses)
 
 
-def evolve(current: TableSchema, version: int, new: CatalogTable) -> Evolution:
-    """The replica's answer to the source definition `new` (version: its cdc_schema_changes id)."""
+def evolve(current: TableSchema, version: int, new: CatalogTable, statement: str | None = None) -> Evolution:
+    """The replica's answer to the source definition `new` (version: its cdc_schema_changes id; statement: the
+    DDL's text, where a type change may have a USING expression)."""
     if current.paused is not None or version <= current.version:
         return Evolution(current, None)  # paused stays paused (consumer.schema docstring); older: applied
     try:
-        clauses, earlier = _changes(current, new)
+        clauses, earlier = _changes(current, new, statement or "")
         spec = _replica_table(new)
     except _Incompatible as exc:
         paused = replace(current, version=version, paused=_pause_reason(new.name, version, str(exc)))
         return Evolution(paused, None)
-    spec = replace(spec, earlier=_merged(current.spec.earlier, earlier))
+    spec = replace(spec, earlier=earlier)
     alter = None
     if clauses:
         clauses.append(f"COMMENT = '{COMMENT_PREFIX}{version}'")
-        alter = f"ALTER TABLE `{new.name}` " + ", ".join(clauses)
+        alter = f"ALTER TABLE {quoted(new.name)} " + ", ".join(clauses)
     return Evolution(TableSchema(version, new, spec), alter)
 
 
@@ -104,6 +115,14 @@ def applied_version(comment: str | None) -> int | None:
     """The version an ALTER left in the table's comment (None: the table was never altered)."""
     match = re.fullmatch(re.escape(COMMENT_PREFIX) + r"(\d+)", comment or "")
     return int(match[1]) if match else None
+
+
+def _paused_spec(definition: CatalogTable) -> TableSpec:
+    """A paused table's replica table as it stands (none, when it paused before its first definition)."""
+    try:
+        return _replica_table(definition)
+    except UnsupportedType:
+        return TableSpec(definition.name, (), ())
 
 
 class _Incompatible(Exception):
@@ -121,34 +140,27 @@ def _pause_reason(table: str, version: int, why: str) -> str:
             f"there on; the other tables go on. Way out: README, Operations, 'A paused table'")
 
 
-def _changes(current: TableSchema, new: CatalogTable) -> tuple[list[str], Earlier]:
-    """The ALTER TABLE clauses from the current definition to `new`, and how earlier rows map; or _Incompatible."""
+def _changes(current: TableSchema, new: CatalogTable, statement: str) -> tuple[list[str], Earlier]:
+    """The ALTER TABLE clauses from the current definition to `new`, and how rows of the current shape map onto
+    the new one; or _Incompatible."""
     old = current.definition
-    old_key = [_attnum(old, name) for name in old.key]
-    new_key = [_attnum(new, name) for name in new.key]
-    if old_key != new_key or list(old.key) != list(new.key):
+    if [_attnum(old, name) for name in old.key] != [_attnum(new, name) for name in new.key] or old.key != new.key:
         raise _Incompatible(f"the primary key changed from ({', '.join(old.key)}) to ({', '.join(new.key)})")
-    clauses: list[str] = []
-    names: dict[str, str] = {}
-    dropped: set[str] = set()
+    clauses = [f"DROP COLUMN {quoted(column.name)}" for column in old.columns if new.column(column.attnum) is None]
+    sources: dict[str, str | None] = {}
     filled: dict[str, Any] = {}
-    for column in old.columns:
-        if new.column(column.attnum) is None:
-            clauses.append(f"DROP COLUMN `{column.name}`")
-            dropped.add(column.name)
     for column in new.columns:
         before = old.column(column.attnum)
+        sources[column.name] = before.name if before else None
         replica = _replica(column)
         if before is None:
             clauses.append(_add_clause(replica, column, filled))
             continue
-        if before.name != column.name:
-            names[column.name] = before.name
-        if before.name != column.name or _replica(before).sql_type != replica.sql_type \
-                or before.nullable != column.nullable:
-            _check_widening(before, column)
-            clauses.append(f"CHANGE COLUMN `{before.name}` {column_sql(replica)}")
-    return clauses, Earlier(MappingProxyType(names), frozenset(dropped), MappingProxyType(filled))
+        _check_widening(before, column, statement)
+        if (before.name, _replica(before).sql_type, before.nullable) != (column.name, replica.sql_type,
+                                                                          column.nullable):
+            clauses.append(f"CHANGE COLUMN {quoted(before.name)} {column_sql(replica)}")
+    return clauses, Earlier(MappingProxyType(sources), MappingProxyType(filled))
 
 
 def _attnum(table: CatalogTable, name: str) -> int:
@@ -163,6 +175,9 @@ def _replica(column: CatalogColumn) -> Column:
 
 
 def _add_clause(replica: Column, column: CatalogColumn, filled: dict[str, Any]) -> str:
+    if column.identity:
+        raise _Incompatible(f"added identity column {column.name}: the source gave every existing row its own "
+                            "value, which the WAL does not carry")
     if column.has_missing:
         try:
             value = replica.from_catalog_json(column.missing)
@@ -184,12 +199,21 @@ def _literal(value: Any) -> str:
     return f"({escape_item(value, 'utf8mb4')})"
 
 
+_USING = re.compile(r"\bUSING\b", re.IGNORECASE)
+_BLANK_PADDED = re.compile(r"^character(\(\d+\))?$")
 _INTEGER_WIDTH = {Kind.SMALLINT: 2, Kind.INT: 4, Kind.BIGINT: 8}
 _DECIMAL = re.compile(r"DECIMAL\((\d+),(\d+)\)")
 
 
-def _check_widening(before: CatalogColumn, after: CatalogColumn) -> None:
+def _check_widening(before: CatalogColumn, after: CatalogColumn, statement: str) -> None:
     old, new = _replica(before), _replica(after)
+    if before.pg_type != after.pg_type:
+        if _USING.search(statement):
+            raise _Incompatible(f"column {after.name}: {before.pg_type} -> {after.pg_type} with a USING expression, "
+                                "which may have changed every value")
+        if _BLANK_PADDED.match(before.pg_type) or _BLANK_PADDED.match(after.pg_type):
+            raise _Incompatible(f"column {after.name}: {before.pg_type} -> {after.pg_type} changes the values' "
+                                "trailing blanks")
     if old.sql_type == new.sql_type:
         return
     old_width, new_width = _INTEGER_WIDTH.get(old.kind), _INTEGER_WIDTH.get(new.kind)
@@ -202,17 +226,3 @@ def _check_widening(before: CatalogColumn, after: CatalogColumn) -> None:
             return
     raise _Incompatible(f"column {after.name}: {before.pg_type} -> {after.pg_type} is not a widening the "
                         "replica can follow")
-
-
-def _merged(earlier: Earlier, change: Earlier) -> Earlier:
-    """What rows of any shape seen so far map to after one more change."""
-    names = {current: earlier.names.get(previous, previous) for current, previous in change.names.items()}
-    names.update({name: original for name, original in earlier.names.items()
-                  if name not in change.dropped and name not in change.names.values()})
-    originals = {earlier.names[name] for name in change.dropped if name in earlier.names}
-    dropped = earlier.dropped | change.dropped | originals
-    filled = {name: value for name, value in earlier.filled.items() if name not in change.dropped}
-    filled.update(change.filled)
-    renamed_filled = {current: filled.pop(previous) for current, previous in change.names.items() if previous in filled}
-    filled.update(renamed_filled)
-    return Earlier(MappingProxyType(names), frozenset(dropped), MappingProxyType(filled))

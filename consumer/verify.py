@@ -69,12 +69,16 @@ def _paused(cur: Any, table: str) -> str | None:
 
 def _table_report(pg_cur: Any, my_cur: Any, table: str) -> TableReport:
     try:
-        spec = replica_table(read_definition(pg_cur, table))
-    except (CatalogError, UnsupportedType) as exc:
+        definition = read_definition(pg_cur, table)
+    except CatalogError as exc:
         raise ConsumerError(f"cannot read the source's definition of {table}: {exc} (are the source migrations "
                             "applied? `cdc schema apply`)") from exc
-    source_rows = _source_rows(pg_cur, spec)
     notes = [f"paused: {reason}"] if (reason := _paused(my_cur, table)) else []
+    try:
+        spec = replica_table(definition)
+    except UnsupportedType as exc:  # the consumer paused it: nothing to compare
+        return TableReport(table, 0, 0, 0, 0, 1, (*notes, f"not replicable: {exc}"))
+    source_rows = _source_rows(pg_cur, spec)
     columns = _replica_columns(my_cur, table)
     if columns and sorted(columns) != sorted(spec.column_names):
         notes.append(f"columns differ: source ({', '.join(spec.column_names)}), replica ({', '.join(columns)})")

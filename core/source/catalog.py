@@ -38,6 +38,8 @@ class CatalogColumn:
     # default (pg_attribute.attmissingval), as to_json() wrote it; None when there is none.
     has_missing: bool = False
     missing: Any = None
+    identity: bool = False  # GENERATED ... AS IDENTITY
+    generated: bool = False  # GENERATED ALWAYS AS (...) STORED: pgoutput does not send its values
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ class CatalogTable:
         text = json.dumps({
             "table": self.name,
             "columns": [{"attnum": c.attnum, "name": c.name, "type": c.pg_type, "nullable": c.nullable,
-                         "default": c.default, "has_missing": c.has_missing, "missing": c.missing}
+                         "default": c.default, "has_missing": c.has_missing, "missing": c.missing,
+                         "identity": c.identity, "generated": c.generated}
                         for c in self.columns],
             "primary_key": list(self.key),
         }, default=_marked_number)
@@ -78,7 +81,8 @@ def parse_definition(text: str) -> CatalogTable:
         data = json.loads(text, parse_float=Decimal)
         columns = tuple(
             CatalogColumn(int(column["attnum"]), str(column["name"]), str(column["type"]), bool(column["nullable"]),
-                          column.get("default"), bool(column.get("has_missing", False)), column.get("missing"))
+                          column.get("default"), bool(column.get("has_missing", False)), column.get("missing"),
+                          bool(column.get("identity", False)), bool(column.get("generated", False)))
             for column in data["columns"]
         )
         table = CatalogTable(str(data["table"]), columns, tuple(str(name) for name in data["primary_key"]))

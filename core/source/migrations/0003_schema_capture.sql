@@ -18,13 +18,15 @@ CREATE TABLE IF NOT EXISTS cdc_schema_changes (
     table_name  text        NOT NULL,
     command     text        NOT NULL,
     definition  jsonb       NOT NULL,
+    statement   text,       -- the DDL's statement text (current_query()); NULL for BASELINE rows
     captured_at timestamptz NOT NULL DEFAULT now()
 );
 
 -- One table's current shape, from the catalog:
 --   {"table": relname,
 --    "columns": [{"attnum", "name", "type" (format_type), "nullable", "default" (pg_get_expr or null),
---                 "has_missing" (atthasmissing), "missing" (the fast default's value as JSON, or null)}, ...]
+--                 "has_missing" (atthasmissing), "missing" (the fast default's value as JSON, or null),
+--                 "identity" (GENERATED ... AS IDENTITY), "generated" (GENERATED ALWAYS AS (...) STORED)}, ...]
 --                (live columns in attnum order),
 --    "primary_key": [column names in key order]}
 -- TimeZone is fixed to UTC so that timestamptz values and defaults read the same whoever runs the DDL.
@@ -41,6 +43,7 @@ DECLARE
 BEGIN
     FOR col IN
         SELECT a.attnum, a.attname, a.attnotnull, a.atthasmissing, a.attmissingval::text AS missing_literal,
+               a.attidentity <> '' AS is_identity, a.attgenerated <> '' AS is_generated,
                format_type(a.atttypid, a.atttypmod) AS type_name,
                pg_get_expr(d.adbin, d.adrelid) AS default_expr
         FROM pg_attribute a
@@ -62,7 +65,9 @@ BEGIN
             'nullable', NOT col.attnotnull,
             'default', col.default_expr,
             'has_missing', col.atthasmissing,
-            'missing', missing_value));
+            'missing', missing_value,
+            'identity', col.is_identity,
+            'generated', col.is_generated));
     END LOOP;
 
     SELECT coalesce(jsonb_agg(a.attname ORDER BY k.position), '[]'::jsonb)
@@ -85,6 +90,8 @@ $$;
 -- touched, in the order the command reports them, gets one row; a table gone
 -- by the end of the command (dropped in it) has no pg_class row and is skipped.
 -- RENAME COLUMN reports object type 'table column' with objid = the table.
+-- It never fails the user's DDL: on an error it warns and records nothing, and
+-- the consumer then pauses the table whose changes no longer fit (loudly).
 CREATE OR REPLACE FUNCTION cdc_capture_schema_change() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public
@@ -104,9 +111,12 @@ BEGIN
         GROUP BY c.oid, c.relname
         ORDER BY min(cmd.ordinality)
     LOOP
-        INSERT INTO public.cdc_schema_changes (table_name, command, definition)
-        VALUES (touched.relname, TG_TAG, public.cdc_table_schema(touched.relid));
+        INSERT INTO public.cdc_schema_changes (table_name, command, definition, statement)
+        VALUES (touched.relname, TG_TAG, public.cdc_table_schema(touched.relid), current_query());
     END LOOP;
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'cdc: the schema change was not recorded for replication: %', SQLERRM
+        USING HINT = 'The replica pauses the tables whose changes no longer fit (cdc consume --stats).';
 END
 $$;
 
@@ -127,6 +137,17 @@ BEGIN
 END
 $$;
 
+-- Published before the baseline rows are written, so that they are streamed too.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_publication_tables
+                   WHERE pubname = 'cdc_publication' AND schemaname = 'public'
+                     AND tablename = 'cdc_schema_changes') THEN
+        ALTER PUBLICATION cdc_publication ADD TABLE cdc_schema_changes;
+    END IF;
+END
+$$;
+
 -- The captured history starts with the current shape of each published table.
 INSERT INTO cdc_schema_changes (table_name, command, definition)
 SELECT p.tablename, 'BASELINE', cdc_table_schema(format('%I.%I', p.schemaname, p.tablename)::regclass)
@@ -137,15 +158,6 @@ WHERE p.pubname = 'cdc_publication' AND p.schemaname = 'public'
   AND NOT EXISTS (SELECT 1 FROM cdc_schema_changes s WHERE s.table_name = p.tablename)
 ORDER BY c.oid;
 
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_publication_tables
-                   WHERE pubname = 'cdc_publication' AND schemaname = 'public'
-                     AND tablename = 'cdc_schema_changes') THEN
-        ALTER PUBLICATION cdc_publication ADD TABLE cdc_schema_changes;
-    END IF;
-END
-$$;
 
 GRANT SELECT ON cdc_schema_changes TO cdc_replication_reader;
 

@@ -83,14 +83,30 @@ def test_a_change_read_before_the_schema_change_it_follows_is_decoded_for_the_ne
         assert batch.specs["users"].column_names[-1] == "nickname" and batch.dead_letters == []
 
 
-def test_rows_held_in_the_batch_before_an_added_column_get_its_value_for_earlier_rows(
+TIER = CatalogColumn(8, "tier", "text", False, "'gold'::text", has_missing=True, missing="gold")
+
+
+def test_what_came_before_a_schema_change_is_a_batch_of_its_own_written_first_to_the_table_as_it_was(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    tier = CatalogColumn(8, "tier", "text", False, "'gold'::text", has_missing=True, missing="gold")
     insert = transaction(100, 1_000, [new_user(7)])
-    alter = transaction(101, 2_000, [schema_change(2, with_column(USERS, tier))])
+    alter = transaction(101, 2_000, [schema_change(2, with_column(USERS, TIER))])
     with started(monkeypatch) as replicator:
         Feed(replicator)(*insert.whole(), *alter.whole())
-        assert [action.event.row[-1] for action in replicator.batch.tables["users"].actions.values()] == ["gold"]
+        [before] = replicator.ready
+        assert [len(action.event.row) for action in before.tables["users"].actions.values()] == [7]
+        assert before.schema_steps == [] and before.offsets == {}  # the next batch commits the offsets
+        assert replicator.batch.schema_steps[0].alter == (
+            "ALTER TABLE `users` ADD COLUMN `tier` LONGTEXT NOT NULL DEFAULT ('gold'), "
+            "COMMENT = 'cdc schema version 2'")
+
+
+def test_rows_of_the_ddls_own_transaction_from_before_it_get_the_added_columns_value(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    both = transaction(100, 1_000, [new_user(7), schema_change(2, with_column(USERS, TIER)), new_user(8, tier="x")])
+    with started(monkeypatch) as replicator:
+        Feed(replicator)(*both.whole())
+        rows = {action.event.key: action.event.row[-1] for action in replicator.batch.tables["users"].actions.values()}
+        assert rows == {(7,): "gold", (8,): "x"} and not replicator.ready
 
 
 def test_a_change_that_fits_no_known_definition_pauses_its_table_and_the_others_go_on(

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from consumer.batch import Batch, SchemaStep
 from consumer.envelope import ChangeEvent, decode
 from consumer.schema import TableSchema, applied_version, evolve
 from core.deadletter import RawMessage
@@ -62,14 +63,15 @@ def test_a_volatile_default_of_a_supported_type_pauses_the_table_naming_it() -> 
 def test_a_dropped_column_is_dropped_and_earlier_rows_ignore_it() -> None:
     evolution = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE))
     assert evolution.alter == "ALTER TABLE `lines` DROP COLUMN `note`, COMMENT = 'cdc schema version 2'"
-    assert evolution.schema.spec.earlier.dropped == frozenset({"note"})
+    assert dict(evolution.schema.spec.earlier.sources) == {"line_id": "line_id", "quantity": "quantity",
+                                                          "price": "price"}
 
 
 def test_a_renamed_column_keeps_its_attribute_number_and_is_renamed() -> None:
     evolution = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE, replace(NOTE, name="remark")))
     assert evolution.alter == ("ALTER TABLE `lines` CHANGE COLUMN `note` `remark` LONGTEXT NULL, "
                                "COMMENT = 'cdc schema version 2'")
-    assert dict(evolution.schema.spec.earlier.names) == {"remark": "note"}
+    assert evolution.schema.spec.earlier.sources["remark"] == "note"
 
 
 @pytest.mark.parametrize(("before", "after", "sql_type"), [
@@ -134,13 +136,51 @@ def test_the_applied_version_is_read_from_the_table_comment() -> None:
     assert applied_version("") is None and applied_version(None) is None and applied_version("mine") is None
 
 
-def test_a_row_of_the_shape_before_a_rename_a_drop_and_an_add_decodes_onto_the_new_table() -> None:
-    tier = CatalogColumn(5, "tier", "text", False, "'a'::text", has_missing=True, missing="a")
-    first = evolve(CURRENT, 2, changed(KEY, QUANTITY, replace(PRICE, name="unit_price"), NOTE)).schema
-    second = evolve(first, 3, changed(KEY, QUANTITY, replace(PRICE, name="unit_price"), tier)).schema
-    old_row = {"line_id": 7, "quantity": 2, "price": "3.50", "note": None}
-    value = json.dumps({"op": "u", "before": None, "after": old_row, "source": {"table": "lines", "lsn": 10}})
+def test_a_column_dropped_and_added_again_under_its_name_is_a_new_column() -> None:
+    price = CatalogColumn(5, "price", "numeric(14,2)", False, "0", has_missing=True, missing=Decimal("0"))
+    evolution = evolve(CURRENT, 2, changed(KEY, QUANTITY, NOTE, price))
+    assert evolution.alter == ("ALTER TABLE `lines` DROP COLUMN `price`, ADD COLUMN `price` DECIMAL(14,2) NOT NULL "
+                               "DEFAULT (0), COMMENT = 'cdc schema version 2'")
+    assert evolution.schema.spec.earlier.sources["price"] is None
+    assert evolution.schema.spec.earlier.filled["price"] == Decimal("0")
+
+
+def change_of(row: dict[str, object]) -> ChangeEvent:
+    value = json.dumps({"op": "u", "before": None, "after": row, "source": {"table": "lines", "lsn": 10}})
     raw = RawMessage("t.public.lines", 0, 0, b'{"line_id":7}', value.encode())
-    decoded = decode(raw, {"t.public.lines": second.spec})
+    decoded = decode(raw, {"t.public.lines": CURRENT.spec})
     assert isinstance(decoded, ChangeEvent), decoded
-    assert decoded.row == (7, 2, Decimal("3.50"), "a")
+    return decoded
+
+
+def test_rows_held_from_before_a_schema_change_are_mapped_onto_the_new_table_by_attribute_number() -> None:
+    tier = CatalogColumn(5, "tier", "text", False, "'a'::text", has_missing=True, missing="a")
+    new = evolve(CURRENT, 2, changed(KEY, QUANTITY, replace(PRICE, name="unit_price"), tier))
+    batch = Batch(specs={"lines": CURRENT.spec})
+    batch.add(change_of({"line_id": 7, "quantity": 2, "price": "3.50", "note": None}))
+    batch.evolve(SchemaStep("lines", 2, new.alter, new.schema.stored()), new.schema.spec)
+    assert [action.event.row for action in batch.tables["lines"].actions.values()] == [(7, 2, Decimal("3.50"), "a")]
+    assert batch.specs["lines"] is new.schema.spec and [step.version for step in batch.schema_steps] == [2]
+
+
+def test_an_added_identity_column_pauses_the_table() -> None:
+    rank = CatalogColumn(5, "rank", "bigint", False, identity=True)
+    paused = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE, NOTE, rank)).schema.paused
+    assert paused is not None and "added identity column rank" in paused
+
+
+def test_an_added_generated_column_pauses_the_table() -> None:
+    total = CatalogColumn(5, "total", "numeric(12,2)", True, "(price * quantity)", generated=True)
+    paused = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE, NOTE, total)).schema.paused
+    assert paused is not None and "generated column" in paused
+
+
+def test_a_type_change_with_a_using_expression_pauses_the_table() -> None:
+    statement = "ALTER TABLE lines ALTER COLUMN quantity TYPE bigint USING quantity * 100"
+    evolution = evolve(CURRENT, 2, changed(KEY, replace(QUANTITY, pg_type="bigint"), PRICE, NOTE), statement)
+    assert evolution.schema.paused is not None and "with a USING expression" in evolution.schema.paused
+
+
+def test_a_change_from_a_blank_padded_type_pauses_the_table() -> None:
+    padded = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE, replace(NOTE, pg_type="character(10)"))).schema
+    assert padded.paused is not None and "trailing blanks" in padded.paused
