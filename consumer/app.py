@@ -403,7 +403,7 @@ class Replicator:
         if schema is current:
             return
         self.schemas[table] = schema
-        step = SchemaStep(table, change.version, evolution.alter, schema.stored())
+        step = SchemaStep(table, change.version, evolution.alter, schema.stored(), evolution.tighten)
         if schema.paused:
             self.batch.schema_steps.append(step)
             self.paused.add(self.topic_of_table[table])

@@ -73,6 +73,7 @@ class SchemaStep:
     version: int
     alter: str | None
     stored: StoredSchema
+    tighten: str | None = None  # runs after the batch's transaction (consumer.schema.Evolution)
 
 
 @dataclass

@@ -90,6 +90,9 @@ class TableSchema:
 class Evolution:
     schema: TableSchema  # after the change
     alter: str | None  # the replica's ALTER TABLE; None when nothing changes in MySQL (or it pauses)
+    # Columns made NOT NULL, after the data of the DDL's transaction is committed: rows it updates before the
+    # DDL (UPDATE ... SET c = 'x' WHERE c IS NULL; ALTER ... SET NOT NULL) are still NULL when `alter` runs.
+    tighten: str | None = None
 
 
 def evolve(current: TableSchema, version: int, new: CatalogTable, statement: str | None = None) -> Evolution:
@@ -98,17 +101,20 @@ def evolve(current: TableSchema, version: int, new: CatalogTable, statement: str
     if current.paused is not None or version <= current.version:
         return Evolution(current, None)  # paused stays paused (consumer.schema docstring); older: applied
     try:
-        clauses, earlier = _changes(current, new, statement or "")
+        clauses, tightened, earlier = _changes(current, new, statement or "")
         spec = _replica_table(new)
     except _Incompatible as exc:
         paused = replace(current, version=version, paused=_pause_reason(new.name, version, str(exc)))
         return Evolution(paused, None)
     spec = replace(spec, earlier=earlier)
-    alter = None
+    alter = tighten = None
     if clauses:
         clauses.append(f"COMMENT = '{COMMENT_PREFIX}{version}'")
         alter = f"ALTER TABLE {quoted(new.name)} " + ", ".join(clauses)
-    return Evolution(TableSchema(version, new, spec), alter)
+    if tightened:
+        tighten = f"ALTER TABLE {quoted(new.name)} " + ", ".join(f"MODIFY COLUMN {column_sql(column)}"
+                                                                  for column in tightened)
+    return Evolution(TableSchema(version, new, spec), alter, tighten)
 
 
 def applied_version(comment: str | None) -> int | None:
@@ -140,13 +146,15 @@ def _pause_reason(table: str, version: int, why: str) -> str:
             f"there on; the other tables go on. Way out: README, Operations, 'A paused table'")
 
 
-def _changes(current: TableSchema, new: CatalogTable, statement: str) -> tuple[list[str], Earlier]:
-    """The ALTER TABLE clauses from the current definition to `new`, and how rows of the current shape map onto
-    the new one; or _Incompatible."""
+def _changes(current: TableSchema, new: CatalogTable, statement: str
+             ) -> tuple[list[str], list[Column], Earlier]:
+    """The ALTER TABLE clauses from the current definition to `new` (none makes a column NOT NULL), the columns to
+    make NOT NULL after, and how rows of the current shape map onto the new one; or _Incompatible."""
     old = current.definition
     if [_attnum(old, name) for name in old.key] != [_attnum(new, name) for name in new.key] or old.key != new.key:
         raise _Incompatible(f"the primary key changed from ({', '.join(old.key)}) to ({', '.join(new.key)})")
     clauses = [f"DROP COLUMN {quoted(column.name)}" for column in old.columns if new.column(column.attnum) is None]
+    tightened: list[Column] = []
     sources: dict[str, str | None] = {}
     filled: dict[str, Any] = {}
     for column in new.columns:
@@ -154,13 +162,15 @@ def _changes(current: TableSchema, new: CatalogTable, statement: str) -> tuple[l
         sources[column.name] = before.name if before else None
         replica = _replica(column)
         if before is None:
-            clauses.append(_add_clause(replica, column, filled))
+            clauses.append(_add_clause(replica, column, filled, tightened))
             continue
         _check_widening(before, column, statement)
-        if (before.name, _replica(before).sql_type, before.nullable) != (column.name, replica.sql_type,
-                                                                          column.nullable):
-            clauses.append(f"CHANGE COLUMN {quoted(before.name)} {column_sql(replica)}")
-    return clauses, Earlier(MappingProxyType(sources), MappingProxyType(filled))
+        loose = replace(replica, nullable=replica.nullable or before.nullable)
+        if (before.name, _replica(before).sql_type, before.nullable) != (column.name, loose.sql_type, loose.nullable):
+            clauses.append(f"CHANGE COLUMN {quoted(before.name)} {column_sql(loose)}")
+        if loose.nullable and not replica.nullable:
+            tightened.append(replica)
+    return clauses, tightened, Earlier(MappingProxyType(sources), MappingProxyType(filled))
 
 
 def _attnum(table: CatalogTable, name: str) -> int:
@@ -174,7 +184,7 @@ def _replica(column: CatalogColumn) -> Column:
         raise _Incompatible(str(exc)) from None
 
 
-def _add_clause(replica: Column, column: CatalogColumn, filled: dict[str, Any]) -> str:
+def _add_clause(replica: Column, column: CatalogColumn, filled: dict[str, Any], tightened: list[Column]) -> str:
     if column.identity:
         raise _Incompatible(f"added identity column {column.name}: the source gave every existing row its own "
                             "value, which the WAL does not carry")
@@ -189,8 +199,11 @@ def _add_clause(replica: Column, column: CatalogColumn, filled: dict[str, Any]) 
     else:
         value = None
     filled[column.name] = value
-    clause = f"ADD COLUMN {column_sql(replica)}"
-    return clause if value is None else clause + " DEFAULT " + _literal(value)
+    if value is not None:
+        return f"ADD COLUMN {column_sql(replica)} DEFAULT {_literal(value)}"
+    if not replica.nullable:
+        tightened.append(replica)  # rows the source deleted in the DDL's transaction before it are still here
+    return f"ADD COLUMN {column_sql(replace(replica, nullable=True))}"
 
 
 def _literal(value: Any) -> str:

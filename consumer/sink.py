@@ -291,6 +291,7 @@ class MySqlSink:
             try:
                 applied = self._apply_all(batch)
                 self._conn.commit()
+                self._tighten(batch.schema_steps)
                 return WriteResult(applied)
             except WatermarkAhead:
                 self._conn.rollback()
@@ -302,6 +303,7 @@ class MySqlSink:
                 self._conn.rollback()
                 result = self._apply_each(batch)
                 self._conn.commit()
+                self._tighten(batch.schema_steps)
                 return result
         except (pymysql.MySQLError, OSError) as exc:
             self.close()
@@ -332,6 +334,19 @@ class MySqlSink:
                     f"({exc}): {step.alter}. The replica table differs from what the consumer expects (changed by "
                     "hand?). Way out: make it match the source's definition by hand, then start the consumer "
                     "again; or see README, Operations, 'A paused table'") from exc
+
+    def _tighten(self, steps: list[SchemaStep]) -> None:
+        """Columns the source made NOT NULL, once the batch's rows are in (idempotent). Should it fail (a crash, a
+        refusal), the column stays NULL-able: it holds the source's values either way."""
+        for step in steps:
+            if step.tighten is None:
+                continue
+            try:
+                with self._conn.cursor() as cur:
+                    cur.execute(step.tighten)
+            except pymysql.MySQLError as exc:
+                log.warning("source schema change %d of %s: %s failed (%s); the column stays NULL-able",
+                            step.version, step.table, step.tighten, exc)
 
     def _apply_all(self, batch: Batch) -> int:
         render = self._render

@@ -118,6 +118,23 @@ def test_a_dropped_column_is_dropped_from_the_replica(pipeline: Path) -> None:
     assert "alias" not in replica_columns(pipeline, "users")
 
 
+def test_migrations_that_fill_then_tighten_or_move_a_column_in_one_transaction_end_exact(pipeline: Path) -> None:
+    generator = live(pipeline, 107)
+    time.sleep(4)
+    source(pipeline, "ALTER TABLE users ADD COLUMN note text",
+           "UPDATE users SET note = 'n-' || user_id",
+           "ALTER TABLE users ALTER COLUMN note SET DEFAULT 'new'",
+           "ALTER TABLE users ALTER COLUMN note SET NOT NULL")
+    time.sleep(2)
+    source(pipeline, "ALTER TABLE users ADD COLUMN remark text NOT NULL DEFAULT ''",
+           "UPDATE users SET remark = note",
+           "ALTER TABLE users DROP COLUMN note")
+    finish_live_load(generator)
+    assert_exact(env_of(pipeline))
+    assert replica_columns(pipeline, "users")["remark"] == "longtext NOT NULL" and "note" not in replica_columns(
+        pipeline, "users")
+
+
 def test_a_consumer_sigkilled_while_schema_changes_apply_resumes_exact(pipeline: Path) -> None:
     generator = live(pipeline, 105, duration=30)
     for number in range(3):

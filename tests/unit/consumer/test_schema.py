@@ -184,3 +184,15 @@ def test_a_type_change_with_a_using_expression_pauses_the_table() -> None:
 def test_a_change_from_a_blank_padded_type_pauses_the_table() -> None:
     padded = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE, replace(NOTE, pg_type="character(10)"))).schema
     assert padded.paused is not None and "trailing blanks" in padded.paused
+
+
+def test_a_column_made_not_null_is_tightened_after_the_rows_of_its_transaction_are_in() -> None:
+    evolution = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE, replace(NOTE, nullable=False)))
+    assert evolution.alter is None
+    assert evolution.tighten == "ALTER TABLE `lines` MODIFY COLUMN `note` LONGTEXT NOT NULL"
+
+
+def test_a_not_null_column_added_without_a_default_is_added_nullable_then_tightened() -> None:
+    evolution = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE, NOTE, CatalogColumn(5, "code", "integer", False)))
+    assert evolution.alter == "ALTER TABLE `lines` ADD COLUMN `code` INT NULL, COMMENT = 'cdc schema version 2'"
+    assert evolution.tighten == "ALTER TABLE `lines` MODIFY COLUMN `code` INT NOT NULL"
