@@ -1,6 +1,7 @@
 """A rebalance while MySQL is unreachable: the consumer keeps no partition paused for good."""
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,4 +56,5 @@ def test_consumer_resumes_by_itself_after_a_rebalance_during_a_mysql_outage(
             assert consumer.stop() == 0, consumer.output()[-3000:]
         finally:
             consumer.ensure_stopped()
-    assert "revoked: abandoning 1 uncommitted messages" in consumer.output()  # the outage spanned a rebalance
+    # The outage spanned a rebalance: the batch that could not be written (the user, maybe a heartbeat) was dropped.
+    assert re.search(r"revoked: abandoning \d+ uncommitted messages", consumer.output())

@@ -14,7 +14,7 @@ from tests.support.cli import finish_live_load, run_cdc, start_live_load
 from tests.support.kafka import group_lags
 from tests.support.replica import wait_for_match, wait_for_zero_lag
 from tests.support.stack import Lane, on_both_servers
-from tests.support.workers import KILL_AFTER_COMMIT, ConsumerProcess
+from tests.support.workers import ASSIGNED, KILL_AFTER_COMMIT, ConsumerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -131,6 +131,7 @@ def test_a_kill_between_the_mysql_commit_and_the_offset_commit_leaves_the_replic
 
     restarted = ConsumerProcess(replica, tmp_path / "restarted.log").start()  # the same group
     try:
+        restarted.wait_for_log(ASSIGNED)  # running (the replica may match already: the killed batch committed)
         wait_for_match(replica, timeout=60)
         wait_for_zero_lag(replica)
         assert restarted.stop() == 0, restarted.output()[-3000:]
