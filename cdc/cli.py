@@ -188,6 +188,30 @@ def schema_apply() -> None:
 
 # --- cdc health --------------------------------------------------------------
 
+@cli.command("backfill")
+@click.argument("tables", nargs=-1, required=True)
+@click.option("--timeout", type=click.FloatRange(min=1), default=3600.0, show_default=True,
+              help="Seconds to wait for the connector to complete it (it goes on after).")
+def backfill(tables: tuple[str, ...], timeout: float) -> None:
+    """Re-read TABLES from the source into the running pipeline: repairs replica tables online."""
+    from connectors.backfill import TableProgress, follow, request
+    from core.settings import KafkaSettings, SourceSettings
+    from core.topic_names import notifications_topic
+
+    source, kafka = SourceSettings.from_env(), KafkaSettings.from_env()
+    signal = request(source, tables)
+    click.echo(f"backfill {signal} of {', '.join(tables)} asked of the connector (stopping this command does not "
+               "stop it)", err=True)
+
+    def show(progress: TableProgress) -> None:
+        share = f" ({progress.done / progress.total:.0%})" if progress.total else ""
+        click.echo(f"\r{progress.table}: {progress.done:,} / {progress.total:,} rows read{share}",
+                   err=True, nl=progress.finished)
+
+    follow(kafka.bootstrap, notifications_topic(kafka.topic_prefix), signal, source, show, timeout)
+    click.echo(f"backfill of {', '.join(tables)} read; `cdc verify --wait 60` shows the replica once it applied it")
+
+
 @cli.command("health")
 @click.argument("worker", type=click.Choice(sorted(HEALTH_FILE_VARIABLES)))
 @click.option("--max-stall", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_MAX_STALL,

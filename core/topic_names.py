@@ -64,6 +64,11 @@ def data_collection(topic: str, topic_prefix: str) -> str:
     return topic.removeprefix(f"{topic_prefix}.")
 
 
+def notifications_topic(topic_prefix: str) -> str:
+    """The connector's notifications (notification.sink.topic.name): the progress of `cdc backfill`."""
+    return f"{topic_prefix}.notifications"
+
+
 def consumer_deadletter_topic(topic_prefix: str) -> str:
     """Where the replication consumer dead-letters a message it cannot apply (DEADLETTER_TOPIC overrides it)."""
     return f"{topic_prefix}.deadletter"

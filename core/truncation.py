@@ -50,6 +50,7 @@ snapshot position but committed after it (a snapshot racing a truncate).
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -72,11 +73,25 @@ def raised(watermark: int | None, truncate_lsn: int) -> int:
 
 
 def source_lsn(source: Mapping[str, Any]) -> int | None:
-    """A Debezium event's `source.lsn`, or None when it is missing or not a WAL position."""
+    """A Debezium event's `source.lsn`, or None when it is missing or not a WAL position.
+
+    A row of an incremental snapshot (`cdc backfill`) has none: it was read where the connector's stream was
+    then, the last position of its `source.sequence` (["<last committed lsn>", "<lsn>"]), which orders it after
+    the truncates it saw and before those it did not."""
     lsn = source.get("lsn")
     if lsn.__class__ is not int or lsn < 0:  # bool is an int subclass and is refused too
-        return None
+        return _incremental_read_lsn(source) if lsn is None else None
     return lsn
+
+
+def _incremental_read_lsn(source: Mapping[str, Any]) -> int | None:
+    if source.get("snapshot") != "incremental" or not isinstance(source.get("sequence"), str):
+        return None
+    try:
+        positions = [int(position) for position in json.loads(source["sequence"]) if position is not None]
+    except (ValueError, TypeError):
+        return None
+    return max(positions) if positions and min(positions) >= 0 else None
 
 
 def watermarks_ddl(table: str, options: str) -> str:

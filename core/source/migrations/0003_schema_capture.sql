@@ -107,7 +107,7 @@ BEGIN
         WHERE cmd.classid = 'pg_class'::regclass
           AND c.relkind IN ('r', 'p')
           AND n.nspname = 'public'
-          AND c.relname NOT IN ('cdc_schema_changes', 'schema_migrations')
+          AND c.relname NOT IN ('cdc_schema_changes', 'cdc_signals', 'schema_migrations')
         GROUP BY c.oid, c.relname
         ORDER BY min(cmd.ordinality)
     LOOP

@@ -16,7 +16,7 @@ import psycopg2
 import pytest
 
 from consumer.verify import replica_reports
-from core.mysql import fetch_all
+from core.mysql import close_quietly, connect, fetch_all
 from core.settings import MySqlSettings, SourceSettings
 from core.verify import render
 from tests.support.cli import finish_live_load, run_cdc, start_live_load
@@ -146,6 +146,26 @@ def test_a_consumer_sigkilled_while_schema_changes_apply_resumes_exact(pipeline:
         source(pipeline, f"ALTER TABLE users DROP COLUMN extra_{number}")
     finish_live_load(generator)
     assert_exact(env_of(pipeline))
+
+
+def test_a_backfill_repairs_replica_rows_deleted_by_hand_while_the_generator_runs(pipeline: Path) -> None:
+    env = env_of(pipeline)
+    mysql = MySqlSettings.from_env(env)
+    conn = connect(mysql)
+    try:
+        with conn.cursor() as cur:
+            deleted = cur.execute("DELETE FROM orders WHERE order_id % 2 = 0")
+        conn.commit()
+    finally:
+        close_quietly(conn)
+    assert deleted > 10_000
+    generator = live(pipeline, 108, duration=30)
+    time.sleep(3)
+    result = run_cdc("backfill", "orders", env=env, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "orders: " in result.stderr and "rows read (100%)" in result.stderr
+    finish_live_load(generator)
+    assert_exact(env)
 
 
 def test_an_incompatible_change_pauses_that_table_only_and_says_so(pipeline: Path) -> None:

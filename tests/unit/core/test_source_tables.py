@@ -37,8 +37,8 @@ def test_the_catalog_matches_the_migrations_column_by_column() -> None:
     assert {name: migrated[name] for name in SOURCE_TABLES} == dict(TABLES)
 
 
-def test_the_only_other_migrated_tables_are_debeziums_heartbeat_and_the_schema_changes() -> None:
-    assert set(migrated_tables()) - set(SOURCE_TABLES) == {"cdc_heartbeat", "cdc_schema_changes"}
+def test_the_only_other_migrated_tables_are_debeziums_heartbeat_the_schema_changes_and_the_signals() -> None:
+    assert set(migrated_tables()) - set(SOURCE_TABLES) == {"cdc_heartbeat", "cdc_schema_changes", "cdc_signals"}
 
 
 def test_tables_come_parents_first() -> None:
@@ -50,7 +50,8 @@ def test_every_table_has_a_one_column_primary_key_first() -> None:
         assert table.key == (table.columns[0].name,)
 
 
-def test_the_connector_captures_the_catalogs_tables_the_heartbeat_and_the_schema_changes() -> None:
+def test_the_connector_captures_the_catalogs_tables_the_heartbeat_the_schema_changes_and_the_signals() -> None:
     included = json.loads(template_text())["config"]["table.include.list"].split(",")
 
-    assert included == [f"public.{name}" for name in (*SOURCE_TABLES, "cdc_heartbeat", "cdc_schema_changes")]
+    assert included == [f"public.{name}"
+                        for name in (*SOURCE_TABLES, "cdc_heartbeat", "cdc_schema_changes", "cdc_signals")]
