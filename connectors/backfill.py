@@ -31,8 +31,7 @@ from psycopg2 import sql
 from core.errors import ConnectorError
 from core.settings import SourceSettings
 from core.source.catalog import read_definition
-
-SIGNALS_TABLE = "cdc_signals"
+from core.topic_names import SIGNALS_TABLE
 
 
 @dataclass(frozen=True)

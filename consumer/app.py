@@ -95,6 +95,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaErr
 from consumer import gaps, generations, offsets
 from consumer.batch import Batch, SchemaStep
 from consumer.envelope import (
+    BackfillSignal,
     ChangeEvent,
     Decoded,
     DecodeError,
@@ -103,12 +104,13 @@ from consumer.envelope import (
     decode,
     decode_heartbeat,
     decode_schema_change,
+    decode_signal,
 )
 from consumer.errors import ConsumerError, TopicsRecreated, WatermarkAhead
 from consumer.generation_watch import GenerationWatch
 from consumer.health import ConsumerHeartbeat
 from consumer.replica_schema import TableSpec
-from consumer.schema import TableSchema, evolve
+from consumer.schema import TableSchema, evolve, recreate, recreated_comment
 from consumer.schema_history import baselines
 from consumer.settings import ConsumerSettings
 from consumer.sink import MySqlSink
@@ -118,7 +120,7 @@ from core.errors import CdcError, LeadershipLost, MySqlUnavailable
 from core.leader import Leadership
 from core.mysql import Backoff
 from core.topic_names import data_collection
-from core.topics import ensure_schema_changes_topic, ensure_transaction_topic, topic_ids
+from core.topics import ensure_schema_changes_topic, ensure_signals_topic, ensure_transaction_topic, topic_ids
 from core.transactions import Assembler, Loose, Released, Transaction, TransactionMetadataError, TxEnd, parse_end
 from core.watermark import REPLICA_STAGE
 
@@ -155,8 +157,9 @@ class Replicator:
         self.heartbeat_topic = settings.heartbeat_topic()
         self.transaction_topic = settings.transaction_topic()
         self.schema_topic = settings.schema_changes_topic()
-        self.collections = frozenset(data_collection(topic, settings.kafka.topic_prefix)
-                                     for topic in [*self.table_of_topic, self.heartbeat_topic, self.schema_topic])
+        self.signals_topic = settings.signals_topic()
+        consumed = [*self.table_of_topic, self.heartbeat_topic, self.schema_topic, self.signals_topic]
+        self.collections = frozenset(data_collection(topic, settings.kafka.topic_prefix) for topic in consumed)
         self.applied_lsn = -1  # the watermark: commit LSN of the last source transaction applied
         self.assembler: Assembler[Decoded] = Assembler(self.collections)
         self.drained = False  # the last consume() took everything that was waiting
@@ -193,7 +196,8 @@ class Replicator:
             self._load_schemas(stop)
             if stop.is_set():
                 return
-            self.consumer.subscribe([*self.tables, self.heartbeat_topic, self.schema_topic, self.transaction_topic],
+            self.consumer.subscribe([*self.tables, self.heartbeat_topic, self.schema_topic, self.signals_topic,
+                                     self.transaction_topic],
                                     on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
             log.info("consuming %s as group %s; dead letters to %s", ", ".join(self.tables),
                      self.settings.group_id, self.settings.deadletter_topic)
@@ -252,6 +256,8 @@ class Replicator:
                                          self.settings.kafka.replication_factor)
                 ensure_schema_changes_topic(self.settings.kafka.bootstrap, self.settings.kafka.topic_prefix,
                                             self.settings.kafka.replication_factor)
+                ensure_signals_topic(self.settings.kafka.bootstrap, self.settings.kafka.topic_prefix,
+                                     self.settings.kafka.replication_factor)
                 self.rereads = generations.pending_rereads(self.settings.mysql)
                 break
             except TopicsRecreated:
@@ -354,6 +360,8 @@ class Replicator:
                 decoded = decode_heartbeat(raw)
             elif raw.topic == self.schema_topic:
                 decoded = decode_schema_change(raw)
+            elif raw.topic == self.signals_topic:
+                decoded = decode_signal(raw)
             else:
                 decoded = decode(raw, self.tables)
             released = self.assembler.add(where, raw.offset, decoded.tag, decoded)
@@ -367,7 +375,11 @@ class Replicator:
         starts a batch of its own (what came before is written first, to the tables as they were), and its items
         are taken in source order, each schema change evolving its table before the items after it."""
         for position, item in enumerate(released):
-            if isinstance(item, Transaction) and any(self._evolves(change) for change in item.items):
+            if isinstance(item, Transaction) and any(self._recreates(signal) for signal in item.items):
+                self._cut()
+                self._recreate_paused(item)
+                released[position + 1:] = [self._decoded_again(later) for later in released[position + 1:]]
+            elif isinstance(item, Transaction) and any(self._evolves(change) for change in item.items):
                 self._cut()
                 self._admit_schema_transaction(item)
                 released[position + 1:] = [self._decoded_again(later) for later in released[position + 1:]]
@@ -377,6 +389,41 @@ class Replicator:
     def _evolves(self, item: Decoded) -> bool:
         return (isinstance(item, SchemaChange) and item.definition.name in self.schemas
                 and item.version > self.schemas[item.definition.name].version)
+
+    def _recreates(self, item: Decoded) -> bool:
+        return isinstance(item, BackfillSignal) and any(
+            table in self.schemas and self.schemas[table].paused for table in item.tables)
+
+    def _recreate_paused(self, transaction: Transaction[Decoded]) -> None:
+        """A backfill of paused tables: each is made anew, empty, from the source's latest definition; the changes
+        after the signal and the backfill's reads fill it."""
+        for item in transaction.items:
+            if isinstance(item, BackfillSignal):
+                for table in item.tables:
+                    self._recreate(table, item.signal)
+        self.batch.add_released(self._decoded_again(transaction))
+
+    def _recreate(self, table: str, signal: str) -> None:
+        current = self.schemas.get(table)
+        evolution = recreate(current, signal) if current is not None else None
+        if evolution is None or current is None:
+            if current is not None and current.paused:
+                log.error("the backfill %s cannot recreate %s: its latest source definition still has no replica "
+                          "table (%s)", signal, table, current.paused)
+            return
+        schema = evolution.schema
+        self.schemas[table] = schema
+        self.batch.schema_steps.append(SchemaStep(table, schema.version, None, schema.stored(),
+                                                  recreate=evolution.recreate,
+                                                  marker=recreated_comment(schema.version, signal)))
+        self.batch.specs[table] = schema.spec
+        topic = self.topic_of_table[table]
+        self.tables[topic] = schema.spec
+        self.paused.discard(topic)
+        self.stats.table_paused(table, None)
+        self.assembler.map_pending(self._decoded_item_again)
+        log.warning("backfill %s: the paused replica table %s is made anew from the source's definition %d and "
+                    "refilled", signal, table, schema.version)
 
     def _cut(self) -> None:
         """The batch so far goes to the writer's queue as it is. Its offsets are not committed (the next batch's

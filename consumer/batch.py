@@ -74,6 +74,8 @@ class SchemaStep:
     alter: str | None
     stored: StoredSchema
     tighten: str | None = None  # runs after the batch's transaction (consumer.schema.Evolution)
+    recreate: str | None = None  # CREATE TABLE of a paused table made anew, after dropping it (consumer.schema)
+    marker: str | None = None  # the recreated table's comment: there, it was made anew already
 
 
 @dataclass

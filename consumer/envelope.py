@@ -18,6 +18,7 @@ deleted) in case another producer emits it that way.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,7 @@ from consumer.types import ValueConversionError
 from core.deadletter import RawMessage
 from core.envelope import UPSERT_OPS, Envelope, EnvelopeError, decode_envelope, source_commit_us
 from core.source.catalog import CatalogError, CatalogTable, parse_definition
-from core.topic_names import HEARTBEAT_TABLE, SCHEMA_CHANGES_TABLE
+from core.topic_names import HEARTBEAT_TABLE, SCHEMA_CHANGES_TABLE, SIGNALS_TABLE, SOURCE_SCHEMA
 from core.transactions import TxTag
 
 Key = tuple[Any, ...]
@@ -89,7 +90,18 @@ class SchemaChange:
     statement: str | None = None  # the DDL's text
 
 
-Decoded = ChangeEvent | Skip | DecodeError | SchemaChange
+@dataclass(frozen=True)
+class BackfillSignal:
+    """An execute-snapshot signal (`cdc backfill`): the tables the connector is about to re-read."""
+
+    raw: RawMessage
+    tables: tuple[str, ...]
+    signal: str  # its id
+    tag: TxTag | None
+    commit_us: int | None
+
+
+Decoded = ChangeEvent | Skip | DecodeError | SchemaChange | BackfillSignal
 
 
 class _Invalid(Exception):
@@ -115,6 +127,25 @@ def decode(raw: RawMessage, tables: Mapping[str, TableSpec]) -> ChangeEvent | Sk
         return _change(raw, spec, envelope)
     except (_Invalid, ValueConversionError) as exc:
         return DecodeError(raw, str(exc), envelope[5], isinstance(exc, _Shape))
+
+
+def decode_signal(raw: RawMessage) -> BackfillSignal | Skip | DecodeError:
+    """A change of the signal table: a backfill asked for, or (the connector's own window marks, deletes) nothing."""
+    try:
+        envelope = decode_envelope(raw.value, SIGNALS_TABLE)
+    except EnvelopeError as exc:
+        return DecodeError(raw, str(exc))
+    if envelope is None:
+        return Skip(raw, "tombstone")
+    op, _, after, source, _, tag = envelope
+    if op != "c" or not isinstance(after, dict) or after.get("type") != "execute-snapshot":
+        return Skip(raw, "signal", tag, source_commit_us(source))
+    try:
+        collections = json.loads(str(after.get("data")))["data-collections"]
+        tables = tuple(str(name).removeprefix(f"{SOURCE_SCHEMA}.") for name in collections)
+    except (ValueError, TypeError, KeyError):
+        return Skip(raw, "signal", tag, source_commit_us(source))  # the connector's to refuse
+    return BackfillSignal(raw, tables, str(after.get("id")), tag, source_commit_us(source))
 
 
 def decode_schema_change(raw: RawMessage) -> SchemaChange | Skip | DecodeError:

@@ -112,7 +112,7 @@ class TableSpec:
         object.__setattr__(self, "key_json", "{" + ",".join(f'"{name}":%s' for name in self.key) + "}")
         object.__setattr__(self, "key_positions", tuple(names.index(name) for name in self.key))
 
-    def ddl(self) -> str:
+    def ddl(self, comment: str = "") -> str:
         lines = [
             f"  {column_sql(column)}" for column in self.columns
         ]
@@ -121,7 +121,7 @@ class TableSpec:
         body = ",\n".join(lines)
         return (
             f"CREATE TABLE IF NOT EXISTS `{self.name}` (\n{body}\n) "
-            "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+            "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin" + (f" COMMENT = '{comment}'" if comment else "")
         )
 
 

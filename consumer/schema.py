@@ -21,6 +21,8 @@ pause:
   type the replica cannot hold exactly): the table pauses. Its changes are no
   longer applied, the other tables go on, and the reason is logged, counted in
   the metrics and shown by `cdc consume --stats`; nothing is dead-lettered.
+  `cdc backfill TABLE` is the way out: at its signal the replica table is made
+  anew from the source's latest definition and refilled (recreate).
 
 Every ALTER also sets the table's comment to its version (the id of the
 definition's row in `cdc_schema_changes`): an ALTER is one atomic DDL
@@ -93,19 +95,21 @@ class Evolution:
     # Columns made NOT NULL, after the data of the DDL's transaction is committed: rows it updates before the
     # DDL (UPDATE ... SET c = 'x' WHERE c IS NULL; ALTER ... SET NOT NULL) are still NULL when `alter` runs.
     tighten: str | None = None
+    recreate: str | None = None  # a paused table made anew (recreate()): its CREATE TABLE, after a DROP
 
 
 def evolve(current: TableSchema, version: int, new: CatalogTable, statement: str | None = None) -> Evolution:
     """The replica's answer to the source definition `new` (version: its cdc_schema_changes id; statement: the
     DDL's text, where a type change may have a USING expression)."""
-    if current.paused is not None or version <= current.version:
-        return Evolution(current, None)  # paused stays paused (consumer.schema docstring); older: applied
+    if version <= current.version:
+        return Evolution(current, None)  # applied already
+    if current.paused is not None:  # stays paused; the latest definition is the one a backfill recreates it with
+        return Evolution(TableSchema(version, new, _paused_spec(new), current.paused), None)
     try:
         clauses, tightened, earlier = _changes(current, new, statement or "")
         spec = _replica_table(new)
     except _Incompatible as exc:
-        paused = replace(current, version=version, paused=_pause_reason(new.name, version, str(exc)))
-        return Evolution(paused, None)
+        return Evolution(TableSchema(version, new, _paused_spec(new), _pause_reason(new.name, version, str(exc))), None)
     spec = replace(spec, earlier=earlier)
     alter = tighten = None
     if clauses:
@@ -117,9 +121,28 @@ def evolve(current: TableSchema, version: int, new: CatalogTable, statement: str
     return Evolution(TableSchema(version, new, spec), alter, tighten)
 
 
+def recreate(current: TableSchema, signal: str) -> Evolution | None:
+    """A paused table's backfill (`cdc backfill`, signal: its id) makes its replica table anew, empty, from the
+    source's latest definition, at the signal's place in the stream: the live changes after it and the backfill's
+    reads fill it exactly. None when the table is not paused (the backfill only rewrites rows) or its latest
+    definition still has no replica table."""
+    if current.paused is None:
+        return None
+    try:
+        spec = _replica_table(current.definition)
+    except UnsupportedType:
+        return None
+    ddl = spec.ddl(recreated_comment(current.version, signal))
+    return Evolution(TableSchema(current.version, current.definition, spec), None, recreate=ddl)
+
+
+def recreated_comment(version: int, signal: str) -> str:
+    return f"{COMMENT_PREFIX}{version}, recreated by {signal}"
+
+
 def applied_version(comment: str | None) -> int | None:
-    """The version an ALTER left in the table's comment (None: the table was never altered)."""
-    match = re.fullmatch(re.escape(COMMENT_PREFIX) + r"(\d+)", comment or "")
+    """The version an ALTER (or a recreation) left in the table's comment (None: never altered)."""
+    match = re.match(re.escape(COMMENT_PREFIX) + r"(\d+)", comment or "")
     return int(match[1]) if match else None
 
 

@@ -11,6 +11,7 @@ from core.topic_names import (
     consumer_deadletter_topic,
     heartbeat_topic,
     schema_changes_topic,
+    signals_topic,
     source_topic_tables,
     transaction_topic,
 )
@@ -62,9 +63,13 @@ class ConsumerSettings:
         """The source's table definitions (consumer.schema), in commit order with the data."""
         return schema_changes_topic(self.kafka.topic_prefix)
 
+    def signals_topic(self) -> str:
+        """The backfills asked for (consumer.schema: a paused table is recreated at its backfill)."""
+        return signals_topic(self.kafka.topic_prefix)
+
     def consumed_topics(self) -> list[str]:
         """Every topic the consumer reads (their generations are tracked together: consumer.generations)."""
-        return [*consumed_topics(self.kafka.topic_prefix), self.schema_changes_topic()]
+        return [*consumed_topics(self.kafka.topic_prefix), self.schema_changes_topic(), self.signals_topic()]
 
     def kafka_config(self) -> dict[str, object]:
         return {

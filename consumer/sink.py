@@ -52,6 +52,7 @@ from consumer.replica_schema import (
     TableSpec,
     ensure_database,
     ensure_tables,
+    quoted,
     read_schemas,
     write_schema,
 )
@@ -310,17 +311,24 @@ class MySqlSink:
             raise MySqlUnavailable(f"MySQL write failed, will retry: {exc}") from exc
 
     def _alter_tables(self, steps: list[SchemaStep]) -> None:
-        """Each step's ALTER, unless the table's comment shows it applied (a retry, or a restart after a crash
-        between the ALTER and the commit of the batch's transaction)."""
+        """Each step's ALTER (or recreation), unless the table's comment shows it done (a retry, or a restart after a
+        crash between the DDL and the commit of the batch's transaction)."""
         for step in steps:
-            if step.alter is None:
+            if step.alter is None and step.recreate is None:
                 continue
             try:
                 with self._conn.cursor() as cur:
                     cur.execute("SELECT table_comment FROM information_schema.tables"
                                 " WHERE table_schema = DATABASE() AND table_name = %s", (step.table,))
                     row = cur.fetchone()
-                    done = applied_version(row[0] if row else None)
+                    comment = row[0] if row else None
+                    if step.recreate is not None:
+                        if comment != step.marker:
+                            log.warning("recreating the paused replica table %s for its backfill", step.table)
+                            cur.execute(f"DROP TABLE IF EXISTS {quoted(step.table)}")
+                            cur.execute(step.recreate)
+                        continue
+                    done = applied_version(comment)
                     if done is not None and done >= step.version:
                         continue
                     log.info("source schema change %d of %s: %s", step.version, step.table, step.alter)
@@ -331,9 +339,9 @@ class MySqlSink:
                     raise MySqlUnavailable(f"MySQL ALTER TABLE failed, will retry: {exc}") from exc
                 raise ConsumerError(
                     f"MySQL refused the replica's change of {step.table} for source schema change {step.version} "
-                    f"({exc}): {step.alter}. The replica table differs from what the consumer expects (changed by "
-                    "hand?). Way out: make it match the source's definition by hand, then start the consumer "
-                    "again; or see README, Operations, 'A paused table'") from exc
+                    f"({exc}): {step.alter or step.recreate}. The replica table differs from what the consumer "
+                    "expects (changed by hand?). Way out: make it match the source's definition by hand, then start "
+                    "the consumer again; or see README, Operations, 'A paused table'") from exc
 
     def _tighten(self, steps: list[SchemaStep]) -> None:
         """Columns the source made NOT NULL, once the batch's rows are in (idempotent). Should it fail (a crash, a

@@ -16,6 +16,9 @@ HEARTBEAT_TABLE = "cdc_heartbeat"
 # An event trigger inserts a row here in the transaction of every ALTER/CREATE TABLE (migration 0003): the
 # table's complete new shape, captured in commit order with the data.
 SCHEMA_CHANGES_TABLE = "cdc_schema_changes"
+# Debezium's signal table (migration 0004): `cdc backfill` asks for an incremental snapshot there, and the replica
+# recreates a paused table at that point of the stream.
+SIGNALS_TABLE = "cdc_signals"
 
 
 def table_topic(topic_prefix: str, table: str) -> str:
@@ -62,6 +65,11 @@ def transaction_topic(topic_prefix: str) -> str:
 def data_collection(topic: str, topic_prefix: str) -> str:
     """A table topic's name in Debezium's transaction metadata: "public.orders"."""
     return topic.removeprefix(f"{topic_prefix}.")
+
+
+def signals_topic(topic_prefix: str) -> str:
+    """The signal table's topic: the backfills asked for, in commit order with the data."""
+    return table_topic(topic_prefix, SIGNALS_TABLE)
 
 
 def notifications_topic(topic_prefix: str) -> str:

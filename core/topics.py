@@ -15,7 +15,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from core.errors import ConnectorError
 from core.limits import MESSAGE_MAX_BYTES
-from core.topic_names import pipeline_topics, schema_changes_topic, transaction_topic
+from core.topic_names import pipeline_topics, schema_changes_topic, signals_topic, transaction_topic
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ def ensure_source_topics(bootstrap: str, topic_prefix: str, partitions: int, rep
     schema-changes table's topic with one."""
     created = ensure_topics(bootstrap, pipeline_topics(topic_prefix), partitions, replication_factor)
     created += ensure_transaction_topic(bootstrap, topic_prefix, replication_factor)
+    created += ensure_signals_topic(bootstrap, topic_prefix, replication_factor)
     return created + ensure_schema_changes_topic(bootstrap, topic_prefix, replication_factor)
 
 
@@ -39,6 +40,12 @@ def ensure_schema_changes_topic(bootstrap: str, topic_prefix: str, replication_f
     """The cdc_schema_changes table's topic, with one partition: its rows (the source's DDL history, migration
     0003) keep their order, which several partitions (by key) would not."""
     return ensure_topics(bootstrap, [schema_changes_topic(topic_prefix)], 1, replication_factor)
+
+
+def ensure_signals_topic(bootstrap: str, topic_prefix: str, replication_factor: int) -> list[str]:
+    """The signal table's topic, before the consumer subscribes to it: created by the connector only with the first
+    signal, it would be noticed minutes later (a metadata refresh), and every transaction wait as long."""
+    return ensure_topics(bootstrap, [signals_topic(topic_prefix)], 1, replication_factor)
 
 
 def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, replication_factor: int) -> list[str]:

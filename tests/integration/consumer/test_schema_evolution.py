@@ -2,7 +2,7 @@
 
 Each test changes the source's tables (what every later test of the module sees), runs the generator while
 doing so, and ends with `cdc verify` exact: the replica's tables have the source's columns now, with its
-values. The incompatible change runs last: its table stays paused.
+values. The incompatible change runs last: its table stays paused until the last test backfills it.
 """
 from __future__ import annotations
 
@@ -198,3 +198,17 @@ def test_an_incompatible_change_pauses_that_table_only_and_says_so(pipeline: Pat
     assert 'cdc_dead_letters_total{stage="replica"} 0.0' in metrics  # nothing dead-lettered for schema reasons
     assert fetch_all(MySqlSettings.from_env(env), "SELECT name FROM product_categories WHERE category_id = 1")[0][0] \
         .endswith("(renamed)") is False  # paused: its later changes are not applied
+
+
+def test_a_backfill_of_the_paused_table_makes_it_anew_and_the_replica_exact(pipeline: Path) -> None:
+    env = env_of(pipeline)
+    generator = live(pipeline, 109)
+    result = run_cdc("backfill", "product_categories", env=env, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    finish_live_load(generator)
+    assert_exact(env)
+    assert replica_columns(pipeline, "product_categories")["parent_category_id"].startswith("int")
+    with urllib.request.urlopen(env["CONSUMER_METRICS_URL"], timeout=10) as response:
+        assert 'cdc_table_paused{table="product_categories"} 0.0' in response.read().decode()
+    stats = run_cdc("consume", "--stats", env=env)
+    assert "PAUSED" not in stats.stdout

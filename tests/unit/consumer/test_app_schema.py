@@ -3,6 +3,7 @@ hand-made Debezium messages go through its decode-and-assemble path into the bat
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -144,3 +145,26 @@ def test_abandoned_batches_are_read_again_with_the_committed_definitions(monkeyp
         replicator._abandon("lost")
         assert replicator.tables["shop.public.users"].column_names[-1] == "loyalty_status"
         assert replicator.batch.schema_steps == []
+
+
+def backfill_signal(tables: list[str]) -> Change:
+    row = {"id": "backfill-9", "type": "execute-snapshot",
+           "data": json.dumps({"data-collections": [f"public.{table}" for table in tables], "type": "incremental"})}
+    return Change("cdc_signals", "c", {"id": "backfill-9"}, row, 0)
+
+
+def test_a_backfill_of_a_paused_table_makes_it_anew_and_its_later_changes_apply(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    narrowed = CatalogTable("users", tuple(
+        CatalogColumn(c.attnum, c.name, "integer" if c.name == "loyalty_status" else c.pg_type, c.nullable)
+        for c in USERS.columns), USERS.key)
+    alter = transaction(100, 1_000, [schema_change(2, narrowed)])
+    signal = transaction(101, 2_000, [backfill_signal(["users"])])
+    insert = transaction(102, 3_000, [new_user(7, loyalty_status=3)])
+    with started(monkeypatch) as replicator:
+        Feed(replicator)(*alter.whole(), *signal.whole(), *insert.whole())
+        [step] = replicator.batch.schema_steps
+        assert step.recreate is not None and "`loyalty_status` INT NOT NULL" in step.recreate
+        assert step.marker == "cdc schema version 2, recreated by backfill-9" and step.stored.paused is None
+        assert replicator.paused == set() and "users" not in replicator.stats.paused_tables
+        assert [action.event.row[-1] for action in replicator.batch.tables["users"].actions.values()] == [3]

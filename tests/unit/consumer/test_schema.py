@@ -9,7 +9,7 @@ import pytest
 
 from consumer.batch import Batch, SchemaStep
 from consumer.envelope import ChangeEvent, decode
-from consumer.schema import TableSchema, applied_version, evolve
+from consumer.schema import TableSchema, applied_version, evolve, recreate
 from core.deadletter import RawMessage
 from core.source.catalog import CatalogColumn, CatalogTable
 
@@ -106,9 +106,9 @@ def test_a_column_made_nullable_becomes_nullable() -> None:
 def test_an_incompatible_change_pauses_the_table_with_the_reason(columns: tuple[CatalogColumn, ...],
                                                                   words: str) -> None:
     evolution = evolve(CURRENT, 2, changed(*columns))
-    assert evolution.alter is None
+    assert evolution.alter is None  # the replica table stays as it was
     assert evolution.schema.paused is not None and words in evolution.schema.paused
-    assert evolution.schema.spec == CURRENT.spec  # the replica table stays as it was
+    assert evolution.schema.definition == changed(*columns)  # the latest: a backfill recreates the table with it
 
 
 def test_a_changed_primary_key_pauses_the_table() -> None:
@@ -120,9 +120,29 @@ def test_a_definition_already_applied_changes_nothing() -> None:
     assert evolve(CURRENT, 1, changed(KEY, QUANTITY, PRICE)).schema is CURRENT
 
 
-def test_a_paused_table_stays_paused() -> None:
+def test_a_paused_table_stays_paused_and_keeps_the_latest_definition() -> None:
     paused = evolve(CURRENT, 2, changed(KEY, replace(QUANTITY, pg_type="smallint"), PRICE, NOTE)).schema
-    assert evolve(paused, 3, LINES).schema is paused
+    later = evolve(paused, 3, LINES)
+    assert later.alter is None and later.schema.paused == paused.paused
+    assert (later.schema.version, later.schema.definition) == (3, LINES)
+
+
+def test_a_backfill_recreates_a_paused_table_from_its_latest_definition() -> None:
+    paused = evolve(CURRENT, 2, changed(KEY, replace(QUANTITY, pg_type="smallint"), PRICE, NOTE)).schema
+    evolution = recreate(paused, "backfill-1")
+    assert evolution is not None and evolution.schema.paused is None
+    assert evolution.recreate is not None and "`quantity` SMALLINT NOT NULL" in evolution.recreate
+    assert evolution.recreate.endswith("COMMENT = 'cdc schema version 2, recreated by backfill-1'")
+    assert applied_version("cdc schema version 2, recreated by backfill-1") == 2
+
+
+def test_a_backfill_of_a_table_that_is_not_paused_recreates_nothing() -> None:
+    assert recreate(CURRENT, "backfill-1") is None
+
+
+def test_a_paused_table_whose_latest_definition_has_no_replica_type_is_not_recreated() -> None:
+    paused = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE, NOTE, CatalogColumn(5, "doc", "jsonb", True))).schema
+    assert recreate(paused, "backfill-1") is None
 
 
 def test_the_stored_form_reads_back_to_the_same_table() -> None:
