@@ -88,6 +88,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
@@ -125,6 +126,7 @@ from core.transactions import Assembler, Loose, Released, Transaction, Transacti
 from core.watermark import REPLICA_STAGE
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CONSUME_MAX = 1000  # messages per consume() call
 SHUTDOWN_FLUSH_SECONDS = 5.0
@@ -272,16 +274,9 @@ class Replicator:
     def _load_schemas(self, stop: threading.Event) -> None:
         """Each replica table's definition: stored with the watermark, or for a table seen the first time, the
         one its topic starts with (consumer.schema_history); the replica tables are created where missing."""
-        while not stop.is_set():
-            try:
-                stored = self.sink.stored_schemas()
-                break
-            except MySqlUnavailable as exc:
-                log.warning("%s; retrying in %.1f s", exc, self.backoff.failed())
-                stop.wait(self.backoff.delay)
-        else:
+        stored = self._until_mysql_answers(stop, self.sink.stored_schemas)
+        if stored is None:
             return
-        self.backoff.reset()
         replicated = set(self.topic_of_table)
         schemas = {table: TableSchema.from_stored(stored[table]) for table in replicated & stored.keys()}
         missing = sorted(replicated - stored.keys())
@@ -295,16 +290,21 @@ class Replicator:
         self._use_applied_schemas()
         for reason in sorted(schema.paused for schema in self.schemas.values() if schema.paused):
             log.error("%s", reason)
+        self._until_mysql_answers(stop, lambda: self.sink.start_tables(
+            self._replica_tables(), [schema.stored() for schema in first.values()]))
+        self.batch = self._new_batch()
+
+    def _until_mysql_answers(self, stop: threading.Event, call: Callable[[], T]) -> T | None:
+        """call(), retried with backoff while MySQL is unavailable; None if `stop` is set first."""
         while not stop.is_set():
             try:
-                self.sink.start_tables(self._replica_tables(),
-                                       [schema.stored() for schema in first.values()])
-                break
+                result = call()
+                self.backoff.reset()
+                return result
             except MySqlUnavailable as exc:
                 log.warning("%s; retrying in %.1f s", exc, self.backoff.failed())
                 stop.wait(self.backoff.delay)
-        self.backoff.reset()
-        self.batch = self._new_batch()
+        return None
 
     def _use_applied_schemas(self) -> None:
         """Decode by the definitions of what is committed (at start, and when what was not is read again)."""
@@ -387,8 +387,15 @@ class Replicator:
                 self.batch.add_released(self._applicable(item))
 
     def _evolves(self, item: Decoded) -> bool:
-        return (isinstance(item, SchemaChange) and item.definition.name in self.schemas
-                and item.version > self.schemas[item.definition.name].version)
+        if not isinstance(item, SchemaChange):
+            return False
+        current = self.schemas.get(item.definition.name)
+        return item.version > current.version if current else self._renamed_away(item) is not None
+
+    def _renamed_away(self, change: SchemaChange) -> str | None:
+        """The replicated table the source renamed to the change's table (the same oid), if any."""
+        return next((table for table, schema in self.schemas.items() if schema.definition.oid is not None
+                     and schema.definition.oid == change.definition.oid and not schema.paused), None)
 
     def _recreates(self, item: Decoded) -> bool:
         return isinstance(item, BackfillSignal) and any(
@@ -444,6 +451,7 @@ class Replicator:
         table = change.definition.name
         current = self.schemas.get(table)
         if current is None:
+            self._pause_renamed(change)
             return  # not a replicated table
         evolution = evolve(current, change.version, change.definition, change.statement)
         schema = evolution.schema
@@ -462,6 +470,18 @@ class Replicator:
         self.assembler.map_pending(self._decoded_item_again)
         log.info("source schema change %d of %s: the replica follows (%s)", change.version, table,
                  evolution.alter or "nothing to change in MySQL")
+
+    def _pause_renamed(self, change: SchemaChange) -> None:
+        """A replicated table renamed away: its topic gets nothing more."""
+        table = self._renamed_away(change)
+        if table is None:
+            return
+        current = self.schemas[table]
+        self.schemas[table] = TableSchema(change.version, current.definition, current.spec,
+                                          _pause_reason_renamed(table, change))
+        self.batch.schema_steps.append(SchemaStep(table, change.version, None, self.schemas[table].stored()))
+        self.paused.add(self.topic_of_table[table])
+        self._report_pause(table)
 
     def _decoded_again(self, released: Released[Decoded]) -> Released[Decoded]:
         if isinstance(released, Transaction):
@@ -719,6 +739,12 @@ class Replicator:
 
     def _kafka_error(self, error: KafkaError) -> None:
         log.warning("kafka: %s", error)
+
+
+def _pause_reason_renamed(table: str, change: SchemaChange) -> str:
+    return (f"table {table} paused at source schema change {change.version}: the source renamed it to "
+            f"{change.definition.name}, whose changes are not replicated. Way out: README, Operations, "
+            "'A paused table'")
 
 
 def _describe(partitions: Sequence[TopicPartition]) -> str:

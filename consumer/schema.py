@@ -174,6 +174,8 @@ def _changes(current: TableSchema, new: CatalogTable, statement: str
     """The ALTER TABLE clauses from the current definition to `new` (none makes a column NOT NULL), the columns to
     make NOT NULL after, and how rows of the current shape map onto the new one; or _Incompatible."""
     old = current.definition
+    if old.oid is not None and new.oid is not None and old.oid != new.oid:
+        raise _Incompatible("the table was dropped and created again: its rows since are not the old table's")
     if [_attnum(old, name) for name in old.key] != [_attnum(new, name) for name in new.key] or old.key != new.key:
         raise _Incompatible(f"the primary key changed from ({', '.join(old.key)}) to ({', '.join(new.key)})")
     clauses = [f"DROP COLUMN {quoted(column.name)}" for column in old.columns if new.column(column.attnum) is None]

@@ -47,6 +47,7 @@ class CatalogTable:
     name: str
     columns: tuple[CatalogColumn, ...]
     key: tuple[str, ...]  # primary key columns, in key order
+    oid: int | None = None  # the table's: another one under the same name (dropped, created again) has another
 
     def column(self, attnum: int) -> CatalogColumn | None:
         return next((column for column in self.columns if column.attnum == attnum), None)
@@ -60,6 +61,7 @@ class CatalogTable:
                          "identity": c.identity, "generated": c.generated}
                         for c in self.columns],
             "primary_key": list(self.key),
+            "oid": self.oid,
         }, default=_marked_number)
         return _MARKED_NUMBER.sub(r"\1", text)
 
@@ -85,7 +87,9 @@ def parse_definition(text: str) -> CatalogTable:
                           bool(column.get("identity", False)), bool(column.get("generated", False)))
             for column in data["columns"]
         )
-        table = CatalogTable(str(data["table"]), columns, tuple(str(name) for name in data["primary_key"]))
+        oid = data.get("oid")
+        table = CatalogTable(str(data["table"]), columns, tuple(str(name) for name in data["primary_key"]),
+                             int(oid) if oid is not None else None)
     except (ValueError, TypeError, KeyError) as exc:
         raise CatalogError(f"not a table definition of cdc_table_schema(): {exc!r} in {text[:200]!r}") from None
     names = [column.name for column in table.columns]

@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS cdc_schema_changes (
 );
 
 -- One table's current shape, from the catalog:
---   {"table": relname,
+--   {"table": relname, "oid" (a table dropped and created again, or renamed, is told by it),
 --    "columns": [{"attnum", "name", "type" (format_type), "nullable", "default" (pg_get_expr or null),
 --                 "has_missing" (atthasmissing), "missing" (the fast default's value as JSON, or null),
 --                 "identity" (GENERATED ... AS IDENTITY), "generated" (GENERATED ALWAYS AS (...) STORED)}, ...]
@@ -79,6 +79,7 @@ BEGIN
 
     RETURN jsonb_build_object(
         'table', (SELECT relname FROM pg_class WHERE oid = target),
+        'oid', target::oid::bigint,
         'columns', columns,
         'primary_key', key_columns);
 END

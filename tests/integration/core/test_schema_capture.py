@@ -69,7 +69,14 @@ def captured(settings: SourceSettings, after: int = 0) -> list[tuple[str, str, D
     """(table_name, command, definition) of the rows after id `after`, in id order; numbers as Decimal."""
     rows = query(settings, "SELECT table_name, command, definition::text FROM cdc_schema_changes WHERE id > %s "
                            "ORDER BY id", (after,))
-    return [(table, command, json.loads(definition, parse_float=Decimal)) for table, command, definition in rows]
+    return [(table, command, _without_oid(json.loads(definition, parse_float=Decimal)))
+            for table, command, definition in rows]
+
+
+def _without_oid(definition: Definition) -> Definition:
+    """The definition without the table's oid (a number of each database), checked to be one."""
+    assert isinstance(definition.pop("oid"), int)
+    return definition
 
 
 def last_id(settings: SourceSettings) -> int:

@@ -6,6 +6,7 @@ import itertools
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -168,3 +169,13 @@ def test_a_backfill_of_a_paused_table_makes_it_anew_and_its_later_changes_apply(
         assert step.marker == "cdc schema version 2, recreated by backfill-9" and step.stored.paused is None
         assert replicator.paused == set() and "users" not in replicator.stats.paused_tables
         assert [action.event.row[-1] for action in replicator.batch.tables["users"].actions.values()] == [3]
+
+
+def test_a_replicated_table_renamed_away_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    with started(monkeypatch) as replicator:
+        users = replicator.applied_schemas["users"]
+        replicator.applied_schemas["users"] = TableSchema(1, replace(users.definition, oid=4242), users.spec)
+        replicator._use_applied_schemas()
+        renamed = replace(USERS, name="customers", oid=4242)
+        Feed(replicator)(*transaction(100, 1_000, [schema_change(2, renamed)]).whole())
+        assert "the source renamed it to customers" in replicator.stats.paused_tables["users"]

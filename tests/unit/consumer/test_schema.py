@@ -216,3 +216,9 @@ def test_a_not_null_column_added_without_a_default_is_added_nullable_then_tighte
     evolution = evolve(CURRENT, 2, changed(KEY, QUANTITY, PRICE, NOTE, CatalogColumn(5, "code", "integer", False)))
     assert evolution.alter == "ALTER TABLE `lines` ADD COLUMN `code` INT NULL, COMMENT = 'cdc schema version 2'"
     assert evolution.tighten == "ALTER TABLE `lines` MODIFY COLUMN `code` INT NOT NULL"
+
+
+def test_a_table_dropped_and_created_again_under_its_name_pauses() -> None:
+    first = TableSchema.first(1, replace(LINES, oid=100))
+    paused = evolve(first, 2, replace(LINES, oid=200)).schema.paused
+    assert paused is not None and "dropped and created again" in paused
