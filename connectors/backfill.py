@@ -52,6 +52,11 @@ def request(source: SourceSettings, tables: Sequence[str]) -> str:
             with conn, conn.cursor() as cur:
                 for table in tables:
                     read_definition(cur, table)  # CatalogError for a table the source does not have
+                unpublished = _unpublished(cur, tables)
+                if unpublished:
+                    raise ConnectorError(f"{', '.join(unpublished)} not in the publication cdc_publication: the "
+                                         "connector would read the rows but no later change (ALTER PUBLICATION "
+                                         "cdc_publication ADD TABLE ..., and REPLICA IDENTITY FULL, first)")
                 cur.execute(f"INSERT INTO {SIGNALS_TABLE} (id, type, data) VALUES (%s, 'execute-snapshot', %s)",
                             (signal, data))
         finally:
@@ -59,6 +64,13 @@ def request(source: SourceSettings, tables: Sequence[str]) -> str:
     except psycopg2.Error as exc:
         raise ConnectorError(f"cannot signal the connector through {SIGNALS_TABLE} (PG_DSN): {exc}".strip()) from exc
     return signal
+
+
+def _unpublished(cur: Any, tables: Sequence[str]) -> list[str]:
+    cur.execute("SELECT tablename FROM pg_publication_tables WHERE pubname = 'cdc_publication'"
+                " AND schemaname = 'public'")
+    published = {name for (name,) in cur.fetchall()}
+    return [table for table in tables if table not in published]
 
 
 def follow(bootstrap: str, topic: str, signal: str, source: SourceSettings,

@@ -175,6 +175,7 @@ class Replicator:
         self.in_flight: tuple[Batch, Future[int]] | None = None  # being written by the writer thread
         self.failed: Batch | None = None  # written before self.batch once MySQL is back
         self.ready: deque[Batch] = deque()  # cut before a schema change, written before self.batch
+        self.loose_applied: dict[gaps.Where, int] = {}  # per partition, the last loose message committed
         self.backoff = Backoff(first=0.5)
         self.committed: dict[tuple[str, int], int] = {}  # next offset to read, as committed
         self.heartbeat = ConsumerHeartbeat(settings.health.file)
@@ -233,6 +234,11 @@ class Replicator:
             # Another consumer may be writing: nothing more from this one (the close's revoke finds nothing).
             self._abandon("no longer the only consumer")
             raise
+        except Exception:
+            # A failure the run cannot go on from (MySQL refused a schema change, a bug): nothing read after what
+            # failed may be written, or its offsets committed past it (the close's revoke finds nothing).
+            self._abandon("stopping on an error")
+            raise
 
     def _connect_sink_at_start(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -253,13 +259,13 @@ class Replicator:
         """TopicsRecreated before anything is read; waits while the broker or MySQL is unreachable."""
         while not stop.is_set():
             try:
-                self._check_generations()
                 ensure_transaction_topic(self.settings.kafka.bootstrap, self.settings.kafka.topic_prefix,
                                          self.settings.kafka.replication_factor)
                 ensure_schema_changes_topic(self.settings.kafka.bootstrap, self.settings.kafka.topic_prefix,
                                             self.settings.kafka.replication_factor)
                 ensure_signals_topic(self.settings.kafka.bootstrap, self.settings.kafka.topic_prefix,
                                      self.settings.kafka.replication_factor)
+                self._check_generations()
                 self.rereads = generations.pending_rereads(self.settings.mysql)
                 break
             except TopicsRecreated:
@@ -275,8 +281,10 @@ class Replicator:
         """Each replica table's definition: stored with the watermark, or for a table seen the first time, the
         one its topic starts with (consumer.schema_history); the replica tables are created where missing."""
         stored = self._until_mysql_answers(stop, self.sink.stored_schemas)
-        if stored is None:
+        loose = self._until_mysql_answers(stop, self.sink.loose_offsets)
+        if stored is None or loose is None:
             return
+        self.loose_applied = loose
         replicated = set(self.topic_of_table)
         schemas = {table: TableSchema.from_stored(stored[table]) for table in replicated & stored.keys()}
         missing = sorted(replicated - stored.keys())
@@ -317,6 +325,8 @@ class Replicator:
     def _schemas_committed(self, batch: Batch) -> None:
         for step in batch.schema_steps:
             self.applied_schemas[step.table] = TableSchema.from_stored(step.stored)
+        for where, offset in batch.loose.items():
+            self.loose_applied[where] = max(offset, self.loose_applied.get(where, -1))
 
     def _replica_tables(self) -> dict[str, TableSpec]:
         """The replica tables by name (a table paused before its first definition has none)."""
@@ -364,7 +374,9 @@ class Replicator:
                 decoded = decode_signal(raw)
             else:
                 decoded = decode(raw, self.tables)
-            released = self.assembler.add(where, raw.offset, decoded.tag, decoded)
+            # A backfill's read follows the transactions before it (its signal, the window's mark): core.transactions.
+            after = decoded.lsn if isinstance(decoded, ChangeEvent) and decoded.backfill else None
+            released = self.assembler.add(where, raw.offset, decoded.tag, decoded, after)
         if released:
             self._admit(released)
 
@@ -495,7 +507,11 @@ class Replicator:
         return item
 
     def _applicable(self, released: Released[Decoded]) -> Released[Decoded]:
-        """Without the changes of paused tables; a change whose columns still do not fit its table pauses it."""
+        """Without the changes of paused tables; a change whose columns still do not fit its table pauses it. A
+        message outside any transaction committed before (a re-read) is skipped, as a transaction is by the
+        watermark."""
+        if isinstance(released, Loose) and self._applied_before(released.item.raw):
+            return Loose(Skip(released.item.raw, "applied before"))
         items = released.items if isinstance(released, Transaction) else (released.item,)
         if not self.paused and not any(isinstance(item, DecodeError) and item.shape for item in items):
             return released
@@ -503,6 +519,9 @@ class Replicator:
         if isinstance(released, Transaction):
             return Transaction(released.xid, released.commit_lsn, kept, released.ts_ms)
         return Loose(kept[0])
+
+    def _applied_before(self, raw: RawMessage) -> bool:
+        return raw.offset <= self.loose_applied.get((raw.topic, raw.partition), -1)
 
     def _applicable_item(self, item: Decoded) -> Decoded:
         if isinstance(item, DecodeError) and item.shape and item.raw.topic not in self.paused:

@@ -84,6 +84,8 @@ class Batch:
     specs: dict[str, TableSpec] = field(default_factory=dict)
     schema_steps: list[SchemaStep] = field(default_factory=list)
     tables: dict[str, TableChanges] = field(default_factory=dict)
+    # Per partition, the last message outside any transaction it holds (consumer.replica_schema.LOOSE_OFFSETS).
+    loose: dict[tuple[str, int], int] = field(default_factory=dict)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     # Per partition, the last offset the batch completes: everything up to it is in this batch or an
     # earlier one (set when the batch is cut, from core.transactions' positions).
@@ -100,6 +102,8 @@ class Batch:
         """A whole source transaction (or a message outside any), as core.transactions released it."""
         if not isinstance(released, Transaction):
             self.add(released.item)
+            raw = released.item.raw
+            self.loose[(raw.topic, raw.partition)] = raw.offset  # released in partition order
             return
         for item in released.items:
             self.add(item)

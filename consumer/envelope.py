@@ -48,6 +48,7 @@ class ChangeEvent:
     old_key: Key | None = None  # an update that moved the row to another key
     tag: TxTag | None = None  # its source transaction (core.transactions); None for snapshot reads
     commit_us: int | None = None  # when the source committed it (microseconds since the epoch)
+    backfill: bool = False  # a read of an incremental snapshot (`cdc backfill`), at lsn
 
     @property
     def is_truncate(self) -> bool:
@@ -141,10 +142,13 @@ def decode_signal(raw: RawMessage) -> BackfillSignal | Skip | DecodeError:
     if op != "c" or not isinstance(after, dict) or after.get("type") != "execute-snapshot":
         return Skip(raw, "signal", tag, source_commit_us(source))
     try:
-        collections = json.loads(str(after.get("data")))["data-collections"]
-        tables = tuple(str(name).removeprefix(f"{SOURCE_SCHEMA}.") for name in collections)
+        data = json.loads(str(after.get("data")))
+        tables = tuple(str(name).removeprefix(f"{SOURCE_SCHEMA}.") for name in data["data-collections"])
     except (ValueError, TypeError, KeyError):
         return Skip(raw, "signal", tag, source_commit_us(source))  # the connector's to refuse
+    if data.get("type", "incremental") != "incremental" or data.get("additional-conditions"):
+        return Skip(raw, "a partial or blocking snapshot: no backfill to recreate a table with", tag,
+                    source_commit_us(source))
     return BackfillSignal(raw, tables, str(after.get("id")), tag, source_commit_us(source))
 
 
@@ -195,7 +199,8 @@ def _change(raw: RawMessage, spec: TableSpec, envelope: Envelope) -> ChangeEvent
         old_key = None
         if op == "u" and isinstance(before, dict) and any(before.get(name) != after[name] for name in spec.key):
             old_key = _before_key(spec, before)
-        return ChangeEvent(spec.name, op, key, row, raw, lsn, old_key if old_key != key else None, tag, commit_us)
+        return ChangeEvent(spec.name, op, key, row, raw, lsn, old_key if old_key != key else None, tag, commit_us,
+                           op == "r" and source.get("snapshot") == "incremental")
     return ChangeEvent(spec.name, "d", _message_key(raw, spec), None, raw, lsn, None, tag, commit_us)  # op d
 
 

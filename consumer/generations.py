@@ -19,7 +19,7 @@ from typing import Any
 import pymysql
 
 from consumer.errors import TopicsRecreated
-from consumer.replica_schema import data_tables
+from consumer.replica_schema import LOOSE_OFFSETS, LOOSE_OFFSETS_DDL, data_tables
 from core import generations, watermark
 from core.errors import MySqlUnavailable
 from core.mysql import TABLE_OPTIONS, connect
@@ -95,6 +95,11 @@ def table_names() -> list[str]:
 def _add_rereads(cur: Any, partitions: Mapping[str, list[int]]) -> None:
     if partitions:  # the new topics' transactions are all applied, whatever their LSN (core.watermark)
         watermark.forget(cur, REPLICA_STAGE)
+    cur.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s",
+                (LOOSE_OFFSETS,))
+    if cur.fetchone() is not None:  # (a rebuild dropped it: nothing to forget then)
+        for topic in sorted(partitions):  # and their reads, whatever their offsets
+            cur.execute(f"DELETE FROM `{LOOSE_OFFSETS}` WHERE topic = %s", (topic,))
     for topic, numbers in sorted(partitions.items()):
         for partition in numbers:
             cur.execute(f"INSERT IGNORE INTO {REREADS} (topic, partition_id) VALUES (%s, %s)", (topic, partition))
@@ -121,3 +126,4 @@ def _ensure_tables(cur: Any, database: str) -> None:
     cur.execute(generations.ids_ddl(TOPICS))
     cur.execute(REREADS_DDL)
     cur.execute(WATERMARK_DDL)
+    cur.execute(LOOSE_OFFSETS_DDL)

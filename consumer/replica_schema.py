@@ -161,6 +161,18 @@ SCHEMAS_DDL = f"""CREATE TABLE IF NOT EXISTS `{SCHEMAS}` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"""
 
 
+# Per partition, the offset of the last message outside any transaction (a snapshot or backfill read) applied,
+# written with the data: a re-read after a crash skips such messages by it, as the watermark skips transactions
+# (re-applying a read after a newer change of its row would bring the old row back).
+LOOSE_OFFSETS = "cdc_replica_loose_offsets"
+LOOSE_OFFSETS_DDL = f"""CREATE TABLE IF NOT EXISTS `{LOOSE_OFFSETS}` (
+  topic VARCHAR(249) NOT NULL,
+  partition_id INT NOT NULL,
+  last_offset BIGINT NOT NULL,
+  PRIMARY KEY (topic, partition_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"""
+
+
 def ensure_database(conn: Any, database: str) -> None:
     """Create the replica database if missing (the connection must not be bound to it)."""
     with conn.cursor() as cur:
@@ -175,6 +187,7 @@ def ensure_tables(conn: Any, specs: Iterable[TableSpec]) -> None:
         cur.execute(TRUNCATIONS_DDL)
         cur.execute(WATERMARK_DDL)
         cur.execute(SCHEMAS_DDL)
+        cur.execute(LOOSE_OFFSETS_DDL)
         names = []
         for spec in specs:
             cur.execute(spec.ddl())
@@ -202,7 +215,7 @@ def data_tables(cur: Any) -> list[str]:
         cur.execute(f"SELECT table_name FROM `{SCHEMAS}` ORDER BY table_name")
         replicated = [name for (name,) in cur.fetchall()]
     # The default tables too: a replica from before SCHEMAS, or stopped between creating them and recording them.
-    return [*sorted(set(replicated) | set(TABLES)), TRUNCATIONS, SCHEMAS]
+    return [*sorted(set(replicated) | set(TABLES)), TRUNCATIONS, SCHEMAS, LOOSE_OFFSETS]
 
 
 @dataclass(frozen=True)
@@ -225,6 +238,21 @@ def write_schema(cur: Any, stored: StoredSchema) -> None:
     updates = ", ".join(f"{column} = {inserted(column)}" for column in ("version", "definition", "paused"))
     cur.execute(f"INSERT INTO `{SCHEMAS}` (table_name, version, definition, paused) VALUES (%s, %s, %s, %s)"
                 f" ON DUPLICATE KEY UPDATE {updates}", (stored.table, stored.version, stored.definition, stored.paused))
+
+
+def read_loose_offsets(cur: Any) -> dict[tuple[str, int], int]:
+    cur.execute(f"SELECT topic, partition_id, last_offset FROM `{LOOSE_OFFSETS}`")
+    return {(topic, partition): offset for topic, partition, offset in cur.fetchall()}
+
+
+def write_loose_offsets(cur: Any, offsets: Mapping[tuple[str, int], int]) -> None:
+    """In the transaction of the data it describes (consumer.sink)."""
+    if offsets:
+        cur.execute(f"INSERT INTO `{LOOSE_OFFSETS}` (topic, partition_id, last_offset) VALUES "
+                    + ", ".join(["(%s, %s, %s)"] * len(offsets))
+                    + f" ON DUPLICATE KEY UPDATE last_offset = GREATEST(last_offset, {inserted('last_offset')})",
+                    [value for (topic, partition), offset in sorted(offsets.items())
+                     for value in (topic, partition, offset)])
 
 
 def paused_tables(mysql: MySqlSettings) -> dict[str, str]:

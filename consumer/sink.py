@@ -53,7 +53,9 @@ from consumer.replica_schema import (
     ensure_database,
     ensure_tables,
     quoted,
+    read_loose_offsets,
     read_schemas,
+    write_loose_offsets,
     write_schema,
 )
 from consumer.schema import applied_version
@@ -202,6 +204,7 @@ def applied_before(cur: Any, batch: Batch) -> bool:
 def _store_schemas(cur: Any, batch: Batch) -> None:
     for step in batch.schema_steps:
         write_schema(cur, step.stored)
+    write_loose_offsets(cur, batch.loose)
 
 
 def _advance_watermark(cur: Any, batch: Batch) -> None:
@@ -263,6 +266,18 @@ class MySqlSink:
         except (pymysql.MySQLError, OSError) as exc:
             self.close()
             raise MySqlUnavailable(f"cannot read the replica's table definitions: {exc}") from exc
+
+    def loose_offsets(self) -> dict[tuple[str, int], int]:
+        """Per partition, the last message outside any transaction applied (consumer.replica_schema.LOOSE_OFFSETS)."""
+        self.connect()
+        try:
+            with self._conn.cursor() as cur:
+                offsets = read_loose_offsets(cur)
+            self._conn.commit()
+            return offsets
+        except (pymysql.MySQLError, OSError) as exc:
+            self.close()
+            raise MySqlUnavailable(f"cannot read the replica's applied reads: {exc}") from exc
 
     def start_tables(self, specs: dict[str, TableSpec], first: list[StoredSchema]) -> None:
         """Create the replica tables where missing, and store the definitions of the tables seen the first time."""

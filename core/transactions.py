@@ -40,7 +40,11 @@ messages are consumed):
   counts: a replay of Y written later follows, in the same partition, the
   events of transactions committed after Y, whose ENDs are still to come.
 - Loose messages are released as soon as everything before them in their
-  partition is released or dropped.
+  partition is released or dropped; one given a WAL position to wait for (a
+  row of an incremental snapshot, read at that position) also waits until a
+  transaction committed at or after it is released, so that it follows the
+  transactions it was read after (the snapshot's window mark, a backfill's
+  signal), whichever partitions they are in.
 - A message at an offset below the next one expected from its partition is
   ignored: a seek back (a rebalance) re-reads what is held or settled.
 - `positions()` gives, per partition, the offset of the first message not
@@ -160,13 +164,14 @@ class _ReadEnd(NamedTuple):
 class _Entry(Generic[T]):
     """One consumed data message, waiting in its partition's queue until released or dropped."""
 
-    __slots__ = ("offset", "tag", "item", "settled")
+    __slots__ = ("offset", "tag", "item", "settled", "after_lsn")
 
-    def __init__(self, offset: int, tag: TxTag | None, item: T) -> None:
+    def __init__(self, offset: int, tag: TxTag | None, item: T, after_lsn: int | None = None) -> None:
         self.offset = offset
         self.tag = tag
         self.item = item
         self.settled = False  # released or dropped
+        self.after_lsn = after_lsn  # a loose message: released once a transaction at or past it is
 
 
 @dataclass
@@ -193,18 +198,20 @@ class Assembler(Generic[T]):
 
     # --- input ------------------------------------------------------------------
 
-    def add(self, where: Where, offset: int, tag: TxTag | None, item: T) -> list[Released[T]]:
-        """A consumed data message (in consumption order per partition); what it makes releasable."""
+    def add(self, where: Where, offset: int, tag: TxTag | None, item: T,
+            after_lsn: int | None = None) -> list[Released[T]]:
+        """A consumed data message (in consumption order per partition); what it makes releasable. `after_lsn`: a
+        loose message to release only once a transaction committed at or after that position is."""
         if offset < self._next.get(where, -1):
             return []  # read again after a seek back (a rebalance): held or settled already
-        entry = _Entry(offset, tag, item)
+        entry = _Entry(offset, tag, item, after_lsn if tag is None else None)
         self._queues.setdefault(where, deque()).append(entry)
         self._next[where] = offset + 1
         if tag is None:
-            return self._release_head(self._queues[where], [])
+            return self._release_head(self._queues[where], [], self.released_lsn)
         if tag.xid in self._settled:  # a late copy of a transaction released or skipped before
             entry.settled = True
-            return self._release_head(self._queues[where], [])
+            return self._release_head(self._queues[where], [], self.released_lsn)
         pending = self._pending.setdefault(tag.xid, _Pending())
         pending.by_order[tag.total_order] = entry
         pending.entries.append((where, entry))
@@ -317,15 +324,17 @@ class Assembler(Generic[T]):
     def _release_heads(self, released: list[Released[T]]) -> list[Released[T]]:
         """Pop settled messages off each partition's head, releasing the loose ones reached."""
         for queue in self._queues.values():
-            self._release_head(queue, released)
+            self._release_head(queue, released, self.released_lsn)
         return released
 
     @staticmethod
-    def _release_head(queue: deque[_Entry[T]], released: list[Released[T]]) -> list[Released[T]]:
+    def _release_head(queue: deque[_Entry[T]], released: list[Released[T]], released_lsn: int) -> list[Released[T]]:
         """The same for one partition (after each call every other partition's head is unsettled already)."""
         while queue:
             head = queue[0]
             if head.tag is None and not head.settled:
+                if head.after_lsn is not None and head.after_lsn > released_lsn:
+                    break
                 head.settled = True
                 released.append(Loose(head.item))
             if not head.settled:

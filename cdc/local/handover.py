@@ -176,9 +176,10 @@ def restore(env: Mapping[str, str], handover: Handover | None, config: dict[str,
         client.resume(name)
         kafka = KafkaSettings.from_env(env)
         topics = consumed_topics(kafka.topic_prefix)  # positions in each of them are the old broker's
-        ids = topic_ids(kafka.bootstrap, topics)
-        _adopt_marts(env, ids)
-        _adopt_replica(env, ids, topic_partitions(kafka.bootstrap, topics))
+        _adopt_marts(env, topic_ids(kafka.bootstrap, topics))
+        replica_topics = ConsumerSettings.from_env(env).consumed_topics()  # the schema changes and signals too
+        _adopt_replica(env, topic_ids(kafka.bootstrap, replica_topics), topic_partitions(kafka.bootstrap,
+                                                                                         replica_topics))
     elif _sinks_hold_data(MySqlSettings.from_env(env)):
         progress("the previous broker's changes were not all applied: the connector snapshots the source "
                  "again and the replica and the marts are rebuilt from it")

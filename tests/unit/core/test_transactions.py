@@ -262,3 +262,18 @@ def test_every_transaction_is_applied_once_in_commit_order_whatever_the_crashes_
         rnd = random.Random(run)
         transactions, written = connector_output(rnd)
         assert stage_output(rnd, written) == transactions, f"seed {run}"
+
+
+def test_a_loose_message_given_a_position_waits_for_a_transaction_committed_at_or_after_it() -> None:
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assert assembler.add(LINES, 0, None, "backfill read", after_lsn=150) == []
+    assert xids(assembler.add_end(TX_TOPIC, 0, end(7, 100))) == [7]  # before the read's position: it waits
+    assert xids(assembler.add_end(TX_TOPIC, 1, end(8, 160))) == [8, ("loose", "backfill read")]
+    assert assembler.positions()[LINES] == 1
+
+
+def test_a_waiting_loose_message_holds_back_its_partitions_position() -> None:
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assembler.add(LINES, 0, None, "backfill read", after_lsn=150)
+    assembler.add(LINES, 1, None, "snapshot read")
+    assert assembler.positions()[LINES] == 0
