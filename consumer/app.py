@@ -290,8 +290,8 @@ class Replicator:
         missing = sorted(replicated - stored.keys())
         if missing:
             log.info("reading the source's definitions of %s from %s", ", ".join(missing), self.schema_topic)
-        first = {table: TableSchema.first(version, definition) for table, (version, definition)
-                 in baselines(self.settings.kafka.bootstrap, self.schema_topic, missing, stop).items()}
+        found = baselines(self.settings.kafka.bootstrap, self.schema_topic, missing, stop) if missing else {}
+        first = {table: TableSchema.first(version, definition) for table, (version, definition) in found.items()}
         if stop.is_set():
             return
         self.applied_schemas = {**schemas, **first}
