@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import pymysql
 
@@ -69,6 +69,7 @@ from core.settings import MySqlSettings
 from core.watermark import REPLICA_STAGE
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DELETE_CHUNK = 1000
 # Characters of one multi-row upsert: PyMySQL's executemany stops at 1,024,000 bytes; 4 bytes a
@@ -245,39 +246,27 @@ class MySqlSink:
 
     def applied_lsn(self) -> int:
         """The replica's watermark: the commit LSN of the last source transaction applied (-1: none)."""
-        self.connect()
-        try:
-            with self._conn.cursor() as cur:
-                lsn = watermark.read_lsn(cur, REPLICA_STAGE)
-            self._conn.commit()
-            return lsn
-        except (pymysql.MySQLError, OSError) as exc:
-            self.close()
-            raise MySqlUnavailable(f"cannot read the replica's watermark: {exc}") from exc
+        return self._read("the replica's watermark", lambda cur: watermark.read_lsn(cur, REPLICA_STAGE))
 
     def stored_schemas(self) -> dict[str, StoredSchema]:
         """The source definition each replica table mirrors as of the watermark (consumer.schema)."""
-        self.connect()
-        try:
-            with self._conn.cursor() as cur:
-                stored = read_schemas(cur)
-            self._conn.commit()
-            return stored
-        except (pymysql.MySQLError, OSError) as exc:
-            self.close()
-            raise MySqlUnavailable(f"cannot read the replica's table definitions: {exc}") from exc
+        return self._read("the replica's table definitions", read_schemas)
 
     def loose_offsets(self) -> dict[tuple[str, int], int]:
         """Per partition, the last message outside any transaction applied (consumer.replica_schema.LOOSE_OFFSETS)."""
+        return self._read("the replica's applied reads", read_loose_offsets)
+
+    def _read(self, what: str, read: Callable[[Any], T]) -> T:
+        """read(cursor) in a transaction of its own; MySqlUnavailable naming `what` if MySQL cannot answer."""
         self.connect()
         try:
             with self._conn.cursor() as cur:
-                offsets = read_loose_offsets(cur)
+                result = read(cur)
             self._conn.commit()
-            return offsets
+            return result
         except (pymysql.MySQLError, OSError) as exc:
             self.close()
-            raise MySqlUnavailable(f"cannot read the replica's applied reads: {exc}") from exc
+            raise MySqlUnavailable(f"cannot read {what}: {exc}") from exc
 
     def start_tables(self, specs: dict[str, TableSpec], first: list[StoredSchema]) -> None:
         """Create the replica tables where missing, and store the definitions of the tables seen the first time."""
