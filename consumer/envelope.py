@@ -132,12 +132,9 @@ def decode(raw: RawMessage, tables: Mapping[str, TableSpec]) -> ChangeEvent | Sk
 
 def decode_signal(raw: RawMessage) -> BackfillSignal | Skip | DecodeError:
     """A change of the signal table: a backfill asked for, or (the connector's own window marks, deletes) nothing."""
-    try:
-        envelope = decode_envelope(raw.value, SIGNALS_TABLE)
-    except EnvelopeError as exc:
-        return DecodeError(raw, str(exc))
-    if envelope is None:
-        return Skip(raw, "tombstone")
+    envelope = _envelope(raw, SIGNALS_TABLE)
+    if not isinstance(envelope, tuple):
+        return envelope
     op, _, after, source, _, tag = envelope
     if op != "c" or not isinstance(after, dict) or after.get("type") != "execute-snapshot":
         return Skip(raw, "signal", tag, source_commit_us(source))
@@ -155,12 +152,9 @@ def decode_signal(raw: RawMessage) -> BackfillSignal | Skip | DecodeError:
 def decode_schema_change(raw: RawMessage) -> SchemaChange | Skip | DecodeError:
     """A change of cdc_schema_changes. Its snapshot rows and deletes are Skips: the consumer read the snapshot's
     definitions at start (consumer.schema_history), and a deleted row changes nothing."""
-    try:
-        envelope = decode_envelope(raw.value, SCHEMA_CHANGES_TABLE)
-    except EnvelopeError as exc:
-        return DecodeError(raw, str(exc))
-    if envelope is None:
-        return Skip(raw, "tombstone")
+    envelope = _envelope(raw, SCHEMA_CHANGES_TABLE)
+    if not isinstance(envelope, tuple):
+        return envelope
     op, _, after, source, _, tag = envelope
     if op != "c":
         return Skip(raw, "schema history", tag, source_commit_us(source))
@@ -173,14 +167,20 @@ def decode_schema_change(raw: RawMessage) -> SchemaChange | Skip | DecodeError:
         return DecodeError(raw, f"not a schema change row: {exc}", tag)
 
 
-def decode_heartbeat(raw: RawMessage) -> Skip | DecodeError:
-    """A change of Debezium's heartbeat table: nothing to replicate, but a source transaction to count."""
+def _envelope(raw: RawMessage, table: str) -> Envelope | Skip | DecodeError:
+    """The message's change event; a Skip for a tombstone, a DecodeError for what is no change event."""
     try:
-        envelope = decode_envelope(raw.value, HEARTBEAT_TABLE)
+        envelope = decode_envelope(raw.value, table)
     except EnvelopeError as exc:
         return DecodeError(raw, str(exc))
-    if envelope is None:
-        return Skip(raw, "tombstone")
+    return Skip(raw, "tombstone") if envelope is None else envelope
+
+
+def decode_heartbeat(raw: RawMessage) -> Skip | DecodeError:
+    """A change of Debezium's heartbeat table: nothing to replicate, but a source transaction to count."""
+    envelope = _envelope(raw, HEARTBEAT_TABLE)
+    if not isinstance(envelope, tuple):
+        return envelope
     return Skip(raw, "heartbeat", envelope[5], source_commit_us(envelope[3]))
 
 
