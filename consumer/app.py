@@ -111,7 +111,7 @@ from consumer.errors import ConsumerError, TopicsRecreated, WatermarkAhead
 from consumer.generation_watch import GenerationWatch
 from consumer.health import ConsumerHeartbeat
 from consumer.replica_schema import TableSpec
-from consumer.schema import TableSchema, evolve, recreate, recreated_comment
+from consumer.schema import TableSchema, evolve, published_comment, recreate, recreated_comment
 from consumer.schema_history import baselines
 from consumer.settings import ConsumerSettings
 from consumer.sink import MySqlSink
@@ -120,7 +120,6 @@ from core.deadletter import DeadLetter, DeadLetterError, DeadLetterProducer, Raw
 from core.errors import CdcError, LeadershipLost, MySqlUnavailable
 from core.leader import Leadership
 from core.mysql import Backoff
-from core.topic_names import data_collection
 from core.topics import ensure_schema_changes_topic, ensure_signals_topic, ensure_transaction_topic, topic_ids
 from core.transactions import Assembler, Loose, Released, Transaction, TransactionMetadataError, TxEnd, parse_end
 from core.watermark import REPLICA_STAGE
@@ -160,10 +159,9 @@ class Replicator:
         self.transaction_topic = settings.transaction_topic()
         self.schema_topic = settings.schema_changes_topic()
         self.signals_topic = settings.signals_topic()
-        consumed = [*self.table_of_topic, self.heartbeat_topic, self.schema_topic, self.signals_topic]
-        self.collections = frozenset(data_collection(topic, settings.kafka.topic_prefix) for topic in consumed)
         self.applied_lsn = -1  # the watermark: commit LSN of the last source transaction applied
-        self.assembler: Assembler[Decoded] = Assembler(self.collections)
+        # Every table topic is read (a table added to the publication included): a transaction waits for all of it.
+        self.assembler: Assembler[Decoded] = Assembler(None)
         self.drained = False  # the last consume() took everything that was waiting
         self.next_replay_commit = 0.0  # monotonic time
         self.sink = MySqlSink(settings.mysql)
@@ -199,11 +197,10 @@ class Replicator:
             self._load_schemas(stop)
             if stop.is_set():
                 return
-            self.consumer.subscribe([*self.tables, self.heartbeat_topic, self.schema_topic, self.signals_topic,
-                                     self.transaction_topic],
+            self.consumer.subscribe([self.settings.table_topics_pattern(), self.transaction_topic],
                                     on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
-            log.info("consuming %s as group %s; dead letters to %s", ", ".join(self.tables),
-                     self.settings.group_id, self.settings.deadletter_topic)
+            log.info("consuming %s (and every table added to the publication later) as group %s; dead letters "
+                     "to %s", ", ".join(self.tables), self.settings.group_id, self.settings.deadletter_topic)
             self._loop(stop)
             if not self._write_all(time.monotonic() + SHUTDOWN_FLUSH_SECONDS):
                 self._abandon("stopping")
@@ -244,7 +241,7 @@ class Replicator:
         while not stop.is_set():
             try:
                 self.applied_lsn = self.sink.applied_lsn()
-                self.assembler = Assembler(self.collections, self.applied_lsn)
+                self.assembler = Assembler(None, self.applied_lsn)
                 break
             except MySqlUnavailable as exc:
                 log.warning("%s; retrying in %.1f s", exc, self.backoff.failed())
@@ -285,6 +282,8 @@ class Replicator:
         if stored is None or loose is None:
             return
         self.loose_applied = loose
+        for table in stored.keys() - self.topic_of_table.keys():  # added to the publication since the first start
+            self._replicate(table)
         replicated = set(self.topic_of_table)
         schemas = {table: TableSchema.from_stored(stored[table]) for table in replicated & stored.keys()}
         missing = sorted(replicated - stored.keys())
@@ -313,6 +312,11 @@ class Replicator:
                 log.warning("%s; retrying in %.1f s", exc, self.backoff.failed())
                 stop.wait(self.backoff.delay)
         return None
+
+    def _replicate(self, table: str) -> None:
+        topic = self.settings.table_topic(table)
+        self.table_of_topic[topic] = table
+        self.topic_of_table[table] = topic
 
     def _use_applied_schemas(self) -> None:
         """Decode by the definitions of what is committed (at start, and when what was not is read again)."""
@@ -402,7 +406,9 @@ class Replicator:
         if not isinstance(item, SchemaChange):
             return False
         current = self.schemas.get(item.definition.name)
-        return item.version > current.version if current else self._renamed_away(item) is not None
+        if current is not None:
+            return item.version > current.version
+        return item.publishes or self._renamed_away(item) is not None
 
     def _renamed_away(self, change: SchemaChange) -> str | None:
         """The replicated table the source renamed to the change's table (the same oid), if any."""
@@ -430,19 +436,40 @@ class Replicator:
                 log.error("the backfill %s cannot recreate %s: its latest source definition still has no replica "
                           "table (%s)", signal, table, current.paused)
             return
-        schema = evolution.schema
+        self._make_anew(evolution.schema, evolution.recreate, recreated_comment(evolution.schema.version, signal))
+        log.warning("backfill %s: the paused replica table %s is made anew from the source's definition %d and "
+                    "refilled", signal, table, evolution.schema.version)
+
+    def _publish(self, change: SchemaChange) -> None:
+        """A table added to the publication: its replica table is made anew, empty, at this point of the stream; the
+        backfill signalled in the same source transaction (migration 0005) and the changes after it fill it."""
+        table = change.definition.name
+        self._replicate(table)
+        schema = TableSchema.first(change.version, change.definition)
+        if schema.paused:
+            self.schemas[table] = schema
+            self.batch.schema_steps.append(SchemaStep(table, schema.version, None, schema.stored()))
+            self.paused.add(self.topic_of_table[table])
+            self._report_pause(table)
+            return
+        marker = published_comment(schema.version)
+        self._make_anew(schema, schema.spec.ddl(marker), marker)
+        log.info("source table %s added to the publication: replicating it from source schema change %d; its rows "
+                 "are backfilled", table, schema.version)
+
+    def _make_anew(self, schema: TableSchema, ddl: str | None, marker: str) -> None:
+        """The replica table dropped and created from `schema` (`marker`: its comment, which tells a restart that it
+        was done), in the batch being filled; what is held is decoded again against it."""
+        table = schema.spec.name
         self.schemas[table] = schema
-        self.batch.schema_steps.append(SchemaStep(table, schema.version, None, schema.stored(),
-                                                  recreate=evolution.recreate,
-                                                  marker=recreated_comment(schema.version, signal)))
+        self.batch.schema_steps.append(SchemaStep(table, schema.version, None, schema.stored(), recreate=ddl,
+                                                  marker=marker))
         self.batch.specs[table] = schema.spec
         topic = self.topic_of_table[table]
         self.tables[topic] = schema.spec
         self.paused.discard(topic)
         self.stats.table_paused(table, None)
         self.assembler.map_pending(self._decoded_item_again)
-        log.warning("backfill %s: the paused replica table %s is made anew from the source's definition %d and "
-                    "refilled", signal, table, schema.version)
 
     def _cut(self) -> None:
         """The batch so far goes to the writer's queue as it is. Its offsets are not committed (the next batch's
@@ -462,6 +489,9 @@ class Replicator:
     def _evolve(self, change: SchemaChange) -> None:
         table = change.definition.name
         current = self.schemas.get(table)
+        if change.publishes and (current is None or change.version > current.version):
+            self._publish(change)  # added again after a removal: made anew too (changes in between were not read)
+            return
         if current is None:
             self._pause_renamed(change)
             return  # not a replicated table
@@ -728,7 +758,7 @@ class Replicator:
 
     def _restart_assembly(self) -> None:
         """Forget what was consumed but not taken: the partitions are read again from the committed offsets."""
-        self.assembler = Assembler(self.collections, self.applied_lsn)
+        self.assembler = Assembler(None, self.applied_lsn)
         self._use_applied_schemas()
         self.batch = self._new_batch()
 

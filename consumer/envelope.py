@@ -29,7 +29,7 @@ from consumer.replica_schema import TableSpec
 from consumer.types import ValueConversionError
 from core.deadletter import RawMessage
 from core.envelope import UPSERT_OPS, Envelope, EnvelopeError, decode_envelope, source_commit_us
-from core.source.catalog import CatalogError, CatalogTable, parse_definition
+from core.source.catalog import PUBLICATION_COMMAND, CatalogError, CatalogTable, parse_definition
 from core.topic_names import HEARTBEAT_TABLE, SCHEMA_CHANGES_TABLE, SIGNALS_TABLE, SOURCE_SCHEMA
 from core.transactions import TxTag
 
@@ -89,6 +89,12 @@ class SchemaChange:
     tag: TxTag | None
     commit_us: int | None
     statement: str | None = None  # the DDL's text
+    command: str | None = None  # what recorded it: ALTER TABLE, CREATE TABLE, ALTER PUBLICATION (a table added to it)
+
+    @property
+    def publishes(self) -> bool:
+        """The table was added to the publication (migration 0005): its replica table is made at this point."""
+        return self.command == PUBLICATION_COMMAND
 
 
 @dataclass(frozen=True)
@@ -160,9 +166,10 @@ def decode_schema_change(raw: RawMessage) -> SchemaChange | Skip | DecodeError:
         return Skip(raw, "schema history", tag, source_commit_us(source))
     try:
         definition = parse_definition(str(after["definition"]))
-        statement = after.get("statement")
+        statement, command = after.get("statement"), after.get("command")
         return SchemaChange(raw, int(after["id"]), definition, tag, source_commit_us(source),
-                            statement if isinstance(statement, str) else None)
+                            statement if isinstance(statement, str) else None,
+                            command if isinstance(command, str) else None)
     except (CatalogError, KeyError, TypeError, ValueError) as exc:
         return DecodeError(raw, f"not a schema change row: {exc}", tag)
 

@@ -140,6 +140,10 @@ def recreated_comment(version: int, signal: str) -> str:
     return f"{COMMENT_PREFIX}{version}, recreated by {signal}"
 
 
+def published_comment(version: int) -> str:
+    return f"{COMMENT_PREFIX}{version}, added to the publication"
+
+
 def applied_version(comment: str | None) -> int | None:
     """The version an ALTER (or a recreation) left in the table's comment (None: never altered)."""
     match = re.match(re.escape(COMMENT_PREFIX) + r"(\d+)", comment or "")

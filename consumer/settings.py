@@ -13,6 +13,8 @@ from core.topic_names import (
     schema_changes_topic,
     signals_topic,
     source_topic_tables,
+    table_topic,
+    table_topics_pattern,
     transaction_topic,
 )
 
@@ -52,6 +54,15 @@ class ConsumerSettings:
         """Replicated topic -> replica table."""
         return source_topic_tables(self.kafka.topic_prefix)
 
+    def table_topic(self, table: str) -> str:
+        """The topic of a source table (of one added to the publication later too)."""
+        return table_topic(self.kafka.topic_prefix, table)
+
+    def table_topics_pattern(self) -> str:
+        """What the consumer subscribes to besides the transaction topic: every table's topic, the heartbeat's,
+        the schema changes' and the signals' included."""
+        return table_topics_pattern(self.kafka.topic_prefix)
+
     def heartbeat_topic(self) -> str:
         """Consumed for its source transactions only (they move the watermark at idle), not replicated."""
         return heartbeat_topic(self.kafka.topic_prefix)
@@ -89,4 +100,7 @@ class ConsumerSettings:
             "max.partition.fetch.bytes": MESSAGE_MAX_BYTES,
             "fetch.max.bytes": CONSUMER_FETCH_MAX_BYTES,
             "receive.message.max.bytes": CONSUMER_RECEIVE_MAX_BYTES,
+            # The subscription is a pattern: a table added to the publication is noticed within this much (the
+            # transactions that touch it wait for its topic meanwhile). librdkafka's default is 5 minutes.
+            "topic.metadata.refresh.interval.ms": 5000,
         }

@@ -328,7 +328,7 @@ class MySqlSink:
                     comment = row[0] if row else None
                     if step.recreate is not None:
                         if comment != step.marker:
-                            log.warning("recreating the paused replica table %s for its backfill", step.table)
+                            log.warning("making the replica table %s anew (%s)", step.table, step.marker)
                             cur.execute(f"DROP TABLE IF EXISTS {quoted(step.table)}")
                             cur.execute(step.recreate)
                         continue

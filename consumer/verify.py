@@ -21,8 +21,7 @@ from consumer.replica_schema import POSITION_COLUMN, SCHEMAS, TableSpec, Unsuppo
 from core.errors import MySqlUnavailable
 from core.mysql import close_quietly, connect
 from core.settings import MySqlSettings, SourceSettings
-from core.source.catalog import CatalogError, read_definition
-from core.source.tables import SOURCE_TABLES
+from core.source.catalog import CatalogError, published_tables, read_definition
 from core.verify import TableReport, compare
 
 
@@ -89,8 +88,9 @@ def _table_report(pg_cur: Any, my_cur: Any, table: str) -> TableReport:
 
 
 def replica_reports(source: SourceSettings, replica: MySqlSettings,
-                    tables: Sequence[str] = SOURCE_TABLES) -> list[TableReport]:
-    """One report per replicated table. The source is read in one snapshot (REPEATABLE READ)."""
+                    tables: Sequence[str] | None = None) -> list[TableReport]:
+    """One report per replicated table (by default, each table of the source's publication). The source is read in
+    one snapshot (REPEATABLE READ)."""
     my = _connect_replica(replica)
     try:
         pg = psycopg2.connect(source.dsn, options="-c timezone=UTC")
@@ -101,7 +101,7 @@ def replica_reports(source: SourceSettings, replica: MySqlSettings,
         pg.set_session(isolation_level="REPEATABLE READ", readonly=True)
         reports = []
         with pg.cursor() as pg_cur, my.cursor() as my_cur:
-            for table in tables:
+            for table in published_tables(pg_cur) if tables is None else tables:
                 reports.append(_table_report(pg_cur, my_cur, table))
         pg.rollback()
         return reports

@@ -7,6 +7,8 @@ that skipped it.
 """
 from __future__ import annotations
 
+import re
+
 from core.source.tables import SOURCE_TABLES
 
 SOURCE_SCHEMA = "public"
@@ -60,6 +62,11 @@ def schema_changes_topic(topic_prefix: str) -> str:
 def transaction_topic(topic_prefix: str) -> str:
     """Debezium's BEGIN/END events (provide.transaction.metadata): one partition, so in commit order."""
     return f"{topic_prefix}.transaction"
+
+
+def table_topics_pattern(topic_prefix: str) -> str:
+    """A subscription (librdkafka regex) to every table topic, of tables added to the publication later too."""
+    return "^" + re.escape(f"{topic_prefix}.{SOURCE_SCHEMA}.") + ".*"
 
 
 def data_collection(topic: str, topic_prefix: str) -> str:

@@ -183,10 +183,12 @@ class _Pending(Generic[T]):
 
 
 class Assembler(Generic[T]):
-    """See the module docstring. `collections`: the data collections ("public.orders") consumed."""
+    """See the module docstring. `collections`: the data collections ("public.orders") consumed; None: every one
+    (a stage that reads every table's topic, including tables added to the source's publication later: a
+    transaction waits until the events of a table whose topic is not read yet arrive)."""
 
-    def __init__(self, collections: Iterable[str], released_lsn: int = -1) -> None:
-        self.collections = frozenset(collections)
+    def __init__(self, collections: Iterable[str] | None, released_lsn: int = -1) -> None:
+        self.collections = None if collections is None else frozenset(collections)
         self.released_lsn = released_lsn  # commit LSN of the last transaction released (or stored)
         self._queues: dict[Where, deque[_Entry[T]]] = {}
         self._next: dict[Where, int] = {}  # offset after the last message seen, per partition
@@ -257,8 +259,9 @@ class Assembler(Generic[T]):
             return None
         end, _, _, expected = self._ends[0]
         held = len(self._pending.get(end.xid, _Pending()).by_order)
+        consumed = end.counts.keys() if self.collections is None else self.collections & end.counts.keys()
         return (f"transaction {end.xid} (commit lsn {end.commit_lsn}): {held} of {expected} events "
-                f"of {', '.join(sorted(self.collections & end.counts.keys())) or 'no consumed table'}")
+                f"of {', '.join(sorted(consumed)) or 'no consumed table'}")
 
     def held(self) -> int:
         """Messages consumed but neither released nor dropped."""
@@ -267,6 +270,8 @@ class Assembler(Generic[T]):
     # --- releasing ----------------------------------------------------------------
 
     def _expected(self, end: TxEnd) -> int:
+        if self.collections is None:
+            return sum(end.counts.values())
         return sum(count for collection, count in end.counts.items() if collection in self.collections)
 
     def _drain(self) -> list[Released[T]]:

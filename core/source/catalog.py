@@ -20,7 +20,15 @@ from decimal import Decimal
 from typing import Any
 
 from core.errors import CdcError
-from core.source.tables import SourceTable
+from core.source.tables import SOURCE_TABLES, SourceTable
+from core.topic_names import HEARTBEAT_TABLE, SCHEMA_CHANGES_TABLE, SIGNALS_TABLE
+
+# The command of a cdc_schema_changes row written when a table was added to the publication (migration 0005):
+# from that point of the stream the table is replicated, its existing rows arriving as a backfill.
+PUBLICATION_COMMAND = "ALTER PUBLICATION"
+PUBLICATION = "cdc_publication"
+# Published tables that are the pipeline's own, never replicated.
+PIPELINE_TABLES = (HEARTBEAT_TABLE, SCHEMA_CHANGES_TABLE, SIGNALS_TABLE)
 
 
 class CatalogError(CdcError):
@@ -118,3 +126,13 @@ def catalog_of(table: SourceTable) -> CatalogTable:
         for attnum, column in enumerate(table.columns, start=1)
     )
     return CatalogTable(table.name, columns, table.key)
+
+
+def published_tables(cur: Any) -> list[str]:
+    """The source tables the pipeline replicates: the publication's tables of schema public, the shop's first (in
+    their load order), then any added since, by name."""
+    cur.execute("SELECT tablename FROM pg_publication_tables WHERE pubname = %s AND schemaname = 'public'",
+                (PUBLICATION,))
+    published = {row[0] for row in cur.fetchall()} - set(PIPELINE_TABLES)
+    shop = [name for name in SOURCE_TABLES if name in published]
+    return [*shop, *sorted(published - set(shop))]

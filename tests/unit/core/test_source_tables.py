@@ -50,8 +50,14 @@ def test_every_table_has_a_one_column_primary_key_first() -> None:
         assert table.key == (table.columns[0].name,)
 
 
-def test_the_connector_captures_the_catalogs_tables_the_heartbeat_the_schema_changes_and_the_signals() -> None:
-    included = json.loads(template_text())["config"]["table.include.list"].split(",")
+def test_the_connectors_snapshot_reads_the_catalogs_tables_the_heartbeat_the_schema_changes_and_the_signals() -> None:
+    included = json.loads(template_text())["config"]["snapshot.include.collection.list"].split(",")
 
     assert included == [f"public.{name}"
                         for name in (*SOURCE_TABLES, "cdc_heartbeat", "cdc_schema_changes", "cdc_signals")]
+
+
+def test_the_connector_streams_every_table_of_schema_public_so_that_the_publication_decides() -> None:
+    config = json.loads(template_text())["config"]
+
+    assert (config["schema.include.list"], config["table.include.list"]) == ("public", "public\\..*")
