@@ -168,6 +168,27 @@ def test_a_backfill_repairs_replica_rows_deleted_by_hand_while_the_generator_run
     assert_exact(env)
 
 
+def test_a_table_added_to_the_publication_is_created_backfilled_and_follows_its_changes(pipeline: Path) -> None:
+    source(pipeline, "CREATE TABLE coupons (coupon_id bigserial PRIMARY KEY, code text NOT NULL,"
+                     " percent numeric(5,2), valid_until date)",
+           "INSERT INTO coupons (code, percent, valid_until)"
+           " SELECT 'C' || g, g % 50, date '2026-01-01' + g FROM generate_series(1, 5000) g")
+    generator = live(pipeline, 109)
+    time.sleep(3)
+    source(pipeline, "ALTER PUBLICATION cdc_publication ADD TABLE coupons")
+    source(pipeline, "INSERT INTO coupons (code, percent) VALUES ('NEW', 1.5)")
+    source(pipeline, "UPDATE coupons SET percent = 9 WHERE coupon_id % 10 = 3")
+    source(pipeline, "DELETE FROM coupons WHERE coupon_id % 10 = 4")
+    finish_live_load(generator)
+    assert_exact(env_of(pipeline))
+    rows = fetch_all(MySqlSettings.from_env(env_of(pipeline)),
+                     "SELECT count(*), sum(percent = 9) FROM coupons")
+    assert (int(rows[0][0]), int(rows[0][1])) == (4501, 500)
+    columns = replica_columns(pipeline, "coupons")
+    assert list(columns) == ["coupon_id", "code", "percent", "valid_until"]
+    assert (columns["percent"], columns["valid_until"]) == ("decimal(5,2) NULL", "date NULL")
+
+
 def test_an_incompatible_change_pauses_that_table_only_and_says_so(pipeline: Path) -> None:
     env = env_of(pipeline)
     generator = live(pipeline, 106)

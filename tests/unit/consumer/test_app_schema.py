@@ -41,8 +41,8 @@ def new_user(user_id: int, **extra: Any) -> Change:
     return Change("users", "c", {"user_id": user_id}, user(user_id, **extra), 0)
 
 
-def schema_change(version: int, definition: CatalogTable) -> Change:
-    row = {"id": version, "table_name": definition.name, "command": "ALTER TABLE",
+def schema_change(version: int, definition: CatalogTable, command: str = "ALTER TABLE") -> Change:
+    row = {"id": version, "table_name": definition.name, "command": command,
            "definition": definition.to_json(), "captured_at": "2026-01-01T00:00:00Z"}
     return Change("cdc_schema_changes", "c", {"id": version}, row, 0)
 
@@ -179,3 +179,31 @@ def test_a_replicated_table_renamed_away_pauses(monkeypatch: pytest.MonkeyPatch)
         renamed = replace(USERS, name="customers", oid=4242)
         Feed(replicator)(*transaction(100, 1_000, [schema_change(2, renamed)]).whole())
         assert "the source renamed it to customers" in replicator.stats.paused_tables["users"]
+
+
+COUPONS = CatalogTable("coupons", (CatalogColumn(1, "coupon_id", "bigint", False),
+                                   CatalogColumn(2, "code", "text", False)), ("coupon_id",), oid=5151)
+
+
+def coupon(coupon_id: int, op: str = "c") -> Change:
+    return Change("coupons", op, {"coupon_id": coupon_id}, {"coupon_id": coupon_id, "code": f"C{coupon_id}"}, 0)
+
+
+def test_a_table_added_to_the_publication_is_made_at_that_point_and_its_changes_apply(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    published = transaction(100, 1_000, [schema_change(9, COUPONS, "ALTER PUBLICATION"), coupon(1, "u")])
+    later = transaction(101, 2_000, [coupon(2)])
+    with started(monkeypatch) as replicator:
+        Feed(replicator)(*published.events(), *later.events(), published.end(), later.end())
+        batch = replicator.batch
+        [step] = batch.schema_steps
+        assert step.recreate is not None and step.recreate.startswith("CREATE TABLE IF NOT EXISTS `coupons`")
+        assert step.marker == "cdc schema version 9, added to the publication"
+        assert sorted(action.event.key for action in batch.tables["coupons"].actions.values()) == [(1,), (2,)]
+        assert batch.dead_letters == [] and replicator.topic_of_table["coupons"] == "shop.public.coupons"
+
+
+def test_a_table_created_but_not_published_gets_no_replica_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    with started(monkeypatch) as replicator:
+        Feed(replicator)(*transaction(100, 1_000, [schema_change(9, COUPONS, "CREATE TABLE")]).whole())
+        assert replicator.batch.schema_steps == [] and "coupons" not in replicator.schemas

@@ -64,6 +64,13 @@ def test_only_the_consumed_tables_are_counted() -> None:
     assert xids(assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1, lines=5))) == [7]
 
 
+def test_an_assembler_of_every_table_waits_for_a_table_it_has_not_read_from_yet() -> None:
+    assembler: Assembler[str] = Assembler(None)
+    assembler.add(ORDERS, 0, TxTag(7, 1), "order")
+    assert assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1, coupons=1)) == []
+    assert xids(assembler.add(("shop.public.coupons", 0), 0, TxTag(7, 2), "coupon")) == [7]
+
+
 def test_a_transaction_without_consumed_events_is_released_empty_to_move_the_watermark() -> None:
     assembler: Assembler[str] = Assembler(COLLECTIONS)
     assert assembler.add_end(TX_TOPIC, 0, end(9, 300, cdc_heartbeat=1)) == [Transaction(9, 300, ())]
