@@ -123,10 +123,10 @@ def decode(raw: RawMessage, tables: Mapping[str, TableSpec]) -> ChangeEvent | Sk
     """`tables` maps each consumed topic to its replica table."""
     spec = tables.get(raw.topic)
     if spec is None:  # a table added to the publication, until its definition is released: held with its transaction
-        envelope = _envelope(raw, raw.topic.rsplit(".", 1)[-1])
-        if isinstance(envelope, Skip):
-            return envelope
-        tag = envelope[5] if isinstance(envelope, tuple) else None
+        opened = _envelope(raw, raw.topic.rsplit(".", 1)[-1])
+        if isinstance(opened, Skip):
+            return opened
+        tag = opened[5] if isinstance(opened, tuple) else None
         return DecodeError(raw, f"unknown topic {raw.topic!r}: no replica table for it", tag)
     try:
         envelope = decode_envelope(raw.value, spec.name)
