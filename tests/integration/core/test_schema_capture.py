@@ -108,10 +108,39 @@ def test_the_schema_changes_table_is_published_and_readable_by_the_replication_r
     assert (published, readable) == ([("cdc_schema_changes",)], [(True,)])
 
 
-def test_the_event_trigger_fires_on_alter_table_and_create_table(source: SourceSettings) -> None:
-    assert query(source, "SELECT evtevent, evttags FROM pg_event_trigger "
-                         "WHERE evtname = 'cdc_capture_schema_changes'") == [("ddl_command_end",
-                                                                              ["ALTER TABLE", "CREATE TABLE"])]
+def test_the_event_triggers_fire_on_alter_table_create_table_and_alter_publication(source: SourceSettings) -> None:
+    assert query(source, "SELECT evtname, evtevent, evttags FROM pg_event_trigger ORDER BY evtname") == [
+        ("cdc_capture_publication_changes", "ddl_command_end", ["ALTER PUBLICATION"]),
+        ("cdc_capture_schema_changes", "ddl_command_end", ["ALTER TABLE", "CREATE TABLE"])]
+
+
+# --- tables added to the publication (migration 0005) -----------------------------------------------------
+
+COUPONS = "CREATE TABLE coupons (coupon_id bigserial PRIMARY KEY, code text NOT NULL)"
+
+
+def test_a_table_added_to_the_publication_is_recorded_granted_and_signalled_for_a_backfill(
+        source: SourceSettings) -> None:
+    run(source, COUPONS, "INSERT INTO coupons (code) VALUES ('A'), ('B')")
+    before = last_id(source)
+    run(source, "ALTER PUBLICATION cdc_publication ADD TABLE coupons")
+
+    [(table, command, definition)] = captured(source, before)
+    assert (table, command, [c["name"] for c in definition["columns"]]) == (
+        "coupons", "ALTER PUBLICATION", ["coupon_id", "code"])
+    assert query(source, "SELECT has_table_privilege('cdc_replication_reader', 'coupons', 'SELECT')") == [(True,)]
+    [(signal_id, kind, data)] = query(source, "SELECT id, type, data FROM cdc_signals")
+    assert signal_id.startswith("publication-") and kind == "execute-snapshot"
+    assert json.loads(data) == {"data-collections": ["public.coupons"], "type": "incremental"}
+    assert query(source, "SELECT code FROM coupons ORDER BY coupon_id") == [("A",), ("B",)]  # rewritten as it was
+
+
+def test_a_table_added_to_another_publication_is_not_recorded(source: SourceSettings) -> None:
+    run(source, COUPONS, "CREATE PUBLICATION elsewhere")
+    before = last_id(source)
+    run(source, "ALTER PUBLICATION elsewhere ADD TABLE coupons")
+
+    assert (captured(source, before), query(source, "SELECT count(*) FROM cdc_signals")) == ([], [(0,)])
 
 
 # --- each kind of DDL -------------------------------------------------------------------------------------
