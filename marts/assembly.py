@@ -96,7 +96,7 @@ class MartsAssembly:
             if raw.topic == self.transactions:
                 released += self.assembler.add_end(where, raw.offset, self._end(raw, work))
             else:
-                event = self._decode(raw, work)
+                event = self._decode(raw, Position(raw.topic, raw.partition, raw.offset))
                 released += self.assembler.add(where, raw.offset, event.tag, (event, raw))
         point, pause = None, None
         for item in released:
@@ -109,8 +109,11 @@ class MartsAssembly:
             elif item.item[0].change is not None:  # a snapshot read
                 pairs = [item.item]
             else:  # a tombstone or an undecodable message: nothing to apply, its offset counts by the mark
+                self._letter(*item.item, work)
                 continue
             for event, raw in pairs:
+                if self._letter(event, raw, work):
+                    continue
                 work.events.append(event)
                 work.raws[event.position] = raw
         if not released and not work.letters:
@@ -135,8 +138,16 @@ class MartsAssembly:
         return Pause(first.table, first.column, "; ".join(str(misfit) for _, misfit in found), row.version,
                      transaction.xid, transaction.commit_lsn, row.statement)
 
-    def _decode(self, raw: RawMessage, work: Work) -> Event:
-        position = Position(raw.topic, raw.partition, raw.offset)
+    @staticmethod
+    def _letter(event: Event, raw: RawMessage, work: Work) -> bool:
+        """A released event that cannot be applied becomes a dead letter (only once released: the changes of a
+        source transaction the marts pause at, in a shape they do not read, are never letters)."""
+        if event.malformed is None:
+            return False
+        work.letters.append(DeadLetter(raw, event.malformed, "decode"))
+        return True
+
+    def _decode(self, raw: RawMessage, position: Position) -> Event:
         try:
             if raw.topic == self.heartbeats:
                 return decode_heartbeat(position, raw.value)
@@ -144,8 +155,8 @@ class MartsAssembly:
                 return decode_schema_change(position, raw.value)
             return decode(position, self.tables[raw.topic], raw.value)
         except MalformedEvent as exc:
-            work.letters.append(DeadLetter(raw, str(exc), "decode"))
-            return Event(position, None)  # outside any transaction: released in its partition's order
+            # In its transaction when the envelope said which (the transaction counts it), else loose.
+            return Event(position, None, tag=exc.tag, malformed=str(exc))
 
     @staticmethod
     def _end(raw: RawMessage, work: Work) -> TxEnd | None:

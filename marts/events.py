@@ -30,6 +30,10 @@ from marts.state_tables import STATE_TABLES, Column, Row, StateTable
 class MalformedEvent(ValueError):
     """The event cannot be understood; dead-lettered, applied as nothing."""
 
+    def __init__(self, message: str, tag: TxTag | None = None) -> None:
+        super().__init__(message)
+        self.tag = tag  # its transaction, when the envelope said: the transaction still counts it
+
 
 @dataclass(frozen=True)
 class Position:
@@ -74,6 +78,7 @@ class Event:
     lsn: int | None = None
     tag: TxTag | None = None  # its source transaction (core.transactions); None for snapshot reads
     commit_us: int | None = None  # when the source committed it, in microseconds (core.watermark)
+    malformed: str | None = None  # why it cannot be applied: dead-lettered once released (marts.assembly)
 
 
 def decode(position: Position, table: str, value: bytes | None) -> Event:
@@ -85,8 +90,11 @@ def decode(position: Position, table: str, value: bytes | None) -> Event:
     if envelope is None:
         return Event(position, None)  # tombstone after a delete
     op, before, after, source, lsn, tag = envelope
-    return Event(position, decode_change(table, op, before, after), source_ts_ms(source), lsn, tag,
-                 source_commit_us(source))
+    try:
+        change = decode_change(table, op, before, after)
+    except MalformedEvent as exc:
+        raise MalformedEvent(str(exc), tag) from None
+    return Event(position, change, source_ts_ms(source), lsn, tag, source_commit_us(source))
 
 
 def decode_heartbeat(position: Position, value: bytes | None) -> Event:
@@ -115,7 +123,7 @@ def decode_schema_change(position: Position, value: bytes | None) -> Event:
         try:
             change = SchemaDefinition(schema_row(after))
         except CatalogError as exc:
-            raise MalformedEvent(str(exc)) from None
+            raise MalformedEvent(str(exc), tag) from None
     return Event(position, change, source_ts_ms(source), lsn, tag, source_commit_us(source))
 
 

@@ -142,3 +142,46 @@ def test_snapshot_reads_of_the_schema_history_are_nothing_to_check() -> None:
     work = MartsAssembly("shop", TABLES, released_lsn=-1).take(
         [faust_event(0, json.dumps(read).encode(), topic=SCHEMA, partition=0)])
     assert work is not None and work.mark is not None and work.mark.pause is None and work.events == []
+
+
+def renamed_quantity() -> CatalogTable:
+    definition = catalog_of(SOURCE["order_details"])
+    return replace(definition, columns=tuple(replace(c, name="qty") if c.name == "quantity" else c
+                                             for c in definition.columns))
+
+
+def line_change(xid: int, order: int, quantity_column: str) -> bytes:
+    line = {"order_detail_id": 4, "order_id": 7, "product_id": 2, quantity_column: 3, "price_per_unit": "1.00",
+            "total_price": "3.00"}
+    return json.dumps({"op": "c", "before": None, "after": line, "transaction": {"id": f"{xid}:1", "total_order": order},
+                       "source": {"table": "order_details", "lsn": 700, "ts_ms": 1_700_000_000_300}}).encode()
+
+
+LINES = "shop.public.order_details"
+
+
+def test_changes_in_the_shape_the_marts_pause_at_are_never_dead_letters() -> None:
+    assembly = MartsAssembly("shop", TABLES, released_lsn=-1)
+    # The DDL's transaction's lines (and a later one's) arrive before its END: in the new shape.
+    first = assembly.take([faust_event(3, line_change(9, 2, "qty"), topic=LINES),
+                           faust_event(4, line_change(10, 1, "qty"), topic=LINES)])
+    assert first is None
+    work = assembly.take([
+        faust_event(0, schema_change(9, 1, renamed_quantity()), topic=SCHEMA, partition=0),
+        faust_event(0, end_of(9, 800, cdc_schema_changes=1, order_details=1), topic=TX, partition=0),
+        faust_event(1, end_of(10, 900, order_details=1), topic=TX, partition=0),
+    ])
+    assert work is not None and work.mark is not None and work.mark.pause is not None
+    assert work.mark.pause.what == "order_details.quantity renamed to qty"
+    assert work.letters == [] and work.events == []
+
+
+def test_a_change_that_cannot_be_decoded_counts_in_its_transaction_and_is_a_letter_once_released() -> None:
+    assembly = MartsAssembly("shop", TABLES, released_lsn=-1)
+    assert assembly.take([faust_event(3, line_change(9, 1, "qty"), topic=LINES)]) is None
+    work = assembly.take([faust_event(5, change(xid=9, order=2)),
+                          faust_event(0, end_of(9, 800, order_details=1, orders=1), topic=TX, partition=0)])
+    assert work is not None and work.mark is not None and work.mark.point is not None
+    assert [e.position.offset for e in work.events] == [5]
+    assert [(letter.raw.offset, letter.error) for letter in work.letters] == [
+        (3, "order_details.quantity is missing or null")]
