@@ -8,7 +8,10 @@ fresh, since nothing waits for it.
 So a worker that is idle because there is no input stays healthy, and one
 that holds or could read messages but commits nothing (MySQL down, a stuck
 write) turns unhealthy after the allowed stall. A file that is no longer
-rewritten means the worker's loop is hung or the worker is gone.
+rewritten means the worker's loop is hung or the worker is gone. A worker
+that stopped applying on purpose until an operator acts (the marts paused by
+a source schema change: marts.pause) says why in its beats, and is unhealthy
+while its beats are fresh.
 
 The file is replaced atomically (write a temporary file, rename it), so a
 reader never sees half of it; a failure to write it is logged and never
@@ -51,6 +54,7 @@ class Heartbeat:
     last_batch_at: float | None  # None: no batch committed since the worker started
     waiting: int  # messages read or readable that are not applied yet
     standby: bool = False  # waiting for the stage's lock while another instance is active (core.leader)
+    paused: str | None = None  # why the worker applies nothing until an operator acts
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class HeartbeatWriter:
         self.progress_at = clock()
         self.last_batch_at: float | None = None
         self.written_at: float | None = None
+        self.paused: str | None = None  # set by the worker: written in every beat from then on
         self._failing = False
 
     def due(self) -> bool:
@@ -93,7 +98,8 @@ class HeartbeatWriter:
         now = self.clock()
         if waiting <= 0:
             self.progress_at = now
-        beat = Heartbeat(self.worker, os.getpid(), now, self.progress_at, self.last_batch_at, max(waiting, 0))
+        beat = Heartbeat(self.worker, os.getpid(), now, self.progress_at, self.last_batch_at, max(waiting, 0),
+                         paused=self.paused)
         self.written_at = now
         self._write(beat)
         return beat
@@ -145,7 +151,8 @@ def read_heartbeat(path: Path) -> Heartbeat:
 
 
 def judge(beat: Heartbeat, now: float, limits: Limits) -> Verdict:
-    """Healthy unless the heartbeat is too old, or input waits and nothing progressed for too long."""
+    """Healthy unless the heartbeat is too old, the worker is paused, or input waits and nothing progressed for too
+    long."""
     age = max(now - beat.written_at, 0.0)
     if age > limits.max_age:
         return Verdict(False, f"heartbeat is {age:.0f} s old (written at {clock_time(beat.written_at)}): "
@@ -153,6 +160,8 @@ def judge(beat: Heartbeat, now: float, limits: Limits) -> Verdict:
     if beat.standby:
         return Verdict(True, f"standby: another {beat.worker} worker is active; this one (pid {beat.pid}) "
                              f"waits to take over")
+    if beat.paused is not None:
+        return Verdict(False, f"paused: {beat.paused}")
     stall = max(now - beat.progress_at, 0.0)
     last_batch = clock_time(beat.last_batch_at) if beat.last_batch_at is not None else "none since start"
     if beat.waiting and stall > limits.max_stall:

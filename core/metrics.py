@@ -106,6 +106,10 @@ TABLE_PAUSED = Metric(
     "cdc_table_paused", GAUGE,
     "1 for a replica table whose changes are not applied since a source schema change it cannot follow, else 0",
     ("table",), (REPLICA,))
+MARTS_PAUSED = Metric(
+    "cdc_marts_paused", GAUGE,
+    "1 while the marts apply nothing since a source schema change of a column they read, else 0",
+    (), (MARTS,))
 CONSUMER_LAG_MESSAGES = Metric(
     "cdc_consumer_lag_messages", GAUGE, "Messages behind per partition: high watermark - next offset to apply",
     ("stage", "topic", "partition"), WORKERS)
@@ -130,7 +134,7 @@ EXPORTER_SCRAPE_ERRORS_TOTAL = Metric(
 METRICS: tuple[Metric, ...] = (
     REPLICA_LAG_SECONDS, COMMIT_TO_APPLY_SECONDS, MART_FRESHNESS_SECONDS, SOURCE_COMMIT_TIMESTAMP_SECONDS,
     CHANGES_APPLIED_TOTAL, BATCHES_TOTAL, DEAD_LETTERS_TOTAL, WRITE_RETRIES_TOTAL, PAUSED, TABLE_PAUSED,
-    CONSUMER_LAG_MESSAGES,
+    MARTS_PAUSED, CONSUMER_LAG_MESSAGES,
     SLOT_RETAINED_WAL_BYTES, SLOT_ACTIVE, CONNECTOR_STATE, CONNECTOR_TASK_STATE, EXPORTER_SCRAPE_ERRORS_TOTAL,
 )
 
@@ -194,6 +198,7 @@ class WorkerMetrics:
     paused: Gauge
     consumer_lag: Gauge  # labelled: call set_consumer_lag
     table_paused: Gauge | None  # {table}; the replica's only
+    marts_paused: Gauge | None = None  # the marts' only
 
     def applied(self, changes: int, commit_seconds: Iterable[float], applied_at: float) -> None:
         """A batch committed at `applied_at` (unix seconds) applying `changes` changes of the given commit times."""
@@ -238,6 +243,9 @@ def register_worker_metrics(registry: CollectorRegistry, stage: str, marts: Iter
     paused = _gauge(PAUSED, registry).labels(stage)
     paused.set(0)
     table_paused = _gauge(TABLE_PAUSED, registry) if stage == STAGE_REPLICA else None
+    marts_paused = _gauge(MARTS_PAUSED, registry) if stage == STAGE_MARTS else None
+    if marts_paused is not None:
+        marts_paused.set(0)
     return WorkerMetrics(
         stage=stage,
         registry=registry,
@@ -250,6 +258,7 @@ def register_worker_metrics(registry: CollectorRegistry, stage: str, marts: Iter
         paused=paused,
         consumer_lag=_gauge(CONSUMER_LAG_MESSAGES, registry),
         table_paused=table_paused,
+        marts_paused=marts_paused,
     )
 
 

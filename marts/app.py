@@ -19,6 +19,11 @@ One active worker (core.leader): cdc marts takes the marts' MySQL lock
 before it creates this app, waiting as a hot standby while another worker
 holds it; a timer stops the worker when the lock is lost to another instance.
 
+A source schema change of a column the marts read pauses them (marts.pause:
+why the worker then stays up, idle, rather than exiting): the reason is
+logged as an error once (and again at each start while the pause is stored),
+exported as cdc_marts_paused and written in the heartbeat.
+
 Debezium's heartbeat table's topic is read too: nothing is applied from it
 (its offsets are left to Faust's commits, no position is stored in MySQL),
 but its source commit time keeps the marts' freshness (core.metrics) current
@@ -52,6 +57,7 @@ from marts.errors import StoreStopped, TopicsRecreated
 from marts.events import Event
 from marts.generations import explain
 from marts.health import MartsHeartbeat
+from marts.pause import Pause
 from marts.settings import MartsSettings
 
 log = logging.getLogger(__name__)
@@ -90,13 +96,22 @@ def create_app(settings: MartsSettings, store: MartStore, deadletters: DeadLette
     )
     delivery.install()
     tables = source_topic_tables(kafka.topic_prefix)
-    assembly = MartsAssembly(kafka.topic_prefix, tables, store.applied_lsn)
+    assembly = MartsAssembly(kafka.topic_prefix, tables, store.applied_lsn, store.pause)
     transport.configure(app, fetch_wait_ms=settings.fetch_wait_ms, topics=set(assembly.topics()),
                         positions=store.positions)
     topic = app.topic(*assembly.topics(), key_serializer="raw", value_serializer="raw", allow_empty=True)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="marts-mysql")
     progress = Progress()
     heartbeat = MartsHeartbeat(settings.health.file, set(tables), store.positions)
+
+    def announce(pause: Pause) -> None:
+        log.error("%s", pause.message())
+        heartbeat.paused(pause.message())
+        if store.metrics is not None and store.metrics.marts_paused is not None:
+            store.metrics.marts_paused.set(1)
+
+    if store.pause is not None:
+        announce(store.pause)
 
     def dead_letters_then_apply(work: Work) -> BatchResult:
         def reject(event: Event, reason: str) -> None:
@@ -127,6 +142,8 @@ def create_app(settings: MartsSettings, store: MartStore, deadletters: DeadLette
                 log.info("skipped %d events applied before (replay or duplicate)", result.skipped)
             progress.add(result)
             heartbeat.batch_applied()
+            if work.mark is not None and work.mark.pause is not None:
+                announce(work.mark.pause)
 
     @app.timer(HEARTBEAT_SECONDS)
     async def beat() -> None:

@@ -95,10 +95,10 @@ def _when_reachable(what: str, action: Callable[[], T]) -> T:
 
 
 def _source_topic_ids(kafka: KafkaSettings) -> dict[str, str]:
-    from core.topic_names import consumed_topics
     from core.topics import topic_ids
+    from marts.generations import read_topics
 
-    return topic_ids(kafka.bootstrap, consumed_topics(kafka.topic_prefix))
+    return topic_ids(kafka.bootstrap, read_topics(kafka.topic_prefix))
 
 
 def run_worker(settings: MartsSettings,
@@ -135,7 +135,7 @@ def _run_active(settings: MartsSettings, leader: Leadership,
     from core.connector_watch import start_connector_watch
     from core.deadletter import DeadLetterProducer
     from core.metrics import STAGE_MARTS, register_worker_metrics, serve
-    from core.topics import ensure_transaction_topic
+    from core.topics import ensure_schema_changes_topic, ensure_transaction_topic
     from marts import generations
     from marts.app import create_app
     from marts.apply.store import MartStore
@@ -148,6 +148,8 @@ def _run_active(settings: MartsSettings, leader: Leadership,
     topic_ids = _when_reachable("reading the source topics' ids", lambda: _source_topic_ids(kafka))
     _when_reachable("checking the topics' generations", lambda: generations.check(mysql, topic_ids))
     _when_reachable("creating the transaction topic", lambda: ensure_transaction_topic(
+        kafka.bootstrap, kafka.topic_prefix, kafka.replication_factor))
+    _when_reachable("creating the schema changes topic", lambda: ensure_schema_changes_topic(
         kafka.bootstrap, kafka.topic_prefix, kafka.replication_factor))
     metrics = register_worker_metrics(CollectorRegistry(), STAGE_MARTS, [mart.name for mart in MARTS])
     server = serve(metrics.registry, settings.metrics_port, settings.metrics_host) if settings.metrics_port else None

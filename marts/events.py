@@ -5,7 +5,10 @@ consumer); here only what the marts need is kept: the changed row's key
 and, unless it is deleted, its after-image narrowed to the state table's
 columns and converted to the state's types. Updates and deletes need no
 before-image here: the state tables hold the old values. Tombstones decode
-to no change (their offsets still count).
+to no change (their offsets still count). A row inserted into
+cdc_schema_changes (decode_schema_change) is a table's new definition: the
+assembly checks it against what the marts read (marts.source_fit) and
+applies nothing from it.
 Anything unexpected raises MalformedEvent, which the caller sends to the
 marts' dead-letter topic and keeps as a no-op (so its offset counts).
 """
@@ -17,13 +20,19 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core.envelope import EnvelopeError, decode_envelope, source_commit_us, source_ts_ms
-from core.topic_names import HEARTBEAT_TABLE
+from core.schema_change import SchemaRow, schema_row
+from core.source.catalog import CatalogError
+from core.topic_names import HEARTBEAT_TABLE, SCHEMA_CHANGES_TABLE
 from core.transactions import TxTag
 from marts.state_tables import STATE_TABLES, Column, Row, StateTable
 
 
 class MalformedEvent(ValueError):
     """The event cannot be understood; dead-lettered, applied as nothing."""
+
+    def __init__(self, message: str, tag: TxTag | None = None) -> None:
+        super().__init__(message)
+        self.tag = tag  # its transaction, when the envelope said: the transaction still counts it
 
 
 @dataclass(frozen=True)
@@ -52,15 +61,24 @@ Change = RowChange | Truncate
 
 
 @dataclass(frozen=True)
+class SchemaDefinition:
+    """A source table's new definition, in the transaction of the DDL that made it (core.schema_change)."""
+
+    row: SchemaRow
+
+
+@dataclass(frozen=True)
 class Event:
     position: Position
-    change: Change | None  # None: nothing for the marts (tombstone, malformed)
+    # None: nothing for the marts (tombstone, malformed); a SchemaDefinition is checked, never applied
+    change: Change | SchemaDefinition | None
     source_ts_ms: int | None = None  # when the source committed it
     # source.lsn of the change (core.truncation); None only for events built without one (tests, tools):
     # such a row change counts as older than any truncate, such a truncate deletes every row.
     lsn: int | None = None
     tag: TxTag | None = None  # its source transaction (core.transactions); None for snapshot reads
     commit_us: int | None = None  # when the source committed it, in microseconds (core.watermark)
+    malformed: str | None = None  # why it cannot be applied: dead-lettered once released (marts.assembly)
 
 
 def decode(position: Position, table: str, value: bytes | None) -> Event:
@@ -72,8 +90,11 @@ def decode(position: Position, table: str, value: bytes | None) -> Event:
     if envelope is None:
         return Event(position, None)  # tombstone after a delete
     op, before, after, source, lsn, tag = envelope
-    return Event(position, decode_change(table, op, before, after), source_ts_ms(source), lsn, tag,
-                 source_commit_us(source))
+    try:
+        change = decode_change(table, op, before, after)
+    except MalformedEvent as exc:
+        raise MalformedEvent(str(exc), tag) from None
+    return Event(position, change, source_ts_ms(source), lsn, tag, source_commit_us(source))
 
 
 def decode_heartbeat(position: Position, value: bytes | None) -> Event:
@@ -85,6 +106,25 @@ def decode_heartbeat(position: Position, value: bytes | None) -> Event:
     if envelope is None:
         return Event(position, None)
     return Event(position, None, source_ts_ms(envelope[3]), envelope[4], envelope[5], source_commit_us(envelope[3]))
+
+
+def decode_schema_change(position: Position, value: bytes | None) -> Event:
+    """A change of cdc_schema_changes: an insert is a new definition; its snapshot reads (the history before the
+    connector started) and deletes are nothing, though a delete still counts in its transaction."""
+    try:
+        envelope = decode_envelope(value, SCHEMA_CHANGES_TABLE)
+    except EnvelopeError as exc:
+        raise MalformedEvent(str(exc)) from None
+    if envelope is None:
+        return Event(position, None)
+    op, _, after, source, lsn, tag = envelope
+    change = None
+    if op == "c":
+        try:
+            change = SchemaDefinition(schema_row(after))
+        except CatalogError as exc:
+            raise MalformedEvent(str(exc), tag) from None
+    return Event(position, change, source_ts_ms(source), lsn, tag, source_commit_us(source))
 
 
 def decode_change(table_name: str, op: str, before: Any, after: Any) -> Change:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from core import generations, watermark
 from core.settings import MySqlSettings
+from core.topic_names import consumed_topics, schema_changes_topic
 from core.watermark import MARTS_STAGE, WATERMARK_DDL
 from marts.errors import TopicsRecreated
 from marts.schema import OFFSETS, TOPICS, all_tables, connect, ensure_schema
@@ -16,6 +17,11 @@ log = logging.getLogger(__name__)
 
 
 STAGE = generations.Stage(reader="the marts", positions=f"The offsets in {OFFSETS}", command="cdc marts")
+
+
+def read_topics(topic_prefix: str) -> list[str]:
+    """Every topic the marts read and store positions of (marts.assembly): the stages' and the schema changes'."""
+    return [*consumed_topics(topic_prefix), schema_changes_topic(topic_prefix)]
 
 
 def explain(topics: list[str], stored: Mapping[str, str], current: Mapping[str, str]) -> str:

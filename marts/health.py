@@ -3,7 +3,8 @@
 Waiting = for each assigned source partition, the events between the last
 offset this worker applied (marts.apply.store positions) and the partition's high
 watermark as Faust's consumer last saw it. A partition without a known
-high watermark yet counts as nothing waiting.
+high watermark yet counts as nothing waiting. Paused by a source schema
+change (marts.pause), the beats say so: `cdc health marts` is unhealthy.
 """
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ class MartsHeartbeat:
 
     def batch_applied(self) -> None:
         self.writer.batch_committed()
+
+    def paused(self, reason: str) -> None:
+        """The marts apply nothing from now on (marts.pause): every beat says why."""
+        self.writer.paused = reason
 
     def tick(self, consumer: Any) -> dict[tuple[str, int], int] | None:
         """Call from a timer with Faust's consumer (app.consumer): writes a beat; returns the events waiting per

@@ -36,6 +36,7 @@ TRUNCATIONS = "mart_truncations"
 POSITION_COLUMN = "source_lsn"
 POSITION_TYPE = "BIGINT NULL"  # NULL: stored before positions were kept, or by an event without one
 TOPICS = "mart_topics"  # the id of each source topic the offsets refer to (see marts.generations)
+PAUSE = "mart_pause"  # the source schema change the marts stopped at, if any (see marts.pause)
 
 
 def connect(mysql: MySqlSettings, database: bool = True, io_timeout: float = MYSQL_IO_TIMEOUT_S) -> Connection:
@@ -74,14 +75,28 @@ TOPICS_DDL = ids_ddl(TOPICS)
 TRUNCATIONS_DDL = watermarks_ddl(TRUNCATIONS, TABLE_OPTIONS)
 
 
+PAUSE_DDL = f"""CREATE TABLE IF NOT EXISTS {PAUSE} (
+  id TINYINT NOT NULL,
+  source_table VARCHAR(64) NOT NULL,
+  source_column VARCHAR(64) NOT NULL,
+  what TEXT NOT NULL,
+  schema_version BIGINT NOT NULL,
+  source_txid BIGINT NOT NULL,
+  source_lsn BIGINT NOT NULL,
+  statement LONGTEXT NULL,
+  paused_at DATETIME(6) NOT NULL,
+  PRIMARY KEY (id)
+) {TABLE_OPTIONS}"""
+
+
 def all_ddl() -> list[str]:
     return ([state_ddl(table) for table in STATE_TABLES.values()] + [mart_ddl(spec) for spec in MARTS]
-            + [OFFSETS_DDL, TOPICS_DDL, TRUNCATIONS_DDL, WATERMARK_DDL])  # the watermark table is shared
+            + [OFFSETS_DDL, TOPICS_DDL, TRUNCATIONS_DDL, PAUSE_DDL, WATERMARK_DDL])  # the watermark table is shared
 
 
 def all_tables() -> list[str]:
     return ([table.name for table in STATE_TABLES.values()] + [spec.name for spec in MARTS]
-            + [OFFSETS, TOPICS, TRUNCATIONS])
+            + [OFFSETS, TOPICS, TRUNCATIONS, PAUSE])
 
 
 def position_ddl(existing: dict[tuple[str, str], str]) -> list[str]:

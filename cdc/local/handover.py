@@ -43,7 +43,7 @@ from core.errors import CdcError, MySqlUnavailable
 from core.kafka_connect import ConnectClient
 from core.mysql import close_quietly, connect, fetch_all
 from core.settings import KafkaSettings, MySqlSettings
-from core.topic_names import consumed_topics, source_topics
+from core.topic_names import source_topics
 from core.topics import topic_ids, topic_partitions
 from marts import generations
 from marts.schema import OFFSETS, all_tables
@@ -175,8 +175,8 @@ def restore(env: Mapping[str, str], handover: Handover | None, config: dict[str,
         client.alter_offsets(name, handover.connector_offsets)
         client.resume(name)
         kafka = KafkaSettings.from_env(env)
-        topics = consumed_topics(kafka.topic_prefix)  # positions in each of them are the old broker's
-        _adopt_marts(env, topic_ids(kafka.bootstrap, topics))
+        marts_topics = generations.read_topics(kafka.topic_prefix)  # positions in each are the old broker's
+        _adopt_marts(env, topic_ids(kafka.bootstrap, marts_topics))
         replica_topics = ConsumerSettings.from_env(env).consumed_topics()  # the schema changes and signals too
         _adopt_replica(env, topic_ids(kafka.bootstrap, replica_topics), topic_partitions(kafka.bootstrap,
                                                                                          replica_topics))

@@ -4,7 +4,7 @@ Failing (exit 1 of `cdc top --once`, red):
 - a metrics endpoint does not answer;
 - the connector is not RUNNING (MISSING: it does not exist), a task is not RUNNING, or it has no task;
   the exporter reports no connector at all, or failed to read PostgreSQL or Kafka Connect since the last scrape;
-- a stage is paused (its MySQL writes fail);
+- a stage is paused (its MySQL writes fail, or the marts stopped at a source schema change: cdc_marts_paused);
 - the replica lag or a mart's freshness is above Limits.max_lag_seconds;
 - a stage dead-lettered messages since the last scrape (changes that did not reach MySQL);
 - a replication slot retains more WAL than Limits.max_wal_bytes.
@@ -27,6 +27,7 @@ from core.metrics import (
     DEAD_LETTERS_TOTAL,
     EXPORTER_SCRAPE_ERRORS_TOTAL,
     MART_FRESHNESS_SECONDS,
+    MARTS_PAUSED,
     MISSING,
     PAUSED,
     REPLICA_LAG_SECONDS,
@@ -82,6 +83,7 @@ class StageRow:
     new_dead_letters: Reading  # since the earlier scrape
     write_retries: Reading  # in total; WARN when some happened since the earlier scrape
     paused: Reading
+    schema_paused: bool = False  # the marts stopped at a source schema change (marts.pause)
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,8 @@ def _stage_row(stage: str, before: Snapshot | None, after: Snapshot, limits: Lim
     new_letters = _increase(earlier, scrape, DEAD_LETTERS_TOTAL, stage)
     new_retries = _increase(earlier, scrape, WRITE_RETRIES_TOTAL, stage)
     letters = _total(scrape, DEAD_LETTERS_TOTAL, stage)
-    paused = _total(scrape, PAUSED, stage)
+    schema_paused = any(sample.value for sample in scrape.named(MARTS_PAUSED.name))
+    paused = 1.0 if schema_paused else _total(scrape, PAUSED, stage)
     return StageRow(
         stage=stage,
         up=True,
@@ -171,6 +174,7 @@ def _stage_row(stage: str, before: Snapshot | None, after: Snapshot, limits: Lim
         new_dead_letters=Reading(new_letters, Level.FAIL if new_letters else Level.OK),
         write_retries=Reading(_total(scrape, WRITE_RETRIES_TOTAL, stage), Level.WARN if new_retries else Level.OK),
         paused=Reading(paused, Level.FAIL if paused else Level.OK),
+        schema_paused=schema_paused,
     )
 
 
@@ -191,7 +195,9 @@ def _lag(seconds: float | None, limits: Limits) -> Reading:
 
 def _stage_problems(row: StageRow, limits: Limits) -> list[str]:
     problems = []
-    if row.paused.level is Level.FAIL:
+    if row.schema_paused:
+        problems.append(f"{row.stage} paused at a source schema change of a column they read: see its log")
+    elif row.paused.level is Level.FAIL:
         problems.append(f"{row.stage} is paused: its MySQL writes fail and it waits to retry")
     if row.stage == STAGE_REPLICA and row.lag_seconds.level is Level.FAIL:
         problems.append(f"replica lag {row.lag_seconds.value:.0f} s is above {limits.max_lag_seconds:g} s")

@@ -4,7 +4,9 @@ The events not applied yet (marts.apply.offsets) are applied in order:
 their state rows read up front (marts.apply.batch_state), each row change
 applied unless its table was truncated after it (marts.apply.row_change,
 marts.apply.truncations), then the state written, the marts' deltas
-upserted (marts.apply.mart_writes) and the offsets stored.
+upserted (marts.apply.mart_writes) and the offsets stored, with the
+marts' pause when the batch ends before a source schema change they cannot
+follow (marts.pause).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any
 from core import watermark
 from core.truncation import survives
 from core.watermark import MARTS_STAGE, SourcePoint
+from marts import pause as marts_pause
 from marts.apply import offsets
 from marts.apply.batch_state import BatchState
 from marts.apply.mart_writes import MartWrites
@@ -30,6 +33,7 @@ class SourceMark:
 
     positions: dict[offsets.Where, int]  # per partition, the last offset complete
     point: SourcePoint | None  # the last source transaction in the batch
+    pause: marts_pause.Pause | None = None  # the marts pause after this batch (marts.assembly)
 
 
 def apply_batch(cur: Any, events: Sequence[Event], mark: SourceMark | None = None) -> tuple[int, int]:
@@ -52,4 +56,6 @@ def apply_batch(cur: Any, events: Sequence[Event], mark: SourceMark | None = Non
         offsets.save_positions(cur, mark.positions)
         if mark.point is not None:
             watermark.write(cur, MARTS_STAGE, mark.point)
+        if mark.pause is not None:
+            marts_pause.write(cur, mark.pause)
     return len(todo), len(events) - len(todo)

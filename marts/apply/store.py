@@ -32,6 +32,7 @@ from core.metrics import WorkerMetrics
 from core.mysql import Backoff, close_quietly, is_lock_conflict, is_transient
 from core.settings import MySqlSettings
 from core.watermark import MARTS_STAGE
+from marts import pause as marts_pause
 from marts.apply import offsets
 from marts.apply.batch import SourceMark, apply_batch
 from marts.errors import RejectedBatch, StoreStopped
@@ -79,14 +80,16 @@ class MartStore:
         self._in_use = threading.Lock()  # the connection, between the worker's thread and close()
         self._applied = offsets.AppliedOffsets()
         self.applied_lsn = -1  # the marts' watermark: commit LSN of the last source transaction applied
+        self.pause: marts_pause.Pause | None = None  # stored with the marts (marts.pause)
 
     def load_positions(self) -> None:
-        """Read the offsets applied so far (by any worker) from MySQL."""
+        """Read the offsets applied so far (by any worker) and the marts' pause, if any, from MySQL."""
         conn = connect(self.mysql)
         try:
             with conn.cursor() as cur:
                 self._applied.replace(offsets.read_all(cur))
                 self.applied_lsn = watermark.read_lsn(cur, MARTS_STAGE)
+                self.pause = marts_pause.read(cur)
         finally:
             conn.close()
 
@@ -135,6 +138,8 @@ class MartStore:
             self._applied.advance(events, mark.positions if mark else None)
             if mark is not None and mark.point is not None:
                 self.applied_lsn = mark.point.lsn
+            if mark is not None and mark.pause is not None:
+                self.pause = mark.pause
             self._count_commit(events, applied, committed_at)
             if self.on_batch_committed is not None:
                 self.on_batch_committed(events)

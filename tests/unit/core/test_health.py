@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,17 @@ def test_a_heartbeat_file_of_before_standbys_reads_as_active(tmp_path: Path) -> 
                                                   "progress_at": NOW, "last_batch_at": None, "waiting": 0}))
 
     assert read_heartbeat(tmp_path / "hb.json").standby is False
+
+
+def test_a_paused_worker_with_a_fresh_heartbeat_is_unhealthy_and_says_why() -> None:
+    verdict = judge(replace(beat(), paused="the marts stopped at a schema change"), NOW, LIMITS)
+
+    assert verdict == Verdict(False, "paused: the marts stopped at a schema change")
+
+
+def test_a_heartbeat_file_written_before_the_paused_field_existed_is_read_as_not_paused(tmp_path: Path) -> None:
+    path = tmp_path / "hb.json"
+    path.write_text(json.dumps({"worker": "marts", "pid": 1, "written_at": NOW, "progress_at": NOW,
+                                "last_batch_at": None, "waiting": 0, "standby": False}))
+
+    assert read_heartbeat(path).paused is None

@@ -128,3 +128,12 @@ def test_scrape_errors_of_both_sources_are_exported_from_zero() -> None:
     errors = {labels: value for (name, labels), value in samples(registry).items()
               if name == "cdc_exporter_scrape_errors_total"}
     assert errors == {(("source", "postgres"),): 0, (("source", "connect"),): 0}
+
+
+def test_the_marts_paused_gauge_starts_at_zero_on_the_marts_endpoint_only() -> None:
+    marts, replica = CollectorRegistry(), CollectorRegistry()
+    metrics = register_worker_metrics(marts, "marts", ["user_activity"])
+    register_worker_metrics(replica, "replica")
+    assert samples(marts)[("cdc_marts_paused", ())] == 0
+    assert "cdc_marts_paused" not in exported_names(replica)
+    assert metrics.marts_paused is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from core.health import read_heartbeat
+from core.health import Limits, Verdict, judge, read_heartbeat
 from marts.health import MartsHeartbeat, unapplied
 
 ORDERS = "shop.public.orders"
@@ -63,3 +63,14 @@ def test_a_beat_returns_the_events_waiting_per_source_partition(tmp_path: Path) 
     heartbeat = MartsHeartbeat(tmp_path / "hb.json", {ORDERS}, lambda: {(ORDERS, 0): 9, (ORDERS, 1): 2})
 
     assert heartbeat.tick(consumer) == {(ORDERS, 0): 2, (ORDERS, 1): 0}
+
+
+def test_a_paused_marts_worker_says_why_in_every_beat_and_is_unhealthy(tmp_path: Path) -> None:
+    heartbeat = MartsHeartbeat(tmp_path / "hb.json", {ORDERS}, dict)
+    heartbeat.paused("marts paused at source schema change 41 ...")
+
+    heartbeat.tick(FakeFaustConsumer({}))
+
+    beat = read_heartbeat(tmp_path / "hb.json")
+    assert beat.paused == "marts paused at source schema change 41 ..."
+    assert judge(beat, beat.written_at, Limits()) == Verdict(False, "paused: marts paused at source schema change 41 ...")

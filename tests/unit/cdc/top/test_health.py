@@ -26,6 +26,7 @@ class Worker:
     dead_letters: int = 0
     write_retries: int = 0
     paused: bool = False
+    schema_paused: bool = False  # the marts only
     lag: dict[tuple[str, int], int] = field(default_factory=lambda: {("shop.public.orders", 0): 3})
 
     def exposition(self, stage: str) -> str:
@@ -38,6 +39,8 @@ class Worker:
         if self.write_retries:
             metrics.write_retries.inc(self.write_retries)
         metrics.paused.set(1 if self.paused else 0)
+        if metrics.marts_paused is not None:
+            metrics.marts_paused.set(1 if self.schema_paused else 0)
         metrics.set_consumer_lag(self.lag)
         return generate_latest(registry).decode()
 
@@ -211,6 +214,13 @@ def test_old_exporter_errors_are_not_a_failure() -> None:
                    before=snapshot(100.0, exporter=Exporter(postgres_errors=2)))
 
     assert report.healthy
+
+
+def test_marts_paused_at_a_source_schema_change_fail_and_say_so() -> None:
+    report = judge(snapshot(102.0, marts=Worker(schema_paused=True)))
+
+    assert report.problems == ("marts paused at a source schema change of a column they read: see its log",)
+    assert stage(report, "marts").paused == Reading(1.0, Level.FAIL)
 
 
 def test_a_paused_stage_fails() -> None:
