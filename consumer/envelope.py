@@ -29,7 +29,8 @@ from consumer.replica_schema import TableSpec
 from consumer.types import ValueConversionError
 from core.deadletter import RawMessage
 from core.envelope import UPSERT_OPS, Envelope, EnvelopeError, decode_envelope, source_commit_us
-from core.source.catalog import PUBLICATION_COMMAND, CatalogError, CatalogTable, parse_definition
+from core.schema_change import schema_row
+from core.source.catalog import PUBLICATION_COMMAND, CatalogError, CatalogTable
 from core.topic_names import HEARTBEAT_TABLE, SCHEMA_CHANGES_TABLE, SIGNALS_TABLE, SOURCE_SCHEMA
 from core.transactions import TxTag
 
@@ -169,13 +170,11 @@ def decode_schema_change(raw: RawMessage) -> SchemaChange | Skip | DecodeError:
     if op != "c":
         return Skip(raw, "schema history", tag, source_commit_us(source))
     try:
-        definition = parse_definition(str(after["definition"]))
-        statement, command = after.get("statement"), after.get("command")
-        return SchemaChange(raw, int(after["id"]), definition, tag, source_commit_us(source),
-                            statement if isinstance(statement, str) else None,
-                            command if isinstance(command, str) else None)
-    except (CatalogError, KeyError, TypeError, ValueError) as exc:
-        return DecodeError(raw, f"not a schema change row: {exc}", tag)
+        row = schema_row(after)
+        return SchemaChange(raw, row.version, row.definition, tag, source_commit_us(source), row.statement,
+                            row.command)
+    except CatalogError as exc:
+        return DecodeError(raw, str(exc), tag)
 
 
 def _envelope(raw: RawMessage, table: str) -> Envelope | Skip | DecodeError:

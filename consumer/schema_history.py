@@ -25,7 +25,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from consumer.errors import ConsumerError
 from core.envelope import EnvelopeError, decode_envelope
-from core.source.catalog import CatalogError, CatalogTable, parse_definition
+from core.schema_change import schema_row
+from core.source.catalog import CatalogError, CatalogTable
 from core.topic_names import SCHEMA_CHANGES_TABLE
 
 log = logging.getLogger(__name__)
@@ -78,9 +79,9 @@ def _note(value: bytes | None, offset: int, topic: str, snapshot: dict[str, Base
         envelope = decode_envelope(value, SCHEMA_CHANGES_TABLE)
         if envelope is None or envelope[0] not in ("r", "c"):
             return
-        after = envelope[2]
-        version, definition = int(after["id"]), parse_definition(str(after["definition"]))
-    except (EnvelopeError, CatalogError, KeyError, TypeError, ValueError) as exc:
+        row = schema_row(envelope[2])
+        version, definition = row.version, row.definition
+    except (EnvelopeError, CatalogError) as exc:
         raise ConsumerError(f"{topic}[0]@{offset} is not a row of cdc_schema_changes ({exc}): the replica's table "
                             "definitions cannot be known; is another producer writing to that topic?") from exc
     kept = snapshot if envelope[0] == "r" else streamed

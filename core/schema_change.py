@@ -18,6 +18,7 @@ class SchemaRow:
     version: int  # the row's id: increasing in the order the DDL ran
     definition: CatalogTable
     statement: str | None = None  # the DDL's text
+    command: str | None = None  # what recorded it: ALTER TABLE, CREATE TABLE, BASELINE, ALTER PUBLICATION (0005)
 
 
 def schema_row(after: Any) -> SchemaRow:
@@ -29,5 +30,6 @@ def schema_row(after: Any) -> SchemaRow:
         definition = parse_definition(str(after["definition"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise CatalogError(f"not a schema change row: {exc!r}") from None
-    statement = after.get("statement")
-    return SchemaRow(version, definition, statement if isinstance(statement, str) else None)
+    statement, command = after.get("statement"), after.get("command")
+    return SchemaRow(version, definition, statement if isinstance(statement, str) else None,
+                     command if isinstance(command, str) else None)
