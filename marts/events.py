@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from core.envelope import EnvelopeError, decode_envelope, source_commit_us, source_ts_ms
+from core.envelope import Envelope, EnvelopeError, decode_envelope, source_commit_us, source_ts_ms
 from core.schema_change import SchemaRow, schema_row
 from core.source.catalog import CatalogError
 from core.topic_names import HEARTBEAT_TABLE, SCHEMA_CHANGES_TABLE
@@ -97,12 +97,17 @@ def decode(position: Position, table: str, value: bytes | None) -> Event:
     return Event(position, change, source_ts_ms(source), lsn, tag, source_commit_us(source))
 
 
-def decode_heartbeat(position: Position, value: bytes | None) -> Event:
-    """A change of Debezium's heartbeat table: nothing for the marts, but a source transaction to count."""
+def _opened(value: bytes | None, table: str) -> Envelope | None:
+    """The change event of a message (None: a tombstone); MalformedEvent when it is none."""
     try:
-        envelope = decode_envelope(value, HEARTBEAT_TABLE)
+        return decode_envelope(value, table)
     except EnvelopeError as exc:
         raise MalformedEvent(str(exc)) from None
+
+
+def decode_heartbeat(position: Position, value: bytes | None) -> Event:
+    """A change of Debezium's heartbeat table: nothing for the marts, but a source transaction to count."""
+    envelope = _opened(value, HEARTBEAT_TABLE)
     if envelope is None:
         return Event(position, None)
     return Event(position, None, source_ts_ms(envelope[3]), envelope[4], envelope[5], source_commit_us(envelope[3]))
@@ -111,10 +116,7 @@ def decode_heartbeat(position: Position, value: bytes | None) -> Event:
 def decode_schema_change(position: Position, value: bytes | None) -> Event:
     """A change of cdc_schema_changes: an insert is a new definition; its snapshot reads (the history before the
     connector started) and deletes are nothing, though a delete still counts in its transaction."""
-    try:
-        envelope = decode_envelope(value, SCHEMA_CHANGES_TABLE)
-    except EnvelopeError as exc:
-        raise MalformedEvent(str(exc)) from None
+    envelope = _opened(value, SCHEMA_CHANGES_TABLE)
     if envelope is None:
         return Event(position, None)
     op, _, after, source, lsn, tag = envelope

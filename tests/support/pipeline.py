@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg2
+
 from cdc.local import stack as local_stack
 from core.settings import KafkaSettings
 from core.topic_names import source_topics
@@ -40,6 +42,17 @@ def env_of(folder: Path) -> dict[str, str]:
 def worker_env(folder: Path) -> dict[str, str]:
     """What the stack gives its own workers (stack.env, the marts' data folder)."""
     return dict(local_stack.StackState.load(folder).worker_env())
+
+
+def source(folder: Path, *statements: str) -> None:
+    """The statements in one source transaction."""
+    conn = psycopg2.connect(env_of(folder)["PG_DSN"])
+    try:
+        with conn, conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
 
 
 def seed(env: dict[str, str], *args: str) -> None:

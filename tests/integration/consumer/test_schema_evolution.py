@@ -20,7 +20,7 @@ from core.mysql import close_quietly, connect, fetch_all
 from core.settings import MySqlSettings, SourceSettings
 from core.verify import render
 from tests.support.cli import finish_live_load, run_cdc, start_live_load
-from tests.support.pipeline import assert_exact, env_of, own_pipeline, seed
+from tests.support.pipeline import assert_exact, env_of, own_pipeline, seed, source
 
 pytestmark = pytest.mark.integration
 
@@ -32,17 +32,6 @@ def pipeline() -> Iterator[Path]:
         seed(env_of(folder), "--users", "2000", "--categories", "20", "--products", "400", "--orders", "40000",
              "--seed", "10")
         yield folder
-
-
-def source(folder: Path, *statements: str) -> None:
-    """The statements in one source transaction."""
-    conn = psycopg2.connect(env_of(folder)["PG_DSN"])
-    try:
-        with conn, conn.cursor() as cur:
-            for statement in statements:
-                cur.execute(statement)
-    finally:
-        conn.close()
 
 
 def source_value(folder: Path, query: str) -> object:

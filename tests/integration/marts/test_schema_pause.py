@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 
 from core.mysql import fetch_all
@@ -21,7 +20,7 @@ from core.settings import MySqlSettings
 from marts.definitions import MARTS
 from tests.support.cli import finish_live_load, run_cdc, start_live_load
 from tests.support.marts import converged
-from tests.support.pipeline import assert_exact, env_of, own_pipeline, seed
+from tests.support.pipeline import assert_exact, env_of, own_pipeline, seed, source
 
 pytestmark = pytest.mark.integration
 
@@ -35,17 +34,6 @@ def pipeline() -> Iterator[Path]:
         seed(env_of(folder), "--users", "200", "--categories", "8", "--products", "60", "--orders", "2000",
              "--seed", "21")
         yield folder
-
-
-def source(folder: Path, *statements: str) -> None:
-    """The statements in one source transaction."""
-    conn = psycopg2.connect(env_of(folder)["PG_DSN"])
-    try:
-        with conn, conn.cursor() as cur:
-            for statement in statements:
-                cur.execute(statement)
-    finally:
-        conn.close()
 
 
 def marts_rows(folder: Path) -> dict[str, list[tuple[Any, ...]]]:
