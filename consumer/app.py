@@ -133,6 +133,7 @@ SHUTDOWN_FLUSH_SECONDS = 5.0
 # collector ran hundreds of times per batch, ~10% of the decode time. Still bounded, just rarer.
 GC_THRESHOLDS = (20_000, 20, 20)
 REVOKE_FLUSH_SECONDS = 5.0
+IN_FLIGHT_POLL_SECONDS = 0.002
 REPLAY_COMMIT_SECONDS = 1.0
 LAG_REFRESH_SECONDS = 1.0  # the lag in messages of the metrics; the log line comes every stats_interval
 
@@ -343,6 +344,8 @@ class Replicator:
         timeout = 0.1
         if self.batch and not self.backoff.failing:
             timeout = max(min(self.settings.flush_interval - self.batch.age(), 0.1), 0.005)
+            if self.in_flight is not None:  # the batch goes to the writer as soon as the write in flight ends
+                timeout = IN_FLIGHT_POLL_SECONDS
         wanted = min(CONSUME_MAX, max(self.settings.batch_size - self.batch.messages, 1))
         # poll() wakes up with the first message (consume() would wait for `wanted` or the timeout);
         # then consume() without waiting takes whatever else is already fetched.
