@@ -450,10 +450,7 @@ class Replicator:
         self._replicate(table)
         schema = TableSchema.first(change.version, change.definition)
         if schema.paused:
-            self.schemas[table] = schema
-            self.batch.schema_steps.append(SchemaStep(table, schema.version, None, schema.stored()))
-            self.paused.add(self.topic_of_table[table])
-            self._report_pause(table)
+            self._pause_table(table, schema)
             return
         marker = published_comment(schema.version)
         self._make_anew(schema, schema.spec.ddl(marker), marker)
@@ -505,9 +502,7 @@ class Replicator:
         self.schemas[table] = schema
         step = SchemaStep(table, change.version, evolution.alter, schema.stored(), evolution.tighten)
         if schema.paused:
-            self.batch.schema_steps.append(step)
-            self.paused.add(self.topic_of_table[table])
-            self._report_pause(table)
+            self._pause_table(table, schema, step)
             return
         topic = self.topic_of_table[table]
         self.tables[topic] = schema.spec
@@ -522,11 +517,8 @@ class Replicator:
         if table is None:
             return
         current = self.schemas[table]
-        self.schemas[table] = TableSchema(change.version, current.definition, current.spec,
-                                          _pause_reason_renamed(table, change))
-        self.batch.schema_steps.append(SchemaStep(table, change.version, None, self.schemas[table].stored()))
-        self.paused.add(self.topic_of_table[table])
-        self._report_pause(table)
+        self._pause_table(table, TableSchema(change.version, current.definition, current.spec,
+                                             _pause_reason_renamed(table, change)))
 
     def _decoded_again(self, released: Released[Decoded]) -> Released[Decoded]:
         if isinstance(released, Transaction):
@@ -574,10 +566,14 @@ class Replicator:
                f"{current.version}): {item.error}. The source's table changed without its event trigger recording it "
                "(is cdc_capture_schema_changes installed?). Its changes are not applied from there on; the other "
                "tables go on. Way out: README, Operations, 'A paused table'")
-        paused = TableSchema(current.version, current.definition, current.spec, why)
-        self.schemas[table] = paused
-        self.batch.schema_steps.append(SchemaStep(table, current.version, None, paused.stored()))
-        self.paused.add(item.raw.topic)
+        self._pause_table(table, TableSchema(current.version, current.definition, current.spec, why))
+
+    def _pause_table(self, table: str, schema: TableSchema, step: SchemaStep | None = None) -> None:
+        """`schema` (paused) becomes the table's, stored with the batch (by `step`, or a step without DDL): its
+        changes are skipped from here on, and the reason is reported."""
+        self.schemas[table] = schema
+        self.batch.schema_steps.append(step or SchemaStep(table, schema.version, None, schema.stored()))
+        self.paused.add(self.topic_of_table[table])
         self._report_pause(table)
 
     def _report_pause(self, table: str) -> None:
