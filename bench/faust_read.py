@@ -12,7 +12,8 @@ benchmark started; messages/s from the first message it got:
 - aiokafka: AIOKafkaConsumer.getmany in a loop (the client Faust is built on);
 - faust: an agent that only counts what `take_events` gives it, with Faust's
   own fetch-and-deliver loop;
-- faust + marts.delivery: the same agent with the marts' loop and settings.
+- faust + marts.delivery: an agent that counts the fetches the marts' loop
+  puts on its channel (one chunk per fetch, the marts' batch size).
 
 Nothing is done with the messages: the two Faust rates are the most the marts
 worker could read, whatever it does with them. Prints one table.
@@ -55,6 +56,22 @@ def report(messages: int, first: float) -> None:
     print(json.dumps({"messages": messages, "seconds": time.monotonic() - first}), flush=True)
 
 
+class Progress:
+    """Counts what a reader got; reports and ends the process once it has the target."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.read = 0
+        self.first: float | None = None
+
+    def add(self, messages: int) -> None:
+        self.first = self.first or time.monotonic()
+        self.read += messages
+        if self.read >= self.target:
+            report(self.read, self.first)
+            os._exit(0)  # the measure is taken: no need for Faust's shutdown
+
+
 async def read_with_aiokafka(kafka: KafkaSettings, target: int) -> None:
     from aiokafka import AIOKafkaConsumer
 
@@ -75,27 +92,29 @@ def read_with_faust(kafka: KafkaSettings, target: int, with_delivery: bool) -> N
     import faust
 
     from marts import delivery
+    from marts.settings import MartsSettings
 
-    extra: dict[str, Any] = {}
-    if with_delivery:
-        extra = {"stream_buffer_maxsize": delivery.STREAM_BUFFER_MAXSIZE,
-                 "broker_max_poll_records": delivery.MAX_POLL_RECORDS}
-        delivery.install()
+    extra: dict[str, Any] = {"broker_max_poll_records": MartsSettings.batch_size} if with_delivery else {}
     app = faust.App(f"faust-read-{uuid.uuid4().hex[:8]}", broker=f"kafka://{kafka.bootstrap}", store="memory://",
                     datadir=tempfile.mkdtemp(prefix="faust-read-"), topic_allow_declare=False,
                     consumer_auto_offset_reset="earliest", stream_wait_empty=False, web_enabled=False,
                     broker_commit_every=BATCH, **extra)
     topic = app.topic(*consumed_topics(kafka.topic_prefix), key_serializer="raw", value_serializer="raw",
                       allow_empty=True)
-    @app.agent(topic)
-    async def count(stream: Any) -> None:
-        read, first = 0, None
-        async for taken in stream.take_events(BATCH, within=0.2):
-            first = first or time.monotonic()
-            read += len(taken)
-            if read >= target:
-                report(read, first)
-                os._exit(0)  # the measure is taken: no need for Faust's shutdown
+    progress = Progress(target)
+    if with_delivery:
+        app.topics.add(topic)
+        fetches = delivery.fetches_channel(app)
+
+        @app.agent(fetches)
+        async def count_fetches(stream: Any) -> None:
+            async for fetched in stream:
+                progress.add(len(fetched.messages))
+    else:
+        @app.agent(topic)
+        async def count(stream: Any) -> None:
+            async for taken in stream.take_events(BATCH, within=0.2):
+                progress.add(len(taken))
 
     sys.argv = [sys.argv[0], "worker", "--loglevel", "warn"]
     app.main()

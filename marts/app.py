@@ -1,15 +1,16 @@
 """The Faust app: transport, consumer group and scale-out for the marts.
 
-Faust delivers the five source topics' messages to one agent, which takes
-them in batches (take_events) and hands each batch to a MartStore on a
-single worker thread (MySQL calls would otherwise block the event loop and
-with it the consumer's heartbeats). Faust's fetch-and-deliver loop is
-replaced by a cheaper one (marts.delivery: twice the read rate). No Faust tables are used: the state
-lives in MySQL next to the marts (see marts.apply.store). Faust acks a batch's
-events only after the agent is done with them, i.e. after the MySQL commit;
-a batch that did not commit (the worker stops or crashes) is kept
-unacknowledged, so the offsets Faust commits to Kafka never run ahead of
-MySQL; replays below MySQL's stored offsets are skipped there. MySQL outages
+Faust reads the source topics for one agent, which takes each fetch whole
+(marts.delivery: one chunk per fetch instead of one event per message),
+assembles whole source transactions from it (marts.assembly) and hands what
+they release to a MartStore on a single worker thread (MySQL calls would
+otherwise block the event loop and with it the consumer's heartbeats). A
+fetch is the batch: it closes as soon as the fetcher has nothing more, and
+while MySQL writes one the fetcher reads the next ones. No Faust tables are
+used: the state lives in MySQL next to the marts (see marts.apply.store),
+and so do the positions reading resumes from (marts.transport); the agent
+acks a fetch's messages for Faust's commits only after their batch is
+applied; replays below MySQL's stored offsets are skipped there. MySQL outages
 are waited out inside the store (the worker stays up). A message that cannot
 be decoded, or whose values MySQL refuses, goes to the marts' dead-letter
 topic before the offsets around it are stored (a replay would skip it for
@@ -91,15 +92,15 @@ def create_app(settings: MartsSettings, store: MartStore, deadletters: DeadLette
         producer_max_request_size=MESSAGE_MAX_BYTES,
         stream_wait_empty=False,
         web_enabled=False,
-        stream_buffer_maxsize=delivery.STREAM_BUFFER_MAXSIZE,
-        broker_max_poll_records=delivery.MAX_POLL_RECORDS,
+        broker_max_poll_records=settings.batch_size,
     )
-    delivery.install()
     tables = source_topic_tables(kafka.topic_prefix)
     assembly = MartsAssembly(kafka.topic_prefix, tables, store.applied_lsn, store.pause)
     transport.configure(app, fetch_wait_ms=settings.fetch_wait_ms, topics=set(assembly.topics()),
                         positions=store.positions)
     topic = app.topic(*assembly.topics(), key_serializer="raw", value_serializer="raw", allow_empty=True)
+    app.topics.add(topic)  # subscribed by Faust, read by the marts' loop (marts.delivery)
+    fetches = delivery.fetches_channel(app)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="marts-mysql")
     progress = Progress()
     heartbeat = MartsHeartbeat(settings.health.file, set(tables), store.positions)
@@ -120,12 +121,15 @@ def create_app(settings: MartsSettings, store: MartStore, deadletters: DeadLette
         send_until_delivered(deadletters, work.letters, store)
         return store.apply(work.events, reject, work.mark)
 
-    @app.agent(topic, name="marts")
+    @app.agent(fetches, name="marts")
     async def apply_changes(stream: Any) -> None:
         loop = asyncio.get_running_loop()
-        async for taken in stream.take_events(settings.batch_size, within=settings.batch_seconds):
-            work = assembly.take(taken)
+        async for fetched in stream:
+            if not delivery.is_current(app, fetched):
+                continue  # read before a rebalance: read again from the positions in MySQL
+            work = assembly.take(fetched.messages)
             if work is None:
+                delivery.acknowledge(app.consumer, fetched.messages)
                 continue
             try:
                 result = await loop.run_in_executor(executor, dead_letters_then_apply, work)
@@ -140,6 +144,7 @@ def create_app(settings: MartsSettings, store: MartStore, deadletters: DeadLette
                 return
             if result.skipped:
                 log.info("skipped %d events applied before (replay or duplicate)", result.skipped)
+            delivery.acknowledge(app.consumer, fetched.messages)
             progress.add(result)
             heartbeat.batch_applied()
             if work.mark is not None and work.mark.pause is not None:

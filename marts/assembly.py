@@ -1,9 +1,9 @@
-"""Whole source transactions for the marts: Faust's events -> decoded events of released transactions.
+"""Whole source transactions for the marts: Kafka messages -> decoded events of released transactions.
 
 The Faust agent reads the source tables' topics, the heartbeat table's topic
 and Debezium's transaction topic; core.transactions holds each event until
 its source transaction is complete and every earlier one was released. What
-a take of events releases goes to MySQL as one batch (marts.apply.store)
+a fetch of messages releases goes to MySQL as one batch (marts.apply.store)
 with a SourceMark: the positions it completes (stored in mart_offsets, where
 reading resumes: marts.transport) and its last source transaction (the
 marts' row of cdc_watermark). So the marts at every commit are their SQL
@@ -13,9 +13,9 @@ The schema-changes table's topic is read too, as a collection of the
 assembler like any table's: a table's new definition is released in its
 DDL's transaction, in commit order. When one changes a column the marts read
 beyond what they decode exactly (marts.source_fit), the marts pause
-(marts.pause): the work of that take ends with the transactions before it,
+(marts.pause): the work of that fetch ends with the transactions before it,
 its mark carries the pause (stored in the same MySQL transaction) and no
-position past those transactions' events, and every later take is nothing.
+position past those transactions' events, and every later fetch releases nothing.
 
 The assembler lives as long as the worker: after a rebalance Faust reads each
 partition again from the positions stored in MySQL, and the assembler
@@ -69,8 +69,8 @@ class Work:
 class MartsAssembly:
     def __init__(self, topic_prefix: str, tables: dict[str, str], released_lsn: int,
                  paused: Pause | None = None) -> None:
-        """`tables`: each source table's topic -> the table; `paused`: the marts' stored pause (then every take
-        is nothing)."""
+        """`tables`: each source table's topic -> the table; `paused`: the marts' stored pause (then every fetch
+        releases nothing)."""
         self.tables = tables
         self.heartbeats = heartbeat_topic(topic_prefix)
         self.schema_changes = schema_changes_topic(topic_prefix)
@@ -84,14 +84,15 @@ class MartsAssembly:
     def topics(self) -> list[str]:
         return [*self.tables, self.heartbeats, self.schema_changes, self.transactions]
 
-    def take(self, faust_events: Sequence[Any]) -> Work | None:
-        """Feed a take of Faust events; the work they release, or None when nothing moved (or paused before)."""
+    def take(self, messages: Sequence[Any]) -> Work | None:
+        """Feed a fetch of Faust's messages; the work they release, or None when nothing moved (or paused
+        before)."""
         if self.paused is not None:
             return None
         work = Work()
         released: list[Released[tuple[Event, RawMessage]]] = []
-        for faust_event in faust_events:
-            raw = raw_message(faust_event)
+        for message in messages:
+            raw = RawMessage(message.topic, message.partition, message.offset, message.key, message.value)
             where = (raw.topic, raw.partition)
             if raw.topic == self.transactions:
                 released += self.assembler.add_end(where, raw.offset, self._end(raw, work))
@@ -165,8 +166,3 @@ class MartsAssembly:
         except (ValueError, TransactionMetadataError) as exc:  # orjson.JSONDecodeError is a ValueError
             work.letters.append(DeadLetter(raw, f"not a transaction metadata event: {exc}", "decode"))
             return None
-
-
-def raw_message(event: Any) -> RawMessage:
-    message = event.message
-    return RawMessage(message.topic, message.partition, message.offset, message.key, message.value)

@@ -35,7 +35,7 @@ def marts(adopt_topics: bool, rebuild: bool, verify: bool) -> None:
     """Maintain the user_activity and sales_by_category marts in MySQL from the change topics.
 
     Reads KAFKA_BOOTSTRAP, MYSQL_URL, MARTS_APP_ID (consumer group, default cdc-marts),
-    MARTS_BATCH_SIZE, MARTS_BATCH_SECONDS, MARTS_FETCH_WAIT_MS, MARTS_DATA_DIR, MARTS_DEADLETTER_TOPIC,
+    MARTS_BATCH_SIZE, MARTS_FETCH_WAIT_MS, MARTS_DATA_DIR, MARTS_DEADLETTER_TOPIC,
     MARTS_HEALTH_FILE (heartbeat for `cdc health marts`, default <tmp>/cdc-marts-health.json).
     One worker is active per marts database (a MySQL lock); a second one waits as a hot standby and takes
     over within seconds when the first is gone.
@@ -157,8 +157,7 @@ def _run_active(settings: MartsSettings, leader: Leadership,
     _when_reachable("reading the stored positions", store.load_positions)
     deadletters = DeadLetterProducer(kafka.bootstrap, settings.deadletter_topic, kafka.replication_factor)
     app = create_app(settings, store, deadletters, topic_ids, leader)
-    log.info("marts worker %s starting (batch %d / %.2f s)", settings.app_id, settings.batch_size,
-             settings.batch_seconds)
+    log.info("marts worker %s starting (batches of up to %d messages)", settings.app_id, settings.batch_size)
     worker = faust.Worker(app, loglevel=settings.log.level.lower(), quiet=True)
     try:
         worker.execute_from_commandline()

@@ -1,23 +1,30 @@
-"""Faust's message delivery without its per-message task race: the marts' read rate doubles.
+"""Faust's fetch loop, handing the marts' agent one chunk per fetch instead of one event per message.
 
 Faust's fetcher (faust.transport.consumer.Consumer._drain_messages) hands
-every message to the conductor as
+every message on its own to the conductor, which makes it an event in the
+agent's queue, which the agent's stream takes, tracks and acks: measured on
+the 2-vCPU machine, a bare Faust agent read 3,700-4,200 messages/s that way
+and aiokafka alone 96,000/s. The marts need none of it per message: one
+agent reads all their topics, and where reading resumes comes from the
+positions stored in MySQL (marts.transport), not from Faust's acks. So this
+loop puts each fetch (up to the app's broker_max_poll_records messages, in
+Faust's fetch order) on an in-memory channel as one Fetched, and the agent
+iterates that channel (marts.app): Faust still runs the group, the
+assignment, the seeks, the fetching and the agent; only the per-message
+routing is gone.
 
-    await self.wait_first(callback(message), self.suspend_flow.wait())
+Rebalances. A fetch is put only while the flow is active, and the agent
+drops a Fetched whose consumer generation is not the current one (Faust's
+own test for its events). Faust suspends the flow and clears the channel's
+queue when partitions are revoked, and clears it again when the flow
+resumes, so a fetch that waited for room in the queue meanwhile is dropped
+too. What is dropped is read again: after the rebalance every partition is
+sought to the position stored in MySQL, which is never past what the agent
+took (core.transactions ignores what it already holds).
 
-which wraps the delivery, a wait on the flow's suspension and the service's
-stopped and crashed events in four tasks and an asyncio.wait: measured on the
-2-vCPU machine, a bare Faust agent read 3,700-4,200 messages/s that way and
-8,900/s without it (aiokafka alone: 100,000/s). The race only matters when
-the delivery blocks, and it blocks only (a) while the flow is suspended (a
-rebalance), (b) when Faust's producer buffer is full, or (c) when the
-agent's queue is full. Here (a) is checked before each delivery (a suspended
-flow drops the message, as the race did: it is fetched again after the
-rebalance), (b) cannot happen (the marts send nothing through Faust's
-producer), and (c) is ruled out by the settings (STREAM_BUFFER_MAXSIZE, MAX_POLL_RECORDS): Faust
-stops fetching a partition whose queue is past maxsize / 1.25, so the queue
-holds at most that plus one fetch (max_poll_records), which stays below
-maxsize.
+Acks. The agent acks a fetch's messages once their batch is applied, as
+Faust's stream did, so the offsets Faust commits to Kafka (a progress report
+for tools: marts.transport) keep moving.
 
 The rest of the loop is Faust's own (faust-streaming 0.15.3, the pinned
 version; tests/unit/marts/test_delivery.py fails when that function changes,
@@ -26,27 +33,51 @@ so an upgrade is reviewed here first).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+import faust
 from faust.transport import consumer as faust_consumer
 
-# The faust.App settings under which a delivery never waits for the agent's queue: pressure at 16,000
-# (maxsize / FlowControlQueue.pressure_high_ratio), and 16,000 + one fetch of 2,000 < 20,000.
-MAX_POLL_RECORDS = 2000
-STREAM_BUFFER_MAXSIZE = 20000
-
+# Fetches waiting for the agent at most: the fetcher waits while that many are queued.
+FETCHES_WAITING = 4
 
 # Faust's own loop, kept for the test that notices when an upgrade changes it.
 FAUST_DRAIN_MESSAGES = faust_consumer.Consumer._drain_messages
 
 
-def install() -> None:
-    """Replace Faust's fetch-and-deliver loop (idempotent)."""
+@dataclass(frozen=True)
+class Fetched:
+    """One fetch's messages (faust.types.tuples.Message), in Faust's fetch order, and the consumer generation
+    (rebalance) they were read in."""
+
+    messages: list[Any]
+    generation: int
+
+
+def fetches_channel(app: faust.App) -> faust.ChannelT:
+    """The channel the marts' loop puts each fetch on (the agent iterates it); installs the loop (idempotent)."""
+    channel = app.channel(maxsize=FETCHES_WAITING)
+    app.marts_fetches = channel  # type: ignore[attr-defined]
     faust_consumer.Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
+    return channel
+
+
+def is_current(app: faust.App, fetched: Fetched) -> bool:
+    """False for a fetch from before a rebalance, or during one: its messages are read again after it."""
+    return app.flow_control.is_active() and fetched.generation == app.consumer_generation_id
+
+
+def acknowledge(consumer: Any, messages: Iterable[Any]) -> None:
+    """Mark applied messages as done for Faust's commits of Kafka offsets."""
+    ack = consumer.ack
+    for message in messages:
+        ack(message)
 
 
 async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover (runs inside a Faust worker)
-    callback = self.callback
+    fetches = self.app.marts_fetches
     getmany = self.getmany
     consumer_should_stop = self._stopped.is_set
     fetcher_should_stop = fetcher._stopped.is_set
@@ -60,36 +91,32 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
     commit_every = self._commit_every
     acks_enabled_for = self.app.topics.acks_enabled_for
 
-    yield_every = 100
-    num_since_yield = 0
-    sleep = asyncio.sleep
-
     try:
         while not (consumer_should_stop() or fetcher_should_stop()):
             set_flag(flag_consumer_fetching)
             ait = getmany(timeout=1.0)
             await self.sleep(0)
+            messages = []
             if not self.should_stop:
                 async for tp, message in ait:
-                    num_since_yield += 1
-                    if num_since_yield > yield_every:
-                        await sleep(0)
-                        num_since_yield = 0
-
                     offset = message.offset
                     r_offset = get_read_offset(tp)
                     if r_offset is None or offset >= r_offset:
                         gap = offset - (r_offset or 0)
                         if gap > 1 and r_offset and acks_enabled_for(message.topic):
                             await self._add_gap(tp, r_offset + 1, offset)
-                        if commit_every is not None and self._n_acked >= commit_every:
-                            self._n_acked = 0
-                            await self.commit()
-                        if flow_suspended():
-                            continue  # Faust's race dropped it too: fetched again after the rebalance
-                        await callback(message)
+                        messages.append(message)
                         set_read_offset(tp, offset)
                 unset_flag(flag_consumer_fetching)
+            if commit_every is not None and self._n_acked >= commit_every:
+                self._n_acked = 0
+                await self.commit()
+            if messages:
+                while fetches.subscriber_count == 0:  # the agent's stream is not iterating yet
+                    await asyncio.sleep(0.01)
+                if not flow_suspended():
+                    # One getmany's messages share one generation: it stops at a change.
+                    await fetches.put(Fetched(messages, messages[0].generation_id))
     except self.consumer_stopped_errors:
         if self.transport.app.should_stop:
             self.log.info("Broker stopped consumer, shutting down...")

@@ -29,8 +29,9 @@ class MartsSettings:
     kafka: KafkaSettings
     mysql: MySqlSettings
     app_id: str = "cdc-marts"
-    batch_size: int = 500  # events per MySQL transaction at most
-    batch_seconds: float = 0.2  # how long a batch waits to fill up
+    # Messages per fetch at most (Faust's max_poll_records): a fetch is a batch, applied as soon as it is read,
+    # in one MySQL transaction (with more when a source transaction spans fetches).
+    batch_size: int = 2000
     data_dir: Path = Path(tempfile.gettempdir()) / "cdc-marts"  # with MARTS_DATA_DIR unset: this / app_id
     session_timeout: float = 6.0  # broker session / rebalance timeouts (seconds)
     partitions: int = DEFAULT_TOPIC_PARTITIONS  # of every source topic
@@ -55,7 +56,6 @@ class MartsSettings:
             mysql=MySqlSettings.from_env(env),
             app_id=app_id,
             batch_size=integer(env, "MARTS_BATCH_SIZE", cls.batch_size, minimum=1),
-            batch_seconds=positive_number(env, "MARTS_BATCH_SECONDS", cls.batch_seconds),
             data_dir=Path(data_dir) if data_dir else cls.data_dir / app_id,
             session_timeout=positive_number(env, "MARTS_SESSION_TIMEOUT", cls.session_timeout),
             partitions=topic_partitions(env),

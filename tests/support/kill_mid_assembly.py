@@ -42,8 +42,8 @@ class KillWhenHeld:
 
 def killing_assembly(kill: KillWhenHeld) -> type[MartsAssembly]:
     class KillingAssembly(MartsAssembly):
-        def take(self, faust_events: Sequence[Any]) -> Work | None:
-            work = super().take(faust_events)
+        def take(self, messages: Sequence[Any]) -> Work | None:
+            work = super().take(messages)
             kill.check(self.assembler)
             return work
 

@@ -1,4 +1,4 @@
-"""marts.assembly: Faust's events become batches of whole source transactions, with what they complete."""
+"""marts.assembly: Faust's messages become batches of whole source transactions, with what they complete."""
 from __future__ import annotations
 
 import json
@@ -18,9 +18,8 @@ ORDER = {"order_id": 7, "user_id": 3, "order_date": "2026-03-29T01:59:59.999999Z
          "total_amount": "12.50", "status": "pending", "delivery_date": None}
 
 
-def faust_event(offset: int, value: bytes | None, topic: str = ORDERS, partition: int = 1) -> SimpleNamespace:
-    message = SimpleNamespace(topic=topic, partition=partition, offset=offset, key=b'{"order_id":7}', value=value)
-    return SimpleNamespace(message=message)
+def message(offset: int, value: bytes | None, topic: str = ORDERS, partition: int = 1) -> SimpleNamespace:
+    return SimpleNamespace(topic=topic, partition=partition, offset=offset, key=b'{"order_id":7}', value=value)
 
 
 def change(xid: int | None = None, order: int = 1) -> bytes:
@@ -37,8 +36,8 @@ def end(xid: int, lsn: int, orders: int) -> bytes:
 
 def test_a_transactions_events_wait_for_its_end() -> None:
     assembly = MartsAssembly("shop", TABLES, released_lsn=-1)
-    assert assembly.take([faust_event(5, change(xid=9))]) is None
-    work = assembly.take([faust_event(0, end(9, 800, orders=1), topic=TX, partition=0)])
+    assert assembly.take([message(5, change(xid=9))]) is None
+    work = assembly.take([message(0, end(9, 800, orders=1), topic=TX, partition=0)])
     assert work is not None and [e.position.offset for e in work.events] == [5]
     assert work.mark is not None and work.mark.point == SourcePoint(800, 9, 1_700_000_000_123_456)
     assert work.mark.positions == {(ORDERS, 1): 5, (TX, 0): 0}
@@ -46,14 +45,14 @@ def test_a_transactions_events_wait_for_its_end() -> None:
 
 def test_malformed_events_and_tombstones_outside_transactions_apply_nothing_but_their_offsets_count() -> None:
     assembly = MartsAssembly("shop", TABLES, released_lsn=-1)
-    work = assembly.take([faust_event(5, b"{broken"), faust_event(6, change()), faust_event(7, None)])
+    work = assembly.take([message(5, b"{broken"), message(6, change()), message(7, None)])
     assert work is not None and work.mark is not None
     assert [e.position.offset for e in work.events] == [6]
     assert work.mark.positions == {(ORDERS, 1): 7}
 
 
 def test_a_malformed_event_becomes_a_dead_letter_with_its_original_bytes() -> None:
-    work = MartsAssembly("shop", TABLES, released_lsn=-1).take([faust_event(5, b"{broken")])
+    work = MartsAssembly("shop", TABLES, released_lsn=-1).take([message(5, b"{broken")])
     assert work is not None
     assert [(letter.raw, letter.stage) for letter in work.letters] == [
         (RawMessage(ORDERS, 1, 5, b'{"order_id":7}', b"{broken"), "decode")]
@@ -62,8 +61,8 @@ def test_a_malformed_event_becomes_a_dead_letter_with_its_original_bytes() -> No
 
 def test_a_transaction_already_applied_is_skipped() -> None:
     assembly = MartsAssembly("shop", TABLES, released_lsn=800)
-    assert assembly.take([faust_event(5, change(xid=9)),
-                          faust_event(0, end(9, 800, orders=1), topic=TX, partition=0)]) is None
+    assert assembly.take([message(5, change(xid=9)),
+                          message(0, end(9, 800, orders=1), topic=TX, partition=0)]) is None
 
 
 SCHEMA = "shop.public.cdc_schema_changes"
@@ -94,10 +93,10 @@ def test_the_schema_changes_topic_is_read_with_the_tables() -> None:
 
 def test_a_definition_the_marts_decode_exactly_is_released_in_its_transaction_and_pauses_nothing() -> None:
     assembly = MartsAssembly("shop", TABLES, released_lsn=-1)
-    work = assembly.take([faust_event(0, schema_change(9, 1, retyped_total_price("numeric(14,2)")), topic=SCHEMA,
+    work = assembly.take([message(0, schema_change(9, 1, retyped_total_price("numeric(14,2)")), topic=SCHEMA,
                                       partition=0),
-                          faust_event(5, change(xid=9, order=2)),
-                          faust_event(0, end_of(9, 800, cdc_schema_changes=1, orders=1), topic=TX, partition=0)])
+                          message(5, change(xid=9, order=2)),
+                          message(0, end_of(9, 800, cdc_schema_changes=1, orders=1), topic=TX, partition=0)])
     assert work is not None and work.mark is not None and work.mark.pause is None
     assert [(e.position.topic, e.position.offset) for e in work.events] == [(SCHEMA, 0), (ORDERS, 5)]
     assert work.mark.point is not None and work.mark.point.xid == 9
@@ -107,14 +106,14 @@ def test_a_definition_the_marts_decode_exactly_is_released_in_its_transaction_an
 def test_a_misfit_pauses_the_marts_after_the_transactions_before_its_own() -> None:
     assembly = MartsAssembly("shop", TABLES, released_lsn=-1)
     work = assembly.take([
-        faust_event(5, change(xid=8)),
-        faust_event(0, end(8, 700, orders=1), topic=TX, partition=0),
-        faust_event(6, change(xid=9, order=1)),
-        faust_event(0, schema_change(9, 2, retyped_total_price("numeric(14,4)"), version=41), topic=SCHEMA,
+        message(5, change(xid=8)),
+        message(0, end(8, 700, orders=1), topic=TX, partition=0),
+        message(6, change(xid=9, order=1)),
+        message(0, schema_change(9, 2, retyped_total_price("numeric(14,4)"), version=41), topic=SCHEMA,
                     partition=0),
-        faust_event(1, end_of(9, 800, orders=1, cdc_schema_changes=1), topic=TX, partition=0),
-        faust_event(7, change(xid=10)),
-        faust_event(2, end(10, 900, orders=1), topic=TX, partition=0),
+        message(1, end_of(9, 800, orders=1, cdc_schema_changes=1), topic=TX, partition=0),
+        message(7, change(xid=10)),
+        message(2, end(10, 900, orders=1), topic=TX, partition=0),
     ])
     assert work is not None and work.mark is not None
     assert [e.position.offset for e in work.events] == [5]
@@ -125,14 +124,14 @@ def test_a_misfit_pauses_the_marts_after_the_transactions_before_its_own() -> No
     assert (pause.table, pause.column, pause.version, pause.xid, pause.commit_lsn) == (
         "order_details", "total_price", 41, 9, 800)
     assert pause.what.startswith("order_details.total_price type numeric(12,2) -> numeric(14,4)")
-    assert assembly.take([faust_event(8, change(xid=11)),
-                          faust_event(3, end(11, 1000, orders=1), topic=TX, partition=0)]) is None
+    assert assembly.take([message(8, change(xid=11)),
+                          message(3, end(11, 1000, orders=1), topic=TX, partition=0)]) is None
 
 
 def test_an_assembly_started_paused_takes_nothing() -> None:
     pause = Pause("orders", "status", "orders.status dropped", 3, 9, 800)
     assembly = MartsAssembly("shop", TABLES, released_lsn=-1, paused=pause)
-    assert assembly.take([faust_event(5, change(xid=9)), faust_event(0, end(9, 900, orders=1), topic=TX,
+    assert assembly.take([message(5, change(xid=9)), message(0, end(9, 900, orders=1), topic=TX,
                                                                        partition=0)]) is None
 
 
@@ -140,7 +139,7 @@ def test_snapshot_reads_of_the_schema_history_are_nothing_to_check() -> None:
     read = json.loads(schema_change(9, 1, retyped_total_price("numeric(14,4)")))
     read.update(op="r", transaction=None)
     work = MartsAssembly("shop", TABLES, released_lsn=-1).take(
-        [faust_event(0, json.dumps(read).encode(), topic=SCHEMA, partition=0)])
+        [message(0, json.dumps(read).encode(), topic=SCHEMA, partition=0)])
     assert work is not None and work.mark is not None and work.mark.pause is None and work.events == []
 
 
@@ -163,13 +162,13 @@ LINES = "shop.public.order_details"
 def test_changes_in_the_shape_the_marts_pause_at_are_never_dead_letters() -> None:
     assembly = MartsAssembly("shop", TABLES, released_lsn=-1)
     # The DDL's transaction's lines (and a later one's) arrive before its END: in the new shape.
-    first = assembly.take([faust_event(3, line_change(9, 2, "qty"), topic=LINES),
-                           faust_event(4, line_change(10, 1, "qty"), topic=LINES)])
+    first = assembly.take([message(3, line_change(9, 2, "qty"), topic=LINES),
+                           message(4, line_change(10, 1, "qty"), topic=LINES)])
     assert first is None
     work = assembly.take([
-        faust_event(0, schema_change(9, 1, renamed_quantity()), topic=SCHEMA, partition=0),
-        faust_event(0, end_of(9, 800, cdc_schema_changes=1, order_details=1), topic=TX, partition=0),
-        faust_event(1, end_of(10, 900, order_details=1), topic=TX, partition=0),
+        message(0, schema_change(9, 1, renamed_quantity()), topic=SCHEMA, partition=0),
+        message(0, end_of(9, 800, cdc_schema_changes=1, order_details=1), topic=TX, partition=0),
+        message(1, end_of(10, 900, order_details=1), topic=TX, partition=0),
     ])
     assert work is not None and work.mark is not None and work.mark.pause is not None
     assert work.mark.pause.what == "order_details.quantity renamed to qty"
@@ -178,9 +177,9 @@ def test_changes_in_the_shape_the_marts_pause_at_are_never_dead_letters() -> Non
 
 def test_a_change_that_cannot_be_decoded_counts_in_its_transaction_and_is_a_letter_once_released() -> None:
     assembly = MartsAssembly("shop", TABLES, released_lsn=-1)
-    assert assembly.take([faust_event(3, line_change(9, 1, "qty"), topic=LINES)]) is None
-    work = assembly.take([faust_event(5, change(xid=9, order=2)),
-                          faust_event(0, end_of(9, 800, order_details=1, orders=1), topic=TX, partition=0)])
+    assert assembly.take([message(3, line_change(9, 1, "qty"), topic=LINES)]) is None
+    work = assembly.take([message(5, change(xid=9, order=2)),
+                          message(0, end_of(9, 800, order_details=1, orders=1), topic=TX, partition=0)])
     assert work is not None and work.mark is not None and work.mark.point is not None
     assert [e.position.offset for e in work.events] == [5]
     assert [(letter.raw.offset, letter.error) for letter in work.letters] == [

@@ -14,20 +14,19 @@ BASE = {"KAFKA_BOOTSTRAP": "127.0.0.1:9092", "MYSQL_URL": "mysql://root@127.0.0.
 
 def test_defaults() -> None:
     settings = MartsSettings.from_env(BASE)
-    assert settings.app_id == "cdc-marts" and settings.batch_size == 500 and settings.partitions == 4
+    assert settings.app_id == "cdc-marts" and settings.batch_size == 2000 and settings.partitions == 4
     assert settings.data_dir.name == "cdc-marts"
 
 
 def test_values_from_the_environment() -> None:
     settings = MartsSettings.from_env({**BASE, "MARTS_APP_ID": "m2", "MARTS_BATCH_SIZE": "50",
-                                       "MARTS_BATCH_SECONDS": "0.5", "MARTS_DATA_DIR": "/tmp/x",
-                                       "TOPIC_PARTITIONS": "8"})
-    assert (settings.app_id, settings.batch_size, settings.batch_seconds) == ("m2", 50, 0.5)
+                                       "MARTS_DATA_DIR": "/tmp/x", "TOPIC_PARTITIONS": "8"})
+    assert (settings.app_id, settings.batch_size) == ("m2", 50)
     assert (settings.data_dir, settings.partitions) == (Path("/tmp/x"), 8)
 
 
 @pytest.mark.parametrize("env", [{"MARTS_BATCH_SIZE": "many"}, {"MARTS_BATCH_SIZE": "0"},
-                                 {"MARTS_BATCH_SECONDS": "-1"}])
+                                 {"MARTS_SESSION_TIMEOUT": "-1"}])
 def test_bad_values_are_config_errors(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         MartsSettings.from_env({**BASE, **env})
