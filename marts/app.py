@@ -8,9 +8,10 @@ otherwise block the event loop and with it the consumer's heartbeats). A
 fetch is the batch: it closes as soon as the fetcher has nothing more, and
 while MySQL writes one the fetcher reads the next ones. No Faust tables are
 used: the state lives in MySQL next to the marts (see marts.apply.store),
-and so do the positions reading resumes from (marts.transport); the agent
-acks a fetch's messages for Faust's commits only after their batch is
-applied; replays below MySQL's stored offsets are skipped there. MySQL outages
+and so do the positions reading resumes from (marts.transport): the offsets
+Faust commits to Kafka (the agent acks each fetch once done with it) are a
+progress report only; replays below MySQL's stored offsets are skipped
+there. MySQL outages
 are waited out inside the store (the worker stays up). A message that cannot
 be decoded, or whose values MySQL refuses, goes to the marts' dead-letter
 topic before the offsets around it are stored (a replay would skip it for
@@ -127,6 +128,7 @@ def create_app(settings: MartsSettings, store: MartStore, deadletters: DeadLette
         async for fetched in stream:
             if not delivery.is_current(app, fetched):
                 continue  # read before a rebalance: read again from the positions in MySQL
+            delivery.note_taken(app, fetched)
             work = assembly.take(fetched.messages)
             if work is None:
                 delivery.acknowledge(app.consumer, fetched.messages)

@@ -17,14 +17,19 @@ Rebalances. A fetch is put only while the flow is active, and the agent
 drops a Fetched whose consumer generation is not the current one (Faust's
 own test for its events). Faust suspends the flow and clears the channel's
 queue when partitions are revoked, and clears it again when the flow
-resumes, so a fetch that waited for room in the queue meanwhile is dropped
-too. What is dropped is read again: after the rebalance every partition is
-sought to the position stored in MySQL, which is never past what the agent
-took (core.transactions ignores what it already holds).
+resumes; a fetch waiting for room in the queue then is dropped too (the
+clear cancels its put: hand_over). What is dropped is read again: after the
+rebalance every partition is sought to the position stored in MySQL, which
+is never past what the agent took (core.transactions ignores what it
+already holds).
 
-Acks. The agent acks a fetch's messages once their batch is applied, as
-Faust's stream did, so the offsets Faust commits to Kafka (a progress report
-for tools: marts.transport) keep moving.
+Acks. The agent acks a fetch's messages once it is done with the fetch:
+what it released is applied, and what the assembler still holds (part of a
+source transaction) is acked too, as Faust's stream did for the events it
+handed over. So the offsets Faust commits to Kafka may run ahead of MySQL:
+they are a progress report for tools only (marts.transport). The agent also
+tells Faust's monitor when it takes a partition's events (note_taken), as
+the stream did, for Faust's check for stalled streams.
 
 The rest of the loop is Faust's own (faust-streaming 0.15.3, the pinned
 version; tests/unit/marts/test_delivery.py fails when that function changes,
@@ -33,7 +38,8 @@ so an upgrade is reviewed here first).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,11 +75,38 @@ def is_current(app: faust.App, fetched: Fetched) -> bool:
     return app.flow_control.is_active() and fetched.generation == app.consumer_generation_id
 
 
+def note_taken(app: faust.App, fetched: Fetched) -> None:
+    """Tell Faust's monitor that the agent is taking events of these partitions (its stream did, per event):
+    Faust's check for stalled streams would otherwise log an error for every partition with a backlog."""
+    now = time.monotonic()
+    inbound = app.monitor.stream_inbound_time
+    for message in fetched.messages:
+        inbound[message.tp] = now
+
+
 def acknowledge(consumer: Any, messages: Iterable[Any]) -> None:
-    """Mark applied messages as done for Faust's commits of Kafka offsets."""
+    """Mark messages the agent is done with for Faust's commits of Kafka offsets."""
     ack = consumer.ack
     for message in messages:
         ack(message)
+
+
+async def hand_over(fetches: faust.ChannelT, fetched: Fetched, flow_suspended: Callable[[], bool]) -> bool:
+    """Put a fetch on the agent's channel, waiting while its queue is full; False when it is dropped: the flow
+    is suspended (a rebalance), or Faust clears the queue while the fetch waits for room (its clear() cancels
+    the waiting put). Either way a rebalance is under way, whose seeks read the fetch again."""
+    while fetches.subscriber_count == 0:  # the agent's stream is not iterating yet
+        await asyncio.sleep(0.01)
+    if flow_suspended():
+        return False
+    try:
+        await fetches.put(fetched)  # type: ignore[arg-type]  # typed for events; an in-memory channel takes any value
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # the fetcher itself is cancelled (the worker stops)
+        return False
+    return True
 
 
 async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover (runs inside a Faust worker)
@@ -112,11 +145,8 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                 self._n_acked = 0
                 await self.commit()
             if messages:
-                while fetches.subscriber_count == 0:  # the agent's stream is not iterating yet
-                    await asyncio.sleep(0.01)
-                if not flow_suspended():
-                    # One getmany's messages share one generation: it stops at a change.
-                    await fetches.put(Fetched(messages, messages[0].generation_id))
+                # One getmany's messages share one generation: it stops at a change.
+                await hand_over(fetches, Fetched(messages, messages[0].generation_id), flow_suspended)
     except self.consumer_stopped_errors:
         if self.transport.app.should_stop:
             self.log.info("Broker stopped consumer, shutting down...")

@@ -1,9 +1,11 @@
+import asyncio
 import hashlib
 import inspect
 from types import SimpleNamespace
 from typing import Any
 
 import faust
+import pytest
 from faust.transport import consumer as faust_consumer
 
 from marts import delivery
@@ -54,3 +56,72 @@ def test_acknowledging_acks_every_message_in_order() -> None:
     delivery.acknowledge(consumer, [5, 6, 7])
 
     assert acked == [5, 6, 7]
+
+
+def running_channel(maxsize: int) -> tuple[faust.App, Any, Any]:
+    """An app whose flow is active, a channel of `maxsize` and the queue of its one iterating subscriber."""
+    app = faust.App("delivery-unit-test", broker="kafka://localhost:1", store="memory://")
+    app.flow_control.resume()
+    channel = app.channel(maxsize=maxsize)
+    subscriber = channel.clone(is_iterator=True)
+    return app, channel, subscriber.queue
+
+
+def test_a_handed_over_fetch_is_on_the_agents_queue() -> None:
+    async def scenario() -> None:
+        _, channel, queue = running_channel(maxsize=1)
+        fetched = delivery.Fetched([1], 0)
+
+        assert await delivery.hand_over(channel, fetched, lambda: False)
+        assert queue.get_nowait() is fetched
+
+    asyncio.run(scenario())
+
+
+def test_a_fetch_is_dropped_while_the_flow_is_suspended() -> None:
+    async def scenario() -> None:
+        _, channel, queue = running_channel(maxsize=1)
+
+        assert not await delivery.hand_over(channel, delivery.Fetched([1], 0), lambda: True)
+        assert queue.empty()
+
+    asyncio.run(scenario())
+
+
+def test_a_fetch_waiting_for_room_is_dropped_when_faust_clears_the_queue() -> None:
+    async def scenario() -> None:
+        _, channel, queue = running_channel(maxsize=1)
+        await delivery.hand_over(channel, delivery.Fetched([1], 0), lambda: False)
+        waiting = asyncio.ensure_future(delivery.hand_over(channel, delivery.Fetched([2], 0), lambda: False))
+        await asyncio.sleep(0.01)
+
+        queue.clear()  # what a rebalance does (flow_control.clear)
+
+        assert await waiting is False
+        assert queue.empty()
+
+    asyncio.run(scenario())
+
+
+def test_a_fetcher_cancelled_while_waiting_for_room_stays_cancelled() -> None:
+    async def scenario() -> None:
+        _, channel, _ = running_channel(maxsize=1)
+        await delivery.hand_over(channel, delivery.Fetched([1], 0), lambda: False)
+        waiting = asyncio.ensure_future(delivery.hand_over(channel, delivery.Fetched([2], 0), lambda: False))
+        await asyncio.sleep(0.01)
+
+        waiting.cancel()
+
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+    asyncio.run(scenario())
+
+
+def test_taking_a_fetch_tells_faust_its_partitions_are_being_processed() -> None:
+    app = faust.App("delivery-unit-test", broker="kafka://localhost:1", store="memory://")
+    messages = [SimpleNamespace(tp=("orders", 0)), SimpleNamespace(tp=("orders", 2))]
+
+    delivery.note_taken(app, delivery.Fetched(messages, 0))
+
+    assert set(app.monitor.stream_inbound_time) == {("orders", 0), ("orders", 2)}
