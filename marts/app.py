@@ -11,11 +11,10 @@ used: the state lives in MySQL next to the marts (see marts.apply.store),
 and so do the positions reading resumes from (marts.transport): the offsets
 Faust commits to Kafka (the agent acks each fetch once done with it) are a
 progress report only; replays below MySQL's stored offsets are skipped
-there. MySQL outages
-are waited out inside the store (the worker stays up). A message that cannot
-be decoded, or whose values MySQL refuses, goes to the marts' dead-letter
-topic before the offsets around it are stored (a replay would skip it for
-good).
+there. MySQL outages are waited out inside the store (the worker stays up).
+A message that cannot be decoded, or whose values MySQL refuses, goes to the
+marts' dead-letter topic before the offsets around it are stored (a replay
+would skip it for good).
 
 One active worker (core.leader): cdc marts takes the marts' MySQL lock
 before it creates this app, waiting as a hot standby while another worker
@@ -26,9 +25,9 @@ why the worker then stays up, idle, rather than exiting): the reason is
 logged as an error once (and again at each start while the pause is stored),
 exported as cdc_marts_paused and written in the heartbeat.
 
-Debezium's heartbeat table's topic is read too: nothing is applied from it
-(its offsets are left to Faust's commits, no position is stored in MySQL),
-but its source commit time keeps the marts' freshness (core.metrics) current
+Debezium's heartbeat table's topic is read too, as one of the assembler's
+collections: nothing is applied from it, but its source transactions move
+the marts' watermark, so the marts' freshness (core.metrics) stays current
 while the shop is idle.
 """
 from __future__ import annotations
