@@ -67,6 +67,15 @@ def running_channel(maxsize: int) -> tuple[faust.App, Any, Any]:
     return app, channel, subscriber.queue
 
 
+async def a_fetch_waiting_for_room() -> tuple[Any, asyncio.Future[bool]]:
+    """The agent's queue (of one) full, and a hand_over waiting for room in it."""
+    _, channel, queue = running_channel(maxsize=1)
+    await delivery.hand_over(channel, delivery.Fetched([1], 0), lambda: False)
+    waiting = asyncio.ensure_future(delivery.hand_over(channel, delivery.Fetched([2], 0), lambda: False))
+    await asyncio.sleep(0.01)
+    return queue, waiting
+
+
 def test_a_handed_over_fetch_is_on_the_agents_queue() -> None:
     async def scenario() -> None:
         _, channel, queue = running_channel(maxsize=1)
@@ -90,10 +99,7 @@ def test_a_fetch_is_dropped_while_the_flow_is_suspended() -> None:
 
 def test_a_fetch_waiting_for_room_is_dropped_when_faust_clears_the_queue() -> None:
     async def scenario() -> None:
-        _, channel, queue = running_channel(maxsize=1)
-        await delivery.hand_over(channel, delivery.Fetched([1], 0), lambda: False)
-        waiting = asyncio.ensure_future(delivery.hand_over(channel, delivery.Fetched([2], 0), lambda: False))
-        await asyncio.sleep(0.01)
+        queue, waiting = await a_fetch_waiting_for_room()
 
         queue.clear()  # what a rebalance does (flow_control.clear)
 
@@ -105,10 +111,7 @@ def test_a_fetch_waiting_for_room_is_dropped_when_faust_clears_the_queue() -> No
 
 def test_a_fetcher_cancelled_while_waiting_for_room_stays_cancelled() -> None:
     async def scenario() -> None:
-        _, channel, _ = running_channel(maxsize=1)
-        await delivery.hand_over(channel, delivery.Fetched([1], 0), lambda: False)
-        waiting = asyncio.ensure_future(delivery.hand_over(channel, delivery.Fetched([2], 0), lambda: False))
-        await asyncio.sleep(0.01)
+        _, waiting = await a_fetch_waiting_for_room()
 
         waiting.cancel()
 
