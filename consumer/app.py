@@ -106,6 +106,7 @@ from consumer.envelope import (
     decode_heartbeat,
     decode_schema_change,
     decode_signal,
+    follows_lsn,
 )
 from consumer.errors import ConsumerError, TopicsRecreated, WatermarkAhead
 from consumer.generation_watch import GenerationWatch
@@ -381,9 +382,7 @@ class Replicator:
                 decoded = decode_signal(raw)
             else:
                 decoded = decode(raw, self.tables)
-            # A backfill's read follows the transactions before it (its signal, the window's mark): core.transactions.
-            after = decoded.lsn if isinstance(decoded, ChangeEvent) and decoded.backfill else None
-            released = self.assembler.add(where, raw.offset, decoded.tag, decoded, after)
+            released = self.assembler.add(where, raw.offset, decoded.tag, decoded, follows_lsn(decoded))
         if released:
             self._admit(released)
 

@@ -78,6 +78,7 @@ class DecodeError:
     # The row's columns are not the replica table's: decoded again once earlier schema changes are applied,
     # and if it still does not fit, its table pauses (consumer.schema); never dead-lettered.
     shape: bool = False
+    backfill_lsn: int | None = None  # a backfill's read of a table not (yet) replicated: where its window is
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,9 @@ def decode(raw: RawMessage, tables: Mapping[str, TableSpec]) -> ChangeEvent | Sk
         if isinstance(opened, Skip):
             return opened
         tag = opened[5] if isinstance(opened, tuple) else None
-        return DecodeError(raw, f"unknown topic {raw.topic!r}: no replica table for it", tag)
+        backfill_lsn = opened[4] if isinstance(opened, tuple) and _is_backfill(opened[0], opened[3]) else None
+        return DecodeError(raw, f"unknown topic {raw.topic!r}: no replica table for it", tag,
+                           backfill_lsn=backfill_lsn)
     try:
         envelope = decode_envelope(raw.value, spec.name)
     except EnvelopeError as exc:
@@ -210,8 +213,20 @@ def _change(raw: RawMessage, spec: TableSpec, envelope: Envelope) -> ChangeEvent
         if op == "u" and isinstance(before, dict) and any(before.get(name) != after[name] for name in spec.key):
             old_key = _before_key(spec, before)
         return ChangeEvent(spec.name, op, key, row, raw, lsn, old_key if old_key != key else None, tag, commit_us,
-                           op == "r" and source.get("snapshot") == "incremental")
+                           _is_backfill(op, source))
     return ChangeEvent(spec.name, "d", _message_key(raw, spec), None, raw, lsn, None, tag, commit_us)  # op d
+
+
+def _is_backfill(op: str, source: dict[str, Any]) -> bool:
+    return op == "r" and source.get("snapshot") == "incremental"
+
+
+def follows_lsn(decoded: Decoded) -> int | None:
+    """Where a backfill's read was taken (its window): it is released only after the source transactions committed
+    before that point (its signal, the window's mark; core.transactions), a table's publication among them."""
+    if isinstance(decoded, ChangeEvent) and decoded.backfill:
+        return decoded.lsn
+    return decoded.backfill_lsn if isinstance(decoded, DecodeError) else None
 
 
 def _row(spec: TableSpec, data: Any, field: str) -> Row:

@@ -106,6 +106,14 @@ class SourceTransaction:
         return Message("transaction", 0, json.dumps({"id": value["id"]}).encode(), json.dumps(value).encode())
 
 
+def backfill_read(change: Change, lsn: int) -> Message:
+    """A read of an incremental snapshot (`cdc backfill`): outside any transaction, at the window's `lsn`."""
+    event = json.loads(envelope(change.table, "r", None, change.row, lsn=lsn))
+    event["source"]["snapshot"] = "incremental"
+    return Message(f"{SOURCE_SCHEMA}.{change.table}", change.partition, json.dumps(change.key).encode(),
+                   json.dumps(event).encode())
+
+
 def transaction(xid: int, commit_lsn: int, changes: Sequence[Change]) -> SourceTransaction:
     """A hand-made source transaction committed now (its commit time in microseconds)."""
     return SourceTransaction(xid, commit_lsn, time.time_ns() // 1000, tuple(changes))

@@ -16,7 +16,7 @@ from consumer.schema import TableSchema
 from core.deadletter import RawMessage
 from core.source.catalog import CatalogColumn, CatalogTable, catalog_of
 from core.source.tables import TABLES
-from tests.support.debezium import Change, Message, transaction
+from tests.support.debezium import Change, Message, backfill_read, transaction
 from tests.unit.consumer.test_app import BASE, replicator_of
 
 USERS = catalog_of(TABLES["users"])
@@ -201,6 +201,18 @@ def test_a_table_added_to_the_publication_is_made_at_that_point_and_its_changes_
         assert step.marker == "cdc schema version 9, added to the publication"
         assert sorted(action.event.key for action in batch.tables["coupons"].actions.values()) == [(1,), (2,)]
         assert batch.dead_letters == [] and replicator.topic_of_table["coupons"] == "shop.public.coupons"
+
+
+def test_a_backfill_read_of_a_table_read_before_its_publication_is_released_waits_for_it_and_applies(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    published = transaction(100, 1_000, [schema_change(9, COUPONS, "ALTER PUBLICATION")])
+    window_mark = transaction(101, 2_000, [new_user(7)])
+    with started(monkeypatch) as replicator:
+        Feed(replicator)(backfill_read(coupon(3), lsn=1_500), *published.whole(), *window_mark.whole())
+        batches = [*replicator.ready, replicator.batch]
+        assert [action.event.key for batch in batches if "coupons" in batch.tables
+                for action in batch.tables["coupons"].actions.values()] == [(3,)]
+        assert [letter for batch in batches for letter in batch.dead_letters] == []
 
 
 def test_a_table_created_but_not_published_gets_no_replica_table(monkeypatch: pytest.MonkeyPatch) -> None:
