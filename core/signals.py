@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,3 +37,29 @@ def stop_on_signals(stop: threading.Event, finishing: str, *, second_interrupts:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+@contextmanager
+def exit_within(seconds: float) -> Iterator[None]:
+    """After the block (returned or raised), the process exits within `seconds` even if a thread it does not own
+    is still running: Faust's consumer thread can finish a group join after the worker stopped, and it is no daemon,
+    so the interpreter would wait for it for ever (a worker that lost its lock must exit, for its supervisor to
+    restart it as a standby). Exit code 0 after a return, 1 after an exception."""
+    code = 1
+    try:
+        yield
+        code = 0
+    finally:
+        timer = threading.Timer(seconds, _exit_now, args=(code,))
+        timer.daemon = True
+        timer.start()
+
+
+def _exit_now(code: int) -> None:
+    log.error("a thread was still running %s after the worker stopped; exiting anyway",
+              ", ".join(thread.name for thread in threading.enumerate()
+                        if not thread.daemon and thread is not threading.main_thread()))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

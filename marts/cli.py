@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+EXIT_GRACE_SECONDS = 10.0  # after the worker stopped, for the interpreter's own shutdown (core.signals.exit_within)
 
 
 @click.command("marts")
@@ -47,7 +48,10 @@ def marts(adopt_topics: bool, rebuild: bool, verify: bool) -> None:
     elif rebuild:
         _rebuild(MySqlSettings.from_env())
     else:
-        run_worker(MartsSettings.from_env())
+        from core.signals import exit_within
+
+        with exit_within(EXIT_GRACE_SECONDS):
+            run_worker(MartsSettings.from_env())
 
 
 def _verify_deprecated() -> None:

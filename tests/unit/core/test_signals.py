@@ -1,9 +1,14 @@
-"""The stop signal handler of the commands that run until stopped (cdc consume, cdc generate live)."""
+"""The stop signal handler of the commands that run until stopped (cdc consume, cdc generate live), and the exit
+deadline of a stopped worker."""
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 import threading
+import time
 
 import pytest
 
@@ -65,3 +70,28 @@ def test_a_second_signal_only_logs_when_it_must_not_interrupt() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
         os.kill(os.getpid(), signal.SIGTERM)
     assert stop.is_set()
+
+
+def exit_of(block: str) -> tuple[int, float]:
+    """A Python process whose main thread ends after `block`, inside exit_within(0.5), while a thread that is no
+    daemon runs on: (its exit code, seconds it took)."""
+    program = textwrap.dedent(f"""
+        import threading, time
+        from core.signals import exit_within
+        threading.Thread(target=time.sleep, args=(600,), name="stuck").start()
+        with exit_within(0.5):
+            {block}
+    """)
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, timeout=60, check=False)
+    return done.returncode, time.monotonic() - started
+
+
+def test_a_process_stuck_on_a_thread_after_its_worker_raised_exits_with_1() -> None:
+    code, seconds = exit_of("raise RuntimeError('lock lost')")
+    assert code == 1 and seconds < 30
+
+
+def test_a_process_stuck_on_a_thread_after_its_worker_returned_exits_with_0() -> None:
+    code, seconds = exit_of("pass")
+    assert code == 0 and seconds < 30
