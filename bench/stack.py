@@ -30,7 +30,7 @@ def own_stack(prefix: str, keep: bool = False) -> Iterator[StackState]:
     finally:
         gc.collect()  # finished Kafka clients (in reference cycles) would log the broker's stop
         if not keep:
-            local_stack.down(folder, progress=_quiet)
+            local_stack.down(folder, progress=_quiet, hand_over=False)
             shutil.rmtree(folder, ignore_errors=True)
 
 

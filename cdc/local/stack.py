@@ -358,11 +358,13 @@ START: dict[str, Callable[[StackState, Progress, bool], None]] = {
 }
 
 
-def down(folder: Path, *, progress: Progress = log.info) -> list[str]:
-    """Stop every process the stack started, after a handover of the broker's content; return their names."""
+def down(folder: Path, *, progress: Progress = log.info, hand_over: bool = True) -> list[str]:
+    """Stop every process the stack started, after a handover of the broker's content (unless not `hand_over`:
+    for a folder thrown away after, where the handover's wait for the sinks would be lost time); return their
+    names."""
     state = StackState.load(folder.resolve())
     pipeline = ("broker", "connect", state.mysql_server.part)
-    if all(state.alive(part) for part in pipeline) and "CONNECT_URL" in state.env:
+    if hand_over and all(state.alive(part) for part in pipeline) and "CONNECT_URL" in state.env:
         state.save_handover(handover.prepare(state.worker_env(), progress))
     return _stop(state, list(state.processes), progress)
 

@@ -2,9 +2,6 @@
 marts in the stack's one MySQL database), on a source that only the generator and the test write."""
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +13,7 @@ from core.settings import KafkaSettings
 from core.topic_names import source_topics
 from core.topics import topic_partitions
 from tests.support.cli import run_cdc
+from tests.support.stack import stack_folder
 
 VERIFY_WAIT = "180"
 
@@ -24,15 +22,9 @@ VERIFY_WAIT = "180"
 def own_pipeline(prefix: str, workers: bool = True) -> Iterator[Path]:
     """The folder of a running stack with its consumer and marts worker (unless not `workers`: the test
     runs its own, with worker_env); stopped and removed afterwards."""
-    folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
-    folder.chmod(0o755)  # the PostgreSQL service user (when running as root) must traverse it
-    try:
+    with stack_folder(prefix) as folder:
         local_stack.up(folder, die_with_parent=True, infra_only=not workers)
         yield folder
-    finally:
-        local_stack.down(folder)
-        if not os.environ.get("CDC_KEEP_TEST_STACK"):
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def env_of(folder: Path) -> dict[str, str]:

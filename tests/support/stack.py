@@ -15,6 +15,7 @@ import shutil
 import signal
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,18 +55,30 @@ def _running_stack(mysql: str) -> Iterator[Lane]:
     Every process is started with a parent-death signal, so even a SIGKILLed
     pytest leaves nothing behind; normally teardown stops them in order.
     """
-    # Not pytest's tmp_path: that lives under a 0700 folder which the
-    # PostgreSQL service user (when running as root) cannot traverse.
-    folder = Path(tempfile.mkdtemp(prefix=f"cdc-test-stack-{mysql}-", dir="/tmp"))
-    folder.chmod(0o755)
     previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
-        state = local_stack.up(folder, die_with_parent=True, mysql=mysql)
-        yield Lane(mysql, folder, dict(state.env))
+        with stack_folder(f"cdc-test-stack-{mysql}-") as folder:
+            state = local_stack.up(folder, die_with_parent=True, mysql=mysql)
+            yield Lane(mysql, folder, dict(state.env))
     finally:
-        local_stack.down(folder)
         signal.signal(signal.SIGTERM, previous)
-        if not os.environ.get("CDC_KEEP_TEST_STACK"):
+
+
+@contextmanager
+def stack_folder(prefix: str) -> Iterator[Path]:
+    """A new folder for a test's stack; afterwards the stack's processes are stopped and the folder removed (kept,
+    with a handover for its next `up`, when CDC_KEEP_TEST_STACK is set)."""
+    # Not pytest's tmp_path: that lives under a 0700 folder which the
+    # PostgreSQL service user (when running as root) cannot traverse.
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    folder.chmod(0o755)
+    keep = bool(os.environ.get("CDC_KEEP_TEST_STACK"))
+    try:
+        yield folder
+    finally:
+        if (folder / local_stack.STATE_FILE).exists():
+            local_stack.down(folder, hand_over=keep)
+        if not keep:
             shutil.rmtree(folder, ignore_errors=True)
 
 
