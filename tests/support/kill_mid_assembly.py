@@ -33,10 +33,11 @@ class KillWhenHeld:
         self.held = held
         self.report = report
 
-    def check(self, assembler: Assembler[Any]) -> None:
+    def check(self, assembler: Assembler[Any], prewritten: int = 0) -> None:
+        """`prewritten`: events of the transaction being read handed to the writer already (consumer.prewrite)."""
         held = assembler.held()
         if held >= self.held:
-            self.report.write_text(json.dumps({"held": held}))
+            self.report.write_text(json.dumps({"held": held, "prewritten": prewritten}))
             os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -50,6 +51,11 @@ def killing_assembly(kill: KillWhenHeld) -> type[MartsAssembly]:
     return KillingAssembly
 
 
+def prewritten(replicator: Replicator) -> int:
+    open_ = replicator.prewriter.open
+    return 0 if open_ is None else open_.submitted
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -58,7 +64,7 @@ def main() -> None:
     if worker == "consumer":
         replicator = Replicator(ConsumerSettings.from_env())
         # Called before each consume()'s messages are taken: the assembler holds what earlier ones left.
-        replicator.on_consumed = lambda count: kill.check(replicator.assembler)
+        replicator.on_consumed = lambda count: kill.check(replicator.assembler, prewritten(replicator))
         replicator.run(threading.Event())
     elif worker == "marts":
         marts.app.MartsAssembly = killing_assembly(kill)  # type: ignore[misc]
