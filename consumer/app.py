@@ -30,9 +30,7 @@ them.
 Pipelining: one writer thread writes a batch (MySQL transaction, then its
 dead letters) while this thread consumes and decodes the next one. At most
 one batch is in flight and batches are written in consumption order; the
-offsets of a batch are committed here, once its write has finished. The
-parts of a large transaction written while it is read (consumer.prewrite) go
-to the same writer thread, between batches, and commit with its rest.
+offsets of a batch are committed here, once its write has finished.
 
 MySQL unreachable: the batch is kept, every assigned partition is paused
 and the loop keeps calling consume() (which serves heartbeats and keeps
@@ -606,8 +604,7 @@ class Replicator:
             log.error("%s", reason)
 
     def _transaction_event(self, raw: RawMessage) -> TxEnd | TxBegin | None:
-        """The END or BEGIN event in a transaction-topic message (None: a BEGIN without an xid, or bad input, which
-        is dead-lettered)."""
+        """The END or BEGIN event in a transaction-topic message (None: bad input, dead-lettered)."""
         try:
             return parse_event(orjson.loads(raw.value or b"null"))
         except (ValueError, TransactionMetadataError) as exc:  # orjson.JSONDecodeError is a ValueError
@@ -682,8 +679,9 @@ class Replicator:
         except PrewriteLost as exc:
             assert batch.whole is not None
             log.info("%s; writing the transaction whole", exc)
-            batch.whole.offsets = {}  # as the rest's: the next batch commits the positions past it
-            self.ready.appendleft(batch.whole)
+            whole = self._new_batch()
+            whole.add_released(self._applicable(batch.whole))
+            self.ready.appendleft(whole)
             return True
         except (MySqlUnavailable, DeadLetterError) as exc:
             self.failed = batch

@@ -52,7 +52,7 @@ class Prewriter:
         self.sink = sink
         self.writer = writer
         self.open: _Open | None = None
-        self.given_up: int | None = None  # the last transaction given up: written whole, the usual way
+        self.given_up: set[int] = set()  # transactions written whole the usual way
 
     def step(self, assembler: Assembler[Decoded], idle: bool, new_batch: Callable[[], Batch],
              paused: Collection[str]) -> None:
@@ -62,13 +62,10 @@ class Prewriter:
             return
         if self.open is None:
             xid = assembler.next_open()
-            if not idle or xid is None or xid == self.given_up or assembler.held_count(xid) < self.part_events:
+            if not idle or xid is None or xid in self.given_up or assembler.held_count(xid) < self.part_events:
                 return
             self.open = _Open(xid)
         open_ = self.open
-        if open_.submitted and assembler.held_count(open_.xid) == 0:
-            self.give_up("it was dropped (a replay of a transaction applied before, or one that never ended)")
-            return
         if open_.job is not None:
             if not open_.job.done():
                 return
@@ -91,7 +88,7 @@ class Prewriter:
             log.info("writing source transaction %d while it is read (%d events held)", open_.xid,
                      assembler.held_count(open_.xid))
         open_.submitted += len(run)
-        open_.job = self.writer.submit(self.sink.prewrite, part, open_.xid, open_.submitted == len(run))
+        open_.job = self.writer.submit(self.sink.prewrite, part, open_.xid)
 
     def copy_read(self, tag: TxTag | None) -> None:
         """A data message was read: a second copy of an event already written (a replay) ends the pre-write."""
@@ -103,8 +100,7 @@ class Prewriter:
              paused: Collection[str]) -> Batch | None:
         """When transactions are released: the batch of the rest of the transaction being written, if it comes first
         and every event of it can be written that way (then the caller takes it off `released`); else None, and a
-        pre-write in progress is given up. The batch's `whole` is the transaction's batch of the usual kind, made
-        now, for the replica tables as they are now (a schema change released after it must not shape it)."""
+        pre-write in progress is given up."""
         open_ = self.open
         if open_ is None:
             return None
@@ -117,14 +113,13 @@ class Prewriter:
             self.give_up(f"it holds {_describe(unfit)}")
             return None
         self.open = None
-        batch, whole = new_batch(), new_batch()
+        batch = new_batch()
         written = first.items[:open_.submitted]
         batch.add_released(Transaction(first.xid, first.commit_lsn, first.items[open_.submitted:], first.ts_ms))
         for item in written:
             batch.count_written(item)
         batch.prewritten = (first.xid, len(written))
-        whole.add_released(first)
-        batch.whole = whole
+        batch.whole = first
         return batch
 
     def give_up(self, why: str) -> None:
@@ -134,7 +129,7 @@ class Prewriter:
         if open_ is None:
             return
         self.open = None
-        self.given_up = open_.xid
+        self.given_up.add(open_.xid)
         if open_.submitted:
             log.info("source transaction %d is written whole after its END instead of while it is read: %s",
                      open_.xid, why)

@@ -221,7 +221,7 @@ class WriteResult:
 
 @dataclass
 class _Prewrite:
-    """The source transaction whose first `events` messages are in the open MySQL transaction (consumer.prewrite)."""
+    """The source transaction whose first `events` row changes are in the open MySQL transaction (consumer.prewrite)."""
 
     xid: int
     events: int = 0
@@ -301,14 +301,12 @@ class MySqlSink:
 
     # --- a large source transaction written while it is read (consumer.prewrite) -------------------
 
-    def prewrite(self, part: Batch, xid: int, first: bool) -> None:
-        """Write `part`, the next messages of source transaction `xid` in source order, into the open MySQL
-        transaction, uncommitted (the `first` part opens it, after rolling back any other, and locks the watermark's
-        row until the commit). Nothing of it is committed unless its rest comes (_finish_prewrite). PrewriteLost (or
-        MySqlUnavailable, connecting) if anything fails: then nothing of the transaction is written."""
+    def prewrite(self, part: Batch, xid: int) -> None:
+        """Write `part`, the next row changes of source transaction `xid` in source order, into the open MySQL
+        transaction, uncommitted (the first part opens it and locks the watermark's row until the commit). Nothing
+        of it is committed unless its rest comes (_finish_prewrite). PrewriteLost if anything fails: then nothing of
+        the transaction is written."""
         try:
-            if first:
-                self.drop_prewrite()
             if self._prewrite is None:
                 self._specs.update(part.specs)
                 self.connect()
@@ -346,9 +344,7 @@ class MySqlSink:
             with self._conn.cursor() as cur:
                 if applied_before(cur, batch):  # then its parts must not be committed either
                     raise PrewriteLost("the replica's watermark shows it applied")
-                _store_schemas(cur, batch)
-                applied = self._apply_tables(cur, batch, read_watermarks(cur))
-                _advance_watermark(cur, batch)
+            applied = self._apply_all(batch)
             self._conn.commit()
         except (pymysql.MySQLError, OSError, WatermarkAhead) as exc:
             self.drop_prewrite()

@@ -89,9 +89,10 @@ class TxEnd:
 
 @dataclass(frozen=True)
 class TxBegin:
-    """Debezium's BEGIN event (its id: "<xid>:<lsn>")."""
+    """Debezium's BEGIN event: its id carries the WAL position of the transaction's start (below every event's)."""
 
     xid: int
+    first_lsn: int
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,8 @@ def parse_end(decoded: object) -> TxEnd | None:
 
 
 def parse_event(decoded: object) -> TxEnd | TxBegin | None:
-    """A decoded transaction-topic value: the END event, or the BEGIN (None if its id has no xid). Raises
-    TransactionMetadataError."""
+    """A decoded transaction-topic value: the END event, or the BEGIN (None if its id is not "<xid>:<lsn>").
+    Raises TransactionMetadataError."""
     if not isinstance(decoded, dict):
         raise TransactionMetadataError(f"not a transaction metadata object: {type(decoded).__name__}")
     value: dict[str, Any] = decoded
@@ -152,9 +153,9 @@ def parse_event(decoded: object) -> TxEnd | TxBegin | None:
         value = value["payload"]
     status = value.get("status")
     if status == "BEGIN":
-        xid, _, _ = str(value.get("id", "")).partition(":")
+        xid, _, lsn = str(value.get("id", "")).partition(":")
         try:
-            return TxBegin(int(xid))
+            return TxBegin(int(xid), int(lsn))
         except ValueError:
             return None
     if status != "END":

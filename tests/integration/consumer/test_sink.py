@@ -162,8 +162,8 @@ def rest_of(xid: int, commit_lsn: int, written: int, *events: ChangeEvent) -> Ba
 @on_both_servers
 def test_a_transaction_written_in_parts_is_invisible_until_its_rest_commits_it_whole(
         sink: MySqlSink, env: dict[str, str]) -> None:
-    sink.prewrite(batch_of(category("c", 1), category("c", 2)), xid=7, first=True)
-    sink.prewrite(batch_of(category("u", 1, "one")), xid=7, first=False)
+    sink.prewrite(batch_of(category("c", 1), category("c", 2)), xid=7)
+    sink.prewrite(batch_of(category("u", 1, "one")), xid=7)
     assert categories(env) == []
     assert sink.write(rest_of(7, 9_000, 3, category("c", 3))).applied == 4
     assert categories(env) == [(1, "one"), (2, "c"), (3, "c")]
@@ -172,7 +172,7 @@ def test_a_transaction_written_in_parts_is_invisible_until_its_rest_commits_it_w
 
 @on_both_servers
 def test_parts_given_up_are_rolled_back_before_the_next_batch(sink: MySqlSink, env: dict[str, str]) -> None:
-    sink.prewrite(batch_of(category("c", 1)), xid=7, first=True)
+    sink.prewrite(batch_of(category("c", 1)), xid=7)
     sink.drop_prewrite()
     sink.write(batch_of(category("c", 2)))
     assert categories(env) == [(2, "c")]
@@ -180,7 +180,7 @@ def test_parts_given_up_are_rolled_back_before_the_next_batch(sink: MySqlSink, e
 
 @on_both_servers
 def test_a_rest_whose_parts_are_gone_is_refused_and_writes_nothing(sink: MySqlSink, env: dict[str, str]) -> None:
-    sink.prewrite(batch_of(category("c", 1)), xid=7, first=True)
+    sink.prewrite(batch_of(category("c", 1)), xid=7)
     sink.close()  # the connection broke: MySQL rolled the parts back
     with pytest.raises(PrewriteLost):
         sink.write(rest_of(7, 9_000, 1, category("c", 2)))
@@ -191,15 +191,7 @@ def test_a_rest_whose_parts_are_gone_is_refused_and_writes_nothing(sink: MySqlSi
 def test_a_rest_of_a_transaction_the_watermark_shows_applied_commits_none_of_its_parts(
         sink: MySqlSink, env: dict[str, str]) -> None:
     sink.write(committed(6, 9_000, category("c", 1)))
-    sink.prewrite(batch_of(category("c", 2)), xid=5, first=True)  # begun before 6 committed: it could still be new
+    sink.prewrite(batch_of(category("c", 2)), xid=5)  # begun before 6 committed: it could still be new
     with pytest.raises(PrewriteLost, match="applied"):
         sink.write(rest_of(5, 8_000, 1, category("c", 3)))
     assert categories(env) == [(1, "c")]
-
-
-@on_both_servers
-def test_a_first_part_rolls_back_a_transaction_left_open(sink: MySqlSink, env: dict[str, str]) -> None:
-    sink.prewrite(batch_of(category("c", 1)), xid=7, first=True)
-    sink.prewrite(batch_of(category("c", 2)), xid=8, first=True)
-    sink.write(rest_of(8, 9_000, 1, category("c", 3)))
-    assert categories(env) == [(2, "c"), (3, "c")]

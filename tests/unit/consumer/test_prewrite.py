@@ -25,7 +25,7 @@ class RecordingSink:
         self.calls: list[tuple[Any, ...]] = []
         self.lose_rest = False
 
-    def prewrite(self, part: Batch, xid: int, first: bool) -> None:
+    def prewrite(self, part: Batch, xid: int) -> None:
         self.calls.append(("part", xid, part.messages))
 
     def drop_prewrite(self) -> None:
@@ -70,7 +70,7 @@ def test_a_large_transaction_is_written_in_parts_while_it_is_read_and_its_rest_i
         feed(big.events()[4], big.end())
         [rest] = replicator.ready
         assert sink.calls == [("part", 100, 2), ("part", 100, 2)]
-        assert rest.prewritten == (100, 4) and rest.whole is not None and rest.whole.messages == 5
+        assert rest.prewritten == (100, 4) and rest.whole is not None and len(rest.whole.items) == 5
         assert [action.event.key for action in rest.tables["users"].actions.values()] == [(5,)]
         assert rest.messages == 5 and rest.changes == 5 and rest.source_point is not None and rest.offsets == {}
 
@@ -105,7 +105,7 @@ def test_a_transaction_holding_a_schema_change_is_not_written_before_its_end(mon
         step(replicator)
         step(replicator)
         assert sink.calls == []  # the run 1..2 holds the schema change: given up before anything is written
-        assert replicator.prewriter.open is None and replicator.prewriter.given_up == 100
+        assert replicator.prewriter.open is None and 100 in replicator.prewriter.given_up
 
 
 def test_a_lost_rest_puts_the_whole_transaction_first_in_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -120,18 +120,6 @@ def test_a_lost_rest_puts_the_whole_transaction_first_in_line(monkeypatch: pytes
         replicator._write_if_due()
         assert replicator._complete(block=True)
         [whole] = replicator.ready
-        assert whole.prewritten is None and whole.messages == 5 and whole.offsets == {}
+        assert whole.prewritten is None and whole.messages == 5
         assert sorted(action.event.key for action in whole.tables["users"].actions.values()) == [
             (1,), (2,), (3,), (4,), (5,)]
-
-
-def test_a_transaction_dropped_at_its_end_as_a_replay_is_rolled_back_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    big = five_users(commit_lsn=1_000)
-    with prewriting(monkeypatch) as (replicator, sink):
-        replicator.assembler.released_lsn = 2_000  # applied before: a connector replay
-        feed = Feed(replicator)
-        feed(big.begin(), *big.events()[:2])
-        step(replicator)
-        feed(*big.events()[2:], big.end())
-        step(replicator)
-        assert sink.calls == [("part", 100, 2), ("drop",)] and replicator.prewriter.open is None

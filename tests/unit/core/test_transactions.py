@@ -295,14 +295,14 @@ def test_a_begin_read_after_every_end_was_released_is_the_next_transaction() -> 
     assembler: Assembler[str] = Assembler(COLLECTIONS)
     assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1))
     assembler.add(ORDERS, 0, TxTag(7, 1), "7 order")
-    assembler.add_end(TX_TOPIC, 1, None, TxBegin(8))
+    assembler.add_end(TX_TOPIC, 1, None, TxBegin(8, 150))
     assert assembler.next_open() == 8
 
 
 def test_the_oldest_end_not_released_is_the_next_transaction() -> None:
     assembler: Assembler[str] = Assembler(COLLECTIONS)
     assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=2))
-    assembler.add_end(TX_TOPIC, 1, None, TxBegin(8))
+    assembler.add_end(TX_TOPIC, 1, None, TxBegin(8, 150))
     assembler.add_end(TX_TOPIC, 2, end(8, 200, orders=1))
     assert assembler.next_open() == 7
 
@@ -315,7 +315,7 @@ def test_a_replay_is_never_the_next_transaction() -> None:
 
 def test_a_transaction_begun_before_the_last_release_is_the_next_until_its_end_shows_a_replay() -> None:
     assembler: Assembler[str] = Assembler(COLLECTIONS, released_lsn=150)
-    assembler.add_end(TX_TOPIC, 0, None, TxBegin(8))  # long running, or a replay: its END tells
+    assembler.add_end(TX_TOPIC, 0, None, TxBegin(8, 120))  # long running, or a replay: its END tells
     assert assembler.next_open() == 8
 
 
@@ -323,7 +323,7 @@ def test_a_begin_of_a_transaction_released_before_is_not_the_next() -> None:
     assembler: Assembler[str] = Assembler(COLLECTIONS)
     assembler.add(ORDERS, 0, TxTag(7, 1), "7 order")
     assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1))
-    assembler.add_end(TX_TOPIC, 1, None, TxBegin(7))  # a connector replay
+    assembler.add_end(TX_TOPIC, 1, None, TxBegin(7, 90))  # a connector replay
     assert assembler.next_open() is None
 
 
@@ -338,4 +338,4 @@ def test_the_run_held_of_a_transaction_stops_at_its_first_missing_event() -> Non
 
 
 def test_a_begin_event_gives_its_transaction_and_first_position() -> None:
-    assert parse_event({"status": "BEGIN", "id": "571:33817528", "event_count": None}) == TxBegin(571)
+    assert parse_event({"status": "BEGIN", "id": "571:33817528", "event_count": None}) == TxBegin(571, 33817528)
