@@ -411,7 +411,6 @@ class Replicator:
         rest = self.prewriter.rest(released, self._new_batch, self.paused)
         if rest is not None:
             self._cut()  # nothing was released while it was written: nothing is held before it
-            rest.offsets = {}  # as a cut batch's: the next batch commits the positions past it
             self.ready.append(rest)
             released = released[1:]
         for position, item in enumerate(released):

@@ -10,10 +10,8 @@ transaction and writes them, then each further run of at least `part_events`, un
 When the transaction is released, its other events are written in the same MySQL transaction with the
 watermark, and committed: a reader never sees part of it.
 
-Nothing is committed before the transaction is released, so one that turns out a replay of a transaction applied
-before (the assembler drops it at its END) or never ends is only rolled back. Anything unusual rolls that MySQL
-transaction back too, and the source transaction is written whole the usual way from the events the assembler
-still holds:
+Nothing is committed before the END, and anything unusual rolls that MySQL transaction back, and the source
+transaction is written whole the usual way from the events the assembler still holds:
 - an event other than a row change of a replicated table (a schema change, a truncate, an undecodable
   message, a paused table's change): those need the usual path;
 - a second copy of an event already written (a connector replay);
@@ -40,6 +38,7 @@ class _Open:
     """A transaction being written while it is read."""
 
     xid: int
+    lsn: int  # core.transactions.NextTransaction.lsn: the watermark must be below it
     submitted: int = 0  # its events 1..submitted are handed to the writer
     job: Future[None] | None = None  # the part being written
 
@@ -61,10 +60,11 @@ class Prewriter:
         if self.part_events <= 0:
             return
         if self.open is None:
-            xid = assembler.next_open()
-            if not idle or xid is None or xid in self.given_up or assembler.held_count(xid) < self.part_events:
+            upcoming = assembler.next_open()
+            if (not idle or upcoming is None or upcoming.xid in self.given_up
+                    or assembler.held_count(upcoming.xid) < self.part_events):
                 return
-            self.open = _Open(xid)
+            self.open = _Open(upcoming.xid, upcoming.lsn)
         open_ = self.open
         if open_.job is not None:
             if not open_.job.done():
@@ -88,7 +88,7 @@ class Prewriter:
             log.info("writing source transaction %d while it is read (%d events held)", open_.xid,
                      assembler.held_count(open_.xid))
         open_.submitted += len(run)
-        open_.job = self.writer.submit(self.sink.prewrite, part, open_.xid)
+        open_.job = self.writer.submit(self.sink.prewrite, part, open_.xid, open_.lsn)
 
     def copy_read(self, tag: TxTag | None) -> None:
         """A data message was read: a second copy of an event already written (a replay) ends the pre-write."""

@@ -301,18 +301,20 @@ class MySqlSink:
 
     # --- a large source transaction written while it is read (consumer.prewrite) -------------------
 
-    def prewrite(self, part: Batch, xid: int) -> None:
+    def prewrite(self, part: Batch, xid: int, lsn: int) -> None:
         """Write `part`, the next row changes of source transaction `xid` in source order, into the open MySQL
-        transaction, uncommitted (the first part opens it and locks the watermark's row until the commit). Nothing
-        of it is committed unless its rest comes (_finish_prewrite). PrewriteLost if anything fails: then nothing of
-        the transaction is written."""
+        transaction, uncommitted. The first part opens it, once the watermark (locked until the commit) shows the
+        transaction not applied: it is below `lsn` (core.transactions.NextTransaction). PrewriteLost if anything
+        fails: then nothing of the transaction is written."""
         try:
             if self._prewrite is None:
                 self._specs.update(part.specs)
                 self.connect()
                 self._conn.rollback()  # nothing else may share the transaction
                 with self._conn.cursor() as cur:
-                    watermark.read_lsn(cur, REPLICA_STAGE, for_update=True)
+                    stored = watermark.read_lsn(cur, REPLICA_STAGE, for_update=True)
+                if stored >= lsn:
+                    raise PrewriteLost(f"the replica's watermark {stored} shows transaction {xid} applied")
                 self._prewrite = _Prewrite(xid)
             elif self._prewrite.xid != xid:
                 raise PrewriteLost(f"transaction {self._prewrite.xid} is open, not {xid}")
@@ -341,17 +343,11 @@ class MySqlSink:
             self.drop_prewrite()
             raise PrewriteLost(f"transaction {batch.prewritten} is not the one written while read ({open_})")
         try:
-            with self._conn.cursor() as cur:
-                if applied_before(cur, batch):  # then its parts must not be committed either
-                    raise PrewriteLost("the replica's watermark shows it applied")
             applied = self._apply_all(batch)
             self._conn.commit()
         except (pymysql.MySQLError, OSError, WatermarkAhead) as exc:
             self.drop_prewrite()
             raise PrewriteLost(f"completing transaction {open_.xid}: {exc}") from exc
-        except PrewriteLost:
-            self.drop_prewrite()
-            raise
         self._prewrite = None
         return WriteResult(applied + open_.applied)
 

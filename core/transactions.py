@@ -96,6 +96,16 @@ class TxBegin:
 
 
 @dataclass(frozen=True)
+class NextTransaction:
+    """The next source transaction to release, still being read (Assembler.next_open). `lsn`: its commit LSN, or
+    before its END is read where it starts; either way past every transaction applied before it, so a stage whose
+    watermark is below `lsn` has not applied it."""
+
+    xid: int
+    lsn: int
+
+
+@dataclass(frozen=True)
 class Transaction(Generic[T]):
     """A complete source transaction: its items in source order (total_order)."""
 
@@ -274,16 +284,17 @@ class Assembler(Generic[T]):
             positions[self._ends_done[0]] = self._ends_done[1]
         return positions
 
-    def next_open(self) -> int | None:
-        """The xid of the next transaction to release while it is still incomplete: the oldest END read and not
-        released; or, every END read being released (so is every transaction committed before it), the one whose
-        BEGIN is the last transaction-topic message read. It may still turn out a replay (dropped at its END) or
-        never end: a caller writing it ahead (consumer.prewrite) commits nothing before it is released."""
+    def next_open(self) -> NextTransaction | None:
+        """The next transaction to release while it is still incomplete, unless it was applied before: the oldest
+        END read and not released; or, every END read being released (so is every transaction committed before),
+        the one whose BEGIN is the last transaction-topic message read, if it starts past the last release."""
         if self._ends:
             end = self._ends[0].end
-            return None if end.commit_lsn <= self.released_lsn else end.xid
+            return None if end.commit_lsn <= self.released_lsn else NextTransaction(end.xid, end.commit_lsn)
         begun = self._begun
-        return None if begun is None or begun.xid in self._settled else begun.xid
+        if begun is None or begun.first_lsn <= self.released_lsn or begun.xid in self._settled:
+            return None
+        return NextTransaction(begun.xid, begun.first_lsn)
 
     def held_count(self, xid: int) -> int:
         """Events of a transaction held (one per total_order)."""

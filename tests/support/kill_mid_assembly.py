@@ -5,9 +5,7 @@ of a transaction read, none of it in MySQL yet.
     python -m tests.support.kill_mid_assembly consumer|marts      (from the repository root)
 
     CDC_TEST_KILL_HELD=N        the number of held messages that triggers the kill
-    CDC_TEST_KILL_REPORT=path   where {"held": count, "prewritten": count, "xid": ...} goes first
-    CDC_TEST_KILL_PREWRITTEN=N  the consumer only: instead, kill once N events of the transaction being read are in
-                                MySQL, uncommitted (consumer.prewrite)
+    CDC_TEST_KILL_REPORT=path   where {"held": count} goes first
 """
 from __future__ import annotations
 
@@ -31,18 +29,15 @@ from marts.settings import MartsSettings
 
 
 class KillWhenHeld:
-    def __init__(self, held: int, report: Path, prewritten: int = 0) -> None:
-        """`prewritten`: instead, kill once this many events of the transaction being read are in MySQL, uncommitted
-        (consumer.prewrite)."""
+    def __init__(self, held: int, report: Path) -> None:
         self.held = held
         self.report = report
-        self.prewritten = prewritten
 
-    def check(self, assembler: Assembler[Any], prewritten: int = 0, xid: int | None = None) -> None:
-        """`prewritten`: events of transaction `xid` in MySQL, uncommitted."""
+    def check(self, assembler: Assembler[Any], prewritten: int = 0) -> None:
+        """`prewritten`: events of the transaction being read handed to the writer already (consumer.prewrite)."""
         held = assembler.held()
-        if (prewritten >= self.prewritten) if self.prewritten else (held >= self.held):
-            self.report.write_text(json.dumps({"held": held, "prewritten": prewritten, "xid": xid}))
+        if held >= self.held:
+            self.report.write_text(json.dumps({"held": held, "prewritten": prewritten}))
             os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -56,25 +51,20 @@ def killing_assembly(kill: KillWhenHeld) -> type[MartsAssembly]:
     return KillingAssembly
 
 
-def prewritten(replicator: Replicator) -> tuple[int, int | None]:
-    """How many events of which transaction being read the writer put in MySQL, uncommitted (none while a part is
-    being written: then it may not be there yet)."""
+def prewritten(replicator: Replicator) -> int:
     open_ = replicator.prewriter.open
-    if open_ is None or (open_.job is not None and not (open_.job.done() and open_.job.exception() is None)):
-        return 0, None
-    return open_.submitted, open_.xid
+    return 0 if open_ is None else open_.submitted
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     worker = sys.argv[1]
-    kill = KillWhenHeld(int(os.environ["CDC_TEST_KILL_HELD"]), Path(os.environ["CDC_TEST_KILL_REPORT"]),
-                        int(os.environ.get("CDC_TEST_KILL_PREWRITTEN", "0")))
+    kill = KillWhenHeld(int(os.environ["CDC_TEST_KILL_HELD"]), Path(os.environ["CDC_TEST_KILL_REPORT"]))
     if worker == "consumer":
         replicator = Replicator(ConsumerSettings.from_env())
         # Called before each consume()'s messages are taken: the assembler holds what earlier ones left.
-        replicator.on_consumed = lambda count: kill.check(replicator.assembler, *prewritten(replicator))
+        replicator.on_consumed = lambda count: kill.check(replicator.assembler, prewritten(replicator))
         replicator.run(threading.Event())
     elif worker == "marts":
         marts.app.MartsAssembly = killing_assembly(kill)  # type: ignore[misc]
