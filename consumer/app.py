@@ -108,10 +108,9 @@ from consumer.envelope import (
     decode_signal,
     follows_lsn,
 )
-from consumer.errors import ConsumerError, PrewriteLost, TopicsRecreated, WatermarkAhead
+from consumer.errors import ConsumerError, TopicsRecreated, WatermarkAhead
 from consumer.generation_watch import GenerationWatch
 from consumer.health import ConsumerHeartbeat
-from consumer.prewrite import Prewriter
 from consumer.replica_schema import TableSpec
 from consumer.schema import TableSchema, evolve, published_comment, recreate, recreated_comment
 from consumer.schema_history import baselines
@@ -123,16 +122,7 @@ from core.errors import CdcError, LeadershipLost, MySqlUnavailable
 from core.leader import Leadership
 from core.mysql import Backoff
 from core.topics import ensure_schema_changes_topic, ensure_signals_topic, ensure_transaction_topic, topic_ids
-from core.transactions import (
-    Assembler,
-    Loose,
-    Released,
-    Transaction,
-    TransactionMetadataError,
-    TxBegin,
-    TxEnd,
-    parse_event,
-)
+from core.transactions import Assembler, Loose, Released, Transaction, TransactionMetadataError, TxEnd, parse_end
 from core.watermark import REPLICA_STAGE
 
 log = logging.getLogger(__name__)
@@ -181,7 +171,6 @@ class Replicator:
                                               settings.kafka.replication_factor)
         self.consumer = Consumer({**settings.kafka_config(), "error_cb": self._kafka_error})
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mysql-writer")
-        self.prewriter = Prewriter(settings.prewrite_events, self.sink, self.writer)
         self.batch = Batch()  # filling up
         self.in_flight: tuple[Batch, Future[int]] | None = None  # being written by the writer thread
         self.failed: Batch | None = None  # written before self.batch once MySQL is back
@@ -236,7 +225,6 @@ class Replicator:
                 self._consume_once()
                 self._complete(block=self.batch.messages >= self.settings.batch_size)
                 self._write_if_due()
-                self.prewriter.step(self.assembler, self._writer_idle(), self._new_batch, self.paused)
                 self._refresh_lag()
                 self._log_progress()
                 self.heartbeat.tick(self)
@@ -383,9 +371,7 @@ class Replicator:
     def _take_raw(self, raw: RawMessage) -> None:
         where = (raw.topic, raw.partition)
         if raw.topic == self.transaction_topic:
-            event = self._transaction_event(raw)
-            end, begin = (event, None) if isinstance(event, TxEnd) else (None, event)
-            released = self.assembler.add_end(where, raw.offset, end, begin)
+            released = self.assembler.add_end(where, raw.offset, self._transaction_end(raw))
         else:
             decoded: Decoded
             if raw.topic == self.heartbeat_topic:
@@ -396,7 +382,6 @@ class Replicator:
                 decoded = decode_signal(raw)
             else:
                 decoded = decode(raw, self.tables)
-            self.prewriter.copy_read(decoded.tag)
             released = self.assembler.add(where, raw.offset, decoded.tag, decoded, follows_lsn(decoded))
         if released:
             self._admit(released)
@@ -406,13 +391,7 @@ class Replicator:
     def _admit(self, released: list[Released[Decoded]]) -> None:
         """Released transactions into the batch, in commit order. One that changes a replicated table's schema
         starts a batch of its own (what came before is written first, to the tables as they were), and its items
-        are taken in source order, each schema change evolving its table before the items after it. The rest of a
-        transaction written while it was read is a batch of its own (consumer.prewrite)."""
-        rest = self.prewriter.rest(released, self._new_batch, self.paused)
-        if rest is not None:
-            self._cut()  # nothing was released while it was written: nothing is held before it
-            self.ready.append(rest)
-            released = released[1:]
+        are taken in source order, each schema change evolving its table before the items after it."""
         for position, item in enumerate(released):
             if isinstance(item, Transaction) and any(self._recreates(signal) for signal in item.items):
                 self._cut()
@@ -602,10 +581,10 @@ class Replicator:
         if reason:
             log.error("%s", reason)
 
-    def _transaction_event(self, raw: RawMessage) -> TxEnd | TxBegin | None:
-        """The END or BEGIN event in a transaction-topic message (None: bad input, dead-lettered)."""
+    def _transaction_end(self, raw: RawMessage) -> TxEnd | None:
+        """The END event in a transaction-topic message; None for a BEGIN (or bad input, dead-lettered)."""
         try:
-            return parse_event(orjson.loads(raw.value or b"null"))
+            return parse_end(orjson.loads(raw.value or b"null"))
         except (ValueError, TransactionMetadataError) as exc:  # orjson.JSONDecodeError is a ValueError
             self.batch.dead_letters.append(DeadLetter(raw, f"not a transaction metadata event: {exc}", "decode"))
             return None
@@ -629,11 +608,6 @@ class Replicator:
         if self.batch and (self.drained or self.batch.messages >= self.settings.batch_size
                            or self.batch.age() >= self.settings.flush_interval):
             self._submit(self._take_batch())
-
-    def _writer_idle(self) -> bool:
-        """Everything released is written and committed: a transaction may be written while it is read."""
-        return (self.in_flight is None and self.failed is None and not self.ready and not self.batch
-                and not self.backoff.failing)
 
     def _commit_replays(self) -> None:
         """Commit positions that moved over replays only (nothing to write): a restart need not read them again."""
@@ -675,13 +649,6 @@ class Replicator:
         self.in_flight = None
         try:
             applied = future.result()
-        except PrewriteLost as exc:
-            assert batch.whole is not None
-            log.info("%s; writing the transaction whole", exc)
-            whole = self._new_batch()
-            whole.add_released(self._applicable(batch.whole))
-            self.ready.appendleft(whole)
-            return True
         except (MySqlUnavailable, DeadLetterError) as exc:
             self.failed = batch
             self.stats.write_failed()
@@ -789,7 +756,6 @@ class Replicator:
 
     def _restart_assembly(self) -> None:
         """Forget what was consumed but not taken: the partitions are read again from the committed offsets."""
-        self.prewriter.give_up("the partitions are read again")
         self.assembler = Assembler(None, self.applied_lsn)
         self._use_applied_schemas()
         self.batch = self._new_batch()

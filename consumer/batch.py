@@ -96,10 +96,6 @@ class Batch:
     source_point: SourcePoint | None = None  # the last source transaction in the batch (core.watermark)
     first_lsn: int | None = None  # the commit LSN of the batch's first source transaction
     source_ms: list[int] = field(default_factory=list)  # source commit times of its changes and heartbeats
-    # The rest of a source transaction whose first events were written while it was read (consumer.prewrite):
-    # (xid, those events), and the whole transaction, written instead if that MySQL transaction is lost.
-    prewritten: tuple[int, int] | None = None
-    whole: Transaction[Decoded] | None = None
     started: float = field(default_factory=time.monotonic)
 
     def add_released(self, released: Released[Decoded]) -> None:
@@ -131,15 +127,6 @@ class Batch:
             if isinstance(decoded, ChangeEvent):
                 self.tables.setdefault(decoded.table, TableChanges()).add(decoded)
                 self.changes += 1
-
-    def count_written(self, decoded: Decoded) -> None:
-        """An event of the transaction whose rest this batch is, written before it (consumer.prewrite): counted as
-        the batch's, not written again."""
-        self.messages += 1
-        if isinstance(decoded, ChangeEvent):
-            self.changes += 1
-            if decoded.commit_us is not None:
-                self.source_ms.append(decoded.commit_us // 1000)
 
     def evolve(self, step: SchemaStep, spec: TableSpec) -> None:
         """`step` runs before the batch's transaction: the table's rows held so far (of its DDL's transaction, from

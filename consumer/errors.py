@@ -16,8 +16,3 @@ class RetentionGapError(ConsumerError):
 
 class WatermarkAhead(ConsumerError):
     """The replica's watermark is already at or past a batch's first transaction: another consumer applied it."""
-
-
-class PrewriteLost(ConsumerError):
-    """The open MySQL transaction of a large source transaction written while it was read (consumer.prewrite) was
-    rolled back: the transaction is written whole instead. Never reaches the user."""

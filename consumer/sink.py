@@ -45,7 +45,7 @@ import pymysql
 
 from consumer.batch import Action, Batch, SchemaStep, TableChanges
 from consumer.envelope import Row
-from consumer.errors import ConsumerError, PrewriteLost, WatermarkAhead
+from consumer.errors import ConsumerError, WatermarkAhead
 from consumer.replica_schema import (
     POSITION_COLUMN,
     StoredSchema,
@@ -59,7 +59,7 @@ from consumer.replica_schema import (
     write_schema,
 )
 from consumer.schema import applied_version
-from consumer.truncations import Watermarks, apply_truncate, read_watermarks
+from consumer.truncations import apply_truncate, read_watermarks
 from core import mysql_dialect, watermark
 from core.deadletter import DeadLetter
 from core.errors import MySqlUnavailable
@@ -219,15 +219,6 @@ class WriteResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
-@dataclass
-class _Prewrite:
-    """The source transaction whose first `events` row changes are in the open MySQL transaction (consumer.prewrite)."""
-
-    xid: int
-    events: int = 0
-    applied: int = 0
-
-
 class MySqlSink:
     def __init__(self, settings: MySqlSettings, connect_timeout: int = 5) -> None:
         self._settings = settings
@@ -235,7 +226,6 @@ class MySqlSink:
         self._conn: Any = None
         self._render: RowRenderer | None = None
         self._specs: dict[str, TableSpec] = {}  # the replica tables, created where missing at each connect
-        self._prewrite: _Prewrite | None = None  # a large transaction written while read, uncommitted
 
     def connect(self) -> None:
         """Open the connection if needed, creating the database and tables (idempotent)."""
@@ -268,7 +258,6 @@ class MySqlSink:
 
     def _read(self, what: str, read: Callable[[Any], T]) -> T:
         """read(cursor) in a transaction of its own; MySqlUnavailable naming `what` if MySQL cannot answer."""
-        self.drop_prewrite()  # its commit must not commit part of a source transaction
         self.connect()
         try:
             with self._conn.cursor() as cur:
@@ -294,70 +283,12 @@ class MySqlSink:
             raise MySqlUnavailable(f"cannot store the replica's table definitions: {exc}") from exc
 
     def close(self) -> None:
-        self._prewrite = None  # closing the connection rolls its transaction back
         if self._conn is not None:
             close_quietly(self._conn)
             self._conn = None
 
-    # --- a large source transaction written while it is read (consumer.prewrite) -------------------
-
-    def prewrite(self, part: Batch, xid: int, lsn: int) -> None:
-        """Write `part`, the next row changes of source transaction `xid` in source order, into the open MySQL
-        transaction, uncommitted. The first part opens it, once the watermark (locked until the commit) shows the
-        transaction not applied: it is below `lsn` (core.transactions.NextTransaction). PrewriteLost if anything
-        fails: then nothing of the transaction is written."""
-        try:
-            if self._prewrite is None:
-                self._specs.update(part.specs)
-                self.connect()
-                self._conn.rollback()  # nothing else may share the transaction
-                with self._conn.cursor() as cur:
-                    stored = watermark.read_lsn(cur, REPLICA_STAGE, for_update=True)
-                if stored >= lsn:
-                    raise PrewriteLost(f"the replica's watermark {stored} shows transaction {xid} applied")
-                self._prewrite = _Prewrite(xid)
-            elif self._prewrite.xid != xid:
-                raise PrewriteLost(f"transaction {self._prewrite.xid} is open, not {xid}")
-            with self._conn.cursor() as cur:
-                self._prewrite.applied += self._apply_tables(cur, part, read_watermarks(cur))
-            self._prewrite.events += part.messages
-        except (pymysql.MySQLError, OSError, PrewriteLost) as exc:
-            self.drop_prewrite()
-            raise PrewriteLost(f"writing transaction {xid} while it is read: {exc}") from exc
-
-    def drop_prewrite(self) -> None:
-        """Roll back what is written of a transaction while it is read (nothing of it was committed)."""
-        if self._prewrite is None:
-            return
-        self._prewrite = None
-        try:
-            self._conn.rollback()
-        except (pymysql.MySQLError, OSError):
-            self.close()
-
-    def _finish_prewrite(self, batch: Batch) -> WriteResult:
-        """The rest of the transaction written while it was read, and its watermark, in the same MySQL transaction,
-        committed. PrewriteLost (all rolled back) if anything fails: the caller writes the transaction whole."""
-        open_ = self._prewrite
-        if open_ is None or (open_.xid, open_.events) != batch.prewritten:
-            self.drop_prewrite()
-            raise PrewriteLost(f"transaction {batch.prewritten} is not the one written while read ({open_})")
-        try:
-            applied = self._apply_all(batch)
-            self._conn.commit()
-        except (pymysql.MySQLError, OSError, WatermarkAhead) as exc:
-            self.drop_prewrite()
-            raise PrewriteLost(f"completing transaction {open_.xid}: {exc}") from exc
-        self._prewrite = None
-        return WriteResult(applied + open_.applied)
-
-    # --- batches ----------------------------------------------------------------------------
-
     def write(self, batch: Batch) -> WriteResult:
         """Apply the batch and commit; MySqlUnavailable if nothing could be committed."""
-        if batch.prewritten is not None:
-            return self._finish_prewrite(batch)
-        self.drop_prewrite()  # given up by the caller: rolled back before anything else is written
         self._specs.update(batch.specs)
         self.connect()
         self._alter_tables(batch.schema_steps)
@@ -430,31 +361,27 @@ class MySqlSink:
                             step.version, step.table, step.tighten, exc)
 
     def _apply_all(self, batch: Batch) -> int:
+        render = self._render
+        assert render is not None, "connect() sets it with the connection"
+        applied = 0
         with self._conn.cursor() as cur:
             if applied_before(cur, batch):
                 log.warning("the replica's watermark shows this batch applied already; nothing written")
                 return 0
             _store_schemas(cur, batch)
-            applied = self._apply_tables(cur, batch, read_watermarks(cur))
+            watermarks = read_watermarks(cur)
+            for name, changes in batch.tables.items():
+                spec = batch.specs[name]
+                watermark = apply_truncate(cur, spec, changes.truncate_lsn, watermarks.get(name))
+                deletes = changes.deletes(watermark)
+                for start in range(0, len(deletes), DELETE_CHUNK):
+                    chunk = deletes[start:start + DELETE_CHUNK]
+                    cur.execute(delete_sql(spec, len(chunk)), _flat_keys(chunk))
+                upserts = changes.upserts(watermark)
+                for statement in render.upserts(spec, [stored_row(action) for action in upserts]):
+                    cur.execute(statement)  # no parameters: PyMySQL sends it as it is
+                applied += len(deletes) + len(upserts) + changes.truncate
             _advance_watermark(cur, batch)
-        return applied
-
-    def _apply_tables(self, cur: Any, batch: Batch, watermarks: Watermarks) -> int:
-        """Each table's truncate, deletes and multi-row upserts; the rows applied."""
-        render = self._render
-        assert render is not None, "connect() sets it with the connection"
-        applied = 0
-        for name, changes in batch.tables.items():
-            spec = batch.specs[name]
-            watermark = apply_truncate(cur, spec, changes.truncate_lsn, watermarks.get(name))
-            deletes = changes.deletes(watermark)
-            for start in range(0, len(deletes), DELETE_CHUNK):
-                chunk = deletes[start:start + DELETE_CHUNK]
-                cur.execute(delete_sql(spec, len(chunk)), _flat_keys(chunk))
-            upserts = changes.upserts(watermark)
-            for statement in render.upserts(spec, [stored_row(action) for action in upserts]):
-                cur.execute(statement)  # no parameters: PyMySQL sends it as it is
-            applied += len(deletes) + len(upserts) + changes.truncate
         return applied
 
     def _apply_each(self, batch: Batch) -> WriteResult:

@@ -88,24 +88,6 @@ class TxEnd:
 
 
 @dataclass(frozen=True)
-class TxBegin:
-    """Debezium's BEGIN event: its id carries the WAL position of the transaction's start (below every event's)."""
-
-    xid: int
-    first_lsn: int
-
-
-@dataclass(frozen=True)
-class NextTransaction:
-    """The next source transaction to release, still being read (Assembler.next_open). `lsn`: its commit LSN, or
-    before its END is read where it starts; either way past every transaction applied before it, so a stage whose
-    watermark is below `lsn` has not applied it."""
-
-    xid: int
-    lsn: int
-
-
-@dataclass(frozen=True)
 class Transaction(Generic[T]):
     """A complete source transaction: its items in source order (total_order)."""
 
@@ -149,13 +131,6 @@ def parse_tag(block: object) -> TxTag | None:
 
 def parse_end(decoded: object) -> TxEnd | None:
     """A decoded transaction-topic value: the END event, or None for a BEGIN. Raises TransactionMetadataError."""
-    event = parse_event(decoded)
-    return event if isinstance(event, TxEnd) else None
-
-
-def parse_event(decoded: object) -> TxEnd | TxBegin | None:
-    """A decoded transaction-topic value: the END event, or the BEGIN (None if its id is not "<xid>:<lsn>").
-    Raises TransactionMetadataError."""
     if not isinstance(decoded, dict):
         raise TransactionMetadataError(f"not a transaction metadata object: {type(decoded).__name__}")
     value: dict[str, Any] = decoded
@@ -163,11 +138,7 @@ def parse_event(decoded: object) -> TxEnd | TxBegin | None:
         value = value["payload"]
     status = value.get("status")
     if status == "BEGIN":
-        xid, _, lsn = str(value.get("id", "")).partition(":")
-        try:
-            return TxBegin(int(xid), int(lsn))
-        except ValueError:
-            return None
+        return None
     if status != "END":
         raise TransactionMetadataError(f"unknown transaction status {status!r}")
     xid, _, lsn = str(value.get("id", "")).partition(":")
@@ -226,7 +197,6 @@ class Assembler(Generic[T]):
         self._ends: deque[_ReadEnd] = deque()
         self._ends_next: tuple[Where, int] | None = None  # transaction-topic position after the last message read
         self._ends_done: tuple[Where, int] | None = None  # ... after the last one settled
-        self._begun: TxBegin | None = None  # the last transaction-topic message read, when it is a BEGIN
 
     # --- input ------------------------------------------------------------------
 
@@ -251,13 +221,12 @@ class Assembler(Generic[T]):
             return self._drain()  # the next transaction's last event came after its END
         return []
 
-    def add_end(self, where: Where, offset: int, end: TxEnd | None, begin: TxBegin | None = None) -> list[Released[T]]:
-        """A consumed transaction-topic message (None: a BEGIN, `begin` if known; only its position counts)."""
+    def add_end(self, where: Where, offset: int, end: TxEnd | None) -> list[Released[T]]:
+        """A consumed transaction-topic message (None: a BEGIN, only its position counts)."""
         if offset < self._next.get(where, -1):
             return []  # read again after a seek back
         self._next[where] = offset + 1
         self._ends_next = (where, offset + 1)
-        self._begun = begin if end is None else None
         if end is None:
             if not self._ends:
                 self._ends_done = self._ends_next
@@ -283,34 +252,6 @@ class Assembler(Generic[T]):
         if self._ends_done is not None:
             positions[self._ends_done[0]] = self._ends_done[1]
         return positions
-
-    def next_open(self) -> NextTransaction | None:
-        """The next transaction to release while it is still incomplete, unless it was applied before: the oldest
-        END read and not released; or, every END read being released (so is every transaction committed before),
-        the one whose BEGIN is the last transaction-topic message read, if it starts past the last release."""
-        if self._ends:
-            end = self._ends[0].end
-            return None if end.commit_lsn <= self.released_lsn else NextTransaction(end.xid, end.commit_lsn)
-        begun = self._begun
-        if begun is None or begun.first_lsn <= self.released_lsn or begun.xid in self._settled:
-            return None
-        return NextTransaction(begun.xid, begun.first_lsn)
-
-    def held_count(self, xid: int) -> int:
-        """Events of a transaction held (one per total_order)."""
-        pending = self._pending.get(xid)
-        return len(pending.by_order) if pending is not None else 0
-
-    def held_run(self, xid: int, after: int) -> list[T]:
-        """A transaction's items held from total_order after + 1 on, in source order, up to the first one missing."""
-        pending = self._pending.get(xid)
-        if pending is None:
-            return []
-        by_order, run, order = pending.by_order, [], after + 1
-        while order in by_order:
-            run.append(by_order[order].item)
-            order += 1
-        return run
 
     def waiting_for(self) -> str | None:
         """What holds the next transaction back, for a log line; None when nothing does."""

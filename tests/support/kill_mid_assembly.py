@@ -33,11 +33,10 @@ class KillWhenHeld:
         self.held = held
         self.report = report
 
-    def check(self, assembler: Assembler[Any], prewritten: int = 0) -> None:
-        """`prewritten`: events of the transaction being read handed to the writer already (consumer.prewrite)."""
+    def check(self, assembler: Assembler[Any]) -> None:
         held = assembler.held()
         if held >= self.held:
-            self.report.write_text(json.dumps({"held": held, "prewritten": prewritten}))
+            self.report.write_text(json.dumps({"held": held}))
             os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -51,11 +50,6 @@ def killing_assembly(kill: KillWhenHeld) -> type[MartsAssembly]:
     return KillingAssembly
 
 
-def prewritten(replicator: Replicator) -> int:
-    open_ = replicator.prewriter.open
-    return 0 if open_ is None else open_.submitted
-
-
 def main() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -64,7 +58,7 @@ def main() -> None:
     if worker == "consumer":
         replicator = Replicator(ConsumerSettings.from_env())
         # Called before each consume()'s messages are taken: the assembler holds what earlier ones left.
-        replicator.on_consumed = lambda count: kill.check(replicator.assembler, prewritten(replicator))
+        replicator.on_consumed = lambda count: kill.check(replicator.assembler)
         replicator.run(threading.Event())
     elif worker == "marts":
         marts.app.MartsAssembly = killing_assembly(kill)  # type: ignore[misc]

@@ -12,13 +12,11 @@ import pytest
 from cdc.local.processes import free_port
 from consumer.batch import Batch
 from consumer.envelope import ChangeEvent
-from consumer.errors import PrewriteLost
 from consumer.replica_schema import REPLICA_TABLES
 from consumer.sink import MySqlSink
 from core.deadletter import RawMessage
 from core.errors import MySqlUnavailable
 from core.settings import MySqlSettings
-from core.transactions import Transaction
 from tests.support.mysql import mysql_rows
 from tests.support.stack import on_both_servers
 
@@ -140,58 +138,3 @@ def test_table_from_before_positions_gets_the_column_and_its_rows_count_as_older
     conn.close()
     sink.write(batch_of(category_at("t", 0, 50), category_at("c", 10, 60)))
     assert categories(env) == [(10, "c")]
-
-
-# --- a large source transaction written while it is read (consumer.prewrite) --------------------------
-
-
-def committed(xid: int, commit_lsn: int, *events: ChangeEvent) -> Batch:
-    """The batch of one source transaction."""
-    batch = Batch(specs=dict(REPLICA_TABLES))
-    batch.add_released(Transaction(xid, commit_lsn, events))
-    return batch
-
-
-def rest_of(xid: int, commit_lsn: int, written: int, *events: ChangeEvent) -> Batch:
-    """The batch of a transaction's last events, its first `written` written before it."""
-    batch = committed(xid, commit_lsn, *events)
-    batch.prewritten = (xid, written)
-    return batch
-
-
-@on_both_servers
-def test_a_transaction_written_in_parts_is_invisible_until_its_rest_commits_it_whole(
-        sink: MySqlSink, env: dict[str, str]) -> None:
-    sink.prewrite(batch_of(category("c", 1), category("c", 2)), xid=7, lsn=500)
-    sink.prewrite(batch_of(category("u", 1, "one")), xid=7, lsn=500)
-    assert categories(env) == []
-    assert sink.write(rest_of(7, 9_000, 3, category("c", 3))).applied == 4
-    assert categories(env) == [(1, "one"), (2, "c"), (3, "c")]
-    assert mysql_rows(env, "SELECT source_lsn FROM cdc_watermark WHERE stage = 'replica'") == [(9_000,)]
-
-
-@on_both_servers
-def test_parts_given_up_are_rolled_back_before_the_next_batch(sink: MySqlSink, env: dict[str, str]) -> None:
-    sink.prewrite(batch_of(category("c", 1)), xid=7, lsn=500)
-    sink.drop_prewrite()
-    sink.write(batch_of(category("c", 2)))
-    assert categories(env) == [(2, "c")]
-
-
-@on_both_servers
-def test_a_rest_whose_parts_are_gone_is_refused_and_writes_nothing(sink: MySqlSink, env: dict[str, str]) -> None:
-    sink.prewrite(batch_of(category("c", 1)), xid=7, lsn=500)
-    sink.close()  # the connection broke: MySQL rolled the parts back
-    with pytest.raises(PrewriteLost):
-        sink.write(rest_of(7, 9_000, 1, category("c", 2)))
-    assert categories(env) == []
-
-
-@on_both_servers
-def test_a_transaction_starting_below_the_watermark_is_not_written_in_parts(
-        sink: MySqlSink, env: dict[str, str]) -> None:
-    sink.write(committed(6, 9_000, category("c", 1)))
-    with pytest.raises(PrewriteLost, match="watermark"):
-        sink.prewrite(batch_of(category("c", 2)), xid=7, lsn=8_000)
-    assert categories(env) == [(1, "c")]
-

@@ -48,9 +48,9 @@ def schema_change(version: int, definition: CatalogTable, command: str = "ALTER 
 
 
 @contextmanager
-def started(monkeypatch: pytest.MonkeyPatch, env: dict[str, str] = BASE) -> Iterator[app.Replicator]:
+def started(monkeypatch: pytest.MonkeyPatch) -> Iterator[app.Replicator]:
     """A replicator as after its start: the shop tables' definitions as the migrations create them (version 1)."""
-    with replicator_of(env, monkeypatch) as replicator:
+    with replicator_of(BASE, monkeypatch) as replicator:
         replicator.applied_schemas = {name: TableSchema.first(1, catalog_of(table)) for name, table in TABLES.items()}
         replicator._use_applied_schemas()
         replicator.batch = replicator._new_batch()

@@ -8,14 +8,11 @@ import pytest
 from core.transactions import (
     Assembler,
     Loose,
-    NextTransaction,
     Transaction,
     TransactionMetadataError,
-    TxBegin,
     TxEnd,
     TxTag,
     parse_end,
-    parse_event,
     parse_tag,
 )
 
@@ -287,48 +284,3 @@ def test_a_waiting_loose_message_holds_back_its_partitions_position() -> None:
     assembler.add(LINES, 0, None, "backfill read", after_lsn=150)
     assembler.add(LINES, 1, None, "snapshot read")
     assert assembler.positions()[LINES] == 0
-
-
-# --- the next transaction, while it is still being read (consumer.prewrite) ---------------------------------
-
-
-def test_a_begin_read_after_every_end_was_released_is_the_next_transaction() -> None:
-    assembler: Assembler[str] = Assembler(COLLECTIONS)
-    assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1))
-    assembler.add(ORDERS, 0, TxTag(7, 1), "7 order")
-    assembler.add_end(TX_TOPIC, 1, None, TxBegin(8, 150))
-    assert assembler.next_open() == NextTransaction(8, 150)
-
-
-def test_the_oldest_end_not_released_is_the_next_transaction() -> None:
-    assembler: Assembler[str] = Assembler(COLLECTIONS)
-    assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=2))
-    assembler.add_end(TX_TOPIC, 1, None, TxBegin(8, 150))
-    assembler.add_end(TX_TOPIC, 2, end(8, 200, orders=1))
-    assert assembler.next_open() == NextTransaction(7, 100)
-
-
-def test_a_replay_is_never_the_next_transaction() -> None:
-    assembler: Assembler[str] = Assembler(COLLECTIONS, released_lsn=200)
-    assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=2))
-    assert assembler.next_open() is None
-
-
-def test_a_transaction_starting_at_or_before_the_last_release_is_not_the_next_before_its_end() -> None:
-    assembler: Assembler[str] = Assembler(COLLECTIONS, released_lsn=150)
-    assembler.add_end(TX_TOPIC, 0, None, TxBegin(8, 150))  # a replay, or begun before that commit
-    assert assembler.next_open() is None
-
-
-def test_the_run_held_of_a_transaction_stops_at_its_first_missing_event() -> None:
-    assembler: Assembler[str] = Assembler(COLLECTIONS)
-    assembler.add(LINES, 0, TxTag(8, 2), "second")
-    assembler.add(ORDERS, 0, TxTag(8, 1), "first")
-    assembler.add(LINES, 1, TxTag(8, 4), "fourth")
-    assert assembler.held_run(8, 0) == ["first", "second"]
-    assert assembler.held_run(8, 1) == ["second"]
-    assert assembler.held_count(8) == 3
-
-
-def test_a_begin_event_gives_its_transaction_and_first_position() -> None:
-    assert parse_event({"status": "BEGIN", "id": "571:33817528", "event_count": None}) == TxBegin(571, 33817528)
