@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from core.limits import CONSUMER_FETCH_MAX_BYTES, CONSUMER_PARTITION_FETCH_BYTES, CONSUMER_RECEIVE_MAX_BYTES
+from core.limits import CONSUMER_FETCH_MAX_BYTES, CONSUMER_RECEIVE_MAX_BYTES, MESSAGE_MAX_BYTES
 from core.settings import DEFAULT_TOPIC_PREFIX, Env, HealthSettings, KafkaSettings, MySqlSettings, integer, text
 from core.topic_names import (
     consumed_topics,
@@ -26,9 +26,6 @@ class ConsumerSettings:
     group_id: str = "cdc-replica"
     batch_size: int = 5000  # changes per MySQL transaction at most
     flush_interval: float = 0.15  # seconds a change may wait for its batch
-    # A transaction holding this many events is written while it is read, in parts this large (consumer.prewrite);
-    # 0: never before its END. About the batch size: smaller parts cost more statements for no more overlap.
-    prewrite_events: int = 5000
     deadletter_topic: str = consumer_deadletter_topic(DEFAULT_TOPIC_PREFIX)
     stats_interval: float = 10.0  # seconds between progress log lines
     metrics_port: int = 0  # Prometheus text endpoint; 0: off
@@ -46,7 +43,6 @@ class ConsumerSettings:
             group_id=text(env, "CONSUMER_GROUP", cls.group_id),
             batch_size=integer(env, "CONSUMER_BATCH_SIZE", cls.batch_size, minimum=1),
             flush_interval=integer(env, "CONSUMER_FLUSH_MS", round(cls.flush_interval * 1000), minimum=1) / 1000,
-            prewrite_events=integer(env, "CONSUMER_PREWRITE_EVENTS", cls.prewrite_events, minimum=0),
             deadletter_topic=text(env, "DEADLETTER_TOPIC", consumer_deadletter_topic(kafka.topic_prefix)),
             stats_interval=integer(env, "STATS_INTERVAL", int(cls.stats_interval), minimum=1),
             metrics_port=integer(env, "METRICS_PORT", cls.metrics_port, minimum=0),
@@ -101,7 +97,7 @@ class ConsumerSettings:
             # gets each partition next (see consumer.app).
             "partition.assignment.strategy": "range",
             "fetch.wait.max.ms": 50,
-            "max.partition.fetch.bytes": CONSUMER_PARTITION_FETCH_BYTES,
+            "max.partition.fetch.bytes": MESSAGE_MAX_BYTES,
             "fetch.max.bytes": CONSUMER_FETCH_MAX_BYTES,
             "receive.message.max.bytes": CONSUMER_RECEIVE_MAX_BYTES,
             # The subscription is a pattern: a table added to the publication is noticed within this much (the

@@ -15,10 +15,6 @@ MIB = 1024 * 1024
 
 # The largest Kafka message: producer request, broker/topic message and consumer partition fetch.
 MESSAGE_MAX_BYTES = 16 * MIB
-# What the consumer asks of each partition per fetch: Kafka's default. A larger message still comes (librdkafka
-# grows the request until it fits). A larger value made a backlog arrive a whole partition at a time, so no
-# source transaction, spread over every partition, was complete before nearly everything was read.
-CONSUMER_PARTITION_FETCH_BYTES = MIB
 # One fetch response may hold several partitions' messages; it must fit at least one largest message.
 CONSUMER_FETCH_MAX_BYTES = 4 * MESSAGE_MAX_BYTES
 # librdkafka refuses receive.message.max.bytes below fetch.max.bytes + 512 (protocol overhead).
