@@ -30,11 +30,16 @@ def truncate_lines_then_add(dsn: str, new_lines: int) -> None:
     try:
         with conn, conn.cursor() as cur:
             cur.execute("TRUNCATE order_details")
-        for _ in range(new_lines):
-            with conn, conn.cursor() as cur:
-                cur.execute("INSERT INTO order_details (order_id, product_id, quantity, price_per_unit, total_price)"
-                            " SELECT o.order_id, p.product_id, 2, p.price, p.price * 2"
-                            " FROM orders o, products p ORDER BY random() LIMIT 1")
+        added = 0
+        while added < new_lines:
+            try:
+                with conn, conn.cursor() as cur:
+                    cur.execute("INSERT INTO order_details (order_id, product_id, quantity, price_per_unit, "
+                                "total_price) SELECT o.order_id, p.product_id, 2, p.price, p.price * 2"
+                                " FROM orders o, products p ORDER BY random() LIMIT 1")
+                added += 1
+            except psycopg2.errors.ForeignKeyViolation:
+                pass  # the live load deleted the order picked before this insert committed: pick another
     finally:
         conn.close()
 
