@@ -20,14 +20,17 @@ _next_lsn = itertools.count(time.time_ns() // 1000)  # increasing across a test 
 
 
 def envelope(table: str, op: str, before: Any, after: Any, lsn: int | None = None,
-             transaction: dict[str, Any] | None = None, commit_us: int | None = None) -> bytes:
+             transaction: dict[str, Any] | None = None, commit_us: int | None = None,
+             snapshot: str | None = None) -> bytes:
     """A Debezium-shaped value; `lsn` (source.lsn) defaults to the next of an increasing counter.
 
     `transaction`: the event's `transaction` block (provide.transaction.metadata); `commit_us`: source.ts_us
-    (and ts_ms), the source's commit time."""
+    (and ts_ms), the source's commit time; `snapshot`: source.snapshot ("incremental" for a backfill's read)."""
     source: dict[str, Any] = {"table": table, "lsn": next(_next_lsn) if lsn is None else lsn}
     if commit_us is not None:
         source |= {"ts_us": commit_us, "ts_ms": commit_us // 1000}
+    if snapshot is not None:
+        source["snapshot"] = snapshot
     event: dict[str, Any] = {"op": op, "before": before, "after": after, "source": source,
                              "ts_ms": int(time.time() * 1000)}
     if transaction is not None:
@@ -108,10 +111,8 @@ class SourceTransaction:
 
 def backfill_read(change: Change, lsn: int) -> Message:
     """A read of an incremental snapshot (`cdc backfill`): outside any transaction, at the window's `lsn`."""
-    event = json.loads(envelope(change.table, "r", None, change.row, lsn=lsn))
-    event["source"]["snapshot"] = "incremental"
     return Message(f"{SOURCE_SCHEMA}.{change.table}", change.partition, json.dumps(change.key).encode(),
-                   json.dumps(event).encode())
+                   envelope(change.table, "r", None, change.row, lsn=lsn, snapshot="incremental"))
 
 
 def transaction(xid: int, commit_lsn: int, changes: Sequence[Change]) -> SourceTransaction:
