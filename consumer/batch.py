@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from consumer.envelope import ChangeEvent, Decoded, DecodeError, Key
 from consumer.replica_schema import StoredSchema, TableSpec
-from core.deadletter import DeadLetter, RawMessage
+from core.deadletter import DeadLetter
 from core.transactions import Released, Transaction, commit_us
 from core.truncation import raised, survives
 from core.watermark import SourcePoint
@@ -88,7 +88,8 @@ class Batch:
     loose: dict[tuple[str, int], int] = field(default_factory=dict)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     # Per partition, the last offset the batch completes: everything up to it is in this batch or an
-    # earlier one (set when the batch is cut, from core.transactions' positions).
+    # earlier one (set when the batch is cut, from core.transactions' positions; a message's own offset
+    # says nothing of the partition's messages before it, which may be held by a later transaction).
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     messages: int = 0
     changes: int = 0
@@ -118,14 +119,17 @@ class Batch:
                                         commit_us(released, lambda item: getattr(item, "commit_us", None)))
 
     def add(self, decoded: Decoded) -> None:
-        self._seen(decoded.raw)
+        self.messages += 1
         if isinstance(decoded, DecodeError):
             self.dead_letters.append(DeadLetter(decoded.raw, decoded.error, "decode"))
         else:
             if decoded.commit_us is not None:
                 self.source_ms.append(decoded.commit_us // 1000)
             if isinstance(decoded, ChangeEvent):
-                self.tables.setdefault(decoded.table, TableChanges()).add(decoded)
+                changes = self.tables.get(decoded.table)
+                if changes is None:
+                    changes = self.tables[decoded.table] = TableChanges()
+                changes.add(decoded)
                 self.changes += 1
 
     def evolve(self, step: SchemaStep, spec: TableSpec) -> None:
@@ -142,11 +146,6 @@ class Batch:
                 mapped = tuple([row[source] if source is not None else spec.earlier.filled[name]
                                 for name, source in ((name, spec.earlier.sources[name]) for name in spec.column_names)])
                 changes.actions[key] = Action(replace(action.event, row=mapped), action.delete)
-
-    def _seen(self, raw: RawMessage) -> None:
-        self.messages += 1
-        where = (raw.topic, raw.partition)
-        self.offsets[where] = max(raw.offset, self.offsets.get(where, -1))
 
     def age(self) -> float:
         return time.monotonic() - self.started

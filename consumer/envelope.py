@@ -233,7 +233,7 @@ def _row(spec: TableSpec, data: Any, field: str) -> Row:
     if not isinstance(data, dict):
         raise _Invalid(f"{field} is missing or not an object")
     try:
-        row = tuple([convert(data[name]) for name, convert in spec.converters])
+        row = spec.read_row(data)
     except KeyError:
         row = None
     except ValueConversionError:

@@ -31,7 +31,7 @@ from typing import Any
 import pymysql
 
 from consumer.errors import ConsumerError
-from consumer.types import Column, Kind
+from consumer.types import Column, Kind, row_reader
 from core.errors import MySqlUnavailable
 from core.mysql import fetch_all
 from core.mysql_dialect import inserted
@@ -102,13 +102,14 @@ class TableSpec:
 
     column_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
     key_positions: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    converters: tuple[tuple[str, Callable[[Any], Any]], ...] = field(init=False, repr=False, compare=False)
+    # One call reads a row image into the values in column order (consumer.types.row_reader).
+    read_row: Callable[[dict[str, Any]], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
     key_json: str = field(init=False, repr=False, compare=False)  # '{"order_id":%s}' % key: Debezium's int key
 
     def __post_init__(self) -> None:
         names = tuple(column.name for column in self.columns)
         object.__setattr__(self, "column_names", names)
-        object.__setattr__(self, "converters", tuple((column.name, column.fast_convert) for column in self.columns))
+        object.__setattr__(self, "read_row", row_reader(self.columns))
         object.__setattr__(self, "key_json", "{" + ",".join(f'"{name}":%s' for name in self.key) + "}")
         object.__setattr__(self, "key_positions", tuple(names.index(name) for name in self.key))
 
