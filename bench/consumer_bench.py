@@ -15,8 +15,12 @@ seed, then `cdc generate live --rate R` runs for --live-seconds. For every
 change the replicator applies whose source commit came after the live run
 started: Debezium's `source.ts_ms` (the PostgreSQL commit time, ms) ->
 the wall time right after the MySQL commit of its batch (the
-Replicator's on_batch_committed hook). p50 and p99 are shown, and the
-part of them before Kafka (source commit -> Debezium's own ts_ms).
+Replicator's on_batch_committed hook). p50 and p99 are shown, and each
+change's time split into its parts (LATENCY_PARTS): source commit ->
+Debezium's ts_ms -> the Kafka message's CreateTime (Connect's producer took
+it) -> consumed -> its batch went to the writer -> MySQL commit, each part's
+p50 and p99 and its mean over the slowest 1% of the changes (where the tail
+comes from).
 
 The load: the issue asks for 500 orders/s. The generator's rate is in
 transactions/s, about 28% of them new orders, so the default R=1800 asks for
@@ -78,7 +82,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import psycopg2
-from confluent_kafka import OFFSET_BEGINNING, KafkaError
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message
 
 from bench import cli, topics
 from bench.report import machine_line, measures_table, percentile
@@ -299,10 +303,80 @@ def source_counts(env: dict[str, str]) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
+class ChangeTimes:
+    """When one applied change passed each step, for the latency's parts (all clocks are this machine's)."""
+
+    source_ms: int  # source.ts_ms: the PostgreSQL commit
+    debezium_ms: int  # the envelope's ts_ms: Debezium processed it
+    produced_ms: int  # the Kafka message's CreateTime: Connect's producer took it
+    received: float  # unix seconds: the consumer's consume() returned it
+    written: float  # its batch went to the writer thread
+    committed: float  # its batch's MySQL commit returned
+
+    def parts(self) -> tuple[float, ...]:
+        """Seconds spent in each of LATENCY_PARTS."""
+        return ((self.debezium_ms - self.source_ms) / 1000, (self.produced_ms - self.debezium_ms) / 1000,
+                self.received - self.produced_ms / 1000, self.written - self.received,
+                self.committed - self.written)
+
+
+LATENCY_PARTS = ("source commit -> Debezium", "Debezium -> Connect's producer", "producer -> consumer (broker)",
+                 "in the consumer: assembly, batch", "MySQL write and commit")
+
+
+@dataclass(frozen=True)
 class Latency:
-    samples: list[float]  # seconds, source commit -> visible in MySQL, one per applied change
-    debezium: list[float]  # seconds, source commit -> Debezium's ts_ms (the part before Kafka), same changes
+    changes: list[ChangeTimes]  # every change applied whose source commit came after the live run started
     load: cli.LiveReport  # the generator's own summary of the live run
+
+    @property
+    def samples(self) -> list[float]:
+        """Seconds, source commit -> visible in MySQL, one per change."""
+        return [change.committed - change.source_ms / 1000 for change in self.changes]
+
+    def parts_of_slowest(self, share: float) -> list[float]:
+        """The mean seconds of each part over the slowest `share` of the changes: where the tail comes from."""
+        slowest = sorted(self.changes, key=lambda change: change.committed - change.source_ms / 1000)
+        tail = slowest[-max(1, round(len(slowest) * share)):]
+        return [sum(parts) / len(tail) for parts in zip(*(change.parts() for change in tail), strict=True)]
+
+
+class TimedReplicator(Replicator):
+    """The replicator, noting when it consumed each message and when each batch went to its writer."""
+
+    def __init__(self, settings: ConsumerSettings) -> None:
+        super().__init__(settings, on_batch_committed=self._committed)
+        self.received: dict[tuple[str, int, int], tuple[int, float]] = {}  # (CreateTime ms, consumed at)
+        self.written: dict[int, float] = {}  # id(batch) -> when it went to the writer
+        self.commits: list[tuple[float, Batch]] = []  # (when, batch), as its MySQL commit returned
+
+    def _take(self, message: Message) -> None:
+        if message.error() is None:
+            raw = RawMessage.of(message)
+            self.received[(raw.topic, raw.partition, raw.offset)] = (message.timestamp()[1], time.time())
+        super()._take(message)
+
+    def _submit(self, batch: Batch) -> None:
+        self.written[id(batch)] = time.time()
+        super()._submit(batch)
+
+    def _committed(self, batch: Batch) -> None:
+        self.commits.append((time.time(), batch))
+
+    def change_times(self, since_ms: float) -> list[ChangeTimes]:
+        """Every change committed whose source commit is at or after `since_ms`."""
+        times = []
+        for committed, batch in self.commits:
+            for changes in batch.tables.values():
+                for action in changes.actions.values():
+                    raw = action.event.raw
+                    envelope = json.loads(raw.value or b"null")
+                    if envelope is None or envelope["source"]["ts_ms"] < since_ms:
+                        continue
+                    produced, received = self.received[(raw.topic, raw.partition, raw.offset)]
+                    times.append(ChangeTimes(envelope["source"]["ts_ms"], envelope["ts_ms"], produced, received,
+                                             self.written[id(batch)], committed))
+        return times
 
 
 def wait_quiet(replicator: Replicator, timeout: float) -> None:
@@ -318,18 +392,10 @@ def wait_quiet(replicator: Replicator, timeout: float) -> None:
     raise AssertionError("the replicator did not catch up in time")
 
 
-def event_times(batch: Batch) -> list[tuple[int, int]]:
-    """(source.ts_ms: the source commit, ts_ms: Debezium saw it), in ms, of every change the batch applied."""
-    envelopes = [json.loads(action.event.raw.value) for changes in batch.tables.values()
-                 for action in changes.actions.values() if action.event.raw.value is not None]
-    return [(envelope["source"]["ts_ms"], envelope["ts_ms"]) for envelope in envelopes]
-
-
 def latency(env: dict[str, str], settings: ConsumerSettings, rate: float, workers: int, seconds: float) -> Latency:
     """Seed, drain the seed, then measure source commit -> MySQL commit under `cdc generate live`."""
     cli.seed(env, users=1000, categories=20, products=500, orders=2000, seed=3)
-    committed: list[tuple[float, Batch]] = []
-    replicator = Replicator(settings, on_batch_committed=lambda batch: committed.append((time.time(), batch)))
+    replicator = TimedReplicator(settings)
     stop_event = threading.Event()
     worker = threading.Thread(target=replicator.run, args=(stop_event,), daemon=True)
     worker.start()
@@ -341,18 +407,15 @@ def latency(env: dict[str, str], settings: ConsumerSettings, rate: float, worker
     finally:
         stop_event.set()
         worker.join(30)
-    times = [(done, source, seen) for done, batch in committed for source, seen in event_times(batch)
-             if source >= live_started_ms]
-    return Latency([done - source / 1000 for done, source, _ in times],
-                   [(seen - source) / 1000 for _, source, seen in times], load)
+    return Latency(replicator.change_times(live_started_ms), load)
 
 
 def measures(events: int, drain_seconds: float, ceiling_seconds: float, lag: Latency) -> list[tuple[str, str]]:
     """The table's rows: both rates and their ratio, the latency."""
     drain_rate = events / max(drain_seconds, 1e-9)
     ceiling_rate = events / max(ceiling_seconds, 1e-9)
-    changes = f"{len(lag.samples)} row changes"
-    return [
+    changes = f"{len(lag.changes)} row changes"
+    rows = [
         ("drain: Kafka -> consumer -> MySQL",
          f"{drain_rate:.0f} row changes/s ({events} row changes in {drain_seconds:.2f} s)"),
         ("ceiling: multi-row upserts, no Kafka",
@@ -360,9 +423,14 @@ def measures(events: int, drain_seconds: float, ceiling_seconds: float, lag: Lat
         ("ratio drain / ceiling", f"{drain_rate / ceiling_rate:.0%}"),
         ("latency p50: source commit -> MySQL commit", f"{percentile(lag.samples, 0.50) * 1000:.0f} ms ({changes})"),
         ("latency p99: source commit -> MySQL commit", f"{percentile(lag.samples, 0.99) * 1000:.0f} ms ({changes})"),
-        ("  of which source commit -> Debezium p50/p99",
-         f"{percentile(lag.debezium, 0.50) * 1000:.0f}/{percentile(lag.debezium, 0.99) * 1000:.0f} ms"),
     ]
+    tail = lag.parts_of_slowest(0.01)
+    for index, name in enumerate(LATENCY_PARTS):
+        part = [change.parts()[index] for change in lag.changes]
+        rows.append((f"  {name}: p50 / p99 / mean in the slowest 1%",
+                     f"{percentile(part, 0.50) * 1000:.0f} / {percentile(part, 0.99) * 1000:.0f} / "
+                     f"{tail[index] * 1000:.0f} ms"))
+    return rows
 
 
 def print_table(host: str, mix: Mix, drain_seconds: float, ceiling_seconds: float, applied: int, lag: Latency,
