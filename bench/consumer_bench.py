@@ -320,6 +320,7 @@ class ChangeTimes:
                 self.committed - self.written)
 
 
+LATENCY_WINDOW_SECONDS = 5.0
 LATENCY_PARTS = ("source commit -> Debezium", "Debezium -> Connect's producer", "producer -> consumer (broker)",
                  "in the consumer: assembly, batch", "MySQL write and commit")
 
@@ -339,6 +340,18 @@ class Latency:
         slowest = sorted(self.changes, key=lambda change: change.committed - change.source_ms / 1000)
         tail = slowest[-max(1, round(len(slowest) * share)):]
         return [sum(parts) / len(tail) for parts in zip(*(change.parts() for change in tail), strict=True)]
+
+    def by_window(self, seconds: float) -> list[list[float]]:
+        """The latencies (seconds) of the changes committed at the source in each `seconds` of the live run, in order:
+        whether the latency stays level or grows as the broker's partitions fill up (see the README, Performance)."""
+        if not self.changes:
+            return []
+        start = min(change.source_ms for change in self.changes)
+        windows: list[list[float]] = [[] for _ in range(int((max(change.source_ms for change in self.changes)
+                                                               - start) / 1000 / seconds) + 1)]
+        for change in self.changes:
+            windows[int((change.source_ms - start) / 1000 / seconds)].append(change.committed - change.source_ms / 1000)
+        return windows
 
 
 class TimedReplicator(Replicator):
@@ -430,6 +443,9 @@ def measures(events: int, drain_seconds: float, ceiling_seconds: float, lag: Lat
         rows.append((f"  {name}: p50 / p99 / mean in the slowest 1%",
                      f"{percentile(part, 0.50) * 1000:.0f} / {percentile(part, 0.99) * 1000:.0f} / "
                      f"{tail[index] * 1000:.0f} ms"))
+    windows = [f"{percentile(window, 0.50) * 1000:.0f}/{percentile(window, 0.99) * 1000:.0f}"
+               for window in lag.by_window(LATENCY_WINDOW_SECONDS)]
+    rows.append((f"latency p50/p99 per {LATENCY_WINDOW_SECONDS:g} s of the live run", f"{', '.join(windows)} ms"))
     return rows
 
 

@@ -28,3 +28,9 @@ def test_the_parts_of_the_slowest_share_are_the_means_over_those_changes_only() 
     latency = Latency(fast + slow, LiveReport(600.0, 20.0, 1000))
     tail = latency.parts_of_slowest(0.02)
     assert [round(part * 1000, 6) for part in tail] == [1, 2, 350, 44, 3]
+
+
+def test_the_latencies_are_grouped_by_when_the_source_committed_them() -> None:
+    changes = [change(10_000, 40, 10), change(14_999, 60, 10), change(15_000, 100, 10), change(25_000, 30, 10)]
+    windows = Latency(changes, LiveReport(600.0, 20.0, 1000)).by_window(5.0)
+    assert [[round(latency * 1000, 6) for latency in window] for window in windows] == [[40, 60], [100], [], [30]]
