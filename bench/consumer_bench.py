@@ -18,7 +18,8 @@ the wall time right after the MySQL commit of its batch (the
 Replicator's on_batch_committed hook). p50 and p99 are shown, and each
 change's time split into its parts (LATENCY_PARTS): source commit ->
 Debezium's ts_ms -> the Kafka message's CreateTime (Connect's producer took
-it) -> consumed -> its batch went to the writer -> MySQL commit, each part's
+it) -> consumed -> its source transaction was whole -> its batch went to the
+writer -> MySQL commit, each part's
 p50 and p99 and its mean over the slowest 1% of the changes (where the tail
 comes from).
 
@@ -89,7 +90,7 @@ from bench.report import machine_line, measures_table, percentile
 from bench.stack import own_stack, stop_connect
 from consumer.app import Replicator
 from consumer.batch import Batch
-from consumer.envelope import ChangeEvent, DecodeError, Skip, decode
+from consumer.envelope import ChangeEvent, Decoded, DecodeError, Skip, decode
 from consumer.replica_schema import REPLICA_TABLES, TableSpec, ensure_database, ensure_tables
 from consumer.settings import ConsumerSettings
 from consumer.sink import DELETE_CHUNK, delete_sql, upsert_sql
@@ -98,6 +99,7 @@ from core.deadletter import RawMessage
 from core.mysql import close_quietly, connect
 from core.settings import MySqlSettings
 from core.source.tables import SOURCE_TABLES
+from core.transactions import Released, Transaction
 
 CEILING_BATCH = 5000  # row changes per ceiling transaction (the consumer's default batch is 5000 messages)
 QUIET_SECONDS = 3.0  # no new message for this long: the replicator (or Debezium) has caught up
@@ -310,19 +312,21 @@ class ChangeTimes:
     debezium_ms: int  # the envelope's ts_ms: Debezium processed it
     produced_ms: int  # the Kafka message's CreateTime: Connect's producer took it
     received: float  # unix seconds: the consumer's consume() returned it
+    released: float  # its whole source transaction was assembled (core.transactions)
     written: float  # its batch went to the writer thread
     committed: float  # its batch's MySQL commit returned
 
     def parts(self) -> tuple[float, ...]:
         """Seconds spent in each of LATENCY_PARTS."""
         return ((self.debezium_ms - self.source_ms) / 1000, (self.produced_ms - self.debezium_ms) / 1000,
-                self.received - self.produced_ms / 1000, self.written - self.received,
-                self.committed - self.written)
+                self.received - self.produced_ms / 1000, self.released - self.received,
+                self.written - self.released, self.committed - self.written)
 
 
 LATENCY_WINDOW_SECONDS = 5.0
 LATENCY_PARTS = ("source commit -> Debezium", "Debezium -> Connect's producer", "producer -> consumer (broker)",
-                 "in the consumer: assembly, batch", "MySQL write and commit")
+                 "consumer: the rest of its transaction", "consumer: batch, writer busy",
+                 "MySQL write and commit")
 
 
 @dataclass(frozen=True)
@@ -355,11 +359,13 @@ class Latency:
 
 
 class TimedReplicator(Replicator):
-    """The replicator, noting when it consumed each message and when each batch went to its writer."""
+    """The replicator, noting when it consumed each message, when its transaction was whole, and when each batch
+    went to its writer."""
 
     def __init__(self, settings: ConsumerSettings) -> None:
         super().__init__(settings, on_batch_committed=self._committed)
         self.received: dict[tuple[str, int, int], tuple[int, float]] = {}  # (CreateTime ms, consumed at)
+        self.released: dict[tuple[str, int, int], float] = {}  # when its transaction was released whole
         self.written: dict[int, float] = {}  # id(batch) -> when it went to the writer
         self.commits: list[tuple[float, Batch]] = []  # (when, batch), as its MySQL commit returned
 
@@ -368,6 +374,13 @@ class TimedReplicator(Replicator):
             raw = RawMessage.of(message)
             self.received[(raw.topic, raw.partition, raw.offset)] = (message.timestamp()[1], time.time())
         super()._take(message)
+
+    def _admit(self, released: list[Released[Decoded]]) -> None:
+        now = time.time()
+        for item in released:
+            for decoded in item.items if isinstance(item, Transaction) else (item.item,):
+                self.released[(decoded.raw.topic, decoded.raw.partition, decoded.raw.offset)] = now
+        super()._admit(released)
 
     def _submit(self, batch: Batch) -> None:
         self.written[id(batch)] = time.time()
@@ -386,9 +399,10 @@ class TimedReplicator(Replicator):
                     envelope = json.loads(raw.value or b"null")
                     if envelope is None or envelope["source"]["ts_ms"] < since_ms:
                         continue
-                    produced, received = self.received[(raw.topic, raw.partition, raw.offset)]
+                    where = (raw.topic, raw.partition, raw.offset)
+                    produced, received = self.received[where]
                     times.append(ChangeTimes(envelope["source"]["ts_ms"], envelope["ts_ms"], produced, received,
-                                             self.written[id(batch)], committed))
+                                             self.released[where], self.written[id(batch)], committed))
         return times
 
 

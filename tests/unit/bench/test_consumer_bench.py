@@ -8,17 +8,18 @@ from bench.consumer_bench import ChangeTimes, Latency
 
 
 def change(source_ms: int, total_ms: int, broker_ms: int) -> ChangeTimes:
-    """A change that spent 1 ms in Debezium, 2 ms in Connect, `broker_ms` at the broker, 3 ms writing, the rest in
-    the consumer's assembly."""
+    """A change that spent 1 ms in Debezium, 2 ms in Connect, `broker_ms` at the broker, 4 ms in its batch, 3 ms
+    writing, the rest waiting for its transaction."""
     produced_ms = source_ms + 3
     received = (produced_ms + broker_ms) / 1000
     committed = (source_ms + total_ms) / 1000
-    return ChangeTimes(source_ms, source_ms + 1, produced_ms, received, committed - 0.003, committed)
+    return ChangeTimes(source_ms, source_ms + 1, produced_ms, received, committed - 0.007, committed - 0.003,
+                       committed)
 
 
 def test_a_changes_parts_add_up_to_its_latency() -> None:
     parts = change(1_000, 50, 20).parts()
-    assert [round(part * 1000, 6) for part in parts] == [1, 2, 20, 24, 3]
+    assert [round(part * 1000, 6) for part in parts] == [1, 2, 20, 20, 4, 3]
     assert sum(parts) == pytest.approx(0.050)
 
 
@@ -27,7 +28,7 @@ def test_the_parts_of_the_slowest_share_are_the_means_over_those_changes_only() 
     slow = [change(2_000, 300, 250), change(2_001, 500, 450)]
     latency = Latency(fast + slow, LiveReport(600.0, 20.0, 1000))
     tail = latency.parts_of_slowest(0.02)
-    assert [round(part * 1000, 6) for part in tail] == [1, 2, 350, 44, 3]
+    assert [round(part * 1000, 6) for part in tail] == [1, 2, 350, 40, 4, 3]
 
 
 def test_the_latencies_are_grouped_by_when_the_source_committed_them() -> None:
