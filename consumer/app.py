@@ -48,9 +48,10 @@ reassignment, so the assign callback pauses or resumes exactly the assigned
 partitions by the current state (after a revoke: resumed; if MySQL is still
 down the re-read batch fails and pauses them again).
 
-Recreated source topics (consumer.generations): the topics' ids are checked
-at start and every 10 s (consumer.generation_watch); a recorded topic with a
-new id stops the run with TopicsRecreated. Partitions listed to be re-read
+Recreated source topics (consumer.generations): the topics' ids (those of
+tables added to the publication too) are checked at start and every 10 s
+(consumer.generation_watch); a recorded topic with a new id stops the run
+with TopicsRecreated. Partitions listed to be re-read
 (after `--adopt-topics` or `--rebuild`) are read from their log start at
 assignment, and taken off the list by their first commit.
 
@@ -111,7 +112,7 @@ from consumer.envelope import (
 from consumer.errors import ConsumerError, TopicsRecreated, WatermarkAhead
 from consumer.generation_watch import GenerationWatch
 from consumer.health import ConsumerHeartbeat
-from consumer.replica_schema import TableSpec
+from consumer.replica_schema import StoredSchema, TableSpec
 from consumer.schema import TableSchema, evolve, published_comment, recreate, recreated_comment
 from consumer.schema_history import baselines
 from consumer.settings import ConsumerSettings
@@ -195,8 +196,11 @@ class Replicator:
                 log.info("stopped while waiting as a standby")
                 return
             self._connect_sink_at_start(stop)
+            stored = self._until_mysql_answers(stop, self.sink.stored_schemas)
+            for table in (stored or {}).keys() - self.topic_of_table.keys():  # added to the publication since
+                self._replicate(table)  # the first start: their topics' generations are checked with the others
             self._check_generations_at_start(stop)
-            self._load_schemas(stop)
+            self._load_schemas(stop, stored)
             if stop.is_set():
                 return
             self.consumer.subscribe([self.settings.table_topics_pattern(), self.transaction_topic],
@@ -251,8 +255,10 @@ class Replicator:
         self.backoff.reset()
 
     def _check_generations(self) -> None:
-        generations.check(self.settings.mysql,
-                          topic_ids(self.settings.kafka.bootstrap, self.settings.consumed_topics()))
+        """In the generation watch's thread too: the replicated topics are copied in one step (under the GIL)."""
+        added = list(self.topic_of_table.values())  # tables added to the publication included
+        topics = sorted({*self.settings.consumed_topics(), *added})
+        generations.check(self.settings.mysql, topic_ids(self.settings.kafka.bootstrap, topics))
 
     def _check_generations_at_start(self, stop: threading.Event) -> None:
         """TopicsRecreated before anything is read; waits while the broker or MySQL is unreachable."""
@@ -276,16 +282,13 @@ class Replicator:
         if self.rereads:
             log.info("reading %s from the log start (new topic generation)", _describe_where(self.rereads))
 
-    def _load_schemas(self, stop: threading.Event) -> None:
-        """Each replica table's definition: stored with the watermark, or for a table seen the first time, the
+    def _load_schemas(self, stop: threading.Event, stored: dict[str, StoredSchema] | None) -> None:
+        """Each replica table's definition: `stored` with the watermark, or for a table seen the first time, the
         one its topic starts with (consumer.schema_history); the replica tables are created where missing."""
-        stored = self._until_mysql_answers(stop, self.sink.stored_schemas)
         loose = self._until_mysql_answers(stop, self.sink.loose_offsets)
         if stored is None or loose is None:
             return
         self.loose_applied = loose
-        for table in stored.keys() - self.topic_of_table.keys():  # added to the publication since the first start
-            self._replicate(table)
         replicated = set(self.topic_of_table)
         schemas = {table: TableSchema.from_stored(stored[table]) for table in replicated & stored.keys()}
         missing = sorted(replicated - stored.keys())

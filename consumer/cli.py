@@ -61,7 +61,7 @@ def _adopt_topics(settings: ConsumerSettings) -> None:
     from consumer import generations
     from core.topics import topic_ids, topic_partitions
 
-    topics = settings.consumed_topics()
+    topics = sorted({*settings.consumed_topics(), *generations.recorded_topics(settings.mysql)})
     changed = generations.adopt(settings.mysql, topic_ids(settings.kafka.bootstrap, topics),
                                 topic_partitions(settings.kafka.bootstrap, topics))
     click.echo(f"adopted new topics: {', '.join(changed) or 'none had changed'}")

@@ -52,6 +52,12 @@ def check(mysql: MySqlSettings, current: Mapping[str, str]) -> None:
         generations.record_ids(cur, TOPICS, {t: current[t] for t in generations.changed(stored, current)})
 
 
+def recorded_topics(mysql: MySqlSettings) -> list[str]:
+    """Every topic whose id the replica recorded: the topic of a table added to the publication among them."""
+    with _transaction(mysql) as cur:
+        return sorted(generations.stored_ids(cur, TOPICS))
+
+
 def adopt(mysql: MySqlSettings, current: Mapping[str, str], partitions: Mapping[str, list[int]]) -> list[str]:
     """Record the new ids, and read the recreated topics from their start (the replica stays); those topics."""
     with _transaction(mysql) as cur:

@@ -203,6 +203,17 @@ def test_a_table_added_to_the_publication_is_made_at_that_point_and_its_changes_
         assert batch.dead_letters == [] and replicator.topic_of_table["coupons"] == "shop.public.coupons"
 
 
+def test_the_topic_of_a_table_added_to_the_publication_has_its_generation_checked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[list[str]] = []
+    monkeypatch.setattr(app, "topic_ids", lambda bootstrap, topics: asked.append(sorted(topics)) or {})
+    monkeypatch.setattr(app.generations, "check", lambda mysql, current: None)
+    with started(monkeypatch) as replicator:
+        Feed(replicator)(*transaction(100, 1_000, [schema_change(9, COUPONS, "ALTER PUBLICATION")]).whole())
+        replicator._check_generations()
+    assert asked == [sorted([*replicator.settings.consumed_topics(), "shop.public.coupons"])]
+
+
 def test_a_backfill_read_of_a_table_read_before_its_publication_is_released_waits_for_it_and_applies(
         monkeypatch: pytest.MonkeyPatch) -> None:
     published = transaction(100, 1_000, [schema_change(9, COUPONS, "ALTER PUBLICATION")])
