@@ -18,10 +18,12 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
+from core.source.catalog import CatalogColumn, CatalogTable
 from core.topic_names import source_topics
-from core.topics import ensure_topics
+from core.topics import ensure_topics, ensure_transaction_topic
 from tests.support.cli import run_cdc
-from tests.support.debezium import envelope, produce_schema_baselines
+from tests.support.debezium import Change, Message, envelope, produce_schema_baselines, transaction
+from tests.support.kafka import group_lags
 from tests.support.mysql import wait_for_rows
 from tests.support.replica import private_replica, wait_for_zero_lag
 from tests.support.workers import ConsumerProcess
@@ -98,5 +100,71 @@ def test_a_recreated_topic_stops_the_consumer_and_adopting_it_applies_the_new_to
     resumed = ConsumerProcess(env, tmp_path / "resumed.log").start()
     try:
         assert order_ids(env, 4) == [(1,), (2,), (3,), (4,)], resumed.output()[-3000:]
+    finally:
+        assert resumed.stop() == 0
+
+
+COUPONS = CatalogTable("coupons", (CatalogColumn(1, "coupon_id", "bigint", False),
+                                   CatalogColumn(2, "code", "text", False)), ("coupon_id",), oid=5151)
+
+
+def coupon(coupon_id: int) -> Change:
+    return Change("coupons", "c", {"coupon_id": coupon_id}, {"coupon_id": coupon_id, "code": f"C{coupon_id}"}, 0)
+
+
+def coupons_published(xid: int, commit_lsn: int) -> list[Message]:
+    """The source transaction that adds coupons to the publication (its cdc_schema_changes row, as migration 0005's
+    trigger records it) with a first coupon."""
+    row = {"id": 9, "table_name": "coupons", "command": "ALTER PUBLICATION", "definition": COUPONS.to_json(),
+           "captured_at": "2026-01-01T00:00:00Z"}
+    return transaction(xid, commit_lsn, [Change("cdc_schema_changes", "c", {"id": 9}, row, 0), coupon(1)]).whole()
+
+
+def produce(env: dict[str, str], messages: list[Message]) -> None:
+    producer = Producer({"bootstrap.servers": env["KAFKA_BOOTSTRAP"]})
+    for message in messages:
+        producer.produce(f"{env['TOPIC_PREFIX']}.{message.collection}", key=message.key, value=message.value,
+                         partition=message.partition)
+    assert producer.flush(30) == 0
+
+
+def coupons_topic(env: dict[str, str]) -> str:
+    return f"{env['TOPIC_PREFIX']}.public.coupons"
+
+
+def test_a_recreated_topic_of_a_table_added_to_the_publication_stops_the_consumer_and_is_adopted(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    ensure_transaction_topic(env["KAFKA_BOOTSTRAP"], env["TOPIC_PREFIX"], 1)
+    ensure_topics(env["KAFKA_BOOTSTRAP"], [coupons_topic(env)], 4, 1)
+    produce(env, coupons_published(100, 1_000))
+    consumer = ConsumerProcess(env, tmp_path / "consume.log").start()
+    try:
+        assert wait_for_rows(env, "SELECT coupon_id FROM coupons", (), 1) == [(1,)], consumer.output()[-3000:]
+        deadline = time.monotonic() + 30
+        while any(lag.lag for lag in group_lags(env["KAFKA_BOOTSTRAP"], env["CONSUMER_GROUP"], [coupons_topic(env)])):
+            assert time.monotonic() < deadline, "the consumer did not commit the coupons topic"
+            time.sleep(0.5)
+        recreate(env, coupons_topic(env))
+        assert consumer.proc is not None and consumer.proc.wait(timeout=EXIT_TIMEOUT) != 0
+    finally:
+        consumer.ensure_stopped()
+
+    again = ConsumerProcess(env, tmp_path / "again.log").start()
+    try:
+        assert again.proc is not None and again.proc.wait(timeout=EXIT_TIMEOUT) == 1
+    finally:
+        again.ensure_stopped()
+    assert f"since the replica applied them: {coupons_topic(env)}" in again.output()
+
+    adopted = run_cdc("consume", "--adopt-topics", env=env)
+    assert adopted.returncode == 0, adopted.stdout + adopted.stderr
+    assert coupons_topic(env) in adopted.stdout
+
+    produce(env, transaction(101, 2_000, [coupon(2)]).whole())  # offset 0 of the new topic, below the stale 1
+    resumed = ConsumerProcess(env, tmp_path / "resumed.log").start()
+    try:
+        rows = wait_for_rows(env, "SELECT coupon_id FROM coupons ORDER BY coupon_id", (), 2)
+        assert rows == [(1,), (2,)], resumed.output()[-3000:]
     finally:
         assert resumed.stop() == 0
