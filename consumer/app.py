@@ -254,10 +254,11 @@ class Replicator:
                 stop.wait(self.backoff.delay)
         self.backoff.reset()
 
-    def _check_generations(self) -> None:
-        """In the generation watch's thread too: the replicated topics are copied in one step (under the GIL)."""
+    def _check_generations(self, assigned: Collection[str] = ()) -> None:
+        """Records the ids of topics seen the first time, raises TopicsRecreated for a recorded one whose id changed.
+        In the generation watch's thread too: the replicated topics are copied in one step (under the GIL)."""
         added = list(self.topic_of_table.values())  # tables added to the publication included
-        topics = sorted({*self.settings.consumed_topics(), *added})
+        topics = sorted({*self.settings.consumed_topics(), *added, *assigned})
         generations.check(self.settings.mysql, topic_ids(self.settings.kafka.bootstrap, topics))
 
     def _check_generations_at_start(self, stop: threading.Event) -> None:
@@ -710,12 +711,24 @@ class Replicator:
         # Raised out of consume(): the run ends.
         sources = [tp for tp in partitions if tp.topic != self.heartbeat_topic]
         gaps.check_assignment(consumer, sources, self.settings.group_id, from_start=rereads)
+        self._record_generations({tp.topic for tp in partitions})
         if rereads:
             consumer.assign(_starting_at_log_start(partitions, rereads))
         if self.backoff.failing:
             consumer.pause(list(partitions))
         else:
             consumer.resume(list(partitions))
+
+    def _record_generations(self, assigned: Collection[str]) -> None:
+        """A topic assigned the first time (a table's added to the publication, picked up by the subscription's
+        pattern) has its id recorded before anything of it is read, so that its recreation is noticed; should the
+        broker or MySQL not answer, the generation watch records it within its next check."""
+        try:
+            self._check_generations(assigned)
+        except TopicsRecreated:
+            raise  # out of consume(): the run ends
+        except CdcError as exc:
+            log.warning("cannot record the ids of the assigned topics: %s", exc)
 
     def _rereads_done(self, committed: Collection[gaps.Where]) -> None:
         done = self.rereads.intersection(committed)

@@ -26,10 +26,27 @@ class RecordedDeadLetters:
         pass
 
 
+class RecordedGenerationChecks:
+    """The topics of each check of the topics' ids (consumer.generations), answered without a broker or MySQL."""
+
+    topics: list[list[str]] = []
+
+    @staticmethod
+    def topic_ids(bootstrap: str, topics: Any) -> dict[str, str]:
+        return {topic: f"id of {topic}" for topic in topics}
+
+    @staticmethod
+    def check(mysql: Any, current: dict[str, str]) -> None:
+        RecordedGenerationChecks.topics.append(sorted(current))
+
+
 @contextmanager
 def replicator_of(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[app.Replicator]:
     RecordedDeadLetters.created = []
+    RecordedGenerationChecks.topics = []
     monkeypatch.setattr(app, "DeadLetterProducer", RecordedDeadLetters)
+    monkeypatch.setattr(app, "topic_ids", RecordedGenerationChecks.topic_ids)
+    monkeypatch.setattr(app.generations, "check", RecordedGenerationChecks.check)
     replicator = app.Replicator(ConsumerSettings.from_env(env))
     try:
         yield replicator
@@ -106,6 +123,16 @@ def test_a_partition_to_reread_whose_log_no_longer_starts_at_zero_is_a_retention
         replicator.rereads = {("shop.public.orders", 0)}
         with pytest.raises(RetentionGapError, match=r"shop\.public\.orders\[0\]: nothing committed, but the log starts at 5"):
             replicator._on_assign(consumer, [TopicPartition("shop.public.orders", 0)])  # type: ignore[arg-type]
+
+
+def test_a_topic_assigned_the_first_time_has_its_id_recorded_before_it_is_read(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer = AssigningConsumer({("shop.public.coupons", 0): 0}, {("shop.public.coupons", 0): 0})
+    with replicator_of(BASE, monkeypatch) as replicator:
+        replicator._on_assign(consumer, [TopicPartition("shop.public.coupons", 0)])  # type: ignore[arg-type]
+        assert RecordedGenerationChecks.topics == [sorted([*replicator.settings.consumed_topics(),
+                                                           "shop.public.coupons"])]
 
 
 def test_an_assignment_without_partitions_to_reread_keeps_the_committed_offsets(

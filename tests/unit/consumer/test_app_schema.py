@@ -17,7 +17,7 @@ from core.deadletter import RawMessage
 from core.source.catalog import CatalogColumn, CatalogTable, catalog_of
 from core.source.tables import TABLES
 from tests.support.debezium import Change, Message, backfill_read, transaction
-from tests.unit.consumer.test_app import BASE, replicator_of
+from tests.unit.consumer.test_app import BASE, RecordedGenerationChecks, replicator_of
 
 USERS = catalog_of(TABLES["users"])
 ORDERS = catalog_of(TABLES["orders"])
@@ -205,13 +205,10 @@ def test_a_table_added_to_the_publication_is_made_at_that_point_and_its_changes_
 
 def test_the_topic_of_a_table_added_to_the_publication_has_its_generation_checked(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    asked: list[list[str]] = []
-    monkeypatch.setattr(app, "topic_ids", lambda bootstrap, topics: asked.append(sorted(topics)) or {})
-    monkeypatch.setattr(app.generations, "check", lambda mysql, current: None)
     with started(monkeypatch) as replicator:
         Feed(replicator)(*transaction(100, 1_000, [schema_change(9, COUPONS, "ALTER PUBLICATION")]).whole())
         replicator._check_generations()
-    assert asked == [sorted([*replicator.settings.consumed_topics(), "shop.public.coupons"])]
+    assert RecordedGenerationChecks.topics == [sorted([*replicator.settings.consumed_topics(), "shop.public.coupons"])]
 
 
 def test_a_backfill_read_of_a_table_read_before_its_publication_is_released_waits_for_it_and_applies(
