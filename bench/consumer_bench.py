@@ -75,6 +75,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import threading
 import time
 import uuid
@@ -341,6 +342,8 @@ class Latency:
 
     def parts_of_slowest(self, share: float) -> list[float]:
         """The mean seconds of each part over the slowest `share` of the changes: where the tail comes from."""
+        if not self.changes:
+            return [math.nan] * len(LATENCY_PARTS)
         slowest = sorted(self.changes, key=lambda change: change.committed - change.source_ms / 1000)
         tail = slowest[-max(1, round(len(slowest) * share)):]
         return [sum(parts) / len(tail) for parts in zip(*(change.parts() for change in tail), strict=True)]

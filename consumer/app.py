@@ -182,6 +182,7 @@ class Replicator:
         self.heartbeat = ConsumerHeartbeat(settings.health.file)
         self.generations = GenerationWatch(self._check_generations)
         self.rereads: set[gaps.Where] = set()  # read from their log start at assignment (consumer.generations)
+        self.assigned_topics: set[str] = set()  # every topic assigned since the start: their ids are checked
         self.lag_refreshed = 0.0  # time.monotonic() of the last refresh of the lag in messages
         self.leader = Leadership(settings.mysql, REPLICA_STAGE, "consumer")
 
@@ -254,11 +255,12 @@ class Replicator:
                 stop.wait(self.backoff.delay)
         self.backoff.reset()
 
-    def _check_generations(self, assigned: Collection[str] = ()) -> None:
+    def _check_generations(self) -> None:
         """Records the ids of topics seen the first time, raises TopicsRecreated for a recorded one whose id changed.
-        In the generation watch's thread too: the replicated topics are copied in one step (under the GIL)."""
-        added = list(self.topic_of_table.values())  # tables added to the publication included
-        topics = sorted({*self.settings.consumed_topics(), *added, *assigned})
+        In the generation watch's thread too: the topics are copied in one step each (under the GIL)."""
+        replicated = list(self.topic_of_table.values())  # tables added to the publication included
+        assigned = list(self.assigned_topics)
+        topics = sorted({*self.settings.consumed_topics(), *replicated, *assigned})
         generations.check(self.settings.mysql, topic_ids(self.settings.kafka.bootstrap, topics))
 
     def _check_generations_at_start(self, stop: threading.Event) -> None:
@@ -711,7 +713,8 @@ class Replicator:
         # Raised out of consume(): the run ends.
         sources = [tp for tp in partitions if tp.topic != self.heartbeat_topic]
         gaps.check_assignment(consumer, sources, self.settings.group_id, from_start=rereads)
-        self._record_generations({tp.topic for tp in partitions})
+        self.assigned_topics |= {tp.topic for tp in partitions}
+        self._record_generations()
         if rereads:
             consumer.assign(_starting_at_log_start(partitions, rereads))
         if self.backoff.failing:
@@ -719,15 +722,15 @@ class Replicator:
         else:
             consumer.resume(list(partitions))
 
-    def _record_generations(self, assigned: Collection[str]) -> None:
+    def _record_generations(self) -> None:
         """A topic assigned the first time (a table's added to the publication, picked up by the subscription's
         pattern) has its id recorded before anything of it is read, so that its recreation is noticed; should the
         broker or MySQL not answer, the generation watch records it within its next check."""
         try:
-            self._check_generations(assigned)
+            self._check_generations()
         except TopicsRecreated:
             raise  # out of consume(): the run ends
-        except CdcError as exc:
+        except (CdcError, OSError) as exc:
             log.warning("cannot record the ids of the assigned topics: %s", exc)
 
     def _rereads_done(self, committed: Collection[gaps.Where]) -> None:

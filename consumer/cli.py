@@ -61,7 +61,7 @@ def _adopt_topics(settings: ConsumerSettings) -> None:
     from consumer import generations
     from core.topics import topic_ids, topic_partitions
 
-    topics = sorted({*settings.consumed_topics(), *generations.recorded_topics(settings.mysql)})
+    topics = generations.replica_topics(settings.mysql, settings.consumed_topics())
     changed = generations.adopt(settings.mysql, topic_ids(settings.kafka.bootstrap, topics),
                                 topic_partitions(settings.kafka.bootstrap, topics))
     click.echo(f"adopted new topics: {', '.join(changed) or 'none had changed'}")
@@ -72,9 +72,9 @@ def _rebuild(settings: ConsumerSettings) -> None:
     from consumer.errors import ConsumerError
     from core.topics import topic_ids, topic_partitions
 
-    topics = settings.consumed_topics()
+    topics = generations.replica_topics(settings.mysql, settings.consumed_topics())  # added tables' too
     partitions = topic_partitions(settings.kafka.bootstrap, topics)
-    missing = [topic for topic in topics if topic not in partitions]
+    missing = [topic for topic in settings.consumed_topics() if topic not in partitions]
     if missing:
         # The broker may keep the group's offsets for a topic created later: it could not be listed to re-read.
         raise ConsumerError(f"the source topics {', '.join(missing)} do not exist yet: run `cdc consume --rebuild` "

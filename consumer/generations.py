@@ -12,7 +12,7 @@ its first commit there (one of this generation) takes it off the list.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,7 +22,7 @@ from consumer.errors import TopicsRecreated
 from consumer.replica_schema import LOOSE_OFFSETS, LOOSE_OFFSETS_DDL, data_tables
 from core import generations, watermark
 from core.errors import MySqlUnavailable
-from core.mysql import TABLE_OPTIONS, connect
+from core.mysql import TABLE_OPTIONS, connect, fetch_all
 from core.settings import MySqlSettings
 from core.watermark import REPLICA_STAGE, WATERMARK_DDL
 
@@ -52,10 +52,22 @@ def check(mysql: MySqlSettings, current: Mapping[str, str]) -> None:
         generations.record_ids(cur, TOPICS, {t: current[t] for t in generations.changed(stored, current)})
 
 
-def recorded_topics(mysql: MySqlSettings) -> list[str]:
-    """Every topic whose id the replica recorded: the topic of a table added to the publication among them."""
-    with _transaction(mysql) as cur:
-        return sorted(generations.stored_ids(cur, TOPICS))
+NO_SUCH_TABLE = 1146
+UNKNOWN_DATABASE = 1049
+
+
+def replica_topics(mysql: MySqlSettings, consumed: Iterable[str]) -> list[str]:
+    """The topics the replica reads: `consumed` (ConsumerSettings.consumed_topics) and every one whose id it recorded,
+    the topic of a table added to the publication among them; `consumed` only before the consumer's first start."""
+    try:
+        recorded = [topic for (topic,) in fetch_all(mysql, f"SELECT topic FROM {TOPICS}")]
+    except pymysql.MySQLError as exc:
+        if exc.args and exc.args[0] in (NO_SUCH_TABLE, UNKNOWN_DATABASE):
+            recorded = []
+        else:
+            raise MySqlUnavailable(f"cannot read the replica's topics at {mysql.url.host}:{mysql.url.port}: "
+                                   f"{exc}") from exc
+    return sorted({*consumed, *recorded})
 
 
 def adopt(mysql: MySqlSettings, current: Mapping[str, str], partitions: Mapping[str, list[int]]) -> list[str]:

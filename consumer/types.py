@@ -33,6 +33,7 @@ MYSQL_MIN_DATE = date(1000, 1, 1)
 MYSQL_MAX_DATE = date(9999, 12, 31)
 _DECIMAL = re.compile(r"^-?\d+(?:\.\d+)?$")
 DECIMALS_KEPT = 1 << 16  # distinct decimal strings cached (consumer.types._decimal); then the cache starts over
+DECIMAL_KEPT_CHARACTERS = 40  # longer ones (a NUMERIC without bounds can be long) are not cached
 
 
 class ValueConversionError(ValueError):
@@ -135,9 +136,10 @@ def _decimal(value: Any) -> Decimal:
     decimal = _DECIMALS.get(value) if value.__class__ is str else None
     if decimal is None:
         decimal = _new_decimal(value)
-        if len(_DECIMALS) >= DECIMALS_KEPT:
-            _DECIMALS.clear()
-        _DECIMALS[value] = decimal
+        if len(value) <= DECIMAL_KEPT_CHARACTERS:
+            if len(_DECIMALS) >= DECIMALS_KEPT:
+                _DECIMALS.clear()
+            _DECIMALS[value] = decimal
     return decimal
 
 
@@ -173,6 +175,8 @@ def _timestamp(value: Any) -> datetime:
         result = datetime.fromisoformat(value[:-1])
     except ValueError as exc:
         raise ValueConversionError(f"invalid timestamp {value!r}: {exc}") from None
+    if result.tzinfo is not None:  # "...T23:30+05.123456Z": an offset fromisoformat reads
+        raise ValueConversionError(f"expected a UTC timestamp ending in Z, got {value!r}")
     if result.year < MYSQL_MIN_DATE.year:  # datetime's own range ends at 9999, as MySQL's does
         _in_mysql_range(result.date(), value)
     return result

@@ -44,7 +44,7 @@ from core.kafka_connect import ConnectClient
 from core.mysql import close_quietly, connect, fetch_all
 from core.settings import KafkaSettings, MySqlSettings
 from core.topic_names import source_topics
-from core.topics import topic_ids, topic_partitions
+from core.topics import ensure_topics, topic_ids, topic_partitions
 from marts import generations
 from marts.schema import OFFSETS, all_tables
 
@@ -105,13 +105,22 @@ def _sinks_ran(env: Mapping[str, str]) -> bool:
     return any(lag.committed is not None for lag in lags)
 
 
+def _table_topics(env: Mapping[str, str]) -> list[str]:
+    """The replicated tables' topics: the five source tables' and those of tables added to the publication since
+    (recorded by the consumer: consumer.generations)."""
+    settings = ConsumerSettings.from_env(env)
+    consumed = settings.consumed_topics()
+    added = [topic for topic in replica_generations.replica_topics(settings.mysql, consumed) if topic not in consumed]
+    return [*source_topics(settings.kafka.topic_prefix), *added]
+
+
 def _consumer_lags(env: Mapping[str, str]) -> list[PartitionLag]:
-    """The stack's consumer group: committed offset and end (from a fetch) of every source partition."""
+    """The stack's consumer group: committed offset and end (from a fetch) of every replicated table's partition."""
     kafka = KafkaSettings.from_env(env)
     group = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": ConsumerSettings.from_env(env).group_id,
                       "enable.auto.commit": False})
     try:
-        return partition_lags(group, source_topics(kafka.topic_prefix))
+        return partition_lags(group, _table_topics(env))
     finally:
         group.close()
 
@@ -132,8 +141,8 @@ def _wait_drained(env: Mapping[str, str], progress: Progress) -> bool:
 
 def undrained(env: Mapping[str, str]) -> list[str]:
     """Why the stack's sinks have not applied the source topics to their end (empty: they have)."""
-    topics = source_topics(KafkaSettings.from_env(env).topic_prefix)
     try:
+        topics = _table_topics(env)
         lags = _consumer_lags(env)
     except Exception as exc:  # noqa: BLE001 - any failure means "not known to be drained"
         return [f"cannot read the consumer's progress: {exc}"]
@@ -177,7 +186,12 @@ def restore(env: Mapping[str, str], handover: Handover | None, config: dict[str,
         kafka = KafkaSettings.from_env(env)
         marts_topics = generations.read_topics(kafka.topic_prefix)  # positions in each are the old broker's
         _adopt_marts(env, topic_ids(kafka.bootstrap, marts_topics))
-        replica_topics = ConsumerSettings.from_env(env).consumed_topics()  # the schema changes and signals too
+        replica = ConsumerSettings.from_env(env)
+        # The schema changes' and the signals' topics too, and those of tables added to the publication: created
+        # ahead on the new broker (as the five tables' are) so that they are adopted, not seen as recreated.
+        replica_topics = replica_generations.replica_topics(replica.mysql, replica.consumed_topics())
+        ensure_topics(kafka.bootstrap, [topic for topic in replica_topics if topic not in replica.consumed_topics()],
+                      ConnectorSettings.from_env(env).topic_partitions, kafka.replication_factor)
         _adopt_replica(env, topic_ids(kafka.bootstrap, replica_topics), topic_partitions(kafka.bootstrap,
                                                                                          replica_topics))
     elif _sinks_hold_data(MySqlSettings.from_env(env)):

@@ -1,6 +1,8 @@
 """The consumer benchmark's latency parts: where each change's time went, and where the slowest changes' went."""
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from bench.cli import LiveReport
@@ -35,3 +37,8 @@ def test_the_latencies_are_grouped_by_when_the_source_committed_them() -> None:
     changes = [change(10_000, 40, 10), change(14_999, 60, 10), change(15_000, 100, 10), change(25_000, 30, 10)]
     windows = Latency(changes, LiveReport(600.0, 20.0, 1000)).by_window(5.0)
     assert [[round(latency * 1000, 6) for latency in window] for window in windows] == [[40, 60], [100], [], [30]]
+
+
+def test_a_run_without_changes_has_no_parts() -> None:
+    tail = Latency([], LiveReport(600.0, 20.0, 1000)).parts_of_slowest(0.01)
+    assert len(tail) == 6 and all(math.isnan(part) for part in tail)

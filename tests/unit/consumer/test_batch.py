@@ -1,4 +1,4 @@
-"""Coalescing: the last change per key wins, truncates reset their table, offsets track the maximum."""
+"""Coalescing: the last change per key wins, truncates reset their table, every message taken is counted."""
 from __future__ import annotations
 
 from consumer.batch import Batch

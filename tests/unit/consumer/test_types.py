@@ -47,6 +47,7 @@ def test_null_only_where_nullable() -> None:
     (Kind.TIMESTAMP, "2024-03-30T23:30:00.1234567Z", "at most microseconds"),
     (Kind.TIMESTAMP, "2024-03-30T23:30:00.Z", "at most microseconds"),
     (Kind.TIMESTAMP, "2024-03-30T23:30:00+01:00Z", "at most microseconds"),
+    (Kind.TIMESTAMP, "2024-03-30T23:30+05.123456Z", "ending in Z"),
     (Kind.TIMESTAMP, "20240330T233000.123456Z", "UTC timestamp"),
     (Kind.TIMESTAMP, "0001-01-01T00:00:00Z", "outside the MySQL/MariaDB DATE/DATETIME range"),
     (Kind.TIMESTAMP, "0999-12-31T23:59:59.999999Z", "outside"),
