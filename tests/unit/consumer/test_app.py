@@ -9,8 +9,9 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, TopicPartition
 
 from consumer import app
-from consumer.errors import RetentionGapError
+from consumer.errors import RetentionGapError, TopicsRecreated
 from consumer.settings import ConsumerSettings
+from core.errors import MySqlUnavailable
 from tests.support.fake_consumer import FakeConsumer
 
 BASE = {"KAFKA_BOOTSTRAP": "127.0.0.1:1", "MYSQL_URL": "mysql://root@127.0.0.1:1/shop"}
@@ -133,6 +134,33 @@ def test_a_topic_assigned_the_first_time_has_its_id_recorded_before_it_is_read(
         replicator._on_assign(consumer, [TopicPartition("shop.public.coupons", 0)])  # type: ignore[arg-type]
         assert RecordedGenerationChecks.topics == [sorted([*replicator.settings.consumed_topics(),
                                                            "shop.public.coupons"])]
+
+
+def test_an_assigned_topic_found_recreated_stops_the_run_before_anything_is_resumed(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer = AssigningConsumer({("shop.public.coupons", 0): 0}, {("shop.public.coupons", 0): 0})
+    with replicator_of(BASE, monkeypatch) as replicator:
+        monkeypatch.setattr(app.generations, "check", recreated)
+        with pytest.raises(TopicsRecreated, match="coupons"):
+            replicator._on_assign(consumer, [TopicPartition("shop.public.coupons", 0)])  # type: ignore[arg-type]
+    assert consumer.resumed == [] and consumer.paused == []
+
+
+def recreated(mysql: Any, current: dict[str, str]) -> None:
+    raise TopicsRecreated("source topics were recreated: shop.public.coupons")
+
+
+def test_an_assignment_goes_on_when_the_ids_cannot_be_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    consumer = AssigningConsumer({("shop.public.coupons", 0): 0}, {("shop.public.coupons", 0): 0})
+    with replicator_of(BASE, monkeypatch) as replicator:
+        monkeypatch.setattr(app.generations, "check", unavailable)
+        replicator._on_assign(consumer, [TopicPartition("shop.public.coupons", 0)])  # type: ignore[arg-type]
+    assert [(tp.topic, tp.partition) for tp in consumer.resumed] == [("shop.public.coupons", 0)]
+
+
+def unavailable(mysql: Any, current: dict[str, str]) -> None:
+    raise MySqlUnavailable("MySQL at 127.0.0.1:1: refused")
 
 
 def test_an_assignment_without_partitions_to_reread_keeps_the_committed_offsets(
