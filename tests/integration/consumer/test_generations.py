@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from tests.support.cli import run_cdc
 from tests.support.debezium import Change, Message, envelope, produce_schema_baselines, transaction
 from tests.support.kafka import group_lags
 from tests.support.mysql import wait_for_rows
-from tests.support.replica import private_replica, wait_for_zero_lag
+from tests.support.replica import private_replica
 from tests.support.workers import ConsumerProcess
 
 pytestmark = pytest.mark.integration
@@ -70,15 +70,18 @@ def order_ids(env: dict[str, str], count: int) -> list[tuple[Any, ...]]:
     return wait_for_rows(env, "SELECT order_id FROM orders ORDER BY order_id", (), count)
 
 
-def test_a_recreated_topic_stops_the_consumer_and_adopting_it_applies_the_new_topic_from_its_start(
-    env: dict[str, str], tmp_path: Path
-) -> None:
-    produce_orders(env, [1, 2, 3])
+def recreated_while_consuming(env: dict[str, str], tmp_path: Path, topic: str,
+                              applied: Callable[[ConsumerProcess], None]) -> str:
+    """A consumer runs until `applied` returns and `topic` is committed to its end, then `topic` is recreated: the
+    consumer stops, and so does the next start, whose output is returned."""
     consumer = ConsumerProcess(env, tmp_path / "consume.log").start()
     try:
-        assert order_ids(env, 3) == [(1,), (2,), (3,)], consumer.output()[-3000:]
-        wait_for_zero_lag(env)  # the offsets are committed: the broker keeps them across the re-creation
-        recreate(env, orders_topic(env))
+        applied(consumer)
+        deadline = time.monotonic() + 30  # the broker keeps the group's offsets across the re-creation
+        while any(lag.lag for lag in group_lags(env["KAFKA_BOOTSTRAP"], env["CONSUMER_GROUP"], [topic])):
+            assert time.monotonic() < deadline, f"the consumer did not commit {topic} to its end"
+            time.sleep(0.5)
+        recreate(env, topic)
         # Not always 1: librdkafka 2.16 can crash (SIGSEGV) on the local broker's answers for a deleted
         # topic before the consumer's own check sees the new id (on Apache Kafka it does not).
         assert consumer.proc is not None and consumer.proc.wait(timeout=EXIT_TIMEOUT) != 0
@@ -90,8 +93,20 @@ def test_a_recreated_topic_stops_the_consumer_and_adopting_it_applies_the_new_to
         assert again.proc is not None and again.proc.wait(timeout=EXIT_TIMEOUT) == 1
     finally:
         again.ensure_stopped()
-    assert f"source topics were recreated since the replica applied them: {orders_topic(env)}" in again.output()
-    assert "`cdc consume --adopt-topics`" in again.output()
+    return again.output()
+
+
+def test_a_recreated_topic_stops_the_consumer_and_adopting_it_applies_the_new_topic_from_its_start(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    produce_orders(env, [1, 2, 3])
+
+    def applied(consumer: ConsumerProcess) -> None:
+        assert order_ids(env, 3) == [(1,), (2,), (3,)], consumer.output()[-3000:]
+
+    output = recreated_while_consuming(env, tmp_path, orders_topic(env), applied)
+    assert f"source topics were recreated since the replica applied them: {orders_topic(env)}" in output
+    assert "`cdc consume --adopt-topics`" in output
 
     adopted = run_cdc("consume", "--adopt-topics", env=env)
     assert adopted.returncode == 0, adopted.stdout + adopted.stderr
@@ -138,24 +153,12 @@ def test_a_recreated_topic_of_a_table_added_to_the_publication_stops_the_consume
     ensure_transaction_topic(env["KAFKA_BOOTSTRAP"], env["TOPIC_PREFIX"], 1)
     ensure_topics(env["KAFKA_BOOTSTRAP"], [coupons_topic(env)], 4, 1)
     produce(env, coupons_published(100, 1_000))
-    consumer = ConsumerProcess(env, tmp_path / "consume.log").start()
-    try:
-        assert wait_for_rows(env, "SELECT coupon_id FROM coupons", (), 1) == [(1,)], consumer.output()[-3000:]
-        deadline = time.monotonic() + 30
-        while any(lag.lag for lag in group_lags(env["KAFKA_BOOTSTRAP"], env["CONSUMER_GROUP"], [coupons_topic(env)])):
-            assert time.monotonic() < deadline, "the consumer did not commit the coupons topic"
-            time.sleep(0.5)
-        recreate(env, coupons_topic(env))
-        assert consumer.proc is not None and consumer.proc.wait(timeout=EXIT_TIMEOUT) != 0
-    finally:
-        consumer.ensure_stopped()
 
-    again = ConsumerProcess(env, tmp_path / "again.log").start()
-    try:
-        assert again.proc is not None and again.proc.wait(timeout=EXIT_TIMEOUT) == 1
-    finally:
-        again.ensure_stopped()
-    assert f"since the replica applied them: {coupons_topic(env)}" in again.output()
+    def applied(consumer: ConsumerProcess) -> None:
+        assert wait_for_rows(env, "SELECT coupon_id FROM coupons", (), 1) == [(1,)], consumer.output()[-3000:]
+
+    output = recreated_while_consuming(env, tmp_path, coupons_topic(env), applied)
+    assert f"since the replica applied them: {coupons_topic(env)}" in output
 
     adopted = run_cdc("consume", "--adopt-topics", env=env)
     assert adopted.returncode == 0, adopted.stdout + adopted.stderr
