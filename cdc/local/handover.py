@@ -152,7 +152,8 @@ def undrained(env: Mapping[str, str]) -> list[str]:
               if seen[topic] != partitions]  # unknown partitions cannot count as drained
     behind += [f"consumer {lag.topic}[{lag.partition}] {lag.lag} behind" for lag in lags
                if lag.high > 0 and lag.committed != lag.high]
-    ends = {(lag.topic, lag.partition): lag.high for lag in lags}
+    marts_topics = set(source_topics(KafkaSettings.from_env(env).topic_prefix))  # not the tables added later
+    ends = {(lag.topic, lag.partition): lag.high for lag in lags if lag.topic in marts_topics}
     return behind + _marts_behind(MySqlSettings.from_env(env), ends)
 
 
