@@ -479,8 +479,7 @@ class Replicator:
     def _cut(self) -> None:
         """The batch so far goes to the writer's queue as it is. Its offsets are not committed (the next batch's
         are): a restart after it alone reads it again, and skips it by the watermark."""
-        if self.batch:
-            self.batch.offsets = {}
+        if self.batch:  # its offsets stay empty: only _take_batch sets a batch's
             self.ready.append(self.batch)
             self.batch = self._new_batch()
 

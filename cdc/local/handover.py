@@ -99,7 +99,7 @@ def _sinks_ran(env: Mapping[str, str]) -> bool:
     try:
         if not fetch_all(MySqlSettings.from_env(env), "SHOW TABLES LIKE %s", (OFFSETS,)):
             return False
-        lags = _consumer_lags(env)
+        lags = _consumer_lags(env, _table_topics(env))
     except Exception:  # noqa: BLE001 - unknown progress: treat as not run
         return False
     return any(lag.committed is not None for lag in lags)
@@ -114,13 +114,13 @@ def _table_topics(env: Mapping[str, str]) -> list[str]:
     return [*source_topics(settings.kafka.topic_prefix), *added]
 
 
-def _consumer_lags(env: Mapping[str, str]) -> list[PartitionLag]:
-    """The stack's consumer group: committed offset and end (from a fetch) of every replicated table's partition."""
+def _consumer_lags(env: Mapping[str, str], topics: list[str]) -> list[PartitionLag]:
+    """The stack's consumer group: committed offset and end (from a fetch) of every partition of `topics`."""
     kafka = KafkaSettings.from_env(env)
     group = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": ConsumerSettings.from_env(env).group_id,
                       "enable.auto.commit": False})
     try:
-        return partition_lags(group, _table_topics(env))
+        return partition_lags(group, topics)
     finally:
         group.close()
 
@@ -143,7 +143,7 @@ def undrained(env: Mapping[str, str]) -> list[str]:
     """Why the stack's sinks have not applied the source topics to their end (empty: they have)."""
     try:
         topics = _table_topics(env)
-        lags = _consumer_lags(env)
+        lags = _consumer_lags(env, topics)
     except Exception as exc:  # noqa: BLE001 - any failure means "not known to be drained"
         return [f"cannot read the consumer's progress: {exc}"]
     partitions = ConnectorSettings.from_env(env).topic_partitions
