@@ -94,6 +94,11 @@ topic.creation.enable=true
 # The connector sets its producer's max.request.size (core.limits) itself: allow client overrides.
 connector.client.config.override.policy=All
 scheduled.rebalance.max.delay.ms=0
+# tansu holds every JoinGroup for half the group's session timeout, and Connect rejoins twice when a
+# connector is created (its config, then its task's): 3 s a rejoin instead of the default 10 s timeout's 5 s.
+# 6000 is Kafka's own minimum session timeout; a stall of about 4 s is still ridden out.
+session.timeout.ms=6000
+heartbeat.interval.ms=2000
 # The connector's password is a reference resolved from this process's environment
 # (connectors/password_reference.py).
 {providers}
@@ -114,9 +119,19 @@ logger.reflections.level = ERROR
 
 def start(folder: Path, *, bootstrap: str, rest_port: int, group: str, source_password: str,
           die_with_parent: bool) -> ProcessRecord:
-    """Start the worker; `source_password` is what the connector's password reference resolves to."""
+    """Start the worker and wait until its REST API answers; `source_password` is what the connector's password
+    reference resolves to."""
+    record = boot(folder, bootstrap=bootstrap, rest_port=rest_port, group=group, source_password=source_password,
+                  die_with_parent=die_with_parent)
+    wait_until_up(record, rest_port)
+    return record
+
+
+def boot(folder: Path, *, bootstrap: str, rest_port: int, group: str, source_password: str,
+         die_with_parent: bool) -> ProcessRecord:
+    """Start the worker without waiting for it (its JVM boots for several seconds: see wait_until_up)."""
     worker = write_config(folder, bootstrap=bootstrap, rest_port=rest_port, group=group)
-    record = spawn(
+    return spawn(
         "connect",
         [
             java(), "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
@@ -128,9 +143,12 @@ def start(folder: Path, *, bootstrap: str, rest_port: int, group: str, source_pa
         env=worker_environment(source_password, os.environ),
         die_with_parent=die_with_parent,
     )
+
+
+def wait_until_up(record: ProcessRecord, rest_port: int) -> None:
+    """Until the worker's REST API answers; LocalStackError, with its log's tail, if it exits or takes over 120 s."""
     client = ConnectClient(url(rest_port), request_timeout=3)
-    wait_until("kafka connect", client.is_up, timeout=120, record=record, interval=1.0)
-    return record
+    wait_until("kafka connect", client.is_up, timeout=120, record=record, interval=0.5)
 
 
 def url(rest_port: int) -> str:

@@ -72,7 +72,7 @@ class StackState:
 
     @property
     def infra(self) -> tuple[str, ...]:
-        """The infrastructure parts, in start order."""
+        """The infrastructure parts (started by _start_infra)."""
         return ("postgres", self.mysql_server.part, "broker", "connect")
 
     @property
@@ -189,15 +189,13 @@ def up(folder: Path, *, progress: Progress = log.info, die_with_parent: bool = F
         _stop(state, downstream, progress)
         missing += [part for part in downstream if part not in missing]
     try:
-        for part in state.infra:
-            if part in missing:
-                START[part](state, progress, die_with_parent)
+        _start_infra(state, [part for part in state.infra if part in missing], progress, die_with_parent)
         _ensure_connector(state, progress, new_broker="broker" in missing)
         if EXPORTER in missing:
             _start_exporter(state, progress, die_with_parent)
         for part in WORKERS:
             if part in missing:
-                START[part](state, progress, die_with_parent)
+                START_WORKER[part](state, progress, die_with_parent)
         write_env_file(folder, state.env)
         _settle_workers(state, [part for part in WORKERS if part in missing])
     except BaseException:
@@ -229,6 +227,25 @@ def _port(state: StackState, part: str) -> int:
     return state.ports[part]
 
 
+def _start_infra(state: StackState, parts: list[str], progress: Progress, die_with_parent: bool) -> None:
+    """Start these infrastructure parts. Kafka Connect's JVM takes longest to boot and needs only the broker:
+    it boots while the databases start (its connector, which reads PostgreSQL, is registered afterwards)."""
+    if "broker" in parts:
+        _start_broker(state, progress, die_with_parent)
+    booting = _boot_connect(state, progress, die_with_parent) if "connect" in parts else None
+    if "postgres" in parts:
+        _start_postgres(state, progress, die_with_parent)
+    if state.mysql_server.part in parts:
+        _start_mysql(state, progress, die_with_parent)
+    if booting is not None:
+        connect.wait_until_up(booting, _port(state, "connect"))
+
+
+def _source_dsn(state: StackState) -> str:
+    """PG_DSN: known before PostgreSQL runs (its port and password are the folder's)."""
+    return postgres.dsn(_port(state, "postgres"), state.password("postgres"))
+
+
 def _start_postgres(state: StackState, progress: Progress, die_with_parent: bool) -> None:
     port, data, logs = _port(state, "postgres"), state.folder / "postgres", state.logs
     password = state.password("postgres")
@@ -240,7 +257,7 @@ def _start_postgres(state: StackState, progress: Progress, die_with_parent: bool
     if postgres.require_password_auth(data, port, password):
         progress("PostgreSQL let connections in without a password: it now asks every one for the stack's")
     postgres.create_database(port, password)
-    state.env["PG_DSN"] = postgres.dsn(port, password)
+    state.env["PG_DSN"] = _source_dsn(state)
     applied = apply_migrations(SourceSettings(dsn=state.env["PG_DSN"]))
     progress(f"source schema applied ({', '.join(applied) or 'already up to date'})")
 
@@ -265,18 +282,21 @@ def _start_broker(state: StackState, progress: Progress, die_with_parent: bool) 
     state.env["KAFKA_BOOTSTRAP"] = broker.bootstrap(port)
 
 
-def _start_connect(state: StackState, progress: Progress, die_with_parent: bool) -> None:
+def _boot_connect(state: StackState, progress: Progress, die_with_parent: bool) -> ProcessRecord:
+    """Start Kafka Connect's worker (recorded at once, so that a failed `up` stops it too); not waited for."""
     port = _port(state, "connect")
-    progress(f"starting Kafka Connect + Debezium on 127.0.0.1:{port} (takes ~30 s)")
+    progress(f"starting Kafka Connect + Debezium on 127.0.0.1:{port} (its JVM boots meanwhile)")
     state.connect_group = state.connect_group or f"cdc-connect-{uuid.uuid4().hex[:8]}"
     # The connector's config holds a reference to the password, resolved from the worker's environment:
     # the password of the DSN the connector's user comes from (empty under trust authentication).
-    source_password = source_database(state.env).password
-    state.add(connect.start(state.folder / "connect", bootstrap=state.env["KAFKA_BOOTSTRAP"], rest_port=port,
-                            group=state.connect_group, source_password=source_password,
-                            die_with_parent=die_with_parent))
+    source_password = source_database({"PG_DSN": _source_dsn(state)}).password
+    record = connect.boot(state.folder / "connect", bootstrap=state.env["KAFKA_BOOTSTRAP"], rest_port=port,
+                          group=state.connect_group, source_password=source_password,
+                          die_with_parent=die_with_parent)
+    state.add(record)
     state.env["CONNECT_URL"] = connect.url(port)
     state.save()
+    return record
 
 
 def _ensure_connector(state: StackState, progress: Progress, new_broker: bool) -> None:
@@ -351,11 +371,8 @@ def _settle_workers(state: StackState, started: list[str]) -> None:
             raise LocalStackError(f"the {name} worker exited; its log {record.log}:\n{tail(Path(record.log))}")
 
 
-START: dict[str, Callable[[StackState, Progress, bool], None]] = {
-    "postgres": _start_postgres, **{part: _start_mysql for part in MYSQL_PARTS}, "broker": _start_broker,
-    "connect": _start_connect,
-    **{name: _start_worker(name) for name in WORKERS},
-}
+START_WORKER: dict[str, Callable[[StackState, Progress, bool], None]] = {
+    name: _start_worker(name) for name in WORKERS}
 
 
 def down(folder: Path, *, progress: Progress = log.info, hand_over: bool = True) -> list[str]:
@@ -401,14 +418,12 @@ def restart(folder: Path, name: str, *, kill: bool = False, die_with_parent: boo
         if not kill:
             state.save_handover(handover.prepare(state.worker_env(), progress))
     _stop(state, affected, progress, kill=kill)
-    for part in state.infra:
-        if part in affected:
-            START[part](state, progress, die_with_parent)
+    _start_infra(state, [part for part in state.infra if part in affected], progress, die_with_parent)
     if name == "broker":
         _ensure_connector(state, progress, new_broker=True)
     for part in WORKERS:
         if part in affected:
-            START[part](state, progress, die_with_parent)
+            START_WORKER[part](state, progress, die_with_parent)
     _settle_workers(state, [part for part in affected if part in WORKERS])
 
 

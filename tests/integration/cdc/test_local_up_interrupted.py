@@ -38,14 +38,14 @@ def test_ctrl_c_during_up_stops_every_process_already_started() -> None:
     folder.chmod(0o755)
     up = start_cdc("local", "up", "--dir", str(folder), "--infra-only")
     try:
-        _wait_for_process(folder, "broker", up)  # PostgreSQL and MariaDB are running by then
+        _wait_for_process(folder, "mariadb", up)  # the broker, Kafka Connect and PostgreSQL are running by then
         started = _records(folder)
         up.send_signal(signal.SIGINT)
         output = "".join(up.communicate(timeout=90))  # stdout and stderr
 
         assert up.returncode != 0, output
         assert "start-up failed; stopping what was started" in output
-        assert [record.name for record in started] == ["postgres", "mariadb", "broker"]
+        assert [record.name for record in started] == ["broker", "connect", "postgres", "mariadb"]
         assert [record.name for record in started if record.alive()] == []
     finally:
         if up.poll() is None:

