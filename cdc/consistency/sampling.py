@@ -71,15 +71,21 @@ def sample_for(take: Callable[[float], Sample], duration: float, interval: float
     """take(seconds since start) at 0, interval, 2*interval, ... while under `duration` (at least once).
 
     A sample that overruns its slot moves the next one to the next slot still ahead (none is made up).
+    Ctrl-C (KeyboardInterrupt) ends the sampling early: the samples taken are returned, unless there is none.
     """
     start = clock()
     samples: list[Sample] = []
     slot = 0
-    while True:
-        samples.append(take(clock() - start))
-        slot += 1
-        while slot * interval <= clock() - start:  # overran: skip to the next slot still ahead
+    try:
+        while True:
+            samples.append(take(clock() - start))
             slot += 1
-        if slot * interval >= duration:
-            return samples
-        sleep(max(0.0, slot * interval - (clock() - start)))
+            while slot * interval <= clock() - start:  # overran: skip to the next slot still ahead
+                slot += 1
+            if slot * interval >= duration:
+                return samples
+            sleep(max(0.0, slot * interval - (clock() - start)))
+    except KeyboardInterrupt:
+        if not samples:
+            raise
+        return samples

@@ -159,6 +159,8 @@ WORKERS = {"consumer": ("consume",), "marts": ("marts",)}
 PARTS = ("postgres", *MYSQL_PARTS, "broker", "connect", *WORKERS)  # of any stack
 WORKER_SETTLE_SECONDS = 3.0
 EXPORTER = "exporter"  # `cdc exporter`: the slot's and the connector's metrics; runs with or without the workers
+# How `status` lists the parts: along the pipeline (Kafka Connect starts before the databases).
+STATUS_ORDER = ("postgres", *MYSQL_PARTS, "broker", "connect", EXPORTER, *WORKERS)
 EXPORTER_READY_SECONDS = 15.0
 # Each worker's metrics endpoint: the variable of its port, and the stack.env variable of its URL.
 WORKER_METRICS = {"consumer": ("METRICS_PORT", "CONSUMER_METRICS_URL"),
@@ -439,10 +441,9 @@ def status(folder: Path) -> list[PartStatus]:
     state = StackState.load(folder.resolve())
     if not state.processes:
         raise LocalStackError(f"no stack in {folder} (no {STATE_FILE}); start one with `cdc local up --dir {folder}`")
-    parts = [
-        PartStatus(name, record.alive(), f"pid {record.pid}, log {record.log}")
-        for name, record in state.processes.items()
-    ]
+    listed = sorted(state.processes.items(),
+                    key=lambda item: STATUS_ORDER.index(item[0]) if item[0] in STATUS_ORDER else len(STATUS_ORDER))
+    parts = [PartStatus(name, record.alive(), f"pid {record.pid}, log {record.log}") for name, record in listed]
     if "CONNECT_URL" in state.env and state.processes.get("connect", None) and state.processes["connect"].alive():
         parts.extend(_connector_statuses(state.env))
     return parts

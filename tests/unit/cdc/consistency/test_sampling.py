@@ -1,6 +1,8 @@
 """sample_for: one sample per interval for the duration, on a fake clock."""
 from __future__ import annotations
 
+import pytest
+
 from cdc.consistency.report import Sample
 from cdc.consistency.sampling import sample_for
 
@@ -43,3 +45,24 @@ def test_a_slow_sample_skips_the_slots_it_overran() -> None:
 
 def test_a_sample_filling_its_slot_exactly_is_followed_by_the_next_slot() -> None:
     assert sample_times(0.6, 0.2, cost=0.2) == [0.0, 0.4]
+
+
+def test_ctrl_c_ends_the_sampling_early_with_the_samples_taken() -> None:
+    clock = FakeClock()
+
+    def interrupted_at_the_third_sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.now >= 100.6:
+            raise KeyboardInterrupt
+
+    samples = sample_for(clock.take, 10.0, 0.2, clock, interrupted_at_the_third_sleep)
+
+    assert [sample.at for sample in samples] == [0.0, 0.2, 0.4]
+
+
+def test_ctrl_c_before_the_first_sample_is_an_interruption() -> None:
+    def interrupted(at: float) -> Sample:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sample_for(interrupted, 10.0, 0.2)
