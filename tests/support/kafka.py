@@ -13,6 +13,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka import Message as KafkaMessage
 
 from consumer.offsets import PartitionLag, end_offsets, partition_lags
+from core.deadletter import RawMessage
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,10 @@ class Message:
 
     @classmethod
     def of(cls, message: KafkaMessage) -> Message:
-        headers = {name: value.decode() if value is not None else "" for name, value in (message.headers() or [])}
-        return cls(message.topic(), message.partition(), message.offset(), message.key(), message.value(), headers)
+        raw = RawMessage.of(message)
+        pairs = message.headers() or []
+        headers = {name: _text(value) for name, value in (pairs.items() if isinstance(pairs, dict) else pairs)}
+        return cls(raw.topic, raw.partition, raw.offset, raw.key, raw.value, headers)
 
     @property
     def json_key(self) -> Any:
@@ -38,6 +41,12 @@ class Message:
         """The value decoded; None for a tombstone."""
         return json.loads(self.value) if self.value else None
 
+
+def _text(value: str | bytes | None) -> str:
+    """A header's value as text ("" for a header without one)."""
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else value
 
 class TopicReader:
     """Reads topics by assignment, in no consumer group's name and committing nothing.

@@ -72,7 +72,9 @@ class Source:
             return
         order_id = self.new_id()
         for _ in range(self.rand.randint(1, 4)):
-            lines.append((self.new_id(), order_id, self.pick("products")[0], self.rand.randint(1, 5), self.money()))
+            product = self.pick("products")
+            assert product is not None  # there are products: checked above
+            lines.append((self.new_id(), order_id, product[0], self.rand.randint(1, 5), self.money()))
         self.put("orders", (order_id, user[0], "pending", sum((line[4] for line in lines), Decimal(0))))
         for line in lines:
             self.put("order_details", line)

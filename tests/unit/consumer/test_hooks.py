@@ -40,7 +40,11 @@ class ScriptedConsumer:
         self.rest: list[Tombstone] = []
 
     def poll(self, timeout: float) -> Tombstone | None:
-        first, *self.rest = self.calls.pop(0) or [None]
+        messages = self.calls.pop(0)
+        if not messages:
+            self.rest = []
+            return None
+        first, *self.rest = messages
         return first
 
     def consume(self, num_messages: int, timeout: float) -> list[Tombstone]:

@@ -32,7 +32,8 @@ def test_the_fetches_channel_installs_the_marts_loop_and_is_the_one_it_reads() -
         channel = delivery.fetches_channel(app)
 
         assert faust_consumer.Consumer._drain_messages is delivery._drain_messages
-        assert app.marts_fetches is channel and channel.maxsize == delivery.FETCHES_WAITING
+        assert app.marts_fetches is channel  # type: ignore[attr-defined]  # set on the app by fetches_channel
+        assert channel.maxsize == delivery.FETCHES_WAITING
     finally:
         faust_consumer.Consumer._drain_messages = original  # type: ignore[method-assign]
 

@@ -13,13 +13,16 @@ def drawn(report: Report) -> list[str]:
     return [line.rstrip() for line in console.export_text().splitlines()]
 
 
+UNKNOWN = (Reading(None),) * 7  # a StageRow's seven readings, none known
+
+
 def report(problems: tuple[str, ...] = (), notes: tuple[str, ...] = ()) -> Report:
     ok = Reading(0.0)
     return Report(
         endpoints=(EndpointRow("consumer", "http://127.0.0.1:9108/metrics", ""),
                    EndpointRow("marts", "http://127.0.0.1:9109/metrics", "Connection refused")),
         stages=(StageRow("replica", True, Reading(52.25), Reading(7.0), Reading(1.5), ok, ok, ok, ok),
-                StageRow("marts", False, *[Reading(None)] * 7)),
+                StageRow("marts", False, *UNKNOWN)),
         marts=(MartRow("user_activity", Reading(75.0, Level.FAIL)),),
         connectors=(ConnectorRow("shop-postgres", "", "RUNNING", Level.OK),
                     ConnectorRow("shop-postgres", "0", "FAILED", Level.FAIL)),
