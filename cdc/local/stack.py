@@ -222,23 +222,34 @@ def _choose_mysql(state: StackState, mysql: str | None) -> None:
 
 
 def _port(state: StackState, part: str) -> int:
-    """The part's port from an earlier run of this folder, else a free one (recorded)."""
+    """The part's port from an earlier run of this folder, else a free one that no other part has (recorded).
+
+    A free port is only free until someone listens on it: Kafka Connect's JVM takes seconds to listen on its own
+    while the databases are given theirs, so a port already handed out is never handed out again.
+    """
     if part not in state.ports:
-        state.ports[part] = free_port()
+        port = free_port()
+        while port in state.ports.values():
+            port = free_port()
+        state.ports[part] = port
         state.save()
     return state.ports[part]
 
 
 def _start_infra(state: StackState, parts: list[str], progress: Progress, die_with_parent: bool) -> None:
-    """Start these infrastructure parts. Kafka Connect's JVM takes longest to boot and needs only the broker:
-    it boots while the databases start (its connector, which reads PostgreSQL, is registered afterwards)."""
+    """Start these infrastructure parts. Kafka Connect's JVM takes longest to boot: with a new broker it boots while
+    the databases start, as it holds no connector yet (the connector, which reads PostgreSQL, is registered
+    afterwards). On a running broker its connector would start at once: Connect then starts after the databases."""
     if "broker" in parts:
         _start_broker(state, progress, die_with_parent)
-    booting = _boot_connect(state, progress, die_with_parent) if "connect" in parts else None
+    early = "connect" in parts and "broker" in parts
+    booting = _boot_connect(state, progress, die_with_parent) if early else None
     if "postgres" in parts:
         _start_postgres(state, progress, die_with_parent)
     if state.mysql_server.part in parts:
         _start_mysql(state, progress, die_with_parent)
+    if "connect" in parts and not early:
+        booting = _boot_connect(state, progress, die_with_parent)
     if booting is not None:
         connect.wait_until_up(booting, _port(state, "connect"))
 
@@ -287,10 +298,10 @@ def _start_broker(state: StackState, progress: Progress, die_with_parent: bool) 
 def _boot_connect(state: StackState, progress: Progress, die_with_parent: bool) -> ProcessRecord:
     """Start Kafka Connect's worker (recorded at once, so that a failed `up` stops it too); not waited for."""
     port = _port(state, "connect")
-    progress(f"starting Kafka Connect + Debezium on 127.0.0.1:{port} (its JVM boots meanwhile)")
+    progress(f"starting Kafka Connect + Debezium on 127.0.0.1:{port}")
     state.connect_group = state.connect_group or f"cdc-connect-{uuid.uuid4().hex[:8]}"
     # The connector's config holds a reference to the password, resolved from the worker's environment:
-    # the password of the DSN the connector's user comes from (empty under trust authentication).
+    # the password of the DSN the connector's user comes from.
     source_password = source_database({"PG_DSN": _source_dsn(state)}).password
     record = connect.boot(state.folder / "connect", bootstrap=state.env["KAFKA_BOOTSTRAP"], rest_port=port,
                           group=state.connect_group, source_password=source_password,

@@ -48,6 +48,7 @@ def _text(value: str | bytes | None) -> str:
         return ""
     return value.decode() if isinstance(value, bytes) else value
 
+
 class TopicReader:
     """Reads topics by assignment, in no consumer group's name and committing nothing.
 

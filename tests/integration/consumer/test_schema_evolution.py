@@ -56,8 +56,8 @@ def replica_columns(folder: Path, table: str) -> dict[str, str]:
 
 
 def live(folder: Path, seed_number: int, duration: float = 10) -> subprocess.Popen[str]:
-    """60 shop transactions a second; a test's schema changes come within its first 6 s, so at least 4 s of load
-    (about 240 transactions) run on the changed tables."""
+    """60 shop transactions a second for 10 s: a test's schema changes start within its first 6 s, so a few seconds
+    of load run on the changed tables."""
     return start_live_load(env_of(folder), seed=seed_number, duration=duration, rate=60)
 
 
