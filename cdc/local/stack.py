@@ -30,7 +30,7 @@ from cdc.local.handover import Handover
 from cdc.local.mysql_server import MySqlServer
 from cdc.local.processes import ProcessRecord, free_port, kill_now, spawn, stop, tail
 from connectors.apply import apply_connector
-from connectors.settings import ConnectorSettings, source_database
+from connectors.settings import ConnectorSettings
 from connectors.template import render
 from core.errors import CdcError
 from core.kafka_connect import ConnectClient, ConnectorStatus, first_lines
@@ -242,21 +242,15 @@ def _start_infra(state: StackState, parts: list[str], progress: Progress, die_wi
     afterwards). On a running broker its connector would start at once: Connect then starts after the databases."""
     if "broker" in parts:
         _start_broker(state, progress, die_with_parent)
-    early = "connect" in parts and "broker" in parts
-    booting = _boot_connect(state, progress, die_with_parent) if early else None
+    booting = _boot_connect(state, progress, die_with_parent) if "connect" in parts and "broker" in parts else None
     if "postgres" in parts:
         _start_postgres(state, progress, die_with_parent)
     if state.mysql_server.part in parts:
         _start_mysql(state, progress, die_with_parent)
-    if "connect" in parts and not early:
+    if "connect" in parts and booting is None:
         booting = _boot_connect(state, progress, die_with_parent)
     if booting is not None:
         connect.wait_until_up(booting, _port(state, "connect"))
-
-
-def _source_dsn(state: StackState) -> str:
-    """PG_DSN: known before PostgreSQL runs (its port and password are the folder's)."""
-    return postgres.dsn(_port(state, "postgres"), state.password("postgres"))
 
 
 def _start_postgres(state: StackState, progress: Progress, die_with_parent: bool) -> None:
@@ -270,7 +264,7 @@ def _start_postgres(state: StackState, progress: Progress, die_with_parent: bool
     if postgres.require_password_auth(data, port, password):
         progress("PostgreSQL let connections in without a password: it now asks every one for the stack's")
     postgres.create_database(port, password)
-    state.env["PG_DSN"] = _source_dsn(state)
+    state.env["PG_DSN"] = postgres.dsn(port, password)
     applied = apply_migrations(SourceSettings(dsn=state.env["PG_DSN"]))
     progress(f"source schema applied ({', '.join(applied) or 'already up to date'})")
 
@@ -300,9 +294,10 @@ def _boot_connect(state: StackState, progress: Progress, die_with_parent: bool) 
     port = _port(state, "connect")
     progress(f"starting Kafka Connect + Debezium on 127.0.0.1:{port}")
     state.connect_group = state.connect_group or f"cdc-connect-{uuid.uuid4().hex[:8]}"
-    # The connector's config holds a reference to the password, resolved from the worker's environment:
-    # the password of the DSN the connector's user comes from.
-    source_password = source_database({"PG_DSN": _source_dsn(state)}).password
+    # The connector's config holds a reference to the password, resolved from the worker's environment. Its
+    # user is PG_DSN's, the stack's PostgreSQL superuser, whose password the folder keeps: known before PostgreSQL
+    # runs, so Connect can boot first.
+    source_password = state.password("postgres")
     record = connect.boot(state.folder / "connect", bootstrap=state.env["KAFKA_BOOTSTRAP"], rest_port=port,
                           group=state.connect_group, source_password=source_password,
                           die_with_parent=die_with_parent)

@@ -25,18 +25,14 @@ USERS = catalog_of(TABLES["users"])
 ORDERS = catalog_of(TABLES["orders"])
 
 
-def rows_of(batch: Batch, table: str) -> list[Row]:
-    """The rows the batch upserts into the table, in its order."""
-    rows = [action.event.row for action in batch.tables[table].actions.values()]
-    assert all(row is not None for row in rows), rows
-    return [row for row in rows if row is not None]
-
-
-def keys_of(batch: Batch, table: str) -> list[Key]:
-    """The keys of the batch's changes of the table, in its order."""
-    keys = [action.event.key for action in batch.tables[table].actions.values()]
-    assert all(key is not None for key in keys), keys
-    return [key for key in keys if key is not None]
+def upserts_of(batch: Batch, table: str) -> list[tuple[Key, Row]]:
+    """The key and row of each upsert the batch holds for the table, in its order (the test fails on anything else)."""
+    upserts = []
+    for action in batch.tables[table].actions.values():
+        key, row = action.event.key, action.event.row
+        assert key is not None and row is not None, action
+        upserts.append((key, row))
+    return upserts
 
 
 def with_column(table: CatalogTable, column: CatalogColumn) -> CatalogTable:
@@ -97,7 +93,7 @@ def test_a_change_read_before_the_schema_change_it_follows_is_decoded_for_the_ne
         batch = replicator.batch
         assert [step.alter for step in batch.schema_steps] == [
             "ALTER TABLE `users` ADD COLUMN `nickname` LONGTEXT NULL, COMMENT = 'cdc schema version 2'"]
-        assert [row[-1] for row in rows_of(batch, "users")] == ["neo"]
+        assert [row[-1] for _, row in upserts_of(batch, "users")] == ["neo"]
         assert batch.specs["users"].column_names[-1] == "nickname" and batch.dead_letters == []
 
 
@@ -111,7 +107,7 @@ def test_what_came_before_a_schema_change_is_a_batch_of_its_own_written_first_to
     with started(monkeypatch) as replicator:
         Feed(replicator)(*insert.whole(), *alter.whole())
         [before] = replicator.ready
-        assert [len(row) for row in rows_of(before, "users")] == [7]
+        assert [len(row) for _, row in upserts_of(before, "users")] == [7]
         assert before.schema_steps == [] and before.offsets == {}  # the next batch commits the offsets
         assert replicator.batch.schema_steps[0].alter == (
             "ALTER TABLE `users` ADD COLUMN `tier` LONGTEXT NOT NULL DEFAULT ('gold'), "
@@ -123,8 +119,7 @@ def test_rows_of_the_ddls_own_transaction_from_before_it_get_the_added_columns_v
     both = transaction(100, 1_000, [new_user(7), schema_change(2, with_column(USERS, TIER)), new_user(8, tier="x")])
     with started(monkeypatch) as replicator:
         Feed(replicator)(*both.whole())
-        rows = {key: row[-1] for key, row in zip(keys_of(replicator.batch, "users"), rows_of(replicator.batch, "users"),
-                                                 strict=True)}
+        rows = {key: row[-1] for key, row in upserts_of(replicator.batch, "users")}
         assert rows == {(7,): "gold", (8,): "x"} and not replicator.ready
 
 
@@ -185,7 +180,7 @@ def test_a_backfill_of_a_paused_table_makes_it_anew_and_its_later_changes_apply(
         assert step.recreate is not None and "`loyalty_status` INT NOT NULL" in step.recreate
         assert step.marker == "cdc schema version 2, recreated by backfill-9" and step.stored.paused is None
         assert replicator.paused == set() and "users" not in replicator.stats.paused_tables
-        assert [row[-1] for row in rows_of(replicator.batch, "users")] == [3]
+        assert [row[-1] for _, row in upserts_of(replicator.batch, "users")] == [3]
 
 
 def test_a_replicated_table_renamed_away_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -216,7 +211,7 @@ def test_a_table_added_to_the_publication_is_made_at_that_point_and_its_changes_
         [step] = batch.schema_steps
         assert step.recreate is not None and step.recreate.startswith("CREATE TABLE IF NOT EXISTS `coupons`")
         assert step.marker == "cdc schema version 9, added to the publication"
-        assert sorted(keys_of(batch, "coupons")) == [(1,), (2,)]
+        assert sorted(key for key, _ in upserts_of(batch, "coupons")) == [(1,), (2,)]
         assert batch.dead_letters == [] and replicator.topic_of_table["coupons"] == "shop.public.coupons"
 
 
