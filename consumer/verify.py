@@ -47,8 +47,16 @@ def _connect_replica(replica: MySqlSettings) -> Connection:
     try:
         return connect(replica)
     except MySqlUnavailable as exc:
-        raise ConsumerError(f"cannot read the replica at {replica.url.host}:{replica.url.port}/"
-                            f"{replica.url.database}: {exc.__cause__ or exc}") from exc
+        raise _unreadable_replica(replica, exc.__cause__ or exc) from exc
+
+
+def _unreadable_replica(replica: MySqlSettings, cause: BaseException) -> ConsumerError:
+    return ConsumerError(f"cannot read the replica at {replica.url.host}:{replica.url.port}/"
+                         f"{replica.url.database}: {cause}")
+
+
+def _unreadable_source(cause: BaseException) -> ConsumerError:
+    return ConsumerError(f"cannot read the source (PG_DSN): {cause}".strip())
 
 
 def _replica_columns(cur: Any, table: str) -> list[str]:
@@ -96,7 +104,7 @@ def replica_reports(source: SourceSettings, replica: MySqlSettings,
         pg = psycopg2.connect(source.dsn, options="-c timezone=UTC")
     except psycopg2.Error as exc:
         close_quietly(my)
-        raise ConsumerError(f"cannot read the source (PG_DSN): {exc}".strip()) from exc
+        raise _unreadable_source(exc) from exc
     try:
         pg.set_session(isolation_level="REPEATABLE READ", readonly=True)
         reports = []
@@ -105,6 +113,13 @@ def replica_reports(source: SourceSettings, replica: MySqlSettings,
                 reports.append(_table_report(pg_cur, my_cur, table))
         pg.rollback()
         return reports
+    # A failed read is the comparison's failure, not a difference: `cdc verify --wait` reads again. MariaDB
+    # refuses a table created after the read's snapshot began (1412: the consumer created it meanwhile), and
+    # a restarted server drops the connection.
+    except pymysql.MySQLError as exc:
+        raise _unreadable_replica(replica, exc) from exc
+    except psycopg2.Error as exc:
+        raise _unreadable_source(exc) from exc
     finally:
         pg.close()
         close_quietly(my)

@@ -28,6 +28,8 @@ def source_rows(source: SourceSettings, spec: MartSpec) -> list[tuple[Any, ...]]
         with conn, conn.cursor() as cur:
             cur.execute(spec.source_sql)
             return [tuple(row) for row in cur.fetchall()]
+    except psycopg2.Error as exc:  # e.g. a restarted server: `cdc verify --wait` reads again
+        raise MartsError(f"cannot evaluate {spec.name}'s definition on PostgreSQL: {exc}".strip()) from exc
     finally:
         conn.close()
 

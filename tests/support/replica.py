@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import pymysql
 import pytest
 
+from consumer.errors import ConsumerError
 from consumer.settings import ConsumerSettings
 from consumer.verify import replica_reports
 from core.errors import MySqlUnavailable
@@ -55,7 +56,7 @@ def wait_for_match(env: dict[str, str], timeout: float = 90) -> list[TableReport
     while True:
         try:
             reports = replica_reports(source, replica)
-        except pymysql.MySQLError:
+        except ConsumerError:
             reports = []
         if reports and all(report.matches for report in reports):
             return reports
