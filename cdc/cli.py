@@ -119,12 +119,16 @@ def connectors() -> None:
 @click.option("--timeout", type=float, default=None,
               help="Seconds to wait for RUNNING (default CONNECTOR_TIMEOUT or 120).")
 def connectors_apply(timeout: float | None) -> None:
-    """Create the source topics, create or update the connector (idempotent), wait until it runs."""
+    """Create the source topics, create or update the connector (idempotent), wait until it runs.
+
+    Its initial snapshot reads the shop's tables and those added to the publication (read from PG_DSN).
+    """
     from connectors.apply import apply_connector
+    from connectors.publication import added_tables
     from connectors.settings import ConnectorSettings
     from connectors.template import render
     from core.kafka_connect import ConnectClient, wait_for_connect
-    from core.settings import KafkaSettings
+    from core.settings import KafkaSettings, SourceSettings
     from core.topics import ensure_source_topics
 
     settings = ConnectorSettings.from_env()
@@ -134,7 +138,7 @@ def connectors_apply(timeout: float | None) -> None:
     wait_for_connect(client, limit)
     ensure_source_topics(kafka.bootstrap, settings.topic_prefix,
                   settings.topic_partitions, settings.topic_replication_factor)
-    name, config = render(settings)
+    name, config = render(settings, added_tables(SourceSettings.from_env()))
     result = apply_connector(client, name, config, limit)
     click.echo(result.describe())
 

@@ -11,6 +11,8 @@ is ever rendered.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from importlib import resources
 from string import Template
 from typing import Any
@@ -26,7 +28,7 @@ def template_text() -> str:
     return (resources.files("connectors") / TEMPLATE_FILE).read_text(encoding="utf-8")
 
 
-def substitutions(settings: ConnectorSettings) -> dict[str, str]:
+def substitutions(settings: ConnectorSettings, added_tables: Sequence[str] = ()) -> dict[str, str]:
     db = settings.database
     return {
         "CONNECTOR_NAME": settings.name,
@@ -39,6 +41,8 @@ def substitutions(settings: ConnectorSettings) -> dict[str, str]:
         "TOPIC_PARTITIONS": str(settings.topic_partitions),
         "TOPIC_REPLICATION_FACTOR": str(settings.topic_replication_factor),
         "MESSAGE_MAX_BYTES": str(MESSAGE_MAX_BYTES),
+        # Debezium reads the list's entries as regular expressions.
+        "ADDED_TABLES": "".join(f",public\\.{re.escape(table)}" for table in added_tables),
     }
 
 
@@ -53,7 +57,8 @@ def _substitute(value: Any, values: dict[str, str]) -> Any:
     return value
 
 
-def render(settings: ConnectorSettings) -> tuple[str, dict[str, str]]:
-    """The connector's name and its complete configuration."""
-    document = _substitute(json.loads(template_text()), substitutions(settings))
+def render(settings: ConnectorSettings, added_tables: Sequence[str] = ()) -> tuple[str, dict[str, str]]:
+    """The connector's name and its complete configuration. Its initial snapshot reads the shop's tables and
+    `added_tables`, those added to the publication since (connectors.publication)."""
+    document = _substitute(json.loads(template_text()), substitutions(settings, added_tables))
     return document["name"], document["config"]

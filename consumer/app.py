@@ -86,10 +86,11 @@ import gc
 import logging
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import TypeGuard, TypeVar
 
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
@@ -113,7 +114,14 @@ from consumer.errors import ConsumerError, TopicsRecreated, WatermarkAhead
 from consumer.generation_watch import GenerationWatch
 from consumer.health import ConsumerHeartbeat
 from consumer.replica_schema import StoredSchema, TableSpec
-from consumer.schema import TableSchema, evolve, published_comment, recreate, recreated_comment
+from consumer.schema import (
+    TableSchema,
+    evolve,
+    published_comment,
+    recreate,
+    recreated_comment,
+    snapshotted_comment,
+)
 from consumer.schema_history import baselines
 from consumer.settings import ConsumerSettings
 from consumer.sink import MySqlSink
@@ -138,6 +146,9 @@ REVOKE_FLUSH_SECONDS = 5.0
 IN_FLIGHT_POLL_SECONDS = 0.002
 REPLAY_COMMIT_SECONDS = 1.0
 LAG_REFRESH_SECONDS = 1.0  # the lag in messages of the metrics; the log line comes every stats_interval
+# How long a table the initial snapshot read waits for its definition on the schema-changes topic (the same
+# snapshot writes it, seconds apart at most).
+ADOPTION_WAIT_SECONDS = 30.0
 
 
 class Replicator:
@@ -158,6 +169,7 @@ class Replicator:
         self.applied_schemas: dict[str, TableSchema] = {}  # ... as of the last batch committed
         self.tables: dict[str, TableSpec] = {}  # by topic: the replica table its changes are decoded for
         self.paused: set[str] = set()  # topics of tables whose changes are not applied (consumer.schema)
+        self.unadoptable: set[str] = set()  # snapshotted tables without a definition: their reads are dead-lettered
         self.heartbeat_topic = settings.heartbeat_topic()
         self.transaction_topic = settings.transaction_topic()
         self.schema_topic = settings.schema_changes_topic()
@@ -407,6 +419,9 @@ class Replicator:
                 self._cut()
                 self._admit_schema_transaction(item)
                 released[position + 1:] = [self._decoded_again(later) for later in released[position + 1:]]
+            elif isinstance(item, Loose) and self._adopts(item.item) and self._adopt(item.item):
+                released[position:] = [self._decoded_again(later) for later in released[position:]]
+                self.batch.add_released(self._applicable(released[position]))
             else:
                 self.batch.add_released(self._applicable(item))
 
@@ -461,6 +476,36 @@ class Replicator:
         self._make_anew(schema, schema.spec.ddl(marker), marker)
         log.info("source table %s added to the publication: replicating it from source schema change %d; its rows "
                  "are backfilled", table, schema.version)
+
+    def _adopts(self, item: Decoded) -> TypeGuard[DecodeError]:
+        return (isinstance(item, DecodeError) and item.snapshot_read and item.raw.topic not in self.tables
+                and item.raw.topic not in self.unadoptable)
+
+    def _adopt(self, read: DecodeError) -> bool:
+        """A table the connector's initial snapshot read though the consumer has no replica table for it: one added
+        to the publication before that snapshot (connectors.publication). Its replica table is made, empty, from
+        the snapshot's definition of it, as a shop table's on a first start; the snapshot's reads and the changes
+        after them fill it. False if the definition never comes: its reads are then dead-lettered."""
+        table = read.raw.topic.rsplit(".", 1)[-1]
+        found = baselines(self.settings.kafka.bootstrap, self.schema_topic, [table], threading.Event(),
+                          timeout=ADOPTION_WAIT_SECONDS)
+        if table not in found:
+            self.unadoptable.add(read.raw.topic)
+            log.error("the initial snapshot read %s, but %s holds no definition of it: its reads are dead-lettered "
+                      "(was it added to the publication while the event trigger was missing? README, Operations, "
+                      "'Adding a table')", table, self.schema_topic)
+            return False
+        self._cut()
+        self._replicate(table)
+        schema = TableSchema.first(*found[table])
+        if schema.paused:
+            self._pause_table(table, schema)
+        else:
+            marker = snapshotted_comment(schema.version, uuid.uuid4().hex[:12])
+            self._make_anew(schema, schema.spec.ddl(marker), marker)
+            log.info("source table %s was read by the connector's initial snapshot: replicating it from source "
+                     "schema change %d", table, schema.version)
+        return True
 
     def _make_anew(self, schema: TableSchema, ddl: str | None, marker: str) -> None:
         """The replica table dropped and created from `schema` (`marker`: its comment, which tells a restart that it

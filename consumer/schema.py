@@ -144,6 +144,13 @@ def published_comment(version: int) -> str:
     return f"{COMMENT_PREFIX}{version}, added to the publication"
 
 
+def snapshotted_comment(version: int, adoption: str) -> str:
+    """A table adopted from the connector's initial snapshot (`adoption`: an id of that decision). Not the
+    version alone: a replica table left from before a new snapshot could carry the same version, and must be
+    made anew."""
+    return f"{COMMENT_PREFIX}{version}, read by the initial snapshot ({adoption})"
+
+
 def applied_version(comment: str | None) -> int | None:
     """The version an ALTER (or a recreation) left in the table's comment (None: never altered)."""
     match = re.match(re.escape(COMMENT_PREFIX) + r"(\d+)", comment or "")

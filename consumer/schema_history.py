@@ -36,11 +36,13 @@ IDLE_SECONDS = 0.5  # a read of the topic ends when nothing more came for this l
 Baseline = tuple[int, CatalogTable]  # (version, definition)
 
 
-def baselines(bootstrap: str, topic: str, tables: Collection[str], stop: threading.Event) -> dict[str, Baseline]:
-    """Per table, the definition the topics start with; waits until the topic holds one for each (or `stop`)."""
+def baselines(bootstrap: str, topic: str, tables: Collection[str], stop: threading.Event,
+              timeout: float | None = None) -> dict[str, Baseline]:
+    """Per table, the definition the topics start with; waits until the topic holds one for each (or `stop`, or
+    `timeout` seconds: then those found)."""
     snapshot: dict[str, Baseline] = {}
     streamed: dict[str, Baseline] = {}
-    waited_since = time.monotonic()
+    waited_since = started = time.monotonic()
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "cdc-schema-history",
                          "enable.auto.commit": False})
     try:
@@ -49,7 +51,7 @@ def baselines(bootstrap: str, topic: str, tables: Collection[str], stop: threadi
             _read_what_is_there(consumer, topic, snapshot, streamed)
             found = {table: snapshot.get(table) or streamed[table] for table in tables
                      if table in snapshot or table in streamed}
-            if len(found) == len(tables):
+            if len(found) == len(tables) or (timeout is not None and time.monotonic() - started >= timeout):
                 return found
             if time.monotonic() - waited_since >= WAIT_LOG_SECONDS:
                 waited_since = time.monotonic()

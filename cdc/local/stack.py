@@ -30,6 +30,7 @@ from cdc.local.handover import Handover
 from cdc.local.mysql_server import MySqlServer
 from cdc.local.processes import ProcessRecord, free_port, kill_now, spawn, stop, tail
 from connectors.apply import apply_connector
+from connectors.publication import added_tables
 from connectors.settings import ConnectorSettings
 from connectors.template import render
 from core.errors import CdcError
@@ -312,7 +313,7 @@ def _ensure_connector(state: StackState, progress: Progress, new_broker: bool) -
     settings = ConnectorSettings.from_env(state.env)
     ensure_source_topics(state.env["KAFKA_BOOTSTRAP"], settings.topic_prefix,
                   settings.topic_partitions, settings.topic_replication_factor)
-    name, config = render(settings)
+    name, config = render(settings, added_tables(SourceSettings.from_env(state.env)))
     client = ConnectClient(settings.connect_url)
     if new_broker:
         handover.restore(state.worker_env(), handover.Handover.from_json(state.handover), config, progress)

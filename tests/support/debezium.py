@@ -115,6 +115,12 @@ def backfill_read(change: Change, lsn: int) -> Message:
                    envelope(change.table, "r", None, change.row, lsn=lsn, snapshot="incremental"))
 
 
+def snapshot_read(change: Change) -> Message:
+    """A read of the connector's initial snapshot: outside any transaction."""
+    return Message(f"{SOURCE_SCHEMA}.{change.table}", change.partition, json.dumps(change.key).encode(),
+                   envelope(change.table, "r", None, change.row, snapshot="true"))
+
+
 def transaction(xid: int, commit_lsn: int, changes: Sequence[Change]) -> SourceTransaction:
     """A hand-made source transaction committed now (its commit time in microseconds)."""
     return SourceTransaction(xid, commit_lsn, time.time_ns() // 1000, tuple(changes))

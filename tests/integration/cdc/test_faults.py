@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 
 from cdc.local import stack as local_stack
 from tests.support.cli import finish_live_load, run_cdc, start_live_load
-from tests.support.pipeline import VERIFY_WAIT, env_of, own_pipeline
+from tests.support.pipeline import VERIFY_WAIT, env_of, own_pipeline, source
 from tests.support.pipeline import seed as seed_source
 
 pytestmark = pytest.mark.integration
@@ -125,3 +126,20 @@ def test_a_broker_killed_under_load_ends_exact_after_a_new_snapshot(pipeline: Pa
     restart(pipeline, "broker", kill=True)
     finish(generator)
     assert_exact(pipeline)
+
+
+def test_a_table_added_to_the_publication_is_read_again_by_the_new_snapshot_after_the_broker_is_lost(
+        pipeline: Path) -> None:
+    source(pipeline, "CREATE TABLE vouchers (voucher_id bigserial PRIMARY KEY, code text NOT NULL, amount numeric(8,2))",
+           "INSERT INTO vouchers (code, amount) SELECT 'V' || g, g % 90 FROM generate_series(1, 3000) g")
+    source(pipeline, "ALTER PUBLICATION cdc_publication ADD TABLE vouchers")
+    source(pipeline, "UPDATE vouchers SET amount = amount + 1 WHERE voucher_id % 7 = 0")
+    generator = live(pipeline, seed=39, duration=15)
+    time.sleep(5)
+    restart(pipeline, "broker", kill=True)
+    source(pipeline, "DELETE FROM vouchers WHERE voucher_id % 10 = 3",
+           "INSERT INTO vouchers (code, amount) VALUES ('NEW', 5)")
+    finish(generator)
+    assert_exact(pipeline)
+    with urllib.request.urlopen(env_of(pipeline)["CONSUMER_METRICS_URL"], timeout=10) as response:
+        assert 'cdc_dead_letters_total{stage="replica"} 0.0' in response.read().decode()

@@ -78,3 +78,10 @@ def test_the_connector_creates_the_transaction_and_schema_changes_topics_with_on
             for group in groups} == {"transactions": (r"acme\.transaction", "1"),
                                      "schema_changes": (r"acme\.public\.cdc_schema_changes", "1")}
     assert config["topic.creation.default.partitions"] == "4"
+
+
+def test_the_initial_snapshot_reads_the_tables_added_to_the_publication_after_the_shops() -> None:
+    _, config = render(ConnectorSettings.from_env(ENV), ["coupons", "gift$cards"])
+
+    assert config["snapshot.include.collection.list"].split(",")[-3:] == [
+        "public.cdc_signals", "public\\.coupons", "public\\.gift\\$cards"]

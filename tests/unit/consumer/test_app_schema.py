@@ -18,7 +18,7 @@ from consumer.schema import TableSchema
 from core.deadletter import RawMessage
 from core.source.catalog import CatalogColumn, CatalogTable, catalog_of
 from core.source.tables import TABLES
-from tests.support.debezium import Change, Message, backfill_read, transaction
+from tests.support.debezium import Change, Message, backfill_read, snapshot_read, transaction
 from tests.unit.consumer.test_app import BASE, RecordedGenerationChecks, replicator_of
 
 USERS = catalog_of(TABLES["users"])
@@ -233,6 +233,51 @@ def test_a_backfill_read_of_a_table_read_before_its_publication_is_released_wait
         assert [action.event.key for batch in batches if "coupons" in batch.tables
                 for action in batch.tables["coupons"].actions.values()] == [(3,)]
         assert [letter for batch in batches for letter in batch.dead_letters] == []
+
+
+class RecordedHistory:
+    """consumer.schema_history.baselines as the schema-changes topic would answer: `held` definitions."""
+
+    def __init__(self, held: dict[str, tuple[int, CatalogTable]]) -> None:
+        self.held = held
+        self.asked: list[list[str]] = []
+
+    def __call__(self, bootstrap: str, topic: str, tables: list[str], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        self.asked.append(list(tables))
+        return {table: self.held[table] for table in tables if table in self.held}
+
+
+def test_a_table_the_initial_snapshot_read_is_made_from_the_snapshots_definition_and_its_reads_apply(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app, "baselines", RecordedHistory({"coupons": (9, COUPONS)}))
+    with started(monkeypatch) as replicator:
+        Feed(replicator)(snapshot_read(coupon(1)), snapshot_read(coupon(2)))
+        batch = replicator.batch
+        [step] = batch.schema_steps
+        assert step.recreate is not None and step.recreate.startswith("CREATE TABLE IF NOT EXISTS `coupons`")
+        assert step.marker is not None and step.marker.startswith("cdc schema version 9, read by the initial snapshot")
+        assert sorted(key for key, _ in upserts_of(batch, "coupons")) == [(1,), (2,)]
+        assert batch.dead_letters == [] and replicator.topic_of_table["coupons"] == "shop.public.coupons"
+
+
+def test_a_snapshotted_table_without_a_definition_has_its_reads_dead_lettered_and_is_looked_up_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    history = RecordedHistory({})
+    monkeypatch.setattr(app, "baselines", history)
+    with started(monkeypatch) as replicator:
+        Feed(replicator)(snapshot_read(coupon(1)), snapshot_read(coupon(2)))
+        assert len(replicator.batch.dead_letters) == 2 and "coupons" not in replicator.schemas
+    assert history.asked == [["coupons"]]
+
+
+def test_a_streamed_change_of_a_table_without_a_replica_table_does_not_make_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    history = RecordedHistory({"coupons": (9, COUPONS)})
+    monkeypatch.setattr(app, "baselines", history)
+    with started(monkeypatch) as replicator:
+        Feed(replicator)(*transaction(100, 1_000, [coupon(1)]).whole())
+        assert len(replicator.batch.dead_letters) == 1 and "coupons" not in replicator.schemas
+    assert history.asked == []
 
 
 def test_a_table_created_but_not_published_gets_no_replica_table(monkeypatch: pytest.MonkeyPatch) -> None:

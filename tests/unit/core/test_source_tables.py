@@ -5,7 +5,8 @@ import json
 import re
 from pathlib import Path
 
-from connectors.template import template_text
+from connectors.settings import ConnectorSettings
+from connectors.template import render, template_text
 from core.source.tables import SOURCE_TABLES, TABLES, SourceColumn, SourceTable
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "core" / "source" / "migrations"
@@ -51,7 +52,9 @@ def test_every_table_has_a_one_column_primary_key_first() -> None:
 
 
 def test_the_connectors_snapshot_reads_the_catalogs_tables_the_heartbeat_the_schema_changes_and_the_signals() -> None:
-    included = json.loads(template_text())["config"]["snapshot.include.collection.list"].split(",")
+    _, config = render(ConnectorSettings.from_env({"PG_DSN": "postgresql://postgres@127.0.0.1:5432/shop",
+                                                   "CONNECT_URL": "http://127.0.0.1:8083"}))
+    included = config["snapshot.include.collection.list"].split(",")
 
     assert included == [f"public.{name}"
                         for name in (*SOURCE_TABLES, "cdc_heartbeat", "cdc_schema_changes", "cdc_signals")]
