@@ -90,7 +90,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeGuard, TypeVar
+from typing import TypeVar
 
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
@@ -122,7 +122,7 @@ from consumer.schema import (
     recreated_comment,
     snapshotted_comment,
 )
-from consumer.schema_history import baselines
+from consumer.schema_history import baselines, snapshot_publications
 from consumer.settings import ConsumerSettings
 from consumer.sink import MySqlSink
 from consumer.stats import Stats, serve_metrics, update_lag
@@ -130,6 +130,7 @@ from core.deadletter import DeadLetter, DeadLetterError, DeadLetterProducer, Raw
 from core.errors import CdcError, LeadershipLost, MySqlUnavailable
 from core.leader import Leadership
 from core.mysql import Backoff
+from core.source.catalog import ALTER_COMMAND
 from core.topics import ensure_schema_changes_topic, ensure_signals_topic, ensure_transaction_topic, topic_ids
 from core.transactions import Assembler, Loose, Released, Transaction, TransactionMetadataError, TxEnd, parse_end
 from core.watermark import REPLICA_STAGE
@@ -146,9 +147,6 @@ REVOKE_FLUSH_SECONDS = 5.0
 IN_FLIGHT_POLL_SECONDS = 0.002
 REPLAY_COMMIT_SECONDS = 1.0
 LAG_REFRESH_SECONDS = 1.0  # the lag in messages of the metrics; the log line comes every stats_interval
-# How long a table the initial snapshot read waits for its definition on the schema-changes topic (the same
-# snapshot writes it, seconds apart at most).
-ADOPTION_WAIT_SECONDS = 30.0
 
 
 class Replicator:
@@ -169,7 +167,9 @@ class Replicator:
         self.applied_schemas: dict[str, TableSchema] = {}  # ... as of the last batch committed
         self.tables: dict[str, TableSpec] = {}  # by topic: the replica table its changes are decoded for
         self.paused: set[str] = set()  # topics of tables whose changes are not applied (consumer.schema)
-        self.unadoptable: set[str] = set()  # snapshotted tables without a definition: their reads are dead-lettered
+        # Tables without a replica table whose addition to the publication the schema-changes topic was searched for
+        # (consumer.schema_history.snapshot_publications): once per table and run.
+        self.looked_up: set[str] = set()
         self.heartbeat_topic = settings.heartbeat_topic()
         self.transaction_topic = settings.transaction_topic()
         self.schema_topic = settings.schema_changes_topic()
@@ -411,6 +411,9 @@ class Replicator:
         starts a batch of its own (what came before is written first, to the tables as they were), and its items
         are taken in source order, each schema change evolving its table before the items after it."""
         for position, item in enumerate(released):
+            if self._adopt_snapshotted(item):
+                released[position:] = [self._decoded_again(later) for later in released[position:]]
+                item = released[position]
             if isinstance(item, Transaction) and any(self._recreates(signal) for signal in item.items):
                 self._cut()
                 self._recreate_paused(item)
@@ -419,9 +422,6 @@ class Replicator:
                 self._cut()
                 self._admit_schema_transaction(item)
                 released[position + 1:] = [self._decoded_again(later) for later in released[position + 1:]]
-            elif isinstance(item, Loose) and self._adopts(item.item) and self._adopt(item.item):
-                released[position:] = [self._decoded_again(later) for later in released[position:]]
-                self.batch.add_released(self._applicable(released[position]))
             else:
                 self.batch.add_released(self._applicable(item))
 
@@ -466,46 +466,55 @@ class Replicator:
     def _publish(self, change: SchemaChange) -> None:
         """A table added to the publication: its replica table is made anew, empty, at this point of the stream; the
         backfill signalled in the same source transaction (migration 0005) and the changes after it fill it."""
-        table = change.definition.name
-        self._replicate(table)
         schema = TableSchema.first(change.version, change.definition)
+        self._start_replicating(change.definition.name, schema, published_comment(schema.version),
+                                "was added to the publication (its rows are backfilled)")
+
+    def _start_replicating(self, table: str, schema: TableSchema, marker: str, why: str) -> None:
+        """The table is replicated from here on: its replica table made anew, empty, from `schema` (`marker`: its
+        comment), or the table paused if its definition has no replica table."""
+        self._replicate(table)
         if schema.paused:
             self._pause_table(table, schema)
             return
-        marker = published_comment(schema.version)
         self._make_anew(schema, schema.spec.ddl(marker), marker)
-        log.info("source table %s added to the publication: replicating it from source schema change %d; its rows "
-                 "are backfilled", table, schema.version)
+        log.info("source table %s %s: replicating it from source schema change %d", table, why, schema.version)
 
-    def _adopts(self, item: Decoded) -> TypeGuard[DecodeError]:
-        return (isinstance(item, DecodeError) and item.snapshot_read and item.raw.topic not in self.tables
-                and item.raw.topic not in self.unadoptable)
-
-    def _adopt(self, read: DecodeError) -> bool:
-        """A table the connector's initial snapshot read though the consumer has no replica table for it: one added
-        to the publication before that snapshot (connectors.publication). Its replica table is made, empty, from
-        the snapshot's definition of it, as a shop table's on a first start; the snapshot's reads and the changes
-        after them fill it. False if the definition never comes: its reads are then dead-lettered."""
-        table = read.raw.topic.rsplit(".", 1)[-1]
-        found = baselines(self.settings.kafka.bootstrap, self.schema_topic, [table], threading.Event(),
-                          timeout=ADOPTION_WAIT_SECONDS)
-        if table not in found:
-            self.unadoptable.add(read.raw.topic)
-            log.error("the initial snapshot read %s, but %s holds no definition of it: its reads are dead-lettered "
-                      "(was it added to the publication while the event trigger was missing? README, Operations, "
-                      "'Adding a table')", table, self.schema_topic)
+    def _adopt_snapshotted(self, released: Released[Decoded]) -> bool:
+        """Replica tables for the tables of `released` that the connector's initial snapshot read though the consumer
+        has none: tables added to the publication before that snapshot (connectors.publication). Each is made, empty,
+        from the definition that snapshot saw, as a shop table is on a first start; the snapshot's reads and the
+        changes after it fill it. False if none was made."""
+        unknown = self._unknown_tables(released) - self.looked_up
+        if not unknown:
             return False
-        self._cut()
-        self._replicate(table)
-        schema = TableSchema.first(*found[table])
-        if schema.paused:
-            self._pause_table(table, schema)
-        else:
-            marker = snapshotted_comment(schema.version, uuid.uuid4().hex[:12])
-            self._make_anew(schema, schema.spec.ddl(marker), marker)
-            log.info("source table %s was read by the connector's initial snapshot: replicating it from source "
-                     "schema change %d", table, schema.version)
-        return True
+        self.looked_up |= unknown
+        snapshotted = snapshot_publications(self.settings.kafka.bootstrap, self.schema_topic)
+        adopted = sorted(unknown & snapshotted.keys())
+        if adopted:
+            self._cut()
+        for table in adopted:
+            schema = TableSchema.first(*snapshotted[table])
+            self._start_replicating(table, schema, snapshotted_comment(schema.version, uuid.uuid4().hex[:12]),
+                                    "was read by the connector's initial snapshot")
+        return bool(adopted)
+
+    def _unknown_tables(self, released: Released[Decoded]) -> set[str]:
+        """The tables without a replica table that `released` has a change or an ALTER of (a new table is not one
+        the snapshot read, and one added to the publication in `released` is _publish's)."""
+        items = released.items if isinstance(released, Transaction) else (released.item,)
+        tables = set()
+        published = set()
+        for item in items:
+            if isinstance(item, DecodeError) and item.raw.topic not in self.tables:
+                table = item.raw.topic.rsplit(".", 1)[-1]
+                if self.settings.table_topic(table) == item.raw.topic:
+                    tables.add(table)
+            elif isinstance(item, SchemaChange) and item.command == ALTER_COMMAND:
+                tables.add(item.definition.name)
+            elif isinstance(item, SchemaChange) and item.publishes:
+                published.add(item.definition.name)
+        return tables - published - self.schemas.keys()
 
     def _make_anew(self, schema: TableSchema, ddl: str | None, marker: str) -> None:
         """The replica table dropped and created from `schema` (`marker`: its comment, which tells a restart that it

@@ -79,9 +79,6 @@ class DecodeError:
     # and if it still does not fit, its table pauses (consumer.schema); never dead-lettered.
     shape: bool = False
     backfill_lsn: int | None = None  # a backfill's read of a table not (yet) replicated: where its window is
-    # An initial snapshot's read of a table not (yet) replicated: one added to the publication before the
-    # connector's snapshot, which the consumer adopts from that snapshot (consumer.app).
-    snapshot_read: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,12 +128,10 @@ def decode(raw: RawMessage, tables: Mapping[str, TableSpec]) -> ChangeEvent | Sk
         opened = _envelope(raw, raw.topic.rsplit(".", 1)[-1])
         if isinstance(opened, Skip):
             return opened
-        if not isinstance(opened, tuple):
-            return DecodeError(raw, f"unknown topic {raw.topic!r}: no replica table for it")
-        backfill = _is_backfill(opened[0], opened[3])
-        return DecodeError(raw, f"unknown topic {raw.topic!r}: no replica table for it", opened[5],
-                           backfill_lsn=opened[4] if backfill else None,
-                           snapshot_read=opened[0] == "r" and not backfill)
+        tag = opened[5] if isinstance(opened, tuple) else None
+        backfill_lsn = opened[4] if isinstance(opened, tuple) and _is_backfill(opened[0], opened[3]) else None
+        return DecodeError(raw, f"unknown topic {raw.topic!r}: no replica table for it", tag,
+                           backfill_lsn=backfill_lsn)
     try:
         envelope = decode_envelope(raw.value, spec.name)
     except EnvelopeError as exc:

@@ -13,45 +13,58 @@ an older connector) starts from its first streamed one.
 
 The connector may not have written anything yet when the consumer starts: it
 then waits, saying what for, as it waits for MySQL or the broker.
+
+A table added to the publication is also read by a later initial snapshot
+(connectors.publication lists those whose addition the source recorded):
+`snapshot_publications` tells the consumer which, with the definition that
+snapshot saw, so that it makes their replica tables too.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from consumer.errors import ConsumerError
 from core.envelope import EnvelopeError, decode_envelope
 from core.schema_change import schema_row
-from core.source.catalog import CatalogError, CatalogTable
+from core.source.catalog import PUBLICATION_COMMAND, CatalogError, CatalogTable
 from core.topic_names import SCHEMA_CHANGES_TABLE
 
 log = logging.getLogger(__name__)
 
 WAIT_LOG_SECONDS = 10.0
 IDLE_SECONDS = 0.5  # a read of the topic ends when nothing more came for this long
+READ_TIMEOUT_SECONDS = 30.0
 Baseline = tuple[int, CatalogTable]  # (version, definition)
 
 
-def baselines(bootstrap: str, topic: str, tables: Collection[str], stop: threading.Event,
-              timeout: float | None = None) -> dict[str, Baseline]:
-    """Per table, the definition the topics start with; waits until the topic holds one for each (or `stop`, or
-    `timeout` seconds: then those found)."""
-    snapshot: dict[str, Baseline] = {}
-    streamed: dict[str, Baseline] = {}
-    waited_since = started = time.monotonic()
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "cdc-schema-history",
-                         "enable.auto.commit": False})
-    try:
-        consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+@dataclass
+class _History:
+    """What the schema-changes topic holds, per table."""
+
+    snapshot: dict[str, Baseline] = field(default_factory=dict)  # the latest snapshot row
+    streamed: dict[str, Baseline] = field(default_factory=dict)  # the first streamed row
+    published: set[str] = field(default_factory=set)  # tables with a snapshot row of their addition to the publication
+
+    def baseline(self, table: str) -> Baseline | None:
+        return self.snapshot.get(table) or self.streamed.get(table)
+
+
+def baselines(bootstrap: str, topic: str, tables: Collection[str], stop: threading.Event) -> dict[str, Baseline]:
+    """Per table, the definition the topics start with; waits until the topic holds one for each (or `stop`)."""
+    history = _History()
+    waited_since = time.monotonic()
+    with _reader(bootstrap, topic) as consumer:
         while not stop.is_set():
-            _read_what_is_there(consumer, topic, snapshot, streamed)
-            found = {table: snapshot.get(table) or streamed[table] for table in tables
-                     if table in snapshot or table in streamed}
-            if len(found) == len(tables) or (timeout is not None and time.monotonic() - started >= timeout):
+            _read_what_is_there(consumer, topic, history)
+            found = {table: baseline for table in tables if (baseline := history.baseline(table)) is not None}
+            if len(found) == len(tables):
                 return found
             if time.monotonic() - waited_since >= WAIT_LOG_SECONDS:
                 waited_since = time.monotonic()
@@ -59,24 +72,54 @@ def baselines(bootstrap: str, topic: str, tables: Collection[str], stop: threadi
                             "table cdc_schema_changes? migration 0003 records it)",
                             ", ".join(sorted(set(tables) - set(found))), topic)
         return {}
+
+
+def snapshot_publications(bootstrap: str, topic: str) -> dict[str, Baseline]:
+    """The tables added to the publication that the connector's initial snapshot read, each with the definition it
+    saw. The snapshot reads cdc_schema_changes before any added table (connectors/postgres-source.json), so these
+    rows are on the topic before the first row of such a table is consumed."""
+    history = _History()
+    with _reader(bootstrap, topic) as consumer:
+        try:
+            _, end = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=READ_TIMEOUT_SECONDS)
+        except KafkaException as exc:
+            raise ConsumerError(f"cannot read {topic} for the definitions of the tables the snapshot read: "
+                                f"{exc}") from exc
+        _read_what_is_there(consumer, topic, history, at_least=end)
+    return {table: history.snapshot[table] for table in history.published}
+
+
+@contextmanager
+def _reader(bootstrap: str, topic: str) -> Iterator[Consumer]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "cdc-schema-history",
+                         "enable.auto.commit": False})
+    try:
+        consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+        yield consumer
     finally:
         consumer.close()
 
 
-def _read_what_is_there(consumer: Consumer, topic: str, snapshot: dict[str, Baseline],
-                        streamed: dict[str, Baseline]) -> None:
-    """Read on until nothing more comes for IDLE_SECONDS. (Not up to the partition's high watermark: the local
-    broker reports one per record batch, not per record, so it is below the end.)"""
+def _read_what_is_there(consumer: Consumer, topic: str, history: _History, at_least: int = 0) -> None:
+    """Read on until nothing more comes for IDLE_SECONDS, past offset `at_least` (a fresh consumer's first polls
+    can come back empty before its first fetch) unless that takes READ_TIMEOUT_SECONDS. (Not only up to the
+    partition's high watermark: the local broker reports one per record batch, not per record, so it is below
+    the end.)"""
+    next_offset = 0
+    deadline = time.monotonic() + READ_TIMEOUT_SECONDS
     while True:
         message = consumer.poll(IDLE_SECONDS)
         if message is None:
-            return
+            if next_offset >= at_least or time.monotonic() >= deadline:
+                return
+            continue
         if message.error() is None:
-            _note(message.value(), message.offset() or 0, topic, snapshot, streamed)
+            offset = message.offset() or 0
+            next_offset = offset + 1
+            _note(message.value(), offset, topic, history)
 
 
-def _note(value: bytes | None, offset: int, topic: str, snapshot: dict[str, Baseline],
-          streamed: dict[str, Baseline]) -> None:
+def _note(value: bytes | None, offset: int, topic: str, history: _History) -> None:
     try:
         envelope = decode_envelope(value, SCHEMA_CHANGES_TABLE)
         if envelope is None or envelope[0] not in ("r", "c"):
@@ -86,7 +129,10 @@ def _note(value: bytes | None, offset: int, topic: str, snapshot: dict[str, Base
     except (EnvelopeError, CatalogError) as exc:
         raise ConsumerError(f"{topic}[0]@{offset} is not a row of cdc_schema_changes ({exc}): the replica's table "
                             "definitions cannot be known; is another producer writing to that topic?") from exc
-    kept = snapshot if envelope[0] == "r" else streamed
+    snapshot = envelope[0] == "r"
+    kept = history.snapshot if snapshot else history.streamed
     held = kept.get(definition.name)
-    if held is None or (version > held[0] if kept is snapshot else version < held[0]):
+    if held is None or (version > held[0] if snapshot else version < held[0]):
         kept[definition.name] = (version, definition)
+    if snapshot and row.command == PUBLICATION_COMMAND:
+        history.published.add(definition.name)

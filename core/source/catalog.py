@@ -26,6 +26,7 @@ from core.topic_names import HEARTBEAT_TABLE, SCHEMA_CHANGES_TABLE, SIGNALS_TABL
 # The command of a cdc_schema_changes row written when a table was added to the publication (migration 0005):
 # from that point of the stream the table is replicated, its existing rows arriving as a backfill.
 PUBLICATION_COMMAND = "ALTER PUBLICATION"
+ALTER_COMMAND = "ALTER TABLE"  # a row of cdc_capture_schema_change (migration 0003)
 PUBLICATION = "cdc_publication"
 # Published tables that are the pipeline's own, never replicated.
 PIPELINE_TABLES = (HEARTBEAT_TABLE, SCHEMA_CHANGES_TABLE, SIGNALS_TABLE)

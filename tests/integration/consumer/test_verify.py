@@ -51,9 +51,11 @@ def test_a_replica_table_created_after_the_comparisons_snapshot_began_is_a_read_
                 cur.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
             with ThreadPoolExecutor(1) as pool:
                 comparison = pool.submit(replica_reports, source, MySqlSettings.from_env(replica), [table])
-                wait_until_blocked_on_a_lock(source)
-                replica_sql(replica, f"CREATE TABLE {table} (id BIGINT PRIMARY KEY, code TEXT) ENGINE=InnoDB")
-                holder.rollback()
+                try:
+                    wait_until_blocked_on_a_lock(source)
+                    replica_sql(replica, f"CREATE TABLE {table} (id BIGINT PRIMARY KEY, code TEXT) ENGINE=InnoDB")
+                finally:
+                    holder.rollback()  # the comparison goes on (else the pool's exit would wait for it forever)
                 with pytest.raises(ConsumerError, match="Table definition has changed"):
                     comparison.result(timeout=30)
         finally:

@@ -59,9 +59,25 @@ def schema_change(version: int, definition: CatalogTable, command: str = "ALTER 
     return Change("cdc_schema_changes", "c", {"id": version}, row, 0)
 
 
+class RecordedHistory:
+    """consumer.schema_history.snapshot_publications as the schema-changes topic would answer: the tables added to
+    the publication that the initial snapshot read, with their definitions."""
+
+    def __init__(self, snapshotted: dict[str, tuple[int, CatalogTable]]) -> None:
+        self.snapshotted = snapshotted
+        self.reads = 0
+
+    def __call__(self, bootstrap: str, topic: str) -> dict[str, tuple[int, CatalogTable]]:
+        self.reads += 1
+        return dict(self.snapshotted)
+
+
 @contextmanager
 def started(monkeypatch: pytest.MonkeyPatch) -> Iterator[app.Replicator]:
-    """A replicator as after its start: the shop tables' definitions as the migrations create them (version 1)."""
+    """A replicator as after its start: the shop tables' definitions as the migrations create them (version 1), on
+    topics whose initial snapshot read no table added to the publication (see `snapshotted`)."""
+    if not isinstance(app.snapshot_publications, RecordedHistory):
+        monkeypatch.setattr(app, "snapshot_publications", RecordedHistory({}))
     with replicator_of(BASE, monkeypatch) as replicator:
         replicator.applied_schemas = {name: TableSchema.first(1, catalog_of(table)) for name, table in TABLES.items()}
         replicator._use_applied_schemas()
@@ -235,22 +251,19 @@ def test_a_backfill_read_of_a_table_read_before_its_publication_is_released_wait
         assert [letter for batch in batches for letter in batch.dead_letters] == []
 
 
-class RecordedHistory:
-    """consumer.schema_history.baselines as the schema-changes topic would answer: `held` definitions."""
-
-    def __init__(self, held: dict[str, tuple[int, CatalogTable]]) -> None:
-        self.held = held
-        self.asked: list[list[str]] = []
-
-    def __call__(self, bootstrap: str, topic: str, tables: list[str], *args: Any, **kwargs: Any) -> dict[str, Any]:
-        self.asked.append(list(tables))
-        return {table: self.held[table] for table in tables if table in self.held}
+@contextmanager
+def snapshotted(monkeypatch: pytest.MonkeyPatch, tables: dict[str, tuple[int, CatalogTable]]
+                ) -> Iterator[tuple[app.Replicator, RecordedHistory]]:
+    """A started replicator whose schema-changes topic holds the initial snapshot's additions `tables`."""
+    history = RecordedHistory(tables)
+    monkeypatch.setattr(app, "snapshot_publications", history)
+    with started(monkeypatch) as replicator:
+        yield replicator, history
 
 
 def test_a_table_the_initial_snapshot_read_is_made_from_the_snapshots_definition_and_its_reads_apply(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app, "baselines", RecordedHistory({"coupons": (9, COUPONS)}))
-    with started(monkeypatch) as replicator:
+    with snapshotted(monkeypatch, {"coupons": (9, COUPONS)}) as (replicator, _):
         Feed(replicator)(snapshot_read(coupon(1)), snapshot_read(coupon(2)))
         batch = replicator.batch
         [step] = batch.schema_steps
@@ -260,24 +273,44 @@ def test_a_table_the_initial_snapshot_read_is_made_from_the_snapshots_definition
         assert batch.dead_letters == [] and replicator.topic_of_table["coupons"] == "shop.public.coupons"
 
 
-def test_a_snapshotted_table_without_a_definition_has_its_reads_dead_lettered_and_is_looked_up_once(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    history = RecordedHistory({})
-    monkeypatch.setattr(app, "baselines", history)
-    with started(monkeypatch) as replicator:
-        Feed(replicator)(snapshot_read(coupon(1)), snapshot_read(coupon(2)))
-        assert len(replicator.batch.dead_letters) == 2 and "coupons" not in replicator.schemas
-    assert history.asked == [["coupons"]]
-
-
-def test_a_streamed_change_of_a_table_without_a_replica_table_does_not_make_one(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    history = RecordedHistory({"coupons": (9, COUPONS)})
-    monkeypatch.setattr(app, "baselines", history)
-    with started(monkeypatch) as replicator:
+def test_a_table_the_initial_snapshot_read_empty_is_made_at_its_first_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    with snapshotted(monkeypatch, {"coupons": (9, COUPONS)}) as (replicator, _):
         Feed(replicator)(*transaction(100, 1_000, [coupon(1)]).whole())
-        assert len(replicator.batch.dead_letters) == 1 and "coupons" not in replicator.schemas
-    assert history.asked == []
+        assert [key for key, _ in upserts_of(replicator.batch, "coupons")] == [(1,)]
+        assert replicator.batch.dead_letters == []
+
+
+def test_an_alter_of_a_snapshotted_table_before_its_first_change_applies_once_the_table_is_made(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    widened = with_column(COUPONS, CatalogColumn(3, "note", "text", True))
+    alter = transaction(100, 1_000, [schema_change(12, widened)])
+    insert = transaction(101, 2_000, [Change("coupons", "c", {"coupon_id": 1},
+                                             {"coupon_id": 1, "code": "C1", "note": "hi"}, 0)])
+    with snapshotted(monkeypatch, {"coupons": (9, COUPONS)}) as (replicator, _):
+        Feed(replicator)(*alter.whole(), *insert.whole())
+        batches = [*replicator.ready, replicator.batch]
+        steps = [step for batch in batches for step in batch.schema_steps]
+        assert [(step.version, step.recreate is not None, step.alter is not None) for step in steps] == [
+            (9, True, False), (12, False, True)]
+        assert upserts_of(replicator.batch, "coupons") == [((1,), (1, "C1", "hi"))]
+        assert [letter for batch in batches for letter in batch.dead_letters] == []
+
+
+def test_a_table_the_initial_snapshot_did_not_read_gets_no_replica_table_and_is_looked_up_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with snapshotted(monkeypatch, {}) as (replicator, history):
+        Feed(replicator)(*transaction(100, 1_000, [coupon(1)]).whole(), *transaction(101, 2_000, [coupon(2)]).whole())
+        assert len(replicator.batch.dead_letters) == 2 and "coupons" not in replicator.schemas
+    assert history.reads == 1
+
+
+def test_a_snapshotted_table_the_replica_cannot_hold_is_paused_once_and_its_reads_skipped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    keyless = CatalogTable("coupons", COUPONS.columns, ())
+    with snapshotted(monkeypatch, {"coupons": (9, keyless)}) as (replicator, history):
+        Feed(replicator)(snapshot_read(coupon(1)), snapshot_read(coupon(2)), snapshot_read(coupon(3)))
+        assert replicator.schemas["coupons"].paused is not None and replicator.batch.dead_letters == []
+    assert history.reads == 1
 
 
 def test_a_table_created_but_not_published_gets_no_replica_table(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -63,4 +63,12 @@ def test_the_connectors_snapshot_reads_the_catalogs_tables_the_heartbeat_the_sch
 def test_the_connector_streams_every_table_of_schema_public_so_that_the_publication_decides() -> None:
     config = json.loads(template_text())["config"]
 
-    assert (config["schema.include.list"], config["table.include.list"]) == ("public", "public\\..*")
+    assert (config["schema.include.list"], config["table.include.list"]) == (
+        "public", "public\\.cdc_schema_changes,public\\..*")
+
+
+def test_the_connectors_snapshot_reads_the_schema_changes_first_so_each_tables_definition_precedes_its_rows() -> None:
+    # Debezium snapshots the tables in the order of the table.include.list patterns, each pattern's by name.
+    config = json.loads(template_text())["config"]
+
+    assert config["table.include.list"].split(",")[0] == "public\\.cdc_schema_changes"
