@@ -506,6 +506,8 @@ class Replicator:
         tables = set()
         published = set()
         for item in items:
+            if isinstance(item, ChangeEvent):  # nearly all of them: the hot path
+                continue
             if isinstance(item, DecodeError) and item.raw.topic not in self.tables:
                 table = item.raw.topic.rsplit(".", 1)[-1]
                 if self.settings.table_topic(table) == item.raw.topic:
