@@ -27,7 +27,11 @@ def added_tables(source: SourceSettings) -> list[str]:
         conn = psycopg2.connect(source.dsn, connect_timeout=10)
         with conn, conn.cursor() as cur:
             added = [table for table in published_tables(cur) if table not in SOURCE_TABLES]
-            cur.execute("SELECT DISTINCT table_name FROM cdc_schema_changes WHERE command = %s",
+            # Recorded, and still readable by the connector's role (the table may have been created again since).
+            cur.execute("SELECT DISTINCT table_name FROM cdc_schema_changes"
+                        " WHERE command = %s AND CASE WHEN to_regclass(format('public.%%I', table_name)) IS NULL"
+                        " THEN false ELSE has_table_privilege('cdc_replication_reader',"
+                        " to_regclass(format('public.%%I', table_name)), 'SELECT') END",
                         (PUBLICATION_COMMAND,))
             recorded = {name for (name,) in cur.fetchall()}
     except psycopg2.Error as exc:
@@ -36,7 +40,8 @@ def added_tables(source: SourceSettings) -> list[str]:
         if conn is not None:
             conn.close()
     for table in sorted(set(added) - recorded):
-        log.warning("%s is in the publication but its addition was not recorded (was the event trigger of migration "
-                    "0005 missing?): a new snapshot does not read it. Remove it from the publication and add it "
-                    "again (README, Operations, 'Adding a table')", table)
+        log.warning("%s is in the publication but its addition was not recorded, or the connector's role "
+                    "cdc_replication_reader cannot read it (was the event trigger of migration 0005 missing?): a new "
+                    "snapshot does not read it. Remove it from the publication and add it again (README, Operations, "
+                    "'Adding a table')", table)
     return [table for table in added if table in recorded]

@@ -485,12 +485,14 @@ class Replicator:
         has none: tables added to the publication before that snapshot (connectors.publication). Each is made, empty,
         from the definition that snapshot saw, as a shop table is on a first start; the snapshot's reads and the
         changes after it fill it. False if none was made."""
-        unknown = self._unknown_tables(released) - self.looked_up
+        unknown = {table: oid for table, oid in self._unknown_tables(released).items() if table not in self.looked_up}
         if not unknown:
             return False
-        self.looked_up |= unknown
+        self.looked_up |= unknown.keys()
         snapshotted = snapshot_publications(self.settings.kafka.bootstrap, self.schema_topic)
-        adopted = sorted(unknown & snapshotted.keys())
+        # By an ALTER, only the table the snapshot saw (its oid): not one dropped and created again under its name.
+        adopted = sorted(table for table, oid in unknown.items()
+                         if table in snapshotted and oid in (None, snapshotted[table][1].oid))
         if adopted:
             self._cut()
         for table in adopted:
@@ -499,11 +501,12 @@ class Replicator:
                                     "was read by the connector's initial snapshot")
         return bool(adopted)
 
-    def _unknown_tables(self, released: Released[Decoded]) -> set[str]:
-        """The tables without a replica table that `released` has a change or an ALTER of (a new table is not one
-        the snapshot read, and one added to the publication in `released` is _publish's)."""
+    def _unknown_tables(self, released: Released[Decoded]) -> dict[str, int | None]:
+        """The tables without a replica table that `released` has a change of (None) or an ALTER of (the table's
+        oid). A new table is not one the snapshot read, and one added to the publication in `released` is
+        _publish's."""
         items = released.items if isinstance(released, Transaction) else (released.item,)
-        tables = set()
+        tables: dict[str, int | None] = {}
         published = set()
         for item in items:
             if isinstance(item, ChangeEvent):  # nearly all of them: the hot path
@@ -511,12 +514,14 @@ class Replicator:
             if isinstance(item, DecodeError) and item.raw.topic not in self.tables:
                 table = item.raw.topic.rsplit(".", 1)[-1]
                 if self.settings.table_topic(table) == item.raw.topic:
-                    tables.add(table)
+                    tables.setdefault(table, None)
             elif isinstance(item, SchemaChange) and item.command == ALTER_COMMAND:
-                tables.add(item.definition.name)
+                tables.setdefault(item.definition.name, item.definition.oid)
             elif isinstance(item, SchemaChange) and item.publishes:
                 published.add(item.definition.name)
-        return tables - published - self.schemas.keys()
+        if not tables:
+            return tables
+        return {table: oid for table, oid in tables.items() if table not in published and table not in self.schemas}
 
     def _make_anew(self, schema: TableSchema, ddl: str | None, marker: str) -> None:
         """The replica table dropped and created from `schema` (`marker`: its comment, which tells a restart that it
@@ -832,6 +837,7 @@ class Replicator:
         """Forget what was consumed but not taken: the partitions are read again from the committed offsets."""
         self.assembler = Assembler(None, self.applied_lsn)
         self._use_applied_schemas()
+        self.looked_up.clear()  # a table adopted since the last commit is adopted again when read again
         self.batch = self._new_batch()
 
     # --- progress -----------------------------------------------------------

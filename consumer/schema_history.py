@@ -81,12 +81,18 @@ def snapshot_publications(bootstrap: str, topic: str) -> dict[str, Baseline]:
     history = _History()
     with _reader(bootstrap, topic) as consumer:
         try:
-            _, end = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=READ_TIMEOUT_SECONDS)
+            start, end = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=READ_TIMEOUT_SECONDS)
         except KafkaException as exc:
-            raise ConsumerError(f"cannot read {topic} for the definitions of the tables the snapshot read: "
-                                f"{exc}") from exc
-        _read_what_is_there(consumer, topic, history, at_least=end)
+            raise _unread(topic, str(exc)) from exc
+        if start < end and _read_what_is_there(consumer, topic, history, at_least=end) < end:
+            raise _unread(topic, f"its records up to offset {end} did not come within {READ_TIMEOUT_SECONDS:g} s")
     return {table: history.snapshot[table] for table in history.published}
+
+
+def _unread(topic: str, why: str) -> ConsumerError:
+    # Stopping is safe: nothing after the table's change was applied, and a restart reads it again.
+    return ConsumerError(f"cannot read {topic} for the definitions of the tables the connector's snapshot read: "
+                         f"{why}")
 
 
 @contextmanager
@@ -100,23 +106,21 @@ def _reader(bootstrap: str, topic: str) -> Iterator[Consumer]:
         consumer.close()
 
 
-def _read_what_is_there(consumer: Consumer, topic: str, history: _History, at_least: int = 0) -> None:
-    """Read on until nothing more comes for IDLE_SECONDS, past offset `at_least` (a fresh consumer's first polls
-    can come back empty before its first fetch) unless that takes READ_TIMEOUT_SECONDS. (Not only up to the
-    partition's high watermark: the local broker reports one per record batch, not per record, so it is below
-    the end.)"""
-    next_offset = 0
+def _read_what_is_there(consumer: Consumer, topic: str, history: _History, at_least: int = 0) -> int:
+    """Read on until nothing more comes for IDLE_SECONDS, once the consumer's position is past offset `at_least` (a
+    fresh consumer's first polls can come back empty before its first fetch) or READ_TIMEOUT_SECONDS passed; the
+    position reached. (Not only up to the partition's high watermark: the local broker reports one per record
+    batch, not per record, so it is below the end.)"""
     deadline = time.monotonic() + READ_TIMEOUT_SECONDS
     while True:
         message = consumer.poll(IDLE_SECONDS)
         if message is None:
-            if next_offset >= at_least or time.monotonic() >= deadline:
-                return
+            reached = consumer.position([TopicPartition(topic, 0)])[0].offset  # past control records too
+            if at_least <= 0 or reached >= at_least or time.monotonic() >= deadline:
+                return reached
             continue
         if message.error() is None:
-            offset = message.offset() or 0
-            next_offset = offset + 1
-            _note(message.value(), offset, topic, history)
+            _note(message.value(), message.offset() or 0, topic, history)
 
 
 def _note(value: bytes | None, offset: int, topic: str, history: _History) -> None:

@@ -313,6 +313,37 @@ def test_a_snapshotted_table_the_replica_cannot_hold_is_paused_once_and_its_read
     assert history.reads == 1
 
 
+def test_a_table_adopted_but_abandoned_before_its_commit_is_adopted_again_when_read_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    reads = (snapshot_read(coupon(1)), snapshot_read(coupon(2)))
+    with snapshotted(monkeypatch, {"coupons": (9, COUPONS)}) as (replicator, history):
+        Feed(replicator)(*reads)
+        replicator._abandon("partitions lost")
+        Feed(replicator)(*reads)
+        assert sorted(key for key, _ in upserts_of(replicator.batch, "coupons")) == [(1,), (2,)]
+        assert replicator.batch.dead_letters == []
+    assert history.reads == 2
+
+
+def test_a_table_added_to_the_publication_in_the_same_transaction_is_not_looked_up(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    published = transaction(100, 1_000, [schema_change(9, COUPONS, "ALTER PUBLICATION"), coupon(1, "u")])
+    with snapshotted(monkeypatch, {"coupons": (3, COUPONS)}) as (replicator, history):
+        Feed(replicator)(*published.whole())
+        assert [step.marker for step in replicator.batch.schema_steps] == [
+            "cdc schema version 9, added to the publication"]
+    assert history.reads == 0
+
+
+def test_an_alter_of_a_table_created_again_under_a_snapshotted_tables_name_makes_no_replica_table(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    other = replace(with_column(COUPONS, CatalogColumn(3, "note", "text", True)), oid=7777)
+    with snapshotted(monkeypatch, {"coupons": (9, COUPONS)}) as (replicator, history):
+        Feed(replicator)(*transaction(100, 1_000, [schema_change(12, other)]).whole())
+        assert "coupons" not in replicator.schemas and replicator.batch.schema_steps == []
+    assert history.reads == 1
+
+
 def test_a_table_created_but_not_published_gets_no_replica_table(monkeypatch: pytest.MonkeyPatch) -> None:
     with started(monkeypatch) as replicator:
         Feed(replicator)(*transaction(100, 1_000, [schema_change(9, COUPONS, "CREATE TABLE")]).whole())
