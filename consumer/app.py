@@ -131,6 +131,7 @@ from core.errors import CdcError, LeadershipLost, MySqlUnavailable
 from core.leader import Leadership
 from core.mysql import Backoff
 from core.source.catalog import ALTER_COMMAND
+from core.topic_names import topic_table
 from core.topics import ensure_schema_changes_topic, ensure_signals_topic, ensure_transaction_topic, topic_ids
 from core.transactions import Assembler, Loose, Released, Transaction, TransactionMetadataError, TxEnd, parse_end
 from core.watermark import REPLICA_STAGE
@@ -512,8 +513,7 @@ class Replicator:
             if isinstance(item, ChangeEvent):  # nearly all of them: the hot path
                 continue
             if isinstance(item, DecodeError) and item.raw.topic not in self.tables:
-                table = item.raw.topic.rsplit(".", 1)[-1]
-                if self.settings.table_topic(table) == item.raw.topic:
+                if (table := topic_table(self.settings.kafka.topic_prefix, item.raw.topic)) is not None:
                     tables.setdefault(table, None)
             elif isinstance(item, SchemaChange) and item.command == ALTER_COMMAND:
                 tables.setdefault(item.definition.name, item.definition.oid)

@@ -28,6 +28,12 @@ def table_topic(topic_prefix: str, table: str) -> str:
     return f"{topic_prefix}.{SOURCE_SCHEMA}.{table}"
 
 
+def topic_table(topic_prefix: str, topic: str) -> str | None:
+    """The source table whose topic this is (table_topic's inverse); None for another topic."""
+    prefix = table_topic(topic_prefix, "")
+    return topic.removeprefix(prefix) if topic.startswith(prefix) else None
+
+
 def source_topics(topic_prefix: str) -> list[str]:
     """The topics of the five source tables, in the catalog's order."""
     return [table_topic(topic_prefix, table) for table in SOURCE_TABLES]

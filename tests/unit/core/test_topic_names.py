@@ -9,11 +9,16 @@ from core.topic_names import (
     source_topic_tables,
     source_topics,
     table_topic,
+    topic_table,
 )
 
 
 def test_a_source_table_topic_is_prefix_schema_table() -> None:
     assert table_topic("acme", "orders") == "acme.public.orders"
+
+
+def test_a_table_topics_table_is_read_back_and_another_topic_has_none() -> None:
+    assert (topic_table("acme", "acme.public.coupons"), topic_table("acme", "acme.transaction")) == ("coupons", None)
 
 
 def test_the_source_topics_are_the_five_tables_in_the_catalogs_order() -> None:
