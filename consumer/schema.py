@@ -44,7 +44,11 @@ from typing import Any
 
 from pymysql.converters import escape_item
 
+from consumer import generations
 from consumer.replica_schema import (
+    LOOSE_OFFSETS,
+    SCHEMAS,
+    TRUNCATIONS,
     Earlier,
     StoredSchema,
     TableSpec,
@@ -55,8 +59,14 @@ from consumer.replica_schema import (
 )
 from consumer.types import Column, Kind, ValueConversionError
 from core.source.catalog import CatalogColumn, CatalogTable, parse_definition
+from core.watermark import WATERMARK_TABLE
+from marts.schema import all_tables as marts_tables
 
 COMMENT_PREFIX = "cdc schema version "
+# The pipeline's own tables in the replica's MySQL database, which the marts share: a source table of one of these
+# names (any case: MySQL may fold it) is paused rather than made, as making it drops the table of that name.
+OWN_TABLES = frozenset(name.lower() for name in (SCHEMAS, LOOSE_OFFSETS, TRUNCATIONS, WATERMARK_TABLE,
+                                                 *generations.table_names(), *marts_tables()))
 
 
 @dataclass(frozen=True)
@@ -170,6 +180,10 @@ class _Incompatible(Exception):
 
 
 def _replica_table(definition: CatalogTable) -> TableSpec:
+    if definition.name.lower() in OWN_TABLES:
+        raise UnsupportedType(f"its name is that of the pipeline's own MySQL table {definition.name} (the replica "
+                              "and the marts share a database), which its replica table would replace. Rename the "
+                              "source table and add it to the publication again, or remove it from the publication")
     if not definition.key:
         raise UnsupportedType("the table has no primary key (the replica upserts and deletes by key)")
     return TableSpec(definition.name, tuple(replica_column(column) for column in definition.columns), definition.key)

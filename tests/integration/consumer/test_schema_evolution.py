@@ -224,3 +224,23 @@ def test_a_backfill_of_the_paused_table_makes_it_anew_and_the_replica_exact(pipe
         assert 'cdc_table_paused{table="product_categories"} 0.0' in response.read().decode()
     stats = run_cdc("consume", "--stats", env=env)
     assert "PAUSED" not in stats.stdout
+
+
+def test_a_source_table_named_like_a_mart_is_paused_and_the_mart_is_left_as_it_is(pipeline: Path) -> None:
+    env = env_of(pipeline)
+    mysql = MySqlSettings.from_env(env)
+    mart_columns = replica_columns(pipeline, "user_activity")
+    (mart_rows,) = fetch_all(mysql, "CHECKSUM TABLE user_activity")
+    source(pipeline, "CREATE TABLE user_activity (id bigserial PRIMARY KEY, note text)",
+           "INSERT INTO user_activity (note) SELECT 'n' || g FROM generate_series(1, 100) g")
+    source(pipeline, "ALTER PUBLICATION cdc_publication ADD TABLE user_activity")
+    source(pipeline, "INSERT INTO user_activity (note) VALUES ('after')")
+
+    deadline = time.monotonic() + 120
+    while ("PAUSED user_activity" not in (stats := run_cdc("consume", "--stats", env=env).stdout)
+           and replica_columns(pipeline, "user_activity") == mart_columns):  # until paused, or the mart replaced
+        assert time.monotonic() < deadline, stats[-2000:]
+        time.sleep(1)
+    assert replica_columns(pipeline, "user_activity") == mart_columns
+    assert fetch_all(mysql, "CHECKSUM TABLE user_activity") == [mart_rows]
+    assert "its name is that of the pipeline's own MySQL table user_activity" in stats

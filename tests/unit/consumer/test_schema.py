@@ -9,6 +9,7 @@ import pytest
 
 from consumer.batch import Batch, SchemaStep
 from consumer.envelope import ChangeEvent, decode
+from consumer.replica_schema import TableSpec
 from consumer.schema import TableSchema, applied_version, evolve, recreate
 from core.deadletter import RawMessage
 from core.source.catalog import CatalogColumn, CatalogTable
@@ -222,3 +223,19 @@ def test_a_table_dropped_and_created_again_under_its_name_pauses() -> None:
     first = TableSchema.first(1, replace(LINES, oid=100))
     paused = evolve(first, 2, replace(LINES, oid=200)).schema.paused
     assert paused is not None and "dropped and created again" in paused
+
+
+@pytest.mark.parametrize("name", ["user_activity", "Sales_By_Category", "cdc_watermark", "mart_offsets",
+                                  "cdc_replica_schemas", "replica_topics"])
+def test_a_table_named_like_one_of_the_pipelines_own_mysql_tables_pauses_instead_of_replacing_it(name: str) -> None:
+    schema = TableSchema.first(3, replace(LINES, name=name))
+    assert schema.paused is not None
+    assert f"table {name} paused at source schema change 3: its name is that of the pipeline's own MySQL table" \
+        in schema.paused
+    assert schema.spec.columns == ()  # no replica table is made
+
+
+def test_a_backfill_does_not_make_a_paused_table_named_like_one_of_the_pipelines_own() -> None:
+    # Paused for another reason (a change that did not fit), as an earlier version could have left it.
+    paused = TableSchema(3, replace(LINES, name="user_activity"), TableSpec("user_activity", (), ()), "unfit")
+    assert recreate(paused, "signal-1") is None
