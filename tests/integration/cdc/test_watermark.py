@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -129,9 +129,13 @@ def marks(env: dict[str, str]) -> list[Mark]:
 
 
 def sample(env: dict[str, str], seconds: float) -> list[Mark]:
-    samples: list[Mark] = []
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    return sample_until(env, lambda: time.monotonic() >= deadline)
+
+
+def sample_until(env: dict[str, str], done: Callable[[], bool]) -> list[Mark]:
+    samples: list[Mark] = []
+    while not done():
         samples += marks(env)
         time.sleep(SAMPLE_SECONDS)
     return samples
@@ -201,7 +205,8 @@ def env(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
 def observed(env: dict[str, str]) -> Observed:
     wait_for_both_stages(env)
     load = start_live_load(env, seed=32, duration=LOAD_SECONDS, rate=LOAD_RATE)
-    under_load = sample(env, LOAD_SECONDS)
+    # While the generator runs (not a fixed window: on a busy machine it takes seconds to start its load).
+    under_load = sample_until(env, lambda: load.poll() is not None)
     finish_live_load(load)
     time.sleep(3.0)  # the stages catch up with the last of the load
     before_idle = set(decoded_commits(env["PG_DSN"], env["PROBE_SLOT"]))
