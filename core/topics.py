@@ -8,7 +8,8 @@ their source topics' partitions, so the count is decided here
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -18,6 +19,8 @@ from core.limits import MESSAGE_MAX_BYTES
 from core.topic_names import pipeline_topics, schema_changes_topic, signals_topic, transaction_topic
 
 log = logging.getLogger(__name__)
+
+KEPT_FOREVER: Mapping[str, str] = MappingProxyType({"retention.ms": "-1", "retention.bytes": "-1"})
 
 
 def ensure_source_topics(bootstrap: str, topic_prefix: str, partitions: int, replication_factor: int) -> list[str]:
@@ -38,8 +41,10 @@ def ensure_transaction_topic(bootstrap: str, topic_prefix: str, replication_fact
 
 def ensure_schema_changes_topic(bootstrap: str, topic_prefix: str, replication_factor: int) -> list[str]:
     """The cdc_schema_changes table's topic, with one partition: its rows (the source's DDL history, migration
-    0003) keep their order, which several partitions (by key) would not."""
-    return ensure_topics(bootstrap, [schema_changes_topic(topic_prefix)], 1, replication_factor)
+    0003) keep their order, which several partitions (by key) would not. Kept forever, as Debezium's own schema
+    history topic must be: the consumer looks up a table's definition from the topic's start (the snapshot's
+    rows, consumer.schema_history), which the broker's default retention (7 days) would delete."""
+    return ensure_topics(bootstrap, [schema_changes_topic(topic_prefix)], 1, replication_factor, KEPT_FOREVER)
 
 
 def ensure_signals_topic(bootstrap: str, topic_prefix: str, replication_factor: int) -> list[str]:
@@ -48,8 +53,9 @@ def ensure_signals_topic(bootstrap: str, topic_prefix: str, replication_factor: 
     return ensure_topics(bootstrap, [signals_topic(topic_prefix)], 1, replication_factor)
 
 
-def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, replication_factor: int) -> list[str]:
-    """Create the topics that do not exist yet; return those created."""
+def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, replication_factor: int,
+                  config: Mapping[str, str] = MappingProxyType({})) -> list[str]:
+    """Create the topics that do not exist yet (with `config` besides the message size); return those created."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     try:
         existing = set(admin.list_topics(timeout=15).topics)
@@ -60,7 +66,7 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, replic
         return []
     futures = admin.create_topics(
         [NewTopic(name, num_partitions=partitions, replication_factor=replication_factor,
-                  config={"max.message.bytes": str(MESSAGE_MAX_BYTES)}) for name in wanted],
+                  config={"max.message.bytes": str(MESSAGE_MAX_BYTES), **config}) for name in wanted],
         operation_timeout=15,
     )
     created = []
