@@ -58,15 +58,20 @@ from consumer.replica_schema import (
     replica_column,
 )
 from consumer.types import Column, Kind, ValueConversionError
+from core.marts_tables import is_marts_table
 from core.source.catalog import CatalogColumn, CatalogTable, parse_definition
 from core.watermark import WATERMARK_TABLE
-from marts.schema import all_tables as marts_tables
 
 COMMENT_PREFIX = "cdc schema version "
-# The pipeline's own tables in the replica's MySQL database, which the marts share: a source table of one of these
-# names (any case: MySQL may fold it) is paused rather than made, as making it drops the table of that name.
-OWN_TABLES = frozenset(name.lower() for name in (SCHEMAS, LOOSE_OFFSETS, TRUNCATIONS, WATERMARK_TABLE,
-                                                 *generations.table_names(), *marts_tables()))
+# The replica's own bookkeeping tables. With the marts' (core.marts_tables), which share the database, they are the
+# pipeline's own: a source table of one of their names (any case: MySQL may fold it) is paused rather than made, as
+# making it drops the table of that name.
+REPLICA_OWN_TABLES = frozenset(name.lower() for name in (SCHEMAS, LOOSE_OFFSETS, TRUNCATIONS, WATERMARK_TABLE,
+                                                         *generations.table_names()))
+
+
+def is_own_table(name: str) -> bool:
+    return name.lower() in REPLICA_OWN_TABLES or is_marts_table(name)
 
 
 @dataclass(frozen=True)
@@ -180,7 +185,7 @@ class _Incompatible(Exception):
 
 
 def _replica_table(definition: CatalogTable) -> TableSpec:
-    if definition.name.lower() in OWN_TABLES:
+    if is_own_table(definition.name):
         raise UnsupportedType(f"its name is that of the pipeline's own MySQL table {definition.name} (the replica "
                               "and the marts share a database), which its replica table would replace. Rename the "
                               "source table and add it to the publication again, or remove it from the publication")

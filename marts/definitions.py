@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from core.marts_tables import SALES_BY_CATEGORY_TABLE, USER_ACTIVITY_TABLE
 from marts.state_tables import CATEGORIES, LINES, ORDERS, PRODUCTS, USERS
 
 CANCELLED = "cancelled"  # an order of this status counts for no sales
@@ -67,7 +68,7 @@ class MartSpec:
 
 
 USER_ACTIVITY = MartSpec(
-    name="user_activity",
+    name=USER_ACTIVITY_TABLE,
     keys=("user_id", "status"),
     labels=("first_name", "last_name"),
     measures=("order_count", "total_spent"),
@@ -87,7 +88,7 @@ USER_ACTIVITY = MartSpec(
     state_group_by="o.user_id, o.status, u.first_name, u.last_name",
 )
 SALES_BY_CATEGORY = MartSpec(
-    name="sales_by_category",
+    name=SALES_BY_CATEGORY_TABLE,
     keys=("category_id",),
     labels=("name",),
     measures=("total_quantity_sold", "total_sales", "line_count"),

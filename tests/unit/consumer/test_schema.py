@@ -226,7 +226,7 @@ def test_a_table_dropped_and_created_again_under_its_name_pauses() -> None:
 
 
 @pytest.mark.parametrize("name", ["user_activity", "Sales_By_Category", "cdc_watermark", "mart_offsets",
-                                  "cdc_replica_schemas", "replica_topics"])
+                                  "cdc_replica_schemas", "replica_topics", "MART_future_table"])
 def test_a_table_named_like_one_of_the_pipelines_own_mysql_tables_pauses_instead_of_replacing_it(name: str) -> None:
     schema = TableSchema.first(3, replace(LINES, name=name))
     assert schema.paused is not None
