@@ -19,7 +19,7 @@ from typing import Any
 import pymysql
 
 from consumer.errors import TopicsRecreated
-from consumer.replica_schema import LOOSE_OFFSETS, LOOSE_OFFSETS_DDL, data_tables
+from consumer.replica_schema import LOOSE_OFFSETS, LOOSE_OFFSETS_DDL, REREADS, TOPICS, data_tables
 from core import generations, watermark
 from core.errors import MySqlUnavailable
 from core.mysql import TABLE_OPTIONS, connect, fetch_all
@@ -28,8 +28,6 @@ from core.watermark import REPLICA_STAGE, WATERMARK_DDL
 
 log = logging.getLogger(__name__)
 
-TOPICS = "replica_topics"
-REREADS = "replica_rereads"
 REREADS_DDL = f"""CREATE TABLE IF NOT EXISTS {REREADS} (
   topic VARCHAR(249) NOT NULL,
   partition_id INT NOT NULL,

@@ -33,13 +33,14 @@ import pymysql
 from consumer.errors import ConsumerError
 from consumer.types import Column, Kind, row_reader
 from core.errors import MySqlUnavailable
+from core.marts_tables import is_marts_table
 from core.mysql import fetch_all
 from core.mysql_dialect import inserted
 from core.settings import MySqlSettings
 from core.source.catalog import CatalogColumn, CatalogTable, catalog_of
 from core.source.tables import TABLES
 from core.truncation import watermarks_ddl
-from core.watermark import WATERMARK_DDL
+from core.watermark import WATERMARK_DDL, WATERMARK_TABLE
 
 
 class UnsupportedType(ConsumerError):
@@ -173,6 +174,20 @@ LOOSE_OFFSETS_DDL = f"""CREATE TABLE IF NOT EXISTS `{LOOSE_OFFSETS}` (
   PRIMARY KEY (topic, partition_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"""
 
+# The id of each source topic the replica's offsets refer to, and the partitions to read again from their log
+# start (consumer.generations).
+TOPICS = "replica_topics"
+REREADS = "replica_rereads"
+# The replica's own bookkeeping tables. With the marts' (core.marts_tables), which share the database, they are the
+# pipeline's own tables: a source table of one of their names is paused rather than made (consumer.schema), as
+# making it would drop the table of that name, and a rebuild never drops one (data_tables).
+BOOKKEEPING_TABLES = (TRUNCATIONS, SCHEMAS, LOOSE_OFFSETS, TOPICS, REREADS, WATERMARK_TABLE)
+
+
+def is_own_table(name: str) -> bool:
+    """Whether `name` is one of the pipeline's own tables, in any case (MySQL may fold names)."""
+    return name.lower() in BOOKKEEPING_TABLES or is_marts_table(name)
+
 
 def ensure_database(conn: Any, database: str) -> None:
     """Create the replica database if missing (the connection must not be bound to it)."""
@@ -214,7 +229,7 @@ def data_tables(cur: Any) -> list[str]:
     replicated: list[str] = []
     if cur.fetchone() is not None:
         cur.execute(f"SELECT table_name FROM `{SCHEMAS}` ORDER BY table_name")
-        replicated = [name for (name,) in cur.fetchall()]
+        replicated = [name for (name,) in cur.fetchall() if not is_own_table(name)]  # paused for its name
     # The default tables too: a replica from before SCHEMAS, or stopped between creating them and recording them.
     return [*sorted(set(replicated) | set(TABLES)), TRUNCATIONS, SCHEMAS, LOOSE_OFFSETS]
 

@@ -44,34 +44,20 @@ from typing import Any
 
 from pymysql.converters import escape_item
 
-from consumer import generations
 from consumer.replica_schema import (
-    LOOSE_OFFSETS,
-    SCHEMAS,
-    TRUNCATIONS,
     Earlier,
     StoredSchema,
     TableSpec,
     UnsupportedType,
     column_sql,
+    is_own_table,
     quoted,
     replica_column,
 )
 from consumer.types import Column, Kind, ValueConversionError
-from core.marts_tables import is_marts_table
 from core.source.catalog import CatalogColumn, CatalogTable, parse_definition
-from core.watermark import WATERMARK_TABLE
 
 COMMENT_PREFIX = "cdc schema version "
-# The replica's own bookkeeping tables. With the marts' (core.marts_tables), which share the database, they are the
-# pipeline's own: a source table of one of their names (any case: MySQL may fold it) is paused rather than made, as
-# making it drops the table of that name.
-REPLICA_OWN_TABLES = frozenset(name.lower() for name in (SCHEMAS, LOOSE_OFFSETS, TRUNCATIONS, WATERMARK_TABLE,
-                                                         *generations.table_names()))
-
-
-def is_own_table(name: str) -> bool:
-    return name.lower() in REPLICA_OWN_TABLES or is_marts_table(name)
 
 
 @dataclass(frozen=True)
@@ -91,6 +77,10 @@ class TableSchema:
         definition = parse_definition(stored.definition)
         if stored.paused is not None:
             return cls(stored.version, definition, _paused_spec(definition), stored.paused)
+        if is_own_table(definition.name):  # made by an earlier version, in place of the pipeline's table
+            return cls(stored.version, definition, _paused_spec(definition), _pause_reason(
+                definition.name, stored.version, f"{_own_name(definition.name)}; an earlier version made the replica "
+                "table in its place (if that was a mart's, `cdc marts --rebuild` makes the marts anew)"))
         return cls(stored.version, definition, _replica_table(definition))
 
     @classmethod
@@ -186,12 +176,15 @@ class _Incompatible(Exception):
 
 def _replica_table(definition: CatalogTable) -> TableSpec:
     if is_own_table(definition.name):
-        raise UnsupportedType(f"its name is that of the pipeline's own MySQL table {definition.name} (the replica "
-                              "and the marts share a database), which its replica table would replace. Rename the "
-                              "source table and add it to the publication again, or remove it from the publication")
+        raise UnsupportedType(f"{_own_name(definition.name)}, which its replica table would replace, so it has none "
+                              "(to replicate it: remove it from the publication, rename it, add it under its new name)")
     if not definition.key:
         raise UnsupportedType("the table has no primary key (the replica upserts and deletes by key)")
     return TableSpec(definition.name, tuple(replica_column(column) for column in definition.columns), definition.key)
+
+
+def _own_name(table: str) -> str:
+    return f"its name is that of the pipeline's own MySQL table {table} (the replica's or the marts')"
 
 
 def _pause_reason(table: str, version: int, why: str) -> str:

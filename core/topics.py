@@ -41,9 +41,10 @@ def ensure_transaction_topic(bootstrap: str, topic_prefix: str, replication_fact
 
 def ensure_schema_changes_topic(bootstrap: str, topic_prefix: str, replication_factor: int) -> list[str]:
     """The cdc_schema_changes table's topic, with one partition: its rows (the source's DDL history, migration
-    0003) keep their order, which several partitions (by key) would not. Kept forever, as Debezium's own schema
-    history topic must be: the consumer looks up a table's definition from the topic's start (the snapshot's
-    rows, consumer.schema_history), which the broker's default retention (7 days) would delete."""
+    0003) keep their order, which several partitions (by key) would not. Kept forever (as the schema history
+    topic of Debezium's MySQL connector must be): the consumer looks up a table's definition from the topic's
+    start (the snapshot's rows, consumer.schema_history), which the broker's default retention (7 days) would
+    delete. Connect creates it the same way (connectors/postgres-source.json, topic.creation.schema_changes)."""
     return ensure_topics(bootstrap, [schema_changes_topic(topic_prefix)], 1, replication_factor, KEPT_FOREVER)
 
 

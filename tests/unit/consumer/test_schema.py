@@ -239,3 +239,11 @@ def test_a_backfill_does_not_make_a_paused_table_named_like_one_of_the_pipelines
     # Paused for another reason (a change that did not fit), as an earlier version could have left it.
     paused = TableSchema(3, replace(LINES, name="user_activity"), TableSpec("user_activity", (), ()), "unfit")
     assert recreate(paused, "signal-1") is None
+
+
+def test_a_table_replicated_under_a_name_of_the_pipelines_own_by_an_earlier_version_is_paused_at_start() -> None:
+    stored = TableSchema.first(3, replace(LINES, name="orders_copy")).stored()
+    restored = TableSchema.from_stored(replace(stored, table="user_activity",
+                                               definition=stored.definition.replace("orders_copy", "user_activity")))
+    assert restored.paused is not None and "an earlier version made the replica table in its place" in restored.paused
+    assert restored.spec.columns == ()
