@@ -318,8 +318,11 @@ class Replicator:
         self._use_applied_schemas()
         for reason in sorted(schema.paused for schema in self.schemas.values() if schema.paused):
             log.error("%s", reason)
+        # Stored too: the first definitions, and a pause decided at load (a table an earlier version made under a
+        # name of the pipeline's own tables), so that --stats and `cdc verify` report it.
+        newly_paused = [schema for table, schema in schemas.items() if schema.paused != stored[table].paused]
         self._until_mysql_answers(stop, lambda: self.sink.start_tables(
-            self._replica_tables(), [schema.stored() for schema in first.values()]))
+            self._replica_tables(), [schema.stored() for schema in (*first.values(), *newly_paused)]))
         self.batch = self._new_batch()
 
     def _until_mysql_answers(self, stop: threading.Event, call: Callable[[], T]) -> T | None:

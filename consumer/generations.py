@@ -28,6 +28,7 @@ from core.watermark import REPLICA_STAGE, WATERMARK_DDL
 
 log = logging.getLogger(__name__)
 
+TOPICS_DDL = generations.ids_ddl(TOPICS)
 REREADS_DDL = f"""CREATE TABLE IF NOT EXISTS {REREADS} (
   topic VARCHAR(249) NOT NULL,
   partition_id INT NOT NULL,
@@ -139,7 +140,7 @@ def _transaction(mysql: MySqlSettings) -> Iterator[Any]:
 def _ensure_tables(cur: Any, database: str) -> None:
     cur.execute(f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
     cur.execute(f"USE `{database}`")
-    cur.execute(generations.ids_ddl(TOPICS))
+    cur.execute(TOPICS_DDL)
     cur.execute(REREADS_DDL)
     cur.execute(WATERMARK_DDL)
     cur.execute(LOOSE_OFFSETS_DDL)

@@ -55,6 +55,7 @@ from consumer.replica_schema import (
     replica_column,
 )
 from consumer.types import Column, Kind, ValueConversionError
+from core.marts_tables import is_marts_table
 from core.source.catalog import CatalogColumn, CatalogTable, parse_definition
 
 COMMENT_PREFIX = "cdc schema version "
@@ -177,14 +178,16 @@ class _Incompatible(Exception):
 def _replica_table(definition: CatalogTable) -> TableSpec:
     if is_own_table(definition.name):
         raise UnsupportedType(f"{_own_name(definition.name)}, which its replica table would replace, so it has none "
-                              "(to replicate it: remove it from the publication, rename it, add it under its new name)")
+                              "(to replicate it: remove it from the publication, rename it in the source, add it "
+                              "under its new name)")
     if not definition.key:
         raise UnsupportedType("the table has no primary key (the replica upserts and deletes by key)")
     return TableSpec(definition.name, tuple(replica_column(column) for column in definition.columns), definition.key)
 
 
 def _own_name(table: str) -> str:
-    return f"its name is that of the pipeline's own MySQL table {table} (the replica's or the marts')"
+    whose = "the marts'" if is_marts_table(table) else "the replica's"
+    return f"its name is that of the pipeline's own MySQL table {table} ({whose})"
 
 
 def _pause_reason(table: str, version: int, why: str) -> str:

@@ -206,8 +206,10 @@ def observed(env: dict[str, str]) -> Observed:
     wait_for_both_stages(env)
     load = start_live_load(env, seed=32, duration=LOAD_SECONDS, rate=LOAD_RATE)
     # While the generator runs (not a fixed window: on a busy machine it takes seconds to start its load).
-    given_up = time.monotonic() + LOAD_SECONDS + 120  # then finish_live_load shows why it has not ended
+    given_up = time.monotonic() + LOAD_SECONDS + 120
     under_load = sample_until(env, lambda: load.poll() is not None or time.monotonic() > given_up)
+    if load.poll() is None:
+        load.kill()  # finish_live_load then fails with its log's tail
     finish_live_load(load)
     time.sleep(3.0)  # the stages catch up with the last of the load
     before_idle = set(decoded_commits(env["PG_DSN"], env["PROBE_SLOT"]))

@@ -4,6 +4,7 @@ from connectors.password_reference import PASSWORD_REFERENCE
 from connectors.settings import ConnectorSettings
 from connectors.template import render, template_text
 from core.limits import MESSAGE_MAX_BYTES
+from core.topics import KEPT_FOREVER
 
 ENV = {
     "PG_DSN": "postgresql://postgres@127.0.0.1:5432/shop",
@@ -85,3 +86,8 @@ def test_the_initial_snapshot_reads_the_tables_added_to_the_publication_after_th
 
     assert config["snapshot.include.collection.list"].split(",")[-3:] == [
         "public.cdc_signals", "public\\.coupons", "public\\.gift\\$cards"]
+
+
+def test_the_connector_creates_the_schema_changes_topic_to_be_kept_forever_as_the_pipeline_does() -> None:
+    _, config = render(ConnectorSettings.from_env(ENV))
+    assert {name: config[f"topic.creation.schema_changes.{name}"] for name in KEPT_FOREVER} == dict(KEPT_FOREVER)

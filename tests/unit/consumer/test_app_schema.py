@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -14,6 +15,7 @@ import pytest
 from consumer import app
 from consumer.batch import Batch
 from consumer.envelope import Key, Row
+from consumer.replica_schema import StoredSchema
 from consumer.schema import TableSchema
 from core.deadletter import RawMessage
 from core.source.catalog import CatalogColumn, CatalogTable, catalog_of
@@ -348,3 +350,18 @@ def test_a_table_created_but_not_published_gets_no_replica_table(monkeypatch: py
     with started(monkeypatch) as replicator:
         Feed(replicator)(*transaction(100, 1_000, [schema_change(9, COUPONS, "CREATE TABLE")]).whole())
         assert replicator.batch.schema_steps == [] and "coupons" not in replicator.schemas
+
+
+def test_a_table_an_earlier_version_replicated_under_a_marts_name_is_stored_paused_at_start(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    shop = {name: TableSchema.first(1, catalog_of(table)).stored() for name, table in TABLES.items()}
+    # As an earlier version stored it: replicated, not paused.
+    activity = StoredSchema("user_activity", 4, replace(COUPONS, name="user_activity").to_json(), None)
+    stored_at_start: list[Any] = []
+    with replicator_of(BASE, monkeypatch) as replicator:
+        monkeypatch.setattr(replicator.sink, "loose_offsets", lambda: {})
+        monkeypatch.setattr(replicator.sink, "start_tables", lambda specs, first: stored_at_start.extend(first))
+        replicator._replicate("user_activity")
+        replicator._load_schemas(threading.Event(), {**shop, "user_activity": activity})
+        assert [(stored.table, stored.paused is not None) for stored in stored_at_start] == [("user_activity", True)]
+        assert "shop.public.user_activity" in replicator.paused

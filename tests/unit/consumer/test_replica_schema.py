@@ -6,10 +6,8 @@ import pkgutil
 import re
 from typing import Any
 
-import pytest
-
 import consumer
-from consumer.replica_schema import SCHEMAS, data_tables, is_own_table
+from consumer.replica_schema import BOOKKEEPING_TABLES, SCHEMAS, data_tables, is_own_table
 from core.source.tables import TABLES
 from core.watermark import WATERMARK_DDL
 
@@ -42,10 +40,13 @@ def bookkeeping_ddl() -> list[str]:
     return statements
 
 
-@pytest.mark.parametrize("ddl", bookkeeping_ddl())
-def test_every_table_the_consumer_keeps_for_itself_is_one_of_the_pipelines_own(ddl: str) -> None:
-    match = CREATED.search(ddl)
-    assert match is not None and is_own_table(match[1])
+def test_the_tables_the_consumer_keeps_for_itself_are_exactly_its_reserved_bookkeeping_tables() -> None:
+    created = {match[1] for ddl in bookkeeping_ddl() if (match := CREATED.search(ddl))}
+    assert created == set(BOOKKEEPING_TABLES)
+
+
+def test_the_reserved_bookkeeping_names_are_lowercase_as_is_own_table_compares_them() -> None:
+    assert [name for name in BOOKKEEPING_TABLES if name != name.lower()] == []
 
 
 def test_the_shops_tables_are_not_the_pipelines_own() -> None:
