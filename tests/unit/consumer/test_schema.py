@@ -9,7 +9,7 @@ import pytest
 
 from consumer.batch import Batch, SchemaStep
 from consumer.envelope import ChangeEvent, decode
-from consumer.replica_schema import TableSpec
+from consumer.replica_schema import StoredSchema, TableSpec
 from consumer.schema import TableSchema, applied_version, evolve, recreate
 from core.deadletter import RawMessage
 from core.source.catalog import CatalogColumn, CatalogTable
@@ -242,8 +242,8 @@ def test_a_backfill_does_not_make_a_paused_table_named_like_one_of_the_pipelines
 
 
 def test_a_table_replicated_under_a_name_of_the_pipelines_own_by_an_earlier_version_is_paused_at_start() -> None:
-    stored = TableSchema.first(3, replace(LINES, name="orders_copy")).stored()
-    restored = TableSchema.from_stored(replace(stored, table="user_activity",
-                                               definition=stored.definition.replace("orders_copy", "user_activity")))
+    # As an earlier version stored it: replicated, not paused.
+    restored = TableSchema.from_stored(StoredSchema("user_activity", 3, replace(LINES, name="user_activity").to_json(),
+                                                    None))
     assert restored.paused is not None and "an earlier version made the replica table in its place" in restored.paused
     assert restored.spec.columns == ()
