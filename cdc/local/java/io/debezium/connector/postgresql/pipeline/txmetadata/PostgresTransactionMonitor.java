@@ -1,0 +1,77 @@
+/*
+ * Replaces Debezium 3.1.1's class of this name on the local stack's classpath (cdc/local/debezium_patch.py builds it).
+ *
+ * Debezium 3.1.1 resets a transaction's event counters when it resumes streaming in the middle of it
+ * (after a Connect, task or PostgreSQL restart): pgoutput's BEGIN is always processed again, and
+ * TransactionMonitor.transactionStartedEvent() begins the transaction restored from the offsets anew.
+ * The rest of the transaction is then numbered from total_order 1 again and its END counts only the
+ * events after the restart, so the consumer's transaction assembly cannot tell that transaction's
+ * copies apart (Debezium issue dbz#633, fixed upstream in 3.7.0). This class continues the restored
+ * counters, as 3.7.0 does, and otherwise does what 3.1.1's does: ids are "<xid>:<lsn of the event>".
+ */
+package io.debezium.connector.postgresql.pipeline.txmetadata;
+
+import java.time.Instant;
+import java.util.Objects;
+
+import org.apache.kafka.connect.data.Struct;
+import org.apache.kafka.connect.source.SourceRecord;
+
+import io.debezium.config.CommonConnectorConfig;
+import io.debezium.connector.postgresql.PostgresOffsetContext;
+import io.debezium.function.BlockingConsumer;
+import io.debezium.pipeline.source.spi.EventMetadataProvider;
+import io.debezium.pipeline.spi.OffsetContext;
+import io.debezium.pipeline.spi.Partition;
+import io.debezium.pipeline.txmetadata.TransactionContext;
+import io.debezium.pipeline.txmetadata.TransactionInfo;
+import io.debezium.pipeline.txmetadata.TransactionMonitor;
+import io.debezium.schema.SchemaNameAdjuster;
+
+public class PostgresTransactionMonitor extends TransactionMonitor {
+
+    public PostgresTransactionMonitor(CommonConnectorConfig connectorConfig, EventMetadataProvider eventMetadataProvider,
+                                      SchemaNameAdjuster schemaNameAdjuster, BlockingConsumer<SourceRecord> sender,
+                                      String topicName) {
+        super(connectorConfig, eventMetadataProvider, schemaNameAdjuster, sender, topicName);
+    }
+
+    @Override
+    public void transactionStartedEvent(Partition partition, TransactionInfo transactionInfo, OffsetContext offset,
+                                        Instant timestamp)
+            throws InterruptedException {
+        TransactionContext restored = offset.getTransactionContext();
+        if (restored.isTransactionInProgress()
+                && Objects.equals(restored.getTransactionId(), transactionInfo.getTransactionId())) {
+            return; // the BEGIN of the transaction the offsets stopped in: keep counting where they stopped
+        }
+        super.transactionStartedEvent(partition, transactionInfo, offset, timestamp);
+    }
+
+    @Override
+    protected Struct prepareTxKey(OffsetContext offsetContext) {
+        return withEventId(new Struct(transactionKeySchema), offsetContext);
+    }
+
+    @Override
+    protected Struct prepareTxBeginValue(OffsetContext offsetContext, Instant timestamp) {
+        return withEventId(super.prepareTxBeginValue(offsetContext, timestamp), offsetContext);
+    }
+
+    @Override
+    protected Struct prepareTxEndValue(OffsetContext offsetContext, Instant timestamp) {
+        return withEventId(super.prepareTxEndValue(offsetContext, timestamp), offsetContext);
+    }
+
+    @Override
+    protected Struct prepareTxStruct(OffsetContext offsetContext, long dataCollectionEventOrder, Struct value) {
+        return withEventId(super.prepareTxStruct(offsetContext, dataCollectionEventOrder, value), offsetContext);
+    }
+
+    private Struct withEventId(Struct struct, OffsetContext offsetContext) {
+        long lsn = ((PostgresOffsetContext) offsetContext).asOffsetState().lastSeenLsn().asLong();
+        String xid = offsetContext.getTransactionContext().getTransactionId();
+        struct.put(DEBEZIUM_TRANSACTION_ID_KEY, xid + ":" + lsn);
+        return struct;
+    }
+}

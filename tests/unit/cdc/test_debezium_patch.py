@@ -1,0 +1,49 @@
+"""The local stack's fix to Debezium 3.1.1: compiled once into a jar that replaces one of Debezium's classes."""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from cdc.errors import LocalStackError
+from cdc.local import connect, debezium_patch
+
+MONITOR = "io/debezium/connector/postgresql/pipeline/txmetadata/PostgresTransactionMonitor.class"
+
+
+def classes_of(jar: Path) -> set[str]:
+    with zipfile.ZipFile(jar) as archive:
+        return {name for name in archive.namelist() if name.endswith(".class")}
+
+
+def test_the_patch_jar_holds_only_the_transaction_monitor_it_replaces(tmp_path: Path) -> None:
+    jar = debezium_patch.patch_jar(connect.runtime_jars(), cache=tmp_path)
+
+    assert classes_of(jar) == {MONITOR}
+
+
+def test_the_class_it_replaces_is_one_of_the_debezium_connectors_own() -> None:
+    debezium = connect.wheel_libs() / connect.DEBEZIUM_JAR
+
+    assert MONITOR in classes_of(debezium)
+
+
+def test_the_patch_jar_is_built_once_and_then_taken_from_the_cache(tmp_path: Path) -> None:
+    first = debezium_patch.patch_jar(connect.runtime_jars(), cache=tmp_path)
+    built = first.stat().st_mtime_ns
+
+    again = debezium_patch.patch_jar(connect.runtime_jars(), cache=tmp_path)
+
+    assert (again, again.stat().st_mtime_ns) == (first, built)
+
+
+def test_connects_classpath_starts_with_the_patch_jar() -> None:
+    assert Path(connect.classpath()[0]).name.startswith("cdc-debezium-patch-")
+
+
+def test_without_javac_the_error_says_which_package_brings_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    with pytest.raises(LocalStackError, match="apt-get install openjdk-17-jdk-headless"):
+        debezium_patch.patch_jar(["/nowhere/debezium-core.jar"], cache=tmp_path)
