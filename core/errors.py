@@ -28,3 +28,8 @@ class MySqlUnavailable(CdcError):
 
 class LeadershipLost(CdcError):
     """Another instance of the worker's stage holds the stage's lock now (core.leader): this one must stop."""
+
+
+class RenumberedTransaction(CdcError):
+    """Debezium numbered a source transaction's events anew after resuming inside it (Debezium before 3.7.0,
+    dbz#633): its events from before the restart cannot be told apart from the rest, so the stage stops."""

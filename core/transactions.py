@@ -47,6 +47,13 @@ messages are consumed):
   signal), whichever partitions they are in.
 - A message at an offset below the next one expected from its partition is
   ignored: a seek back (a rebalance) re-reads what is held or settled.
+- Two copies of one event share their WAL position (the lsn of their
+  `transaction.id`). Debezium before 3.7.0 numbers the rest of a transaction
+  from 1 again when it resumes inside it (dbz#633; the local stack runs a fixed
+  3.1.1): a copy whose total_order is held with another WAL position, or a late
+  copy of a released transaction from before its first released event, means
+  that happened. Which events the transaction has is then unknowable, so
+  RenumberedTransaction stops the stage instead of applying a guess.
 - `positions()` gives, per partition, the offset of the first message not
   yet released or dropped: committing it after the MySQL commit of what was
   released can neither lose nor split a transaction (re-reading from there
@@ -58,6 +65,8 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, NamedTuple, TypeVar
+
+from core.errors import RenumberedTransaction
 
 T = TypeVar("T")
 
@@ -75,6 +84,7 @@ class TxTag:
 
     xid: int
     total_order: int
+    lsn: int | None = None  # the event's own WAL position, from its id "<xid>:<lsn>"
 
 
 @dataclass(frozen=True)
@@ -121,10 +131,10 @@ def parse_tag(block: object) -> TxTag | None:
     """A data event's `transaction` block; None when it has none (snapshot reads) or it is malformed."""
     if not isinstance(block, dict):
         return None
-    xid, _, _ = str(block.get("id", "")).partition(":")
+    xid, _, lsn = str(block.get("id", "")).partition(":")
     order = block.get("total_order")
     try:
-        return TxTag(int(xid), int(order))  # type: ignore[arg-type]
+        return TxTag(int(xid), int(order), int(lsn) if lsn.isdigit() else None)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
 
@@ -193,7 +203,9 @@ class Assembler(Generic[T]):
         self._queues: dict[Where, deque[_Entry[T]]] = {}
         self._next: dict[Where, int] = {}  # offset after the last message seen, per partition
         self._pending: dict[int, _Pending[T]] = {}
-        self._settled: OrderedDict[int, None] = OrderedDict()  # xids released or dropped as replays, latest last
+        # xids released or dropped as replays, latest last: the WAL position of the first event released (None
+        # when unknown or dropped)
+        self._settled: OrderedDict[int, int | None] = OrderedDict()
         self._ends: deque[_ReadEnd] = deque()
         self._ends_next: tuple[Where, int] | None = None  # transaction-topic position after the last message read
         self._ends_done: tuple[Where, int] | None = None  # ... after the last one settled
@@ -212,9 +224,13 @@ class Assembler(Generic[T]):
         if tag is None:
             return self._release_head(self._queues[where], [], self.released_lsn)
         if tag.xid in self._settled:  # a late copy of a transaction released or skipped before
+            _check_late_copy(tag, self._settled[tag.xid])
             entry.settled = True
             return self._release_head(self._queues[where], [], self.released_lsn)
         pending = self._pending.setdefault(tag.xid, _Pending())
+        held = pending.by_order.get(tag.total_order)
+        if held is not None:
+            _check_copy(held.tag, tag)
         pending.by_order[tag.total_order] = entry
         pending.entries.append((where, entry))
         if self._ends and self._ends[0].end.xid == tag.xid and len(pending.by_order) >= self._ends[0].expected:
@@ -295,7 +311,7 @@ class Assembler(Generic[T]):
         self._release_heads(released)  # loose messages that preceded this transaction go first
         items = tuple(pending.by_order[order].item for order in sorted(pending.by_order))
         self._settle_all(pending)
-        self._remember(end.xid)
+        self._remember(end.xid, _first_lsn(pending))
         self.released_lsn = end.commit_lsn
         released.append(Transaction(end.xid, end.commit_lsn, items, end.ts_ms))
 
@@ -315,8 +331,8 @@ class Assembler(Generic[T]):
                 if orphan is not None:
                     self._settle_all(orphan)
 
-    def _remember(self, xid: int) -> None:
-        self._settled[xid] = None
+    def _remember(self, xid: int, first_lsn: int | None = None) -> None:
+        self._settled[xid] = first_lsn
         self._settled.move_to_end(xid)
         if len(self._settled) > SETTLED_KEPT:
             self._settled.popitem(last=False)  # a copy arriving even later is an orphan (see above)
@@ -346,3 +362,31 @@ class Assembler(Generic[T]):
                 break
             queue.popleft()
         return released
+
+
+def _first_lsn(pending: _Pending[Any]) -> int | None:
+    """The lowest WAL position of the events held of a transaction (None if one of them has none)."""
+    lsns = [entry.tag.lsn if entry.tag is not None else None for entry in pending.by_order.values()]
+    return None if not lsns or None in lsns else min(lsn for lsn in lsns if lsn is not None)
+
+
+def _check_copy(held: TxTag | None, copy: TxTag) -> None:
+    """Two copies of one event (xid, total_order) are at one WAL position, else Debezium numbered it anew."""
+    if held is not None and held.lsn is not None and copy.lsn is not None and held.lsn != copy.lsn:
+        raise _renumbered(copy, f"event {copy.total_order} of it came at two WAL positions, {held.lsn} and {copy.lsn}")
+
+
+def _check_late_copy(copy: TxTag, first_released: int | None) -> None:
+    """A late copy of a released transaction repeats one of its events: it is not before the first one."""
+    if first_released is not None and copy.lsn is not None and copy.lsn < first_released:
+        raise _renumbered(copy, f"an event of it at WAL position {copy.lsn}, before the first one applied "
+                                f"({first_released}), came after the transaction was applied")
+
+
+def _renumbered(copy: TxTag, what: str) -> RenumberedTransaction:
+    return RenumberedTransaction(
+        f"source transaction {copy.xid}: {what}. Debezium resumed inside this transaction and numbered the rest "
+        "of it anew (Debezium before 3.7.0 with provide.transaction.metadata, dbz#633), so its events from before "
+        "the restart cannot be told apart from the rest; stopping rather than applying a part of it. The way out "
+        "(README, 'A renumbered transaction'): run Kafka Connect with the fix, then rebuild from a new snapshot."
+    )

@@ -44,7 +44,7 @@ import faust
 import pymysql
 
 from core.deadletter import DeadLetter, DeadLetterError, DeadLetterProducer
-from core.errors import CdcError, LeadershipLost
+from core.errors import CdcError, LeadershipLost, RenumberedTransaction
 from core.generations import recreated
 from core.health import HEARTBEAT_SECONDS
 from core.leader import CHECK_SECONDS, Leadership
@@ -128,7 +128,12 @@ def create_app(settings: MartsSettings, store: MartStore, deadletters: DeadLette
             if not delivery.is_current(app, fetched):
                 continue  # read before a rebalance: read again from the positions in MySQL
             delivery.note_taken(app, fetched)
-            work = assembly.take(fetched.messages)
+            try:
+                work = assembly.take(fetched.messages)
+            except RenumberedTransaction as exc:  # which events the transaction has is unknowable: stop
+                log.critical("%s", exc)
+                await app.crash(exc)
+                return
             if work is None:
                 delivery.acknowledge(app.consumer, fetched.messages)
                 continue

@@ -34,7 +34,7 @@ def test_an_event_decodes_to_op_images_source_and_lsn() -> None:
 def test_an_event_of_a_source_transaction_carries_its_xid_and_place() -> None:
     block = {"id": "741:26765104", "total_order": 2, "data_collection_order": 1}
     envelope = decode_envelope(value(event(transaction=block)), "orders")
-    assert envelope is not None and envelope[5] == TxTag(741, 2)
+    assert envelope is not None and envelope[5] == TxTag(741, 2, 26765104)
 
 
 def test_an_event_wrapped_with_its_schema_decodes_alike() -> None:

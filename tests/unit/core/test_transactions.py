@@ -5,6 +5,7 @@ import random
 
 import pytest
 
+from core.errors import RenumberedTransaction
 from core.transactions import (
     Assembler,
     Loose,
@@ -86,6 +87,38 @@ def test_a_replayed_copy_of_an_event_replaces_the_first_and_is_not_counted_twice
     assert assembler.positions()[ORDERS] == 2
 
 
+def test_copies_of_an_event_at_one_wal_position_are_one_event() -> None:
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assembler.add(ORDERS, 0, TxTag(7, 1, 500), "first copy")
+    assembler.add(ORDERS, 1, TxTag(7, 1, 500), "second copy")
+    assert xids(assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1))) == [7]
+
+
+def test_an_event_number_held_at_another_wal_position_stops_as_a_renumbered_transaction() -> None:
+    # Debezium < 3.7 resumed inside transaction 7 after its second event: the rest is numbered from 1 again.
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assembler.add(ORDERS, 0, TxTag(7, 1, 500), "order, before the restart")
+    assembler.add(LINES, 0, TxTag(7, 2, 600), "line a, before the restart")
+    with pytest.raises(RenumberedTransaction, match="source transaction 7: event 1 of it came at two WAL positions"):
+        assembler.add(LINES_2, 0, TxTag(7, 1, 700), "line b, numbered 1 after the restart")
+
+
+def test_a_late_event_from_before_a_released_transactions_first_one_stops_as_a_renumbered_transaction() -> None:
+    # The renumbered rest of transaction 7 (its END counts only that) was released before its first events came.
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assembler.add(LINES_2, 0, TxTag(7, 1, 700), "line b, numbered 1 after the restart")
+    assert xids(assembler.add_end(TX_TOPIC, 0, end(7, 100, lines=1))) == [7]
+    with pytest.raises(RenumberedTransaction, match="at WAL position 500, before the first one applied \\(700\\)"):
+        assembler.add(ORDERS, 0, TxTag(7, 1, 500), "order, before the restart")
+
+
+def test_a_late_copy_of_a_released_event_is_no_renumbering() -> None:
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assembler.add(ORDERS, 0, TxTag(7, 1, 500), "order")
+    assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1))
+    assert assembler.add(ORDERS, 1, TxTag(7, 1, 500), "its copy, replayed") == []
+
+
 def test_a_transaction_at_or_below_the_stored_watermark_is_dropped_as_a_replay() -> None:
     assembler: Assembler[str] = Assembler(COLLECTIONS, released_lsn=100)
     assembler.add(ORDERS, 5, TxTag(7, 1), "applied before")
@@ -155,8 +188,12 @@ def test_waiting_for_names_the_transaction_and_what_is_missing() -> None:
         "transaction 7 (commit lsn 100): 1 of 3 events of public.order_details, public.orders")
 
 
-def test_parse_tag_reads_the_xid_and_the_total_order() -> None:
-    assert parse_tag({"id": "741:26765104", "total_order": 2, "data_collection_order": 1}) == TxTag(741, 2)
+def test_parse_tag_reads_the_xid_the_total_order_and_the_events_wal_position() -> None:
+    assert parse_tag({"id": "741:26765104", "total_order": 2, "data_collection_order": 1}) == TxTag(741, 2, 26765104)
+
+
+def test_parse_tag_of_an_id_without_a_wal_position_has_none() -> None:
+    assert parse_tag({"id": "741", "total_order": 2}) == TxTag(741, 2)
 
 
 def test_parse_tag_of_a_snapshot_read_is_none() -> None:

@@ -85,7 +85,7 @@ def test_a_heartbeat_is_no_change_but_carries_its_source_commit_time_and_transac
                         "transaction": {"id": f"750:{LSN}", "total_order": 1}}).encode()
     beat = decode_heartbeat(AT, value)
     assert (beat.change, beat.source_ts_ms, beat.commit_us, beat.tag) == (
-        None, 1700000000999, 1700000000999123, TxTag(750, 1))
+        None, 1700000000999, 1700000000999123, TxTag(750, 1, LSN))
 
 
 def test_an_unreadable_heartbeat_is_malformed() -> None:
