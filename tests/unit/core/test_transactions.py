@@ -243,20 +243,21 @@ def test_a_message_read_again_after_a_seek_back_is_ignored() -> None:
 # --- a model of the connector's crashes and replays and of the stage's restarts ---------------------------
 
 MODEL_PARTITIONS = [("shop.public.orders", p) for p in range(3)] + [("shop.public.order_details", p) for p in range(2)]
-Written = tuple[tuple[str, int], tuple[int, ...]]  # where, (xid, total_order) or (xid, commit lsn, count)
+Written = tuple[tuple[str, int], tuple[int, ...]]  # where, (xid, total_order, lsn) or (xid, commit lsn, count)
 
 
 def connector_output(rnd: random.Random) -> tuple[list[tuple[int, int]], list[Written]]:
     """Transactions (xid, event count) in commit order, and what a connector that crashes 0-3 times writes:
     each pass streams from some transaction on, in commit order (each transaction's events, then its END),
-    until a crash cuts it anywhere; the next pass starts again at or before the transaction cut."""
+    until a crash cuts it anywhere; the next pass starts again at or before the transaction cut. Every copy of
+    an event has its WAL position (before its transaction's commit LSN): the renumbering check never fires."""
     transactions = [(1000 + number, rnd.randint(0, 5)) for number in range(rnd.randint(3, 12))]
     where = {(xid, order): rnd.choice(MODEL_PARTITIONS) for xid, count in transactions for order in range(1, count + 1)}
 
     def stream(start: int) -> list[Written]:
         out: list[Written] = []
         for number, (xid, count) in enumerate(transactions[start:], start):
-            out += [(where[(xid, order)], (xid, order)) for order in range(1, count + 1)]
+            out += [(where[(xid, order)], (xid, order, 100 * number + order)) for order in range(1, count + 1)]
             out.append((TX_TOPIC, (xid, 100 * (number + 1), count)))
         return out
 
