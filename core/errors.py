@@ -31,5 +31,5 @@ class LeadershipLost(CdcError):
 
 
 class RenumberedTransaction(CdcError):
-    """Debezium numbered a source transaction's events anew after resuming inside it (Debezium before 3.7.0,
-    dbz#633): its events from before the restart cannot be told apart from the rest, so the stage stops."""
+    """Debezium numbered a source transaction's events anew after resuming inside it (dbz#633): its events from
+    before the restart cannot be told apart from the rest, so the stage stops."""

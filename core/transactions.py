@@ -48,12 +48,15 @@ messages are consumed):
 - A message at an offset below the next one expected from its partition is
   ignored: a seek back (a rebalance) re-reads what is held or settled.
 - Two copies of one event share their WAL position (the lsn of their
-  `transaction.id`). Debezium before 3.7.0 numbers the rest of a transaction
-  from 1 again when it resumes inside it (dbz#633; the local stack runs a fixed
-  3.1.1): a copy whose total_order is held with another WAL position, or a late
-  copy of a released transaction from before its first released event, means
-  that happened. Which events the transaction has is then unknowable, so
-  RenumberedTransaction stops the stage instead of applying a guess.
+  `transaction.id`). A Debezium without the fix for dbz#633 numbers the rest
+  of a transaction from 1 again when it resumes inside it (the local stack
+  runs a fixed 3.1.1): a copy whose total_order is held at another WAL
+  position, more events held than the END counts, or a late copy of a
+  released transaction that differs from what was released under its number
+  means that happened. Which events the transaction has is then unknowable,
+  so RenumberedTransaction stops the stage (before it applies any of the
+  transaction, except when the END's count matched a mix of copies, which a
+  late copy then shows).
 - `positions()` gives, per partition, the offset of the first message not
   yet released or dropped: committing it after the MySQL commit of what was
   released can neither lose nor split a transaction (re-reading from there
@@ -72,6 +75,8 @@ T = TypeVar("T")
 
 Where = tuple[str, int]  # (topic, partition)
 SETTLED_KEPT = 200_000  # xids remembered as settled, for late copies of their events
+RELEASED_KEPT = 10_000  # transactions whose events' WAL positions are remembered, for checking late copies
+FIXED_IN = "3.6.1"  # the first Debezium release with the fix for dbz#633
 
 
 class TransactionMetadataError(ValueError):
@@ -134,7 +139,7 @@ def parse_tag(block: object) -> TxTag | None:
     xid, _, lsn = str(block.get("id", "")).partition(":")
     order = block.get("total_order")
     try:
-        return TxTag(int(xid), int(order), int(lsn) if lsn.isdigit() else None)  # type: ignore[arg-type]
+        return TxTag(int(xid), int(order), int(lsn) if lsn.isascii() and lsn.isdigit() else None)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
 
@@ -203,9 +208,9 @@ class Assembler(Generic[T]):
         self._queues: dict[Where, deque[_Entry[T]]] = {}
         self._next: dict[Where, int] = {}  # offset after the last message seen, per partition
         self._pending: dict[int, _Pending[T]] = {}
-        # xids released or dropped as replays, latest last: the WAL position of the first event released (None
-        # when unknown or dropped)
-        self._settled: OrderedDict[int, int | None] = OrderedDict()
+        self._settled: OrderedDict[int, None] = OrderedDict()  # xids released or dropped as replays, latest last
+        # of the latest transactions released: total_order -> WAL position of the event released under it
+        self._released: OrderedDict[int, dict[int, int | None]] = OrderedDict()
         self._ends: deque[_ReadEnd] = deque()
         self._ends_next: tuple[Where, int] | None = None  # transaction-topic position after the last message read
         self._ends_done: tuple[Where, int] | None = None  # ... after the last one settled
@@ -224,13 +229,13 @@ class Assembler(Generic[T]):
         if tag is None:
             return self._release_head(self._queues[where], [], self.released_lsn)
         if tag.xid in self._settled:  # a late copy of a transaction released or skipped before
-            _check_late_copy(tag, self._settled[tag.xid])
+            _check_late_copy(tag, self._released.get(tag.xid))
             entry.settled = True
             return self._release_head(self._queues[where], [], self.released_lsn)
         pending = self._pending.setdefault(tag.xid, _Pending())
         held = pending.by_order.get(tag.total_order)
         if held is not None:
-            _check_copy(held.tag, tag)
+            _check_copy(held, tag)
         pending.by_order[tag.total_order] = entry
         pending.entries.append((where, entry))
         if self._ends and self._ends[0].end.xid == tag.xid and len(pending.by_order) >= self._ends[0].expected:
@@ -299,8 +304,11 @@ class Assembler(Generic[T]):
                 self._remember(end.xid)
             else:
                 pending = self._pending.get(end.xid)
-                if (len(pending.by_order) if pending else 0) < expected:
+                held = len(pending.by_order) if pending else 0
+                if held < expected:
                     break
+                if held > expected:
+                    raise _renumbered(end.xid, f"{held} of its events are held, its END counts {expected}")
                 self._release(end, self._pending.pop(end.xid, _Pending()), released)
             self._ends.popleft()
             self._ends_done = self._ends_next if not self._ends else (where, offset + 1)
@@ -311,7 +319,8 @@ class Assembler(Generic[T]):
         self._release_heads(released)  # loose messages that preceded this transaction go first
         items = tuple(pending.by_order[order].item for order in sorted(pending.by_order))
         self._settle_all(pending)
-        self._remember(end.xid, _first_lsn(pending))
+        self._remember(end.xid)
+        self._remember_released(end.xid, pending)
         self.released_lsn = end.commit_lsn
         released.append(Transaction(end.xid, end.commit_lsn, items, end.ts_ms))
 
@@ -331,11 +340,16 @@ class Assembler(Generic[T]):
                 if orphan is not None:
                     self._settle_all(orphan)
 
-    def _remember(self, xid: int, first_lsn: int | None = None) -> None:
-        self._settled[xid] = first_lsn
+    def _remember(self, xid: int) -> None:
+        self._settled[xid] = None
         self._settled.move_to_end(xid)
         if len(self._settled) > SETTLED_KEPT:
             self._settled.popitem(last=False)  # a copy arriving even later is an orphan (see above)
+
+    def _remember_released(self, xid: int, pending: _Pending[T]) -> None:
+        self._released[xid] = {order: entry.tag.lsn if entry.tag else None for order, entry in pending.by_order.items()}
+        if len(self._released) > RELEASED_KEPT:
+            self._released.popitem(last=False)
 
     @staticmethod
     def _settle_all(pending: _Pending[T]) -> None:
@@ -364,29 +378,31 @@ class Assembler(Generic[T]):
         return released
 
 
-def _first_lsn(pending: _Pending[Any]) -> int | None:
-    """The lowest WAL position of the events held of a transaction (None if one of them has none)."""
-    lsns = [entry.tag.lsn if entry.tag is not None else None for entry in pending.by_order.values()]
-    return None if not lsns or None in lsns else min(lsn for lsn in lsns if lsn is not None)
 
-
-def _check_copy(held: TxTag | None, copy: TxTag) -> None:
+def _check_copy(held: _Entry[Any], copy: TxTag) -> None:
     """Two copies of one event (xid, total_order) are at one WAL position, else Debezium numbered it anew."""
-    if held is not None and held.lsn is not None and copy.lsn is not None and held.lsn != copy.lsn:
-        raise _renumbered(copy, f"event {copy.total_order} of it came at two WAL positions, {held.lsn} and {copy.lsn}")
+    lsn = held.tag.lsn if held.tag else None
+    if lsn is not None and copy.lsn is not None and lsn != copy.lsn:
+        raise _renumbered(copy.xid, f"event {copy.total_order} of it came at two WAL positions, {lsn} and {copy.lsn}")
 
 
-def _check_late_copy(copy: TxTag, first_released: int | None) -> None:
-    """A late copy of a released transaction repeats one of its events: it is not before the first one."""
-    if first_released is not None and copy.lsn is not None and copy.lsn < first_released:
-        raise _renumbered(copy, f"an event of it at WAL position {copy.lsn}, before the first one applied "
-                                f"({first_released}), came after the transaction was applied")
+def _check_late_copy(copy: TxTag, released: Mapping[int, int | None] | None) -> None:
+    """A late copy of a released transaction repeats the event released under its number, at its WAL position."""
+    if released is None or copy.lsn is None:
+        return  # dropped as a replay, or released long ago
+    if copy.total_order not in released:
+        raise _renumbered(copy.xid, f"event {copy.total_order} of it (WAL position {copy.lsn}) came after it was "
+                                    f"applied with {len(released)} events")
+    lsn = released[copy.total_order]
+    if lsn is not None and lsn != copy.lsn:
+        raise _renumbered(copy.xid, f"event {copy.total_order} of it came at WAL position {copy.lsn} after it was "
+                                    f"applied from WAL position {lsn}")
 
 
-def _renumbered(copy: TxTag, what: str) -> RenumberedTransaction:
+def _renumbered(xid: int, what: str) -> RenumberedTransaction:
     return RenumberedTransaction(
-        f"source transaction {copy.xid}: {what}. Debezium resumed inside this transaction and numbered the rest "
-        "of it anew (Debezium before 3.7.0 with provide.transaction.metadata, dbz#633), so its events from before "
-        "the restart cannot be told apart from the rest; stopping rather than applying a part of it. The way out "
-        "(README, 'A renumbered transaction'): run Kafka Connect with the fix, then rebuild from a new snapshot."
+        f"source transaction {xid}: {what}. Debezium resumed inside this transaction and numbered the rest of it "
+        f"anew (dbz#633: Debezium before {FIXED_IN} with provide.transaction.metadata), so its events from before "
+        "the restart cannot be told apart from the rest; stopping. The way out (README, 'Debezium restarting "
+        "inside a transaction'): run Kafka Connect with the fix, then rebuild from a new snapshot."
     )

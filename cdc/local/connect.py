@@ -69,7 +69,7 @@ def runtime_jars() -> list[str]:
 def java() -> str:
     found = shutil.which("java")
     if not found:
-        raise LocalStackError("java not found: apt-get install openjdk-17-jre-headless")
+        raise LocalStackError("java not found: apt-get install openjdk-17-jdk-headless")
     return found
 
 

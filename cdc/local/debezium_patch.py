@@ -1,10 +1,10 @@
 """Our fix to Debezium 3.1.1, compiled once into a jar that goes first on Kafka Connect's classpath.
 
-Debezium 3.1.1 renumbers the rest of a transaction it resumes in the middle of (dbz#633, fixed in
-3.7.0; see the Java source under java/). Under that renumbering the transaction assembly
-(core.transactions) cannot tell the copies of one transaction's events apart, and a Connect or
-PostgreSQL restart under load lost rows from the replica and the marts. 3.7 does not run on the
-local stack's Kafka Connect 3.9 jars, so the local stack runs 3.1.1 with this one class replaced.
+Debezium 3.1.1 renumbers the rest of a transaction it resumes in the middle of (dbz#633; see the
+Java source under java/). Under that renumbering the transaction assembly (core.transactions)
+cannot tell the copies of one transaction's events apart, and a Connect or PostgreSQL restart
+under load lost rows from the replica and the marts. No wheel brings a fixed Debezium with a Kafka
+Connect that runs here, so the local stack runs 3.1.1 with this one class replaced.
 
 The jar is built with javac (openjdk-17-jdk-headless) against the jars it patches, into the user's
 cache (one per source and Debezium version: a changed source builds a new one).
@@ -24,6 +24,7 @@ from cdc.errors import LocalStackError
 from cdc.local.cache import cache_root
 
 SOURCES = Path(__file__).with_name("java")
+JAR_PREFIX = "cdc-debezium-patch-"
 
 
 def sources() -> list[Path]:
@@ -33,9 +34,10 @@ def sources() -> list[Path]:
 def patch_jar(classpath: Sequence[str], cache: Path | None = None) -> Path:
     """The jar of the compiled sources, built now unless the cache (default: the user's) has it."""
     folder = (cache or cache_root()) / "debezium-patch"
-    jar = folder / f"cdc-debezium-patch-{_fingerprint(classpath)}.jar"
+    jar = folder / f"{JAR_PREFIX}{_fingerprint(classpath)}.jar"
     if not jar.exists():
         _build(jar, classpath)
+        _remove_others(jar)
     return jar
 
 
@@ -54,7 +56,10 @@ def _build(jar: Path, classpath: Sequence[str]) -> None:
     if javac is None:
         raise LocalStackError("javac not found (the local stack compiles its Debezium fix): "
                               "apt-get install openjdk-17-jdk-headless")
-    jar.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        jar.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LocalStackError(f"cannot make the cache folder for the Debezium fix: {exc}") from None
     with tempfile.TemporaryDirectory(prefix="cdc-debezium-patch-") as work:
         classes = Path(work) / "classes"
         compiled = subprocess.run(
@@ -64,8 +69,24 @@ def _build(jar: Path, classpath: Sequence[str]) -> None:
         )
         if compiled.returncode != 0:
             raise LocalStackError(f"javac could not compile the Debezium fix ({SOURCES}):\n{compiled.stderr[-3000:]}")
-        partial = jar.with_suffix(f".{os.getpid()}.partial")
-        with zipfile.ZipFile(partial, "w") as archive:
+        _write_jar(jar, classes)
+
+
+def _write_jar(jar: Path, classes: Path) -> None:
+    """Whole or absent, also for two stacks building it at once."""
+    handle, name = tempfile.mkstemp(dir=jar.parent, prefix=jar.stem, suffix=".partial")
+    partial = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as file, zipfile.ZipFile(file, "w") as archive:
             for path in sorted(classes.rglob("*.class")):
                 archive.write(path, path.relative_to(classes).as_posix())
-        os.replace(partial, jar)  # whole or absent, also for two stacks starting together
+        os.replace(partial, jar)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _remove_others(jar: Path) -> None:
+    """The jars of earlier sources or Debezium versions (a stack still running keeps its open jar)."""
+    for other in jar.parent.glob(f"{JAR_PREFIX}*.jar"):
+        if other != jar:
+            other.unlink(missing_ok=True)

@@ -103,13 +103,33 @@ def test_an_event_number_held_at_another_wal_position_stops_as_a_renumbered_tran
         assembler.add(LINES_2, 0, TxTag(7, 1, 700), "line b, numbered 1 after the restart")
 
 
-def test_a_late_event_from_before_a_released_transactions_first_one_stops_as_a_renumbered_transaction() -> None:
-    # The renumbered rest of transaction 7 (its END counts only that) was released before its first events came.
+def test_more_events_held_than_the_end_counts_stops_as_a_renumbered_transaction() -> None:
+    # Events 1-3 were written before the restart; after it, the END counts only the two renumbered ones.
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    for order, lsn in ((1, 500), (2, 600), (3, 700)):
+        assembler.add(LINES, order, TxTag(7, order, lsn), f"line {order}, before the restart")
+    with pytest.raises(RenumberedTransaction, match="source transaction 7: 3 of its events are held, its END counts 2"):
+        assembler.add_end(TX_TOPIC, 0, end(7, 100, lines=2))
+
+
+def test_a_late_copy_at_another_wal_position_than_the_released_event_stops_as_a_renumbered_transaction() -> None:
+    # The END counted 2, and the two events from before the restart were held: released, but the wrong ones.
+    assembler: Assembler[str] = Assembler(COLLECTIONS)
+    assembler.add(ORDERS, 0, TxTag(7, 1, 500), "order, before the restart")
+    assembler.add(LINES, 0, TxTag(7, 2, 600), "line a, before the restart")
+    assert xids(assembler.add_end(TX_TOPIC, 0, end(7, 100, orders=1, lines=1))) == [7]
+    with pytest.raises(RenumberedTransaction, match="event 1 of it came at WAL position 700 after it was applied "
+                                                    "from WAL position 500"):
+        assembler.add(LINES_2, 0, TxTag(7, 1, 700), "line b, numbered 1 after the restart")
+
+
+def test_a_late_copy_numbered_beyond_the_released_events_stops_as_a_renumbered_transaction() -> None:
     assembler: Assembler[str] = Assembler(COLLECTIONS)
     assembler.add(LINES_2, 0, TxTag(7, 1, 700), "line b, numbered 1 after the restart")
     assert xids(assembler.add_end(TX_TOPIC, 0, end(7, 100, lines=1))) == [7]
-    with pytest.raises(RenumberedTransaction, match="at WAL position 500, before the first one applied \\(700\\)"):
-        assembler.add(ORDERS, 0, TxTag(7, 1, 500), "order, before the restart")
+    with pytest.raises(RenumberedTransaction, match="event 2 of it \\(WAL position 600\\) came after it was applied "
+                                                    "with 1 events"):
+        assembler.add(LINES, 0, TxTag(7, 2, 600), "line a, before the restart")
 
 
 def test_a_late_copy_of_a_released_event_is_no_renumbering() -> None:

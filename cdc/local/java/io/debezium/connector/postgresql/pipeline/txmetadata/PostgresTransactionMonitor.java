@@ -6,12 +6,18 @@
  * TransactionMonitor.transactionStartedEvent() begins the transaction restored from the offsets anew.
  * The rest of the transaction is then numbered from total_order 1 again and its END counts only the
  * events after the restart, so the consumer's transaction assembly cannot tell that transaction's
- * copies apart (Debezium issue dbz#633, fixed upstream in 3.7.0). This class continues the restored
- * counters, as 3.7.0 does, and otherwise does what 3.1.1's does: ids are "<xid>:<lsn of the event>".
+ * copies apart (Debezium issue dbz#633). Debezium's own fix only keeps the counters when that BEGIN is
+ * the first one after the restart; PostgreSQL also re-sends the BEGIN and COMMIT of transactions that
+ * committed while the restored one was being written (their events are filtered as sent before), and
+ * those end the restored transaction first. This class keeps the restored counters aside at the first
+ * BEGIN after the start and gives them back at the restored transaction's own BEGIN; otherwise it does
+ * what 3.1.1's does: ids are "<xid>:<lsn of the event>".
  */
 package io.debezium.connector.postgresql.pipeline.txmetadata;
 
 import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Objects;
 
 import org.apache.kafka.connect.data.Struct;
@@ -30,6 +36,10 @@ import io.debezium.schema.SchemaNameAdjuster;
 
 public class PostgresTransactionMonitor extends TransactionMonitor {
 
+    private boolean started; // a BEGIN was processed since this task started
+    private String resumedId; // the transaction the task's offsets stopped in, until its BEGIN comes again
+    private Map<String, Long> resumedCounts; // its events per data collection, as the offsets stored them
+
     public PostgresTransactionMonitor(CommonConnectorConfig connectorConfig, EventMetadataProvider eventMetadataProvider,
                                       SchemaNameAdjuster schemaNameAdjuster, BlockingConsumer<SourceRecord> sender,
                                       String topicName) {
@@ -40,10 +50,24 @@ public class PostgresTransactionMonitor extends TransactionMonitor {
     public void transactionStartedEvent(Partition partition, TransactionInfo transactionInfo, OffsetContext offset,
                                         Instant timestamp)
             throws InterruptedException {
-        TransactionContext restored = offset.getTransactionContext();
-        if (restored.isTransactionInProgress()
-                && Objects.equals(restored.getTransactionId(), transactionInfo.getTransactionId())) {
-            return; // the BEGIN of the transaction the offsets stopped in: keep counting where they stopped
+        TransactionContext context = offset.getTransactionContext();
+        if (!started) {
+            started = true;
+            if (context.isTransactionInProgress()) {
+                resumedId = context.getTransactionId();
+                resumedCounts = new HashMap<>(context.getPerTableEventCount());
+            }
+        }
+        if (resumedId != null && Objects.equals(resumedId, transactionInfo.getTransactionId())) {
+            // Its BEGIN went out before the restart: count on from where the offsets stopped.
+            if (!Objects.equals(context.getTransactionId(), resumedId)) {
+                context.beginTransaction(transactionInfo); // a transaction re-sent before it ended it
+            }
+            context.putPerTableEventCount(resumedCounts);
+            context.setTotalEventCount(resumedCounts.values().stream().mapToLong(Long::longValue).sum());
+            resumedId = null;
+            resumedCounts = null;
+            return;
         }
         super.transactionStartedEvent(partition, transactionInfo, offset, timestamp);
     }
