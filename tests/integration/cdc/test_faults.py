@@ -12,7 +12,7 @@ import re
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg2
@@ -94,18 +94,33 @@ def test_connect_sigkilled_and_postgres_restarted_under_load_lose_nothing(pipeli
 BULK_USERS = 40_000  # Debezium streams them for several seconds: several of Connect's offset flushes (1 s)
 
 
-def insert_bulk_users(folder: Path) -> str:
-    """BULK_USERS new users in one source transaction; its xid."""
+def insert_bulk_users(folder: Path, name: str, during: Callable[[], None] = lambda: None) -> str:
+    """BULK_USERS new users named `name` in one source transaction, `during` run before its commit; its xid."""
     conn = psycopg2.connect(env_of(folder)["PG_DSN"])
     try:
         with conn, conn.cursor() as cur:
-            cur.execute("INSERT INTO users (first_name, last_name, email) SELECT 'Bulk', 'User ' || g, "
-                        "'bulk' || g || '@example.test' FROM generate_series(1, %s) g", (BULK_USERS,))
+            cur.execute("INSERT INTO users (first_name, last_name, email) SELECT %s, 'User ' || g, "
+                        "%s || g || '@example.test' FROM generate_series(1, %s) g", (name, name.lower(), BULK_USERS))
             cur.execute("SELECT txid_current() % 4294967296")  # Debezium's xid: without the epoch
             (xid,) = cur.fetchone()
+            during()
         return str(xid)
     finally:
         conn.close()
+
+
+def offset_stored_inside(folder: Path, transaction: Callable[[], str]) -> str:
+    """Run `transaction` (returning its xid); wait until Kafka Connect stored an offset inside it; the xid."""
+    state = local_stack.StackState.load(folder)
+    offsets = TopicReader(state.env["KAFKA_BOOTSTRAP"], [f"{state.connect_group}-offsets"], from_end=True)
+    try:
+        xid = transaction()
+        stored = offsets.collect(until=lambda found: bool(found), timeout=120,
+                                 keep=lambda message: f'"transaction_id":"{xid}"' in (message.value or b"").decode())
+    finally:
+        offsets.close()
+    assert stored, f"Connect stored no offset inside transaction {xid}"
+    return xid
 
 
 def connect_resumed_inside_a_transaction(log: str) -> bool:
@@ -117,18 +132,23 @@ def connect_resumed_inside_a_transaction(log: str) -> bool:
 def test_connect_killed_in_the_middle_of_a_large_transaction_resumes_it_without_loss(pipeline: Path) -> None:
     # Debezium 3.1.1 numbered the rest of such a transaction from 1 again (dbz#633): the assembly kept the
     # renumbered copies in place of the first ones, and rows written before the kill were lost.
-    state = local_stack.StackState.load(pipeline)
     log = pipeline / "connect" / "connect.log"
     logged = len(log.read_text(errors="replace"))
-    offsets = TopicReader(state.env["KAFKA_BOOTSTRAP"], [f"{state.connect_group}-offsets"], from_end=True)
-    try:
-        xid = insert_bulk_users(pipeline)
-        stored = offsets.collect(until=lambda found: bool(found), timeout=120,
-                                 keep=lambda message: f'"transaction_id":"{xid}"' in (message.value or b"").decode())
-    finally:
-        offsets.close()
-    assert stored, f"Connect stored no offset inside transaction {xid}"
+    offset_stored_inside(pipeline, lambda: insert_bulk_users(pipeline, "Bulk"))
     restart(pipeline, "connect", kill=True)
+    assert_exact(pipeline)
+    assert connect_resumed_inside_a_transaction(log.read_text(errors="replace")[logged:])
+
+
+def test_postgres_killed_inside_a_large_transaction_after_a_small_one_committed_during_it_loses_nothing(
+        pipeline: Path) -> None:
+    # After the kill PostgreSQL re-sends from the slot's last checkpointed position: the small transaction's
+    # BEGIN and COMMIT come again before the large one's, and must not end the large one's restored counts.
+    log = pipeline / "connect" / "connect.log"
+    logged = len(log.read_text(errors="replace"))
+    small = "UPDATE products SET price = price + 1 WHERE product_id = (SELECT min(product_id) FROM products)"
+    offset_stored_inside(pipeline, lambda: insert_bulk_users(pipeline, "Second", during=lambda: source(pipeline, small)))
+    restart(pipeline, "postgres", kill=True)
     assert_exact(pipeline)
     assert connect_resumed_inside_a_transaction(log.read_text(errors="replace")[logged:])
 
