@@ -48,7 +48,7 @@ messages are consumed):
 - A message at an offset below the next one expected from its partition is
   ignored: a seek back (a rebalance) re-reads what is held or settled.
 - Two copies of one event share their WAL position (the lsn of their
-  `transaction.id`). A Debezium without the fix for dbz#633 numbers the rest
+  `transaction.id`). A Debezium without our fix for dbz#633 numbers the rest
   of a transaction from 1 again when it resumes inside it (the local stack
   runs a fixed 3.1.1): a copy whose total_order is held at another WAL
   position, more events held than the END counts, or a late copy of a
@@ -75,8 +75,7 @@ T = TypeVar("T")
 
 Where = tuple[str, int]  # (topic, partition)
 SETTLED_KEPT = 200_000  # xids remembered as settled, for late copies of their events
-RELEASED_KEPT = 10_000  # transactions whose events' WAL positions are remembered, for checking late copies
-FIXED_IN = "3.6.1"  # the first Debezium release with the fix for dbz#633
+RELEASED_EVENTS_KEPT = 200_000  # WAL positions of the latest released events remembered, to check late copies
 
 
 class TransactionMetadataError(ValueError):
@@ -211,6 +210,7 @@ class Assembler(Generic[T]):
         self._settled: OrderedDict[int, None] = OrderedDict()  # xids released or dropped as replays, latest last
         # of the latest transactions released: total_order -> WAL position of the event released under it
         self._released: OrderedDict[int, dict[int, int | None]] = OrderedDict()
+        self._released_events = 0  # in self._released
         self._ends: deque[_ReadEnd] = deque()
         self._ends_next: tuple[Where, int] | None = None  # transaction-topic position after the last message read
         self._ends_done: tuple[Where, int] | None = None  # ... after the last one settled
@@ -304,11 +304,11 @@ class Assembler(Generic[T]):
                 self._remember(end.xid)
             else:
                 pending = self._pending.get(end.xid)
-                held = len(pending.by_order) if pending else 0
-                if held < expected:
+                count = len(pending.by_order) if pending else 0
+                if count < expected:
                     break
-                if held > expected:
-                    raise _renumbered(end.xid, f"{held} of its events are held, its END counts {expected}")
+                if count > expected:
+                    raise _renumbered(end.xid, f"{count} of its events are held, its END counts {expected}")
                 self._release(end, self._pending.pop(end.xid, _Pending()), released)
             self._ends.popleft()
             self._ends_done = self._ends_next if not self._ends else (where, offset + 1)
@@ -348,8 +348,10 @@ class Assembler(Generic[T]):
 
     def _remember_released(self, xid: int, pending: _Pending[T]) -> None:
         self._released[xid] = {order: entry.tag.lsn if entry.tag else None for order, entry in pending.by_order.items()}
-        if len(self._released) > RELEASED_KEPT:
-            self._released.popitem(last=False)
+        self._released_events += len(pending.by_order)
+        while self._released_events > RELEASED_EVENTS_KEPT:
+            _, forgotten = self._released.popitem(last=False)
+            self._released_events -= len(forgotten)
 
     @staticmethod
     def _settle_all(pending: _Pending[T]) -> None:
@@ -378,7 +380,6 @@ class Assembler(Generic[T]):
         return released
 
 
-
 def _check_copy(held: _Entry[Any], copy: TxTag) -> None:
     """Two copies of one event (xid, total_order) are at one WAL position, else Debezium numbered it anew."""
     lsn = held.tag.lsn if held.tag else None
@@ -402,7 +403,8 @@ def _check_late_copy(copy: TxTag, released: Mapping[int, int | None] | None) -> 
 def _renumbered(xid: int, what: str) -> RenumberedTransaction:
     return RenumberedTransaction(
         f"source transaction {xid}: {what}. Debezium resumed inside this transaction and numbered the rest of it "
-        f"anew (dbz#633: Debezium before {FIXED_IN} with provide.transaction.metadata), so its events from before "
-        "the restart cannot be told apart from the rest; stopping. The way out (README, 'Debezium restarting "
+        "anew (dbz#633, with provide.transaction.metadata: Debezium before 3.6.1, and 3.6.1 and later when "
+        "PostgreSQL re-sends transactions committed meanwhile), so its events from before the restart cannot be "
+        "told apart from the rest; stopping. The way out (README, 'Debezium restarting "
         "inside a transaction'): run Kafka Connect with the fix, then rebuild from a new snapshot."
     )

@@ -24,7 +24,6 @@ from cdc.errors import LocalStackError
 from cdc.local.cache import cache_root
 
 SOURCES = Path(__file__).with_name("java")
-JAR_PREFIX = "cdc-debezium-patch-"
 
 
 def sources() -> list[Path]:
@@ -34,10 +33,9 @@ def sources() -> list[Path]:
 def patch_jar(classpath: Sequence[str], cache: Path | None = None) -> Path:
     """The jar of the compiled sources, built now unless the cache (default: the user's) has it."""
     folder = (cache or cache_root()) / "debezium-patch"
-    jar = folder / f"{JAR_PREFIX}{_fingerprint(classpath)}.jar"
-    if not jar.exists():
+    jar = folder / f"cdc-debezium-patch-{_fingerprint(classpath)}.jar"
+    if not jar.exists():  # kept forever (a few KB): another checkout's Connect may be about to load its own
         _build(jar, classpath)
-        _remove_others(jar)
     return jar
 
 
@@ -69,7 +67,10 @@ def _build(jar: Path, classpath: Sequence[str]) -> None:
         )
         if compiled.returncode != 0:
             raise LocalStackError(f"javac could not compile the Debezium fix ({SOURCES}):\n{compiled.stderr[-3000:]}")
-        _write_jar(jar, classes)
+        try:
+            _write_jar(jar, classes)
+        except OSError as exc:
+            raise LocalStackError(f"cannot write the Debezium fix's jar {jar}: {exc}") from None
 
 
 def _write_jar(jar: Path, classes: Path) -> None:
@@ -84,9 +85,3 @@ def _write_jar(jar: Path, classes: Path) -> None:
     finally:
         partial.unlink(missing_ok=True)
 
-
-def _remove_others(jar: Path) -> None:
-    """The jars of earlier sources or Debezium versions (a stack still running keeps its open jar)."""
-    for other in jar.parent.glob(f"{JAR_PREFIX}*.jar"):
-        if other != jar:
-            other.unlink(missing_ok=True)

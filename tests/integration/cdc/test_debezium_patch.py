@@ -33,16 +33,6 @@ def test_the_class_it_replaces_is_one_of_the_debezium_connectors_own() -> None:
     assert MONITOR in classes_of(debezium)
 
 
-def test_a_build_removes_the_jars_of_earlier_sources(tmp_path: Path) -> None:
-    stale = tmp_path / "debezium-patch" / "cdc-debezium-patch-0000000000000000.jar"
-    stale.parent.mkdir()
-    stale.write_bytes(b"")
-
-    jar = debezium_patch.patch_jar(connect.runtime_jars(), cache=tmp_path)
-
-    assert sorted(stale.parent.iterdir()) == [jar]
-
-
 def test_the_patch_jar_is_built_once_and_then_taken_from_the_cache(tmp_path: Path) -> None:
     first = debezium_patch.patch_jar(connect.runtime_jars(), cache=tmp_path)
     built = first.stat().st_mtime_ns

@@ -95,7 +95,7 @@ def test_copies_of_an_event_at_one_wal_position_are_one_event() -> None:
 
 
 def test_an_event_number_held_at_another_wal_position_stops_as_a_renumbered_transaction() -> None:
-    # Debezium < 3.7 resumed inside transaction 7 after its second event: the rest is numbered from 1 again.
+    # Debezium resumed inside transaction 7 after its second event and numbered the rest from 1 again.
     assembler: Assembler[str] = Assembler(COLLECTIONS)
     assembler.add(ORDERS, 0, TxTag(7, 1, 500), "order, before the restart")
     assembler.add(LINES, 0, TxTag(7, 2, 600), "line a, before the restart")

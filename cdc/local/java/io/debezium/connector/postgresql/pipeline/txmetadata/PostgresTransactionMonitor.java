@@ -6,8 +6,8 @@
  * TransactionMonitor.transactionStartedEvent() begins the transaction restored from the offsets anew.
  * The rest of the transaction is then numbered from total_order 1 again and its END counts only the
  * events after the restart, so the consumer's transaction assembly cannot tell that transaction's
- * copies apart (Debezium issue dbz#633). Debezium's own fix only keeps the counters when that BEGIN is
- * the first one after the restart; PostgreSQL also re-sends the BEGIN and COMMIT of transactions that
+ * copies apart (Debezium issue dbz#633). Debezium's own fix (3.6.1) only keeps the counters when that BEGIN
+ * is the first one after the restart; PostgreSQL also re-sends the BEGIN and COMMIT of transactions that
  * committed while the restored one was being written (their events are filtered as sent before), and
  * those end the restored transaction first. This class keeps the restored counters aside at the first
  * BEGIN after the start and gives them back at the restored transaction's own BEGIN; otherwise it does
@@ -33,6 +33,7 @@ import io.debezium.pipeline.txmetadata.TransactionContext;
 import io.debezium.pipeline.txmetadata.TransactionInfo;
 import io.debezium.pipeline.txmetadata.TransactionMonitor;
 import io.debezium.schema.SchemaNameAdjuster;
+import io.debezium.spi.schema.DataCollectionId;
 
 public class PostgresTransactionMonitor extends TransactionMonitor {
 
@@ -70,6 +71,18 @@ public class PostgresTransactionMonitor extends TransactionMonitor {
             return;
         }
         super.transactionStartedEvent(partition, transactionInfo, offset, timestamp);
+    }
+
+    @Override
+    public void dataEvent(Partition partition, DataCollectionId source, OffsetContext offset, Object key, Struct value)
+            throws InterruptedException {
+        // The offsets of a transaction's END still name it, but PostgreSQL then starts after its commit: the first
+        // event streamed is another transaction's (re-sent ones' events are filtered), so forget the saved one.
+        if (resumedId != null && !Objects.equals(resumedId, offset.getTransactionContext().getTransactionId())) {
+            resumedId = null;
+            resumedCounts = null;
+        }
+        super.dataEvent(partition, source, offset, key, value);
     }
 
     @Override
