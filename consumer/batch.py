@@ -11,18 +11,20 @@ truncate, applied first when the batch is written.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+
+import msgspec
 
 from consumer.envelope import ChangeEvent, Decoded, DecodeError, Key
 from consumer.replica_schema import StoredSchema, TableSpec
 from core.deadletter import DeadLetter
+from core.records import Record
 from core.transactions import Released, Transaction, commit_us
 from core.truncation import raised, survives
 from core.watermark import SourcePoint
 
 
-@dataclass(frozen=True)
-class Action:
+class Action(Record, frozen=True):
     event: ChangeEvent
     delete: bool  # delete the key; otherwise upsert event.row
 
@@ -145,7 +147,7 @@ class Batch:
                 row = dict(zip(before.column_names, action.event.row, strict=True))
                 mapped = tuple([row[source] if source is not None else spec.earlier.filled[name]
                                 for name, source in ((name, spec.earlier.sources[name]) for name in spec.column_names)])
-                changes.actions[key] = Action(replace(action.event, row=mapped), action.delete)
+                changes.actions[key] = Action(msgspec.structs.replace(action.event, row=mapped), action.delete)
 
     def age(self) -> float:
         return time.monotonic() - self.started

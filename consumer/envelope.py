@@ -29,6 +29,7 @@ from consumer.replica_schema import TableSpec
 from consumer.types import ValueConversionError
 from core.deadletter import RawMessage
 from core.envelope import UPSERT_OPS, Envelope, EnvelopeError, decode_envelope, source_commit_us
+from core.records import Record
 from core.schema_change import schema_row
 from core.source.catalog import PUBLICATION_COMMAND, CatalogError, CatalogTable
 from core.topic_names import HEARTBEAT_TABLE, SCHEMA_CHANGES_TABLE, SIGNALS_TABLE, SOURCE_SCHEMA
@@ -38,8 +39,7 @@ Key = tuple[Any, ...]
 Row = tuple[Any, ...]
 
 
-@dataclass(frozen=True)
-class ChangeEvent:
+class ChangeEvent(Record, frozen=True):
     table: str
     op: str  # c, r, u, d or t
     key: Key | None  # primary key values; None for a truncate
@@ -60,8 +60,7 @@ class ChangeEvent:
         return self.op == "d"
 
 
-@dataclass(frozen=True)
-class Skip:
+class Skip(Record, frozen=True):
     """A message with nothing to apply (a tombstone)."""
 
     raw: RawMessage
@@ -70,8 +69,7 @@ class Skip:
     commit_us: int | None = None
 
 
-@dataclass(frozen=True)
-class DecodeError:
+class DecodeError(Record, frozen=True):
     raw: RawMessage
     error: str
     tag: TxTag | None = None  # known when the envelope was readable: the transaction still counts it

@@ -26,6 +26,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from core.errors import CdcError
 from core.limits import MESSAGE_MAX_BYTES
+from core.records import Record
 from core.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,7 @@ log = logging.getLogger(__name__)
 DELIVERY_TIMEOUT_S = 30.0
 
 
-@dataclass(frozen=True)
-class RawMessage:
+class RawMessage(Record, frozen=True):
     """A message as consumed: where it was and its original bytes (what a dead letter carries)."""
 
     topic: str

@@ -70,6 +70,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from core.errors import RenumberedTransaction
+from core.records import Record
 
 T = TypeVar("T")
 
@@ -82,8 +83,7 @@ class TransactionMetadataError(ValueError):
     """A message of the transaction topic that is not a Debezium BEGIN/END event."""
 
 
-@dataclass(frozen=True)
-class TxTag:
+class TxTag(Record, frozen=True):
     """The `transaction` block of a data event."""
 
     xid: int
@@ -232,7 +232,9 @@ class Assembler(Generic[T]):
             _check_late_copy(tag, self._released.get(tag.xid))
             entry.settled = True
             return self._release_head(self._queues[where], [], self.released_lsn)
-        pending = self._pending.setdefault(tag.xid, _Pending())
+        pending = self._pending.get(tag.xid)
+        if pending is None:  # not setdefault: that would build a _Pending for every event
+            pending = self._pending[tag.xid] = _Pending()
         held = pending.by_order.get(tag.total_order)
         if held is not None:
             _check_copy(held, tag)

@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core.envelope import Envelope, EnvelopeError, decode_envelope, source_commit_us, source_ts_ms
+from core.records import Record
 from core.schema_change import SchemaRow, schema_row
 from core.source.catalog import CatalogError
 from core.topic_names import HEARTBEAT_TABLE, SCHEMA_CHANGES_TABLE
@@ -35,8 +36,7 @@ class MalformedEvent(ValueError):
         self.tag = tag  # its transaction, when the envelope said: the transaction still counts it
 
 
-@dataclass(frozen=True)
-class Position:
+class Position(Record, frozen=True):
     topic: str
     partition: int
     offset: int
@@ -45,15 +45,13 @@ class Position:
         return f"{self.topic}[{self.partition}]@{self.offset}"
 
 
-@dataclass(frozen=True)
-class RowChange:
+class RowChange(Record, frozen=True):
     table: str  # source table
     key: int
     after: Row | None  # None: the row is deleted
 
 
-@dataclass(frozen=True)
-class Truncate:
+class Truncate(Record, frozen=True):
     table: str
 
 
@@ -67,8 +65,7 @@ class SchemaDefinition:
     row: SchemaRow
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(Record, frozen=True):
     position: Position
     # None: nothing for the marts (tombstone, malformed); a SchemaDefinition is checked, never applied
     change: Change | SchemaDefinition | None

@@ -21,8 +21,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+import msgspec
 import pymysql
 from pymysql.connections import Connection
 
@@ -113,7 +114,7 @@ class MartStore:
     def _apply_rejected(self, event: Event, reason: str, reject: Reject, mark: SourceMark | None) -> BatchResult:
         log.warning("MySQL refused the event at %s (%s); dead-lettering it", event.position, reason)
         reject(event, reason)
-        return self._commit([replace(event, change=None)], mark) + BatchResult(0, 0, 0, rejected=1)
+        return self._commit([msgspec.structs.replace(event, change=None)], mark) + BatchResult(0, 0, 0, rejected=1)
 
     def _commit(self, events: Sequence[Event], mark: SourceMark | None = None) -> BatchResult:
         """One transaction, tried until it commits; raises RejectedBatch or StoreStopped."""
