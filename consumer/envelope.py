@@ -28,7 +28,7 @@ import orjson
 from consumer.replica_schema import TableSpec
 from consumer.types import ValueConversionError
 from core.deadletter import RawMessage
-from core.envelope import UPSERT_OPS, Envelope, EnvelopeError, decode_envelope, source_commit_us
+from core.envelope import UPSERT_OPS, Envelope, EnvelopeError, decode_envelope
 from core.records import Record
 from core.schema_change import schema_row
 from core.source.catalog import PUBLICATION_COMMAND, CatalogError, CatalogTable
@@ -126,8 +126,8 @@ def decode(raw: RawMessage, tables: Mapping[str, TableSpec]) -> ChangeEvent | Sk
         opened = _envelope(raw, raw.topic.rsplit(".", 1)[-1])
         if isinstance(opened, Skip):
             return opened
-        tag = opened[5] if isinstance(opened, tuple) else None
-        backfill_lsn = opened[4] if isinstance(opened, tuple) and _is_backfill(opened[0], opened[3]) else None
+        tag = opened.tag if isinstance(opened, Envelope) else None
+        backfill_lsn = opened.lsn if isinstance(opened, Envelope) and opened.incremental else None
         return DecodeError(raw, f"unknown topic {raw.topic!r}: no replica table for it", tag,
                            backfill_lsn=backfill_lsn)
     try:
@@ -139,43 +139,41 @@ def decode(raw: RawMessage, tables: Mapping[str, TableSpec]) -> ChangeEvent | Sk
     try:
         return _change(raw, spec, envelope)
     except (_Invalid, ValueConversionError) as exc:
-        return DecodeError(raw, str(exc), envelope[5], isinstance(exc, _Shape))
+        return DecodeError(raw, str(exc), envelope.tag, isinstance(exc, _Shape))
 
 
 def decode_signal(raw: RawMessage) -> BackfillSignal | Skip | DecodeError:
     """A change of the signal table: a backfill asked for, or (the connector's own window marks, deletes) nothing."""
     envelope = _envelope(raw, SIGNALS_TABLE)
-    if not isinstance(envelope, tuple):
+    if not isinstance(envelope, Envelope):
         return envelope
-    op, _, after, source, _, tag = envelope
-    if op != "c" or not isinstance(after, dict) or after.get("type") != "execute-snapshot":
-        return Skip(raw, "signal", tag, source_commit_us(source))
+    after, tag, commit_us = envelope.after, envelope.tag, envelope.commit_us
+    if envelope.op != "c" or not isinstance(after, dict) or after.get("type") != "execute-snapshot":
+        return Skip(raw, "signal", tag, commit_us)
     try:
         data = json.loads(str(after.get("data")))
         tables = tuple(str(name).removeprefix(f"{SOURCE_SCHEMA}.") for name in data["data-collections"])
     except (ValueError, TypeError, KeyError):
-        return Skip(raw, "signal", tag, source_commit_us(source))  # the connector's to refuse
+        return Skip(raw, "signal", tag, commit_us)  # the connector's to refuse
     if data.get("type", "incremental") != "incremental" or data.get("additional-conditions"):
-        return Skip(raw, "a partial or blocking snapshot: no backfill to recreate a table with", tag,
-                    source_commit_us(source))
-    return BackfillSignal(raw, tables, str(after.get("id")), tag, source_commit_us(source))
+        return Skip(raw, "a partial or blocking snapshot: no backfill to recreate a table with", tag, commit_us)
+    return BackfillSignal(raw, tables, str(after.get("id")), tag, commit_us)
 
 
 def decode_schema_change(raw: RawMessage) -> SchemaChange | Skip | DecodeError:
     """A change of cdc_schema_changes. Its snapshot rows and deletes are Skips: the consumer read the snapshot's
     definitions at start (consumer.schema_history), and a deleted row changes nothing."""
     envelope = _envelope(raw, SCHEMA_CHANGES_TABLE)
-    if not isinstance(envelope, tuple):
+    if not isinstance(envelope, Envelope):
         return envelope
-    op, _, after, source, _, tag = envelope
-    if op != "c":
-        return Skip(raw, "schema history", tag, source_commit_us(source))
+    if envelope.op != "c":
+        return Skip(raw, "schema history", envelope.tag, envelope.commit_us)
     try:
-        row = schema_row(after)
-        return SchemaChange(raw, row.version, row.definition, tag, source_commit_us(source), row.statement,
+        row = schema_row(envelope.after)
+        return SchemaChange(raw, row.version, row.definition, envelope.tag, envelope.commit_us, row.statement,
                             row.command)
     except CatalogError as exc:
-        return DecodeError(raw, str(exc), tag)
+        return DecodeError(raw, str(exc), envelope.tag)
 
 
 def _envelope(raw: RawMessage, table: str) -> Envelope | Skip | DecodeError:
@@ -190,14 +188,14 @@ def _envelope(raw: RawMessage, table: str) -> Envelope | Skip | DecodeError:
 def decode_heartbeat(raw: RawMessage) -> Skip | DecodeError:
     """A change of Debezium's heartbeat table: nothing to replicate, but a source transaction to count."""
     envelope = _envelope(raw, HEARTBEAT_TABLE)
-    if not isinstance(envelope, tuple):
+    if not isinstance(envelope, Envelope):
         return envelope
-    return Skip(raw, "heartbeat", envelope[5], source_commit_us(envelope[3]))
+    return Skip(raw, "heartbeat", envelope.tag, envelope.commit_us)
 
 
 def _change(raw: RawMessage, spec: TableSpec, envelope: Envelope) -> ChangeEvent:
-    op, before, after, source, lsn, tag = envelope
-    commit_us = source_commit_us(source)
+    op, before, after, lsn, tag, commit_us = (envelope.op, envelope.before, envelope.after, envelope.lsn,
+                                              envelope.tag, envelope.commit_us)
     if op == "t":
         return ChangeEvent(spec.name, "t", None, None, raw, lsn, None, tag, commit_us)
     if op in UPSERT_OPS:
@@ -211,12 +209,8 @@ def _change(raw: RawMessage, spec: TableSpec, envelope: Envelope) -> ChangeEvent
         if op == "u" and isinstance(before, dict) and any(before.get(name) != after[name] for name in spec.key):
             old_key = _before_key(spec, before)
         return ChangeEvent(spec.name, op, key, row, raw, lsn, old_key if old_key != key else None, tag, commit_us,
-                           _is_backfill(op, source))
+                           envelope.incremental)
     return ChangeEvent(spec.name, "d", _message_key(raw, spec), None, raw, lsn, None, tag, commit_us)  # op d
-
-
-def _is_backfill(op: str, source: dict[str, Any]) -> bool:
-    return op == "r" and source.get("snapshot") == "incremental"
 
 
 def follows_lsn(decoded: Decoded) -> int | None:

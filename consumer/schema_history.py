@@ -126,14 +126,14 @@ def _read_what_is_there(consumer: Consumer, topic: str, history: _History, at_le
 def _note(value: bytes | None, offset: int, topic: str, history: _History) -> None:
     try:
         envelope = decode_envelope(value, SCHEMA_CHANGES_TABLE)
-        if envelope is None or envelope[0] not in ("r", "c"):
+        if envelope is None or envelope.op not in ("r", "c"):
             return
-        row = schema_row(envelope[2])
+        row = schema_row(envelope.after)
         version, definition = row.version, row.definition
     except (EnvelopeError, CatalogError) as exc:
         raise ConsumerError(f"{topic}[0]@{offset} is not a row of cdc_schema_changes ({exc}): the replica's table "
                             "definitions cannot be known; is another producer writing to that topic?") from exc
-    snapshot = envelope[0] == "r"
+    snapshot = envelope.op == "r"
     kept = history.snapshot if snapshot else history.streamed
     held = kept.get(definition.name)
     if held is None or (version > held[0] if snapshot else version < held[0]):

@@ -135,10 +135,14 @@ def parse_tag(block: object) -> TxTag | None:
     """A data event's `transaction` block; None when it has none (snapshot reads) or it is malformed."""
     if not isinstance(block, dict):
         return None
-    xid, _, lsn = str(block.get("id", "")).partition(":")
-    order = block.get("total_order")
+    return tag_of(str(block.get("id", "")), block.get("total_order"))
+
+
+def tag_of(transaction_id: str, total_order: Any) -> TxTag | None:
+    """The tag of a `transaction` block's id ("<xid>:<lsn>") and total_order; None when they are malformed."""
+    xid, _, lsn = transaction_id.partition(":")
     try:
-        return TxTag(int(xid), int(order), int(lsn) if lsn.isascii() and lsn.isdigit() else None)  # type: ignore[arg-type]
+        return TxTag(int(xid), int(total_order), int(lsn) if lsn.isascii() and lsn.isdigit() else None)
     except (TypeError, ValueError):
         return None
 

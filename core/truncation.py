@@ -51,7 +51,6 @@ snapshot position but committed after it (a snapshot racing a truncate).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from core.mysql_dialect import inserted
@@ -72,23 +71,22 @@ def raised(watermark: int | None, truncate_lsn: int) -> int:
     return truncate_lsn if watermark is None else max(watermark, truncate_lsn)
 
 
-def source_lsn(source: Mapping[str, Any]) -> int | None:
+def lsn_of(lsn: Any, sequence: Any = None) -> int | None:
     """A Debezium event's `source.lsn`, or None when it is missing or not a WAL position.
 
     A row of an incremental snapshot (`cdc backfill`) has none: it was read where the connector's stream was
-    then, the last position of its `source.sequence` (["<last committed lsn>", "<lsn>"]), which orders it after
-    the truncates it saw and before those it did not."""
-    lsn = source.get("lsn")
+    then, the last position of its `source.sequence` (["<last committed lsn>", "<lsn>"], given for such a row
+    only), which orders it after the truncates it saw and before those it did not."""
     if lsn.__class__ is not int or lsn < 0:  # bool is an int subclass and is refused too
-        return _incremental_read_lsn(source) if lsn is None else None
+        return _incremental_read_lsn(sequence) if lsn is None else None
     return lsn
 
 
-def _incremental_read_lsn(source: Mapping[str, Any]) -> int | None:
-    if source.get("snapshot") != "incremental" or not isinstance(source.get("sequence"), str):
+def _incremental_read_lsn(sequence: Any) -> int | None:
+    if not isinstance(sequence, str):
         return None
     try:
-        positions = [int(position) for position in json.loads(source["sequence"]) if position is not None]
+        positions = [int(position) for position in json.loads(sequence) if position is not None]
     except (ValueError, TypeError):
         return None
     return max(positions) if positions and min(positions) >= 0 else None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from core.envelope import Envelope, EnvelopeError, decode_envelope, source_commit_us, source_ts_ms
+from core.envelope import Envelope, EnvelopeError, decode_envelope
 from core.records import Record
 from core.schema_change import SchemaRow, schema_row
 from core.source.catalog import CatalogError
@@ -86,12 +86,11 @@ def decode(position: Position, table: str, value: bytes | None) -> Event:
         raise MalformedEvent(str(exc)) from None
     if envelope is None:
         return Event(position, None)  # tombstone after a delete
-    op, before, after, source, lsn, tag = envelope
     try:
-        change = decode_change(table, op, before, after)
+        change = decode_change(table, envelope.op, envelope.before, envelope.after)
     except MalformedEvent as exc:
-        raise MalformedEvent(str(exc), tag) from None
-    return Event(position, change, source_ts_ms(source), lsn, tag, source_commit_us(source))
+        raise MalformedEvent(str(exc), envelope.tag) from None
+    return Event(position, change, envelope.ts_ms, envelope.lsn, envelope.tag, envelope.commit_us)
 
 
 def _opened(value: bytes | None, table: str) -> Envelope | None:
@@ -107,7 +106,7 @@ def decode_heartbeat(position: Position, value: bytes | None) -> Event:
     envelope = _opened(value, HEARTBEAT_TABLE)
     if envelope is None:
         return Event(position, None)
-    return Event(position, None, source_ts_ms(envelope[3]), envelope[4], envelope[5], source_commit_us(envelope[3]))
+    return Event(position, None, envelope.ts_ms, envelope.lsn, envelope.tag, envelope.commit_us)
 
 
 def decode_schema_change(position: Position, value: bytes | None) -> Event:
@@ -116,14 +115,13 @@ def decode_schema_change(position: Position, value: bytes | None) -> Event:
     envelope = _opened(value, SCHEMA_CHANGES_TABLE)
     if envelope is None:
         return Event(position, None)
-    op, _, after, source, lsn, tag = envelope
     change = None
-    if op == "c":
+    if envelope.op == "c":
         try:
-            change = SchemaDefinition(schema_row(after))
+            change = SchemaDefinition(schema_row(envelope.after))
         except CatalogError as exc:
-            raise MalformedEvent(str(exc), tag) from None
-    return Event(position, change, source_ts_ms(source), lsn, tag, source_commit_us(source))
+            raise MalformedEvent(str(exc), envelope.tag) from None
+    return Event(position, change, envelope.ts_ms, envelope.lsn, envelope.tag, envelope.commit_us)
 
 
 def decode_change(table_name: str, op: str, before: Any, after: Any) -> Change:

@@ -1,7 +1,7 @@
 """The ordering rule of a truncate against its table's row changes, by source lsn."""
 from __future__ import annotations
 
-from core.truncation import raised, source_lsn, survives, wiped_by
+from core.truncation import lsn_of, raised, survives, wiped_by
 
 
 def test_change_without_a_truncate_of_its_table_survives() -> None:
@@ -37,9 +37,9 @@ def test_earlier_truncate_consumed_later_keeps_the_higher_watermark() -> None:
 
 
 def test_a_row_of_an_incremental_snapshot_is_placed_at_the_last_position_of_its_sequence() -> None:
-    assert source_lsn({"lsn": None, "snapshot": "incremental", "sequence": '["30004000","30004320"]'}) == 30004320
+    assert lsn_of(None, '["30004000","30004320"]') == 30004320
 
 
 def test_a_row_without_a_position_is_refused() -> None:
-    assert source_lsn({"lsn": None}) is None
-    assert source_lsn({"lsn": None, "snapshot": "incremental", "sequence": '["x"]'}) is None
+    assert lsn_of(None) is None
+    assert lsn_of(None, '["x"]') is None
