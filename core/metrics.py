@@ -21,7 +21,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
@@ -209,10 +210,12 @@ class WorkerMetrics:
     def observe(self, commit_seconds: Iterable[float], applied_at: float) -> None:
         """Changes (or heartbeats) of these source commit times applied at `applied_at`, not counted as changes."""
         newest = math.nan
+        delays = []
         for seconds in commit_seconds:
-            self.commit_to_apply.observe(max(applied_at - seconds, 0.0))
+            delays.append(max(applied_at - seconds, 0.0))
             if not seconds <= newest:
                 newest = seconds
+        observe_all(self.commit_to_apply, delays)
         if not math.isnan(newest):
             self.source_commit.advance(newest)
 
@@ -305,3 +308,20 @@ def serve(registry: CollectorRegistry, port: int, host: str = "127.0.0.1") -> WS
     server, _ = start_http_server(port, host, registry=registry)
     log.info("metrics on http://%s:%d/metrics", host, server.server_port)
     return server
+
+
+def observe_all(histogram: Histogram, amounts: Sequence[float]) -> None:
+    """histogram.observe(amount) for each amount (none NaN), with one increment per bucket instead of one per amount.
+
+    A batch of 100,000 changes took the writer's thread 0.3 s to observe one by one (prometheus_client takes a lock
+    and walks the buckets in Python per call). This reads the histogram's bucket fields, which are not public API:
+    the version is pinned, and tests/unit/core/test_metrics.py holds the result equal to observe's."""
+    histogram._raise_if_not_observable()
+    bounds = histogram._upper_bounds  # ascending, the last +Inf
+    counts = [0] * len(bounds)
+    for amount in amounts:
+        counts[bisect_left(bounds, amount)] += 1  # the first bucket whose bound is >= amount, as observe's
+    histogram._sum.inc(math.fsum(amounts))
+    for bucket, count in zip(histogram._buckets, counts, strict=True):
+        if count:
+            bucket.inc(count)

@@ -228,14 +228,17 @@ class Assembler(Generic[T]):
         if offset < self._next.get(where, -1):
             return []  # read again after a seek back (a rebalance): held or settled already
         entry = _Entry(offset, tag, item, after_lsn if tag is None else None)
-        self._queues.setdefault(where, deque()).append(entry)
+        queue = self._queues.get(where)
+        if queue is None:
+            queue = self._queues[where] = deque()
+        queue.append(entry)
         self._next[where] = offset + 1
         if tag is None:
-            return self._release_head(self._queues[where], [], self.released_lsn)
+            return self._release_head(queue, [], self.released_lsn)
         if tag.xid in self._settled:  # a late copy of a transaction released or skipped before
             _check_late_copy(tag, self._released.get(tag.xid))
             entry.settled = True
-            return self._release_head(self._queues[where], [], self.released_lsn)
+            return self._release_head(queue, [], self.released_lsn)
         pending = self._pending.get(tag.xid)
         if pending is None:  # not setdefault: that would build a _Pending for every event
             pending = self._pending[tag.xid] = _Pending()

@@ -1,6 +1,6 @@
 import math
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.metrics import (
@@ -9,6 +9,7 @@ from core.metrics import (
     REPLICA,
     LastCommit,
     metrics_of,
+    observe_all,
     register_exporter_metrics,
     register_worker_metrics,
     series_names,
@@ -137,3 +138,13 @@ def test_the_marts_paused_gauge_starts_at_zero_on_the_marts_endpoint_only() -> N
     assert samples(marts)[("cdc_marts_paused", ())] == 0
     assert "cdc_marts_paused" not in exported_names(replica)
     assert metrics.marts_paused is not None
+
+
+def test_observing_all_at_once_counts_as_observing_one_by_one() -> None:
+    amounts = [0.0, 0.005, 0.0051, 0.1, 0.25, 0.25, 1.0, 7.5, 10.0, 10.5, 600.0, 1e9]
+    one_by_one, at_once = CollectorRegistry(), CollectorRegistry()
+    single = Histogram("delay_seconds", "d", registry=one_by_one, buckets=(0.005, 0.1, 0.25, 1.0, 10.0))
+    for amount in amounts:
+        single.observe(amount)
+    observe_all(Histogram("delay_seconds", "d", registry=at_once, buckets=(0.005, 0.1, 0.25, 1.0, 10.0)), amounts)
+    assert samples(at_once) == samples(one_by_one)
