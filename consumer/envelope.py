@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 
 from consumer.replica_schema import TableSpec
@@ -119,6 +120,10 @@ class _Shape(_Invalid):
     """The row's columns differ from the replica table's."""
 
 
+class _ReadAgain(Exception):
+    """A value of the typed reading that a converter refuses: the message is read plainly, which names the column."""
+
+
 def decode(raw: RawMessage, tables: Mapping[str, TableSpec]) -> ChangeEvent | Skip | DecodeError:
     """`tables` maps each consumed topic to its replica table."""
     spec = tables.get(raw.topic)
@@ -131,11 +136,21 @@ def decode(raw: RawMessage, tables: Mapping[str, TableSpec]) -> ChangeEvent | Sk
         return DecodeError(raw, f"unknown topic {raw.topic!r}: no replica table for it", tag,
                            backfill_lsn=backfill_lsn)
     try:
-        envelope = decode_envelope(raw.value, spec.name)
+        envelope = decode_envelope(raw.value, spec.name, spec.reader)
     except EnvelopeError as exc:
         return DecodeError(raw, str(exc))
     if envelope is None:
         return Skip(raw, "tombstone")
+    try:
+        return _change(raw, spec, envelope)
+    except _ReadAgain:  # a column's converter refused a value of the typed reading: read plainly, for the message
+        return _change_or_error(raw, spec, decode_envelope(raw.value, spec.name))
+    except (_Invalid, ValueConversionError) as exc:
+        return DecodeError(raw, str(exc), envelope.tag, isinstance(exc, _Shape))
+
+
+def _change_or_error(raw: RawMessage, spec: TableSpec, envelope: Envelope | None) -> ChangeEvent | DecodeError:
+    assert envelope is not None  # read once already
     try:
         return _change(raw, spec, envelope)
     except (_Invalid, ValueConversionError) as exc:
@@ -205,9 +220,7 @@ def _change(raw: RawMessage, spec: TableSpec, envelope: Envelope) -> ChangeEvent
             message_key = _message_key(raw, spec)
             if message_key != key:
                 raise _Invalid(f"message key {message_key} differs from the row's primary key {key}")
-        old_key = None
-        if op == "u" and isinstance(before, dict) and any(before.get(name) != after[name] for name in spec.key):
-            old_key = _before_key(spec, before)
+        old_key = _before_key(spec, before) if op == "u" and isinstance(before, dict) else None
         return ChangeEvent(spec.name, op, key, row, raw, lsn, old_key if old_key != key else None, tag, commit_us,
                            envelope.incremental)
     return ChangeEvent(spec.name, "d", _message_key(raw, spec), None, raw, lsn, None, tag, commit_us)  # op d
@@ -222,6 +235,11 @@ def follows_lsn(decoded: Decoded) -> int | None:
 
 
 def _row(spec: TableSpec, data: Any, field: str) -> Row:
+    if isinstance(data, msgspec.Struct):  # the typed reading's image (core.envelope): of the table's shape
+        try:
+            return spec.convert_image(data)
+        except ValueConversionError:
+            raise _ReadAgain from None
     if not isinstance(data, dict):
         raise _Invalid(f"{field} is missing or not an object")
     try:

@@ -31,7 +31,8 @@ from typing import Any
 import pymysql
 
 from consumer.errors import ConsumerError
-from consumer.types import Column, Kind, row_reader
+from consumer.types import Column, Kind, row_reader, typed_row
+from core.envelope import Reader, typed_reader
 from core.errors import MySqlUnavailable
 from core.marts_tables import is_marts_table
 from core.mysql import fetch_all
@@ -106,11 +107,18 @@ class TableSpec:
     # One call reads a row image into the values in column order (consumer.types.row_reader).
     read_row: Callable[[dict[str, Any]], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
     key_json: str = field(init=False, repr=False, compare=False)  # '{"order_id":%s}' % key: Debezium's int key
+    # The typed first reading of its events (core.envelope.typed_reader), and its images' conversion
+    # (consumer.types.typed_row).
+    reader: Reader = field(init=False, repr=False, compare=False)
+    convert_image: Callable[[Any], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = tuple(column.name for column in self.columns)
         object.__setattr__(self, "column_names", names)
         object.__setattr__(self, "read_row", row_reader(self.columns))
+        image, convert_image = typed_row(self.columns)
+        object.__setattr__(self, "reader", typed_reader(image))
+        object.__setattr__(self, "convert_image", convert_image)
         object.__setattr__(self, "key_json", "{" + ",".join(f'"{name}":%s' for name in self.key) + "}")
         object.__setattr__(self, "key_positions", tuple(names.index(name) for name in self.key))
 

@@ -28,6 +28,8 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+import msgspec
+
 EPOCH = date(1970, 1, 1)
 MYSQL_MIN_DATE = date(1000, 1, 1)
 MYSQL_MAX_DATE = date(9999, 12, 31)
@@ -238,3 +240,33 @@ def row_reader(columns: Sequence[Column]) -> Callable[[dict[str, Any]], tuple[An
     values = "".join(f"v{position}, " for position in range(len(columns)))
     exec("def read_row(data):\n" + "\n".join(lines) + f"\n    return ({values})\n", namespace)  # noqa: S102
     return namespace["read_row"]
+
+
+# The JSON type of a column's value in Debezium's events (see the module docstring), before its conversion.
+_JSON_CLASS: dict[Kind, type] = {Kind.BIGINT: int, Kind.INT: int, Kind.SMALLINT: int, Kind.BOOLEAN: bool,
+                                 Kind.TEXT: str, Kind.DECIMAL: str, Kind.TIMESTAMP: str, Kind.DATE: int}
+
+
+def typed_row(columns: Sequence[Column]) -> tuple[type[msgspec.Struct], Callable[[Any], tuple[Any, ...]]]:
+    """For the decoder's typed first reading (core.envelope): the struct type of a row image with exactly these
+    columns, each of its JSON type, which msgspec checks while it reads (no other column, none missing, null only
+    where nullable, an integer never a boolean: what row_reader checks), and one function converting such a struct
+    into MySQL values, in order. The function raises ValueConversionError as the converters do (a decimal string
+    that is no decimal, a date out of range), without naming the column: the caller then reads the row by
+    row_reader, for the exact message."""
+    fields = [(f"c{position}", _JSON_CLASS[column.kind] | None if column.nullable else _JSON_CLASS[column.kind])
+              for position, column in enumerate(columns)]
+    row_type = msgspec.defstruct("RowImage", fields, forbid_unknown_fields=True,
+                                 rename={f"c{position}": column.name for position, column in enumerate(columns)})
+    namespace: dict[str, Any] = {}
+    lines = []
+    for position, column in enumerate(columns):
+        value = f"v{position}"
+        lines.append(f"    {value} = image.c{position}")
+        if column.kind not in _EXACT_CLASS:  # checked by msgspec already; the others convert
+            namespace[f"convert{position}"] = column._convert
+            test = f"if {value} is not None: " if column.nullable else ""
+            lines.append(f"    {test}{value} = convert{position}({value})")
+    values = "".join(f"v{position}, " for position in range(len(columns)))
+    exec("def convert_row(image):\n" + "\n".join(lines) + f"\n    return ({values})\n", namespace)  # noqa: S102
+    return row_type, namespace["convert_row"]

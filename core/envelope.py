@@ -70,12 +70,16 @@ def source_commit_us(source: Mapping[str, Any]) -> int | None:
     return None if ms is None else ms * 1000
 
 
-def decode_envelope(value: bytes | None, table: str) -> Envelope | None:
-    """The change event in a message value of `table`'s topic; None for a tombstone. Raises EnvelopeError."""
+def decode_envelope(value: bytes | None, table: str, reader: Reader | None = None) -> Envelope | None:
+    """The change event in a message value of `table`'s topic; None for a tombstone. Raises EnvelopeError.
+
+    `reader` (typed_reader) reads the after-image into a struct of the table's columns and types: it is then that
+    struct, and a value whose image does not fit is read plainly (after: the JSON object), for the caller to say
+    what is wrong."""
     if value is None:
         return None
     try:
-        event = _READER.decode(value)
+        event = (reader or _READER).decode(value)
     except (msgspec.DecodeError, msgspec.ValidationError):  # read again below, which says what is wrong
         return _decode_plainly(value, table)
     if event.schema is not msgspec.UNSET:
@@ -112,16 +116,20 @@ class _Transaction(msgspec.Struct):
     total_order: int
 
 
-class _Event(msgspec.Struct):
-    op: str
-    source: _Source
-    before: Any = None
-    after: Any = None
-    transaction: _Transaction | None = None
-    schema: Any = msgspec.UNSET
+Reader = msgspec.json.Decoder  # of an event type made by typed_reader
 
 
-_READER = msgspec.json.Decoder(_Event)
+def typed_reader(image: Any = Any) -> Reader:
+    """The first reading of events whose after-image is of type `image` (a msgspec struct type; Any: the JSON
+    object as it is)."""
+    event = msgspec.defstruct("Event", [
+        ("op", str), ("source", _Source), ("before", Any, None), ("after", image | None, None),
+        ("transaction", _Transaction | None, None), ("schema", Any, msgspec.UNSET),
+    ])
+    return msgspec.json.Decoder(event)
+
+
+_READER = typed_reader()
 
 
 def _decode_plainly(value: bytes, table: str) -> Envelope:

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from consumer.envelope import ChangeEvent, DecodeError, Skip, decode, decode_heartbeat
+from consumer.envelope import ChangeEvent, DecodeError, Skip, _change_or_error, decode, decode_heartbeat
 from consumer.replica_schema import REPLICA_TABLES
 from core.deadletter import RawMessage
+from core.envelope import decode_envelope
 
 TOPICS = {f"shop.public.{name}": spec for name, spec in REPLICA_TABLES.items()}
 ORDER = {"order_id": 5, "user_id": 7, "order_date": "2026-03-29T01:59:59.999999Z",
@@ -133,3 +134,23 @@ def test_a_heartbeat_is_a_skip_with_its_source_commit_time() -> None:
 
 def test_a_heartbeat_that_is_no_envelope_is_a_decode_error() -> None:
     assert isinstance(decode_heartbeat(raw(b"nope", {"id": 1}, "shop.public.cdc_heartbeat")), DecodeError)
+
+
+# Row images the typed first reading (core.envelope.typed_reader) may take or leave to the plain one.
+ODD_ORDERS = [
+    ORDER, {**ORDER, "delivery_date": None}, {**ORDER, "status": None}, {**ORDER, "user_id": True},
+    {**ORDER, "user_id": 7.0}, {**ORDER, "user_id": "7"}, {**ORDER, "user_id": 2**70}, {**ORDER, "total_amount": 12},
+    {**ORDER, "total_amount": "1e5"}, {**ORDER, "total_amount": "NaN"}, {**ORDER, "order_date": "2026-03-29"},
+    {**ORDER, "order_date": "0999-12-31T23:59:59Z"}, {**ORDER, "delivery_date": -10_000_000},
+    {**ORDER, "delivery_date": True}, {**ORDER, "coupon": "X"}, {k: v for k, v in ORDER.items() if k != "status"},
+    {**ORDER, "order_id": 6}, [1], "x", None,
+]
+
+
+@pytest.mark.parametrize("image", ODD_ORDERS)
+@pytest.mark.parametrize("op", ["c", "u"])
+def test_the_typed_reading_decodes_a_row_as_the_plain_reading(image: Any, op: str) -> None:
+    message = raw(envelope(op, ORDER, image))
+    spec = TOPICS["shop.public.orders"]
+    plainly = _change_or_error(message, spec, decode_envelope(message.value, "orders"))
+    assert decode(message, TOPICS) == plainly
