@@ -3,7 +3,7 @@ before that batch's offsets are committed to Kafka (the crash window at-least-on
 
     python -m tests.support.kill_after_commit consumer|marts      (from the repository root)
 
-    CDC_TEST_KILL_AFTER_BATCH=N        the batch whose MySQL commit is the last thing it does
+    CDC_TEST_KILL_AFTER_BATCH=N        the batch (of those applying messages) whose MySQL commit is the last thing it does
     CDC_TEST_KILL_REPORT=path          where the killed batch's last offsets go first: [[topic, partition, offset]]
 """
 from __future__ import annotations
