@@ -30,6 +30,8 @@ from typing import Any
 
 import msgspec
 
+from core.envelope import Int64
+
 EPOCH = date(1970, 1, 1)
 MYSQL_MIN_DATE = date(1000, 1, 1)
 MYSQL_MAX_DATE = date(9999, 12, 31)
@@ -243,8 +245,8 @@ def row_reader(columns: Sequence[Column]) -> Callable[[dict[str, Any]], tuple[An
 
 
 # The JSON type of a column's value in Debezium's events (see the module docstring), before its conversion.
-_JSON_CLASS: dict[Kind, type] = {Kind.BIGINT: int, Kind.INT: int, Kind.SMALLINT: int, Kind.BOOLEAN: bool,
-                                 Kind.TEXT: str, Kind.DECIMAL: str, Kind.TIMESTAMP: str, Kind.DATE: int}
+_JSON_CLASS: dict[Kind, Any] = {Kind.BIGINT: Int64, Kind.INT: Int64, Kind.SMALLINT: Int64, Kind.BOOLEAN: bool,
+                                Kind.TEXT: str, Kind.DECIMAL: str, Kind.TIMESTAMP: str, Kind.DATE: Int64}
 
 
 def typed_row(columns: Sequence[Column]) -> tuple[type[msgspec.Struct], Callable[[Any], tuple[Any, ...]]]:

@@ -315,7 +315,8 @@ def observe_all(histogram: Histogram, amounts: Sequence[float]) -> None:
 
     A batch of 100,000 changes took the writer's thread 0.3 s to observe one by one (prometheus_client takes a lock
     and walks the buckets in Python per call). This reads the histogram's bucket fields, which are not public API:
-    the version is pinned, and tests/unit/core/test_metrics.py holds the result equal to observe's."""
+    the version is pinned, and tests/unit/core/test_metrics.py holds the result equal to observe's. The sum is
+    added at once (math.fsum), so it may differ from observe's one-by-one additions in the last bits."""
     histogram._raise_if_not_observable()
     bounds = histogram._upper_bounds  # ascending, the last +Inf
     counts = [0] * len(bounds)

@@ -11,7 +11,7 @@ import pytest
 from consumer.envelope import ChangeEvent, DecodeError, Skip, _change_or_error, decode, decode_heartbeat
 from consumer.replica_schema import REPLICA_TABLES
 from core.deadletter import RawMessage
-from core.envelope import decode_envelope
+from core.envelope import EnvelopeError, _decode_plainly
 
 TOPICS = {f"shop.public.{name}": spec for name, spec in REPLICA_TABLES.items()}
 ORDER = {"order_id": 5, "user_id": 7, "order_date": "2026-03-29T01:59:59.999999Z",
@@ -139,7 +139,9 @@ def test_a_heartbeat_that_is_no_envelope_is_a_decode_error() -> None:
 # Row images the typed first reading (core.envelope.typed_reader) may take or leave to the plain one.
 ODD_ORDERS = [
     ORDER, {**ORDER, "delivery_date": None}, {**ORDER, "status": None}, {**ORDER, "user_id": True},
-    {**ORDER, "user_id": 7.0}, {**ORDER, "user_id": "7"}, {**ORDER, "user_id": 2**70}, {**ORDER, "total_amount": 12},
+    {**ORDER, "user_id": 7.0}, {**ORDER, "user_id": "7"}, {**ORDER, "user_id": 2**70}, {**ORDER, "user_id": 2**64 - 1},
+    {**ORDER, "user_id": 2**63}, {**ORDER, "user_id": -(2**63) - 1}, {**ORDER, "delivery_date": 2**70},
+    {**ORDER, "order_id": 2**70}, {**ORDER, "total_amount": 12},
     {**ORDER, "total_amount": "1e5"}, {**ORDER, "total_amount": "NaN"}, {**ORDER, "order_date": "2026-03-29"},
     {**ORDER, "order_date": "0999-12-31T23:59:59Z"}, {**ORDER, "delivery_date": -10_000_000},
     {**ORDER, "delivery_date": True}, {**ORDER, "coupon": "X"}, {k: v for k, v in ORDER.items() if k != "status"},
@@ -152,5 +154,21 @@ ODD_ORDERS = [
 def test_the_typed_reading_decodes_a_row_as_the_plain_reading(image: Any, op: str) -> None:
     message = raw(envelope(op, ORDER, image))
     spec = TOPICS["shop.public.orders"]
-    plainly = _change_or_error(message, spec, decode_envelope(message.value, "orders"))
+    plainly = _change_or_error(message, spec, _decode_plainly(message.value or b"", "orders"))
+    assert decode(message, TOPICS) == plainly
+
+
+@pytest.mark.parametrize("value", [
+    b'{"op":"c","after":{"order_id":5},"source":{"table":"orders","lsn":1,"db":"\xff"}}',
+    b'{"op":"c","after":{"order_id":5,"status":"\xed\xa0\x80"},"source":{"table":"orders","lsn":1}}',
+    b'{"op":"c\xc3\xa9","source":{"table":"orders","lsn":1}}',
+    b'{"op":"c","x":' + b"[" * 5000 + b"]" * 5000 + b',"source":{"table":"orders","lsn":1}}',
+])
+def test_the_typed_reading_decodes_raw_odd_bytes_as_the_plain_reading(value: bytes) -> None:
+    message = RawMessage("shop.public.orders", 2, 41, json.dumps(ORDER_KEY).encode(), value)
+    spec = TOPICS["shop.public.orders"]
+    try:
+        plainly: object = _change_or_error(message, spec, _decode_plainly(value, "orders"))
+    except EnvelopeError as exc:
+        plainly = DecodeError(message, str(exc))
     assert decode(message, TOPICS) == plainly

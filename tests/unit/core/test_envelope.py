@@ -111,7 +111,10 @@ ODD_VALUES = [
     event("r", source={"lsn": None, "snapshot": "incremental", "sequence": ["1", "2"]}),
     event("r", source={"lsn": None, "snapshot": "incremental", "sequence": '["1", null]'}),
     event("c", source={"lsn": None, "snapshot": "incremental", "sequence": '["1","2"]'}),
-    event(op=5), event(before=[1], after="x"), {"op": "c", "source": SOURCE}, {"source": SOURCE},
+    event(op=5), event(before=[1], after="x"), event(source={**SOURCE, "lsn": 2**64}),
+    event(source={**SOURCE, "lsn": 2**63}), event(source={**SOURCE, "ts_ms": 10**30}),
+    event(source={**SOURCE, "ts_us": -(2**63) - 1}), event(transaction={"id": "741:5", "total_order": 2**70}),
+    event(after={"order_id": 2**70, "n": -(2**64)}), event(before={"order_id": 2**64 - 1}), {"op": "c", "source": SOURCE}, {"source": SOURCE},
     with_schema(event()), {**event(), "schema": None}, {**event(), "payload": {"op": "x"}}, [event()], "c", 5,
 ]
 
@@ -128,3 +131,20 @@ def test_the_first_reading_decodes_as_the_plain_reading(odd: Any) -> None:
 
 def test_the_commit_time_in_microseconds_falls_back_to_ts_ms() -> None:
     assert source_commit_us(SOURCE) == 1700000000123000 and source_commit_us({}) is None
+
+
+@pytest.mark.parametrize("odd", [
+    b'{"op":"c","source":{"table":"orders","lsn":1,"db":"\xff"}}',
+    b'{"op":"c","source":{"table":"orders","lsn":1,"name":"\xed\xa0\x80"}}',
+    b'{"op":"c","after":{"s":"\xc3\x28"},"source":{"table":"orders","lsn":1}}',
+    b'{"op":"\xc3\x28","source":{"table":"orders","lsn":1}}',
+    b'{"op":"c","x":' + b"[" * 5000 + b"]" * 5000 + b',"source":{"table":"orders","lsn":1}}',
+    b'{"op":"c","after":{"n":1e400},"source":{"table":"orders","lsn":1}}',
+])
+def test_the_first_reading_decodes_odd_bytes_as_the_plain_reading(odd: bytes) -> None:
+    def outcome(read: Any) -> Any:
+        try:
+            return read(odd, "orders")
+        except EnvelopeError as exc:
+            return str(exc)
+    assert outcome(decode_envelope) == outcome(_decode_plainly)
