@@ -20,7 +20,11 @@ block, are skipped unread) and does only the checks on top. A value that
 pass does not take (bad input, the schemas-enabled spelling, a field of an
 unexpected type) is read again by the plain JSON reading below, which makes
 every decision and names what is wrong: the fast pass only ever accepts
-values that reading reads the same way.
+values that reading reads the same way, with one known exception. A number
+a double cannot hold (1e400) in a field neither stage reads is skipped
+unread by the fast pass, and the event is taken; the plain reading refuses
+the whole value as not JSON. Looking for such numbers first cost more than
+the fast pass saves (5 µs a message for a regular expression).
 """
 from __future__ import annotations
 
