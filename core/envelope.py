@@ -42,6 +42,12 @@ UPSERT_OPS = frozenset({"c", "r", "u"})
 OPS = UPSERT_OPS | {"d", "t"}
 
 
+# Deeper values are refused before any reading: orjson 3.8.3 overflows the C stack at about 100,000 levels (a
+# 400 KB value), which would kill the worker, and again after each restart. A Debezium event nests a few levels,
+# a JSON column's value may add some.
+MAX_NESTING = 10_000
+
+
 class EnvelopeError(ValueError):
     """The message value is not a Debezium change event; the message is dead-lettered with this reason."""
 
@@ -82,6 +88,8 @@ def decode_envelope(value: bytes | None, table: str, reader: Reader | None = Non
     what is wrong."""
     if value is None:
         return None
+    if value.count(b"[") + value.count(b"{") > MAX_NESTING and _nesting(value) > MAX_NESTING:
+        raise EnvelopeError(f"value is nested deeper than {MAX_NESTING} levels")
     if not value.isascii() and not _is_utf8(value):  # the typed pass leaves the fields it skips unchecked
         return _decode_plainly(value, table)
     try:
@@ -134,6 +142,28 @@ class _Transaction(msgspec.Struct):
 def _image(raw: msgspec.Raw) -> Any:
     """A row image kept raw by the typed pass, as the plain reading reads it (orjson's numbers)."""
     return None if raw == _NULL else orjson.loads(memoryview(raw))
+
+
+def _nesting(value: bytes) -> int:
+    """How deep the value's arrays and objects nest (brackets in strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in value:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte == 0x5B or byte == 0x7B:  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte == 0x5D or byte == 0x7D:  # ] }
+            depth -= 1
+    return deepest
 
 
 def _is_utf8(value: bytes) -> bool:

@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from core.envelope import Envelope, EnvelopeError, _decode_plainly, decode_envelope, source_commit_us, source_ts_ms
+from core.envelope import (
+    MAX_NESTING,
+    Envelope,
+    EnvelopeError,
+    _decode_plainly,
+    decode_envelope,
+    source_commit_us,
+    source_ts_ms,
+)
 from core.transactions import TxTag
 
 LSN = 26734192
@@ -148,3 +156,15 @@ def test_the_first_reading_decodes_odd_bytes_as_the_plain_reading(odd: bytes) ->
         except EnvelopeError as exc:
             return str(exc)
     assert outcome(decode_envelope) == outcome(_decode_plainly)
+
+
+def test_a_value_nested_deeper_than_the_limit_is_refused_before_it_is_read() -> None:
+    deep = b'{"op":"c","x":' + b"[" * (MAX_NESTING + 1) + b"]" * (MAX_NESTING + 1) + b',"source":{"lsn":1}}'
+    with pytest.raises(EnvelopeError, match=f"^value is nested deeper than {MAX_NESTING} levels$"):
+        decode_envelope(deep, "orders")
+
+
+def test_brackets_in_strings_do_not_count_as_nesting() -> None:
+    text = json.dumps("[{" * MAX_NESTING + '\\" [')
+    decoded = decode_envelope(value(event(after={**ROW, "status": json.loads(text)})), "orders")
+    assert decoded is not None and decoded.after["status"] == json.loads(text)
