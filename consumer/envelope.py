@@ -142,15 +142,14 @@ def decode(raw: RawMessage, tables: Mapping[str, TableSpec]) -> ChangeEvent | Sk
     if envelope is None:
         return Skip(raw, "tombstone")
     try:
-        return _change(raw, spec, envelope)
+        return _change_or_error(raw, spec, envelope)
     except _ReadAgain:  # a column's converter refused a value of the typed reading: read plainly, for the message
         return _change_or_error(raw, spec, decode_envelope(raw.value, spec.name))
-    except (_Invalid, ValueConversionError) as exc:
-        return DecodeError(raw, str(exc), envelope.tag, isinstance(exc, _Shape))
 
 
 def _change_or_error(raw: RawMessage, spec: TableSpec, envelope: Envelope | None) -> ChangeEvent | DecodeError:
     assert envelope is not None  # read once already
+    # _ReadAgain passes through: only the typed reading's image raises it
     try:
         return _change(raw, spec, envelope)
     except (_Invalid, ValueConversionError) as exc:

@@ -101,20 +101,25 @@ def decode_envelope(value: bytes | None, table: str, reader: Reader | None = Non
         return _decode_plainly(value, table)
     if event.schema is not msgspec.UNSET:
         return _decode_plainly(value, table)  # a converter with schemas enabled
-    source = event.source
-    if source.table is not None and source.table != table:
-        raise EnvelopeError(f"event for table {source.table!r} on the topic of table {table!r}")
-    incremental = source.snapshot == "incremental"
-    lsn = lsn_of(source.lsn, source.sequence if incremental else None)
-    if lsn is None:
-        raise EnvelopeError(f"source.lsn is missing or not a WAL position: {source.lsn!r}")
-    op = event.op
-    if op not in OPS:
-        raise EnvelopeError(f"unknown or missing op {op!r}")
-    transaction = event.transaction
+    source, transaction = event.source, event.transaction
     tag = None if transaction is None else tag_of(transaction.id, transaction.total_order)
-    commit_us = source.ts_us if source.ts_us is not None else None if source.ts_ms is None else source.ts_ms * 1000
-    return Envelope(op, before, after, lsn, tag, commit_us, source.ts_ms, incremental and op == "r")
+    return _checked(table, event.op, before, after, tag, source.table, source.lsn, source.snapshot, source.sequence,
+                    source.ts_us, source.ts_ms)
+
+
+def _checked(table: str, op: Any, before: Any, after: Any, tag: TxTag | None, source_table: Any, lsn: Any,
+             snapshot: Any, sequence: Any, ts_us: int | None, ts_ms: int | None) -> Envelope:
+    """The envelope of an event's parts, as either reading took them; EnvelopeError when it is no change event."""
+    if source_table is not None and source_table != table:
+        raise EnvelopeError(f"event for table {source_table!r} on the topic of table {table!r}")
+    incremental = snapshot == "incremental"
+    position = lsn_of(lsn, sequence if incremental else None)
+    if position is None:
+        raise EnvelopeError(f"source.lsn is missing or not a WAL position: {lsn!r}")
+    if not isinstance(op, str) or op not in OPS:  # a list would not even hash
+        raise EnvelopeError(f"unknown or missing op {op!r}")
+    commit_us = ts_us if ts_us is not None else None if ts_ms is None else ts_ms * 1000
+    return Envelope(op, before, after, position, tag, commit_us, ts_ms, incremental and op == "r")
 
 
 # An integer the typed pass takes. orjson reads one beyond 64 bits as a float (and a row converter then refuses
@@ -204,15 +209,7 @@ def _decode_plainly(value: bytes, table: str) -> Envelope:
     source = event.get("source")
     if not isinstance(source, dict):
         raise EnvelopeError("source is missing or not an object")
-    source_table = source.get("table")
-    if source_table is not None and source_table != table:
-        raise EnvelopeError(f"event for table {source_table!r} on the topic of table {table!r}")
-    incremental = source.get("snapshot") == "incremental"
-    lsn = lsn_of(source.get("lsn"), source.get("sequence") if incremental else None)
-    if lsn is None:
-        raise EnvelopeError(f"source.lsn is missing or not a WAL position: {source.get('lsn')!r}")
-    op = event.get("op")
-    if not isinstance(op, str) or op not in OPS:  # a list would not even hash
-        raise EnvelopeError(f"unknown or missing op {op!r}")
-    return Envelope(op, event.get("before"), event.get("after"), lsn, parse_tag(event.get("transaction")),
-                    source_commit_us(source), source_ts_ms(source), incremental and op == "r")
+    ts_us, tag = source.get("ts_us"), parse_tag(event.get("transaction"))
+    return _checked(table, event.get("op"), event.get("before"), event.get("after"), tag, source.get("table"),
+                    source.get("lsn"), source.get("snapshot"), source.get("sequence"),
+                    ts_us if isinstance(ts_us, int) else None, source_ts_ms(source))
