@@ -88,7 +88,9 @@ def decode_envelope(value: bytes | None, table: str, reader: Reader | None = Non
     what is wrong."""
     if value is None:
         return None
-    if value.count(b"[") + value.count(b"{") > MAX_NESTING and _nesting(value) > MAX_NESTING:
+    # Only a value longer than the limit can nest past it: counting brackets in every message cost 9 % of the
+    # consumer's instructions a message.
+    if len(value) > MAX_NESTING and _brackets(value) > MAX_NESTING and _nesting(value) > MAX_NESTING:
         raise EnvelopeError(f"value is nested deeper than {MAX_NESTING} levels")
     if not value.isascii() and not _is_utf8(value):  # the typed pass leaves the fields it skips unchecked
         return _decode_plainly(value, table)
@@ -147,6 +149,10 @@ class _Transaction(msgspec.Struct):
 def _image(raw: msgspec.Raw) -> Any:
     """A row image kept raw by the typed pass, as the plain reading reads it (orjson's numbers)."""
     return None if raw == _NULL else orjson.loads(memoryview(raw))
+
+
+def _brackets(value: bytes) -> int:
+    return value.count(b"[") + value.count(b"{")
 
 
 def _nesting(value: bytes) -> int:
