@@ -32,6 +32,16 @@ def produce(bootstrap: str, messages: list[tuple[bytes | None, bytes | None]]) -
     assert producer.flush(30) == 0
 
 
+def insert_user(dsn: str) -> str:
+    """A real change after the poison, through PostgreSQL and Debezium; its email."""
+    email = f"after-poison-{uuid.uuid4().hex}@example.com"
+    pg = psycopg2.connect(dsn)
+    with pg, pg.cursor() as cur:
+        cur.execute("INSERT INTO users (first_name, last_name, email) VALUES ('After', 'Poison', %s)", (email,))
+    pg.close()
+    return email
+
+
 def test_poison_messages_are_dead_lettered_and_later_changes_still_apply(
     replica: dict[str, str], tmp_path: Path
 ) -> None:
@@ -45,12 +55,7 @@ def test_poison_messages_are_dead_lettered_and_later_changes_still_apply(
              envelope("orders", "c", None, order(too_big, "99999999999.99"))),  # > DECIMAL(12,2)
             (json.dumps({"order_id": good}).encode(), envelope("orders", "c", None, order(good, "12.34"))),
         ])
-        # A real change after the poison, through PostgreSQL and Debezium.
-        email = f"after-poison-{uuid.uuid4().hex}@example.com"
-        pg = psycopg2.connect(replica["PG_DSN"])
-        with pg, pg.cursor() as cur:
-            cur.execute("INSERT INTO users (first_name, last_name, email) VALUES ('After', 'Poison', %s)", (email,))
-        pg.close()
+        email = insert_user(replica["PG_DSN"])
 
         assert wait_for_rows(replica, "SELECT email FROM users WHERE email = %s", (email,), 1) == [(email,)]
         assert wait_for_rows(replica, "SELECT order_id, total_amount FROM orders WHERE order_id = %s", (good,), 1)
@@ -80,3 +85,23 @@ def test_poison_messages_are_dead_lettered_and_later_changes_still_apply(
         ] + [(json.dumps({"order_id": key}).encode(), None) for key in (good, too_big)])
     log = consumer.output()
     assert "dead-letter shop.public.orders[0]@" in log and "value is not JSON" in log
+
+
+def test_a_value_nested_too_deep_to_read_is_dead_lettered_and_the_consumer_goes_on(
+    replica: dict[str, str], tmp_path: Path
+) -> None:
+    # 300 KB, under Kafka's 1 MB: orjson 3.8.3 overflowed its C stack on it (SIGSEGV), at every restart again.
+    nested = b"[" * 150_000 + b"]" * 150_000
+    key = json.dumps({"order_id": 990000004}).encode()
+    consumer = ConsumerProcess(replica, tmp_path / "consume.log").start()
+    try:
+        produce(replica["KAFKA_BOOTSTRAP"], [(key, nested)])
+        email = insert_user(replica["PG_DSN"])
+
+        assert wait_for_rows(replica, "SELECT email FROM users WHERE email = %s", (email,), 1) == [(email,)]
+        letters = read_dead_letters(replica["KAFKA_BOOTSTRAP"], replica["DEADLETTER_TOPIC"], {key})
+        assert [(letter.value, letter.headers["cdc.stage"], letter.headers["cdc.error"]) for letter in letters] == [
+            (nested, "decode", "value is nested deeper than 10000 levels")]
+        assert consumer.stop() == 0
+    finally:
+        consumer.ensure_stopped()
