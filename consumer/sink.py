@@ -2,19 +2,20 @@
 
 First the tables' truncate watermarks are read (consumer.truncations);
 changes from before a table's watermark are dropped (core.truncation).
-Per table: the truncate (if any, and newer than the watermark) as
+Then per table the truncate (if any, and newer than the watermark) as
 `DELETE FROM ... WHERE _cdc_lsn < lsn` (transactional, unlike TRUNCATE which
-commits implicitly) with the raised watermark, then the deletes as one
-`DELETE ... WHERE key IN (...)`, then the upserts as multi-row
+commits implicitly) with the raised watermark, and the deletes as
+`DELETE ... WHERE key IN (...)`. Then every table's upserts, as multi-row
 `INSERT ... VALUES (...), (...) ON DUPLICATE KEY UPDATE c=VALUES(c)` -- the
 form both MySQL 8 and MariaDB 10.11 accept (core.mysql_dialect) -- each row with its change's lsn
-in the position column. The rows' literals are rendered
-by RowRenderer (exactly as PyMySQL escapes them, several times faster),
-all tables' upserts in one stream after the deletes, each statement made
-while MySQL runs the one before (core.mysql.execute_rendering_ahead);
+in the position column, in one stream of statements: each is rendered by
+RowRenderer (exactly as PyMySQL escapes them, several times faster) while
+MySQL runs the one before (core.mysql.execute_rendering_ahead).
 upsert_sql, the one-row form with placeholders, serves the row-by-row path.
-Upserts and deletes of a batch touch distinct keys (the batch keeps one
-action per key), so their relative order does not matter.
+Within a table, upserts and deletes touch distinct keys (the batch keeps one
+action per key), so their relative order does not matter; across tables
+nothing does either, since the replica has no foreign keys and no unique
+index besides each table's primary key.
 
 Failures are sorted in two kinds (core.mysql.is_transient):
 - MySQL unreachable or busy (connection lost, server gone, deadlock, lock
@@ -74,11 +75,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DELETE_CHUNK = 1000
-# Characters of one multi-row upsert (at most 1 MB at 4 bytes a character: under MariaDB's and MySQL's default
-# max_allowed_packet, 16 MiB+). Small enough that the next statement's rendering overlaps MySQL's run of this one
-# all along a batch (core.mysql.execute_rendering_ahead); at 1,000,000 (PyMySQL executemany's size) a large
-# batch's first rendering and last run were left alone: its write took 0.8-1.0 s instead of 0.7-0.8 (100,000
-# changes).
+# Characters of the rows' literals in one multi-row upsert (about 1 MB at most at 4 bytes a character: far
+# under MariaDB's and MySQL's default max_allowed_packet, 16 MiB+; a single larger row makes a statement of its
+# own). Small enough that the next statement's rendering overlaps MySQL's run of this one all along a batch
+# (core.mysql.execute_rendering_ahead); at 1,000,000 (PyMySQL executemany's size) a large batch's first
+# rendering and last run were left alone: its write took 0.8-1.0 s instead of 0.7-0.8 (100,000 changes).
 MAX_STATEMENT = 250_000
 
 
@@ -140,7 +141,7 @@ class RowRenderer:
         return "(" + ",".join([by_type.get(value.__class__, escape)(value) for value in row]) + ")"
 
     def upserts(self, spec: TableSpec, rows: Iterable[Row]) -> Iterator[str]:
-        """Multi-row upserts of at most MAX_STATEMENT characters each (and at least one row)."""
+        """Multi-row upserts of at most MAX_STATEMENT characters of rows each (and at least one row)."""
         head, tail = _upsert_head(spec), _upsert_tail(spec)
         chunk: list[str] = []
         size = 0
@@ -185,6 +186,14 @@ def _deleted_key(action: Action) -> tuple[Any, ...]:
 def _moved(action: Action) -> bool:
     """A delete of the key an update moved away from (the event's key is the new one)."""
     return action.delete and not action.event.is_delete
+
+
+def _upsert_statements(render: RowRenderer, upserts_by_table: Sequence[tuple[TableSpec, list[Action]]]
+                       ) -> Iterator[str]:
+    """Every table's upserts in one stream, so that the next statement is rendered while MySQL runs the one before
+    across tables too."""
+    for spec, upserts in upserts_by_table:
+        yield from render.upserts(spec, map(stored_row, upserts))
 
 
 def applied_before(cur: Any, batch: Batch) -> bool:
@@ -375,7 +384,7 @@ class MySqlSink:
                 return 0
             _store_schemas(cur, batch)
             watermarks = read_watermarks(cur)
-            upserts: list[tuple[TableSpec, list[Action]]] = []
+            upserts_by_table: list[tuple[TableSpec, list[Action]]] = []
             for name, changes in batch.tables.items():
                 spec = batch.specs[name]
                 watermark = apply_truncate(cur, spec, changes.truncate_lsn, watermarks.get(name))
@@ -383,12 +392,10 @@ class MySqlSink:
                 for start in range(0, len(deletes), DELETE_CHUNK):
                     chunk = deletes[start:start + DELETE_CHUNK]
                     cur.execute(delete_sql(spec, len(chunk)), _flat_keys(chunk))
-                upserts.append((spec, changes.upserts(watermark)))
-                applied += len(deletes) + len(upserts[-1][1]) + changes.truncate
-            # All tables' upserts in one stream, after every delete: the next statement is rendered while MySQL
-            # runs the one before, across tables too.
-            execute_rendering_ahead(self._conn, (statement for spec, actions in upserts
-                                                 for statement in render.upserts(spec, map(stored_row, actions))))
+                upserts = changes.upserts(watermark)
+                upserts_by_table.append((spec, upserts))
+                applied += len(deletes) + len(upserts) + changes.truncate
+            execute_rendering_ahead(self._conn, _upsert_statements(render, upserts_by_table))
             _advance_watermark(cur, batch)
         return applied
 

@@ -1,4 +1,5 @@
-"""How both stages reach MySQL: the worker connection, which failures are retried, and the backoff.
+"""How both stages reach MySQL: the worker connection, which failures are retried, the backoff, and statements
+run while the next is made.
 
 Failures come in two kinds, and both stages sort them with this one rule:
 a transient failure (the server's or the connection's state) keeps the
@@ -93,22 +94,26 @@ def fetch_all(mysql: MySqlSettings, sql: str, params: Sequence[Any] = ()) -> lis
 
 
 def execute_rendering_ahead(conn: Connection, statements: Iterable[str]) -> None:
-    """Run complete SQL statements (no parameters) in order, making each next one while MySQL runs the one before.
-    A statement MySQL refuses raises as `cursor.execute` would, the ones after it unsent.
+    """Run complete SQL statements (no parameters) in order, taking each next one from `statements` while MySQL
+    runs the one before: when making a statement costs CPU (rendering a multi-row upsert), that work overlaps
+    MySQL's, on another core. A statement MySQL refuses raises as `cursor.execute` would, the ones after it unsent.
+    `statements` must not use `conn` itself: a statement is in flight while it makes the next.
 
-    Why: the replica's multi-row upserts are rendered in Python (a third of a large batch's write) and run in
-    MySQL (the rest). `cursor.execute` sends a statement and waits for its result, so the two took turns; here
-    rendering the next statement overlaps MySQL's work on this one, on the other core. PyMySQL has no public
-    call that sends without waiting: this is Connection.query split in its two halves (PyMySQL is pinned, and
-    every integration test writes through this)."""
+    PyMySQL has no public call that sends without waiting for the result: this is `Connection.query` in its two
+    halves (PyMySQL is pinned; tests/unit/core/test_mysql.py fails on another version)."""
     remaining = iter(statements)
     pending = next(remaining, None)
     while pending is not None:
         conn._execute_command(COMMAND.COM_QUERY, pending.encode(conn.encoding))
         try:
             following = next(remaining, None)
-        finally:  # the result is read even if making the next statement failed: the connection stays usable
-            conn._read_query_result()
+        except Exception:
+            conn._read_query_result()  # the statement's own error, if any, comes first, as when run one by one
+            raise
+        except BaseException:  # an interrupt: no waiting for the statement; dropping the connection rolls it back
+            conn._force_close()
+            raise
+        conn._read_query_result()
         pending = following
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pymysql
 import pytest
 
+import consumer.sink
 from cdc.local.processes import free_port
 from consumer.batch import Batch
 from consumer.envelope import ChangeEvent
@@ -94,6 +95,35 @@ def test_a_value_mysql_refuses_is_isolated_and_the_rest_applies(sink: MySqlSink,
     assert letter.stage == "apply" and letter.raw.key == b'{"order_id": 2}' and "Out of range" in letter.error
     assert mysql_rows(env, "SELECT order_id, total_amount FROM orders ORDER BY order_id") == [
         (1, Decimal("1.00")), (3, Decimal("-9999999999.99"))]
+
+
+@on_both_servers
+def test_chained_key_moves_and_other_tables_in_one_batch_of_many_statements_end_exact(
+        sink: MySqlSink, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(consumer.sink, "MAX_STATEMENT", 10)  # a statement a row: each next made while one runs
+    sink.write(batch_of(category("c", 1, "a"), category("c", 2, "b")))
+
+    sink.write(batch_of(category("u", 3, "b", old_key=2), order(1, "1.00"), category("u", 2, "a", old_key=1),
+                        order(2, "2.00"), category("c", 4, "d")))
+
+    assert categories(env) == [(2, "a"), (3, "b"), (4, "d")]
+    assert mysql_rows(env, "SELECT order_id, total_amount FROM orders ORDER BY order_id") == [
+        (1, Decimal("1.00")), (2, Decimal("2.00"))]
+
+
+@on_both_servers
+def test_a_value_refused_after_statements_of_other_tables_is_isolated_and_the_rest_applies(
+        sink: MySqlSink, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(consumer.sink, "MAX_STATEMENT", 10)
+
+    result = sink.write(batch_of(category("c", 1, "a"), category("c", 2, "b"), order(1, "1.00"),
+                                 order(2, "100000000000.00"), order(3, "3.00")))
+
+    assert result.applied == 4
+    assert [letter.raw.key for letter in result.dead_letters] == [b'{"order_id": 2}']
+    assert categories(env) == [(1, "a"), (2, "b")]
+    assert mysql_rows(env, "SELECT order_id, total_amount FROM orders ORDER BY order_id") == [
+        (1, Decimal("1.00")), (3, Decimal("3.00"))]
 
 
 def test_unreachable_mysql_is_reported_as_retryable() -> None:

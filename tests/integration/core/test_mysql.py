@@ -71,15 +71,13 @@ def test_a_refused_statement_raises_and_the_ones_after_it_are_not_sent(conn: pym
 
 
 def test_the_connection_stays_usable_when_making_the_next_statement_fails(
-        conn: pymysql.connections.Connection, database: MySqlSettings) -> None:
+        conn: pymysql.connections.Connection) -> None:
     def statements() -> Iterator[str]:
         yield "INSERT INTO t VALUES (1, 1)"
         raise RuntimeError("rendering failed")
 
     with pytest.raises(RuntimeError, match="rendering failed"):
         execute_rendering_ahead(conn, statements())
-    with conn.cursor() as cur:
-        cur.execute("INSERT INTO t VALUES (2, 2)")
-    conn.commit()
-
-    assert fetch_all(database, "SELECT id FROM t ORDER BY id") == [(1,), (2,)]
+    with conn.cursor() as cur:  # a connection out of step would read the INSERT's answer here, and no row
+        cur.execute("SELECT id FROM t ORDER BY id")
+        assert cur.fetchall() == ((1,),)
