@@ -7,6 +7,8 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,14 +48,27 @@ def _processes_using(folder: Path) -> list[str]:
     return found
 
 
+@contextmanager
+def _children_interruptible() -> Iterator[None]:
+    """Commands started inside take SIGINT as from a terminal. A suite started in the background by a
+    non-interactive shell (`nohup pytest &`) runs with SIGINT ignored, an ignored signal stays ignored across exec,
+    and Python then installs no KeyboardInterrupt for it: `cdc local up` would never see this test's Ctrl-C. A
+    handler (not ignoring) is reset to the default action in the child."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_ctrl_c_during_up_stops_every_process_already_started() -> None:
     folder = Path(tempfile.mkdtemp(prefix="cdc-interrupted-", dir="/tmp"))
     folder.chmod(0o755)
-    up = start_cdc("local", "up", "--dir", str(folder), "--infra-only")
+    with _children_interruptible():
+        up = start_cdc("local", "up", "--dir", str(folder), "--infra-only")
     try:
         # Interrupted once Kafka Connect is started: PostgreSQL's and MariaDB's data folders take seconds to make
-        # after it, so `up` is still starting. (Waiting for MariaDB's start raced with the end of start-up on a
-        # fast machine: the connector's registration and the exporter took less than a second after it.)
+        # after it, so `up` is still starting.
         _wait_for_process(folder, "connect", up)
         started = _records(folder)
         up.send_signal(signal.SIGINT)
