@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 from confluent_kafka import Producer
 
 from tests.support.debezium import envelope
 from tests.support.kafka import read_dead_letters
 from tests.support.mysql import wait_for_rows
+from tests.support.source import insert_user
 from tests.support.workers import ConsumerProcess
 
 pytestmark = pytest.mark.integration
@@ -32,16 +31,6 @@ def produce(bootstrap: str, messages: list[tuple[bytes | None, bytes | None]]) -
     assert producer.flush(30) == 0
 
 
-def insert_user(dsn: str) -> str:
-    """A real change after the poison, through PostgreSQL and Debezium; its email."""
-    email = f"after-poison-{uuid.uuid4().hex}@example.com"
-    pg = psycopg2.connect(dsn)
-    with pg, pg.cursor() as cur:
-        cur.execute("INSERT INTO users (first_name, last_name, email) VALUES ('After', 'Poison', %s)", (email,))
-    pg.close()
-    return email
-
-
 def test_poison_messages_are_dead_lettered_and_later_changes_still_apply(
     replica: dict[str, str], tmp_path: Path
 ) -> None:
@@ -55,7 +44,7 @@ def test_poison_messages_are_dead_lettered_and_later_changes_still_apply(
              envelope("orders", "c", None, order(too_big, "99999999999.99"))),  # > DECIMAL(12,2)
             (json.dumps({"order_id": good}).encode(), envelope("orders", "c", None, order(good, "12.34"))),
         ])
-        email = insert_user(replica["PG_DSN"])
+        email = insert_user(replica)  # a real change after the poison, through PostgreSQL and Debezium
 
         assert wait_for_rows(replica, "SELECT email FROM users WHERE email = %s", (email,), 1) == [(email,)]
         assert wait_for_rows(replica, "SELECT order_id, total_amount FROM orders WHERE order_id = %s", (good,), 1)
@@ -96,7 +85,7 @@ def test_a_value_nested_too_deep_to_read_is_dead_lettered_and_the_consumer_goes_
     consumer = ConsumerProcess(replica, tmp_path / "consume.log").start()
     try:
         produce(replica["KAFKA_BOOTSTRAP"], [(key, nested)])
-        email = insert_user(replica["PG_DSN"])
+        email = insert_user(replica)
 
         assert wait_for_rows(replica, "SELECT email FROM users WHERE email = %s", (email,), 1) == [(email,)]
         letters = read_dead_letters(replica["KAFKA_BOOTSTRAP"], replica["DEADLETTER_TOPIC"], {key})
