@@ -71,13 +71,19 @@ def source_ts_ms(source: Mapping[str, Any]) -> int | None:
     return ts if isinstance(ts, int) else None
 
 
+def source_ts_us(source: Mapping[str, Any]) -> int | None:
+    """The same in microseconds (ts_us, Debezium 2.x and later), if the event says."""
+    ts = source.get("ts_us")
+    return ts if isinstance(ts, int) else None
+
+
 def source_commit_us(source: Mapping[str, Any]) -> int | None:
     """When the source committed the change, in microseconds since the epoch (ts_us; else ts_ms), if it says."""
-    ts = source.get("ts_us")
-    if isinstance(ts, int):
-        return ts
-    ms = source_ts_ms(source)
-    return None if ms is None else ms * 1000
+    return _commit_us(source_ts_us(source), source_ts_ms(source))
+
+
+def _commit_us(ts_us: int | None, ts_ms: int | None) -> int | None:
+    return ts_us if ts_us is not None else None if ts_ms is None else ts_ms * 1000
 
 
 def decode_envelope(value: bytes | None, table: str, reader: Reader | None = None) -> Envelope | None:
@@ -120,8 +126,7 @@ def _checked(table: str, op: Any, before: Any, after: Any, tag: TxTag | None, so
         raise EnvelopeError(f"source.lsn is missing or not a WAL position: {lsn!r}")
     if not isinstance(op, str) or op not in OPS:  # a list would not even hash
         raise EnvelopeError(f"unknown or missing op {op!r}")
-    commit_us = ts_us if ts_us is not None else None if ts_ms is None else ts_ms * 1000
-    return Envelope(op, before, after, position, tag, commit_us, ts_ms, incremental and op == "r")
+    return Envelope(op, before, after, position, tag, _commit_us(ts_us, ts_ms), ts_ms, incremental and op == "r")
 
 
 # An integer the typed pass takes. orjson reads one beyond 64 bits as a float (and a row converter then refuses
@@ -215,7 +220,7 @@ def _decode_plainly(value: bytes, table: str) -> Envelope:
     source = event.get("source")
     if not isinstance(source, dict):
         raise EnvelopeError("source is missing or not an object")
-    ts_us, tag = source.get("ts_us"), parse_tag(event.get("transaction"))
+    tag = parse_tag(event.get("transaction"))
     return _checked(table, event.get("op"), event.get("before"), event.get("after"), tag, source.get("table"),
-                    source.get("lsn"), source.get("snapshot"), source.get("sequence"),
-                    ts_us if isinstance(ts_us, int) else None, source_ts_ms(source))
+                    source.get("lsn"), source.get("snapshot"), source.get("sequence"), source_ts_us(source),
+                    source_ts_ms(source))
