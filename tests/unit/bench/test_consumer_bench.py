@@ -33,6 +33,12 @@ def test_the_parts_of_the_slowest_share_are_the_means_over_those_changes_only() 
     assert [round(part * 1000, 6) for part in tail] == [1, 2, 350, 40, 4, 3]
 
 
+def test_the_latency_less_the_brokers_hop_keeps_every_other_part() -> None:
+    changes = [change(1_000, 50, 20), change(1_001, 300, 250)]
+    less_broker = Latency(changes, LiveReport(600.0, 20.0, 1000)).samples_less_broker
+    assert [round(latency * 1000, 6) for latency in less_broker] == [30, 50]
+
+
 def test_the_latencies_are_grouped_by_when_the_source_committed_them() -> None:
     changes = [change(10_000, 40, 10), change(14_999, 60, 10), change(15_000, 100, 10), change(25_000, 30, 10)]
     windows = Latency(changes, LiveReport(600.0, 20.0, 1000)).by_window(5.0)
