@@ -120,7 +120,9 @@ def assert_lag_agrees_with_probe(result: Scrape, lag: float, stage: str, probe: 
     assert probe.before - 0.001 <= commit <= result.end
     assert result.start - commit - 0.001 <= lag <= result.end - commit + 0.001
     probe_age = result.end - probe.before
-    assert 0 <= probe_age - lag <= AGREEMENT_SECONDS, (probe_age, lag)
+    # The same millisecond as above: under live load the last transaction applied may follow the probe in the WAL
+    # with a commit time a little before the probe's (commit times are taken before the WAL's order is settled).
+    assert -0.001 <= probe_age - lag <= AGREEMENT_SECONDS, (probe_age, lag)
 
 
 REPLICA_SQL = "SELECT 1 FROM users WHERE user_id = %s"
@@ -188,6 +190,10 @@ def increased(before: Scrape, after: Scrape, stage: str) -> dict[str, bool]:
     return {name: after.value(name, stage=stage) > before.value(name, stage=stage) for name in COUNTED}
 
 
+def dead_letters(metrics: Scrape, stage: str) -> float:
+    return metrics.value("cdc_dead_letters_total", stage=stage)
+
+
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -210,9 +216,11 @@ def test_worker_lag_gauges_agree_with_an_end_to_end_probe_under_live_load(pipeli
         assert_lag_agrees_with_probe(marts, marts.value("cdc_mart_freshness_seconds", mart=mart), "marts", probe)
     assert increased(first_consumer, consumer, "replica") == dict.fromkeys(COUNTED, True)
     assert increased(first_marts, marts, "marts") == dict.fromkeys(COUNTED, True)
-    assert (consumer.value("cdc_paused", stage="replica"), marts.value("cdc_paused", stage="marts"),
-            consumer.value("cdc_dead_letters_total", stage="replica"),
-            marts.value("cdc_dead_letters_total", stage="marts")) == (0, 0, 0, 0)
+    assert (consumer.value("cdc_paused", stage="replica"), marts.value("cdc_paused", stage="marts")) == (0, 0)
+    # None during the live load. Counted from the first scrape, not from zero: the shared topics' history may hold
+    # other modules' bad messages (tests/integration/consumer/test_poison.py), dead-lettered while catching up.
+    assert (dead_letters(consumer, "replica") - dead_letters(first_consumer, "replica"),
+            dead_letters(marts, "marts") - dead_letters(first_marts, "marts")) == (0, 0)
     assert consumer.total("cdc_consumer_lag_messages") >= 0 and any(
         name == "cdc_consumer_lag_messages" and dict(labels)["topic"] == "shop.public.orders"
         for name, labels in consumer.samples)
