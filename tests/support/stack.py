@@ -49,6 +49,34 @@ def _sigterm_as_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist a SIGTERM (CI's) reaches only the controlling process, which holds no stack: it passes the
+    signal on to its worker processes, whose handler below turns it into an interrupt that tears their stacks down."""
+    if not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None):
+        signal.signal(signal.SIGTERM, _pass_on_to_workers)
+
+
+def _pass_on_to_workers(signum: int, frame: object) -> None:
+    for pid in _children(os.getpid()):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+def _children(parent: int) -> list[int]:
+    """The pids whose parent is `parent` (from /proc: xdist keeps no public list of its workers' pids)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[1]) == parent:
+            children.append(int(stat.parent.name))
+    return children
+
+
 def _running_stack(mysql: str) -> Iterator[Lane]:
     """A stack of its own folder, stopped and removed at the end.
 

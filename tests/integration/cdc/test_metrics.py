@@ -3,11 +3,13 @@
 How the lag gauges are checked against an end-to-end probe: a probe transaction (a new user and one order) is
 committed in the source between the times `before` and `after` (Debezium's source.ts_ms of its changes lies
 between them: same host, same clock). As soon as its row is visible in MySQL the endpoint is scraped (between
-`start` and `end`). The worker's last applied source commit time C is then at least the probe's (its batch is
-committed) and at most `end`; the lag gauge is now - C at serving time, so it lies in [start - C, end - C]; and
-the probe's own age at the scrape, end - before, exceeds the gauge by C - before + (end - serve time): at most
-the probe's commit-to-visible latency plus the scrape's duration. The test asserts that this difference is
-within [0, 1 s], i.e. that the gauge agrees with the probe within a second.
+`start` and `end`). The worker's last applied source commit time C is then at least the probe's, less 1 ms (its
+batch is committed; under live load a transaction after the probe in the WAL may carry a commit time a little
+before the probe's, as PostgreSQL takes commit times before it settles the WAL's order) and at most `end`; the
+lag gauge is now - C at serving time, so it lies in [start - C, end - C]; and the probe's own age at the scrape,
+end - before, exceeds the gauge by C - before + (end - serve time): at most the probe's commit-to-visible latency
+plus the scrape's duration. The test asserts that this difference is within [C - before, 1 s] (1 ms of rounding
+allowed), i.e. that the gauge agrees with the probe within a second.
 """
 from __future__ import annotations
 
@@ -120,9 +122,7 @@ def assert_lag_agrees_with_probe(result: Scrape, lag: float, stage: str, probe: 
     assert probe.before - 0.001 <= commit <= result.end
     assert result.start - commit - 0.001 <= lag <= result.end - commit + 0.001
     probe_age = result.end - probe.before
-    # The same millisecond as above: under live load the last transaction applied may follow the probe in the WAL
-    # with a commit time a little before the probe's (commit times are taken before the WAL's order is settled).
-    assert -0.001 <= probe_age - lag <= AGREEMENT_SECONDS, (probe_age, lag)
+    assert commit - probe.before - 0.001 <= probe_age - lag <= AGREEMENT_SECONDS, (probe_age, lag)
 
 
 REPLICA_SQL = "SELECT 1 FROM users WHERE user_id = %s"
@@ -218,7 +218,9 @@ def test_worker_lag_gauges_agree_with_an_end_to_end_probe_under_live_load(pipeli
     assert increased(first_marts, marts, "marts") == dict.fromkeys(COUNTED, True)
     assert (consumer.value("cdc_paused", stage="replica"), marts.value("cdc_paused", stage="marts")) == (0, 0)
     # None during the live load. Counted from the first scrape, not from zero: the shared topics' history may hold
-    # other modules' bad messages (tests/integration/consumer/test_poison.py), dead-lettered while catching up.
+    # other modules' bad messages (consumer/test_poison.py, consumer/test_edge_values.py, marts/test_worker.py write
+    # some), dead-lettered while catching up; the probe is applied only once those are read (the seed's orders
+    # come after them in every partition).
     assert (dead_letters(consumer, "replica") - dead_letters(first_consumer, "replica"),
             dead_letters(marts, "marts") - dead_letters(first_marts, "marts")) == (0, 0)
     assert consumer.total("cdc_consumer_lag_messages") >= 0 and any(
