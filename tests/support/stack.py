@@ -1,6 +1,7 @@
-"""The real local stacks, each started once per test session, and the lane a test module runs on.
+"""The real local stacks, each started once per test session (once per pytest-xdist process), and the lane a test
+module runs on.
 
-The MariaDB stack (the default) serves every test; the Oracle MySQL stack (`cdc local up --mysql
+The MariaDB stack (the default) serves every test of the session; the Oracle MySQL stack (`cdc local up --mysql
 oracle`) serves the tests marked `on_both_servers`, which run once per server: test_x[mariadb],
 test_x[oracle]. It starts when its first test does. CDC_TEST_ORACLE_MYSQL=0 turns that lane off
 (its tests are then skipped, saying so); otherwise a server that cannot be fetched fails them.
