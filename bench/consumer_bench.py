@@ -317,6 +317,11 @@ class ChangeTimes:
     written: float  # its batch went to the writer thread
     committed: float  # its batch's MySQL commit returned
 
+    @property
+    def latency(self) -> float:
+        """Seconds, source commit -> visible in MySQL."""
+        return self.committed - self.source_ms / 1000
+
     def parts(self) -> tuple[float, ...]:
         """Seconds spent in each of LATENCY_PARTS."""
         return ((self.debezium_ms - self.source_ms) / 1000, (self.produced_ms - self.debezium_ms) / 1000,
@@ -339,20 +344,20 @@ class Latency:
     @property
     def samples(self) -> list[float]:
         """Seconds, source commit -> visible in MySQL, one per change."""
-        return [change.committed - change.source_ms / 1000 for change in self.changes]
+        return [change.latency for change in self.changes]
 
     @property
     def samples_less_broker(self) -> list[float]:
         """Seconds, source commit -> visible in MySQL less the broker's hop, one per change: what the rest of the
         pipeline adds. The broker here is tansu, whose fetches cost more with every batch it stores (the README,
         Performance); waits that the broker causes elsewhere (a transaction's other events late) stay in."""
-        return [change.committed - change.source_ms / 1000 - change.parts()[BROKER_PART] for change in self.changes]
+        return [change.latency - change.parts()[BROKER_PART] for change in self.changes]
 
     def parts_of_slowest(self, share: float) -> list[float]:
         """The mean seconds of each part over the slowest `share` of the changes: where the tail comes from."""
         if not self.changes:
             return [math.nan] * len(LATENCY_PARTS)
-        slowest = sorted(self.changes, key=lambda change: change.committed - change.source_ms / 1000)
+        slowest = sorted(self.changes, key=lambda change: change.latency)
         tail = slowest[-max(1, round(len(slowest) * share)):]
         return [sum(parts) / len(tail) for parts in zip(*(change.parts() for change in tail), strict=True)]
 
@@ -365,7 +370,7 @@ class Latency:
         windows: list[list[float]] = [[] for _ in range(int((max(change.source_ms for change in self.changes)
                                                                - start) / 1000 / seconds) + 1)]
         for change in self.changes:
-            windows[int((change.source_ms - start) / 1000 / seconds)].append(change.committed - change.source_ms / 1000)
+            windows[int((change.source_ms - start) / 1000 / seconds)].append(change.latency)
         return windows
 
 
