@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from cdc.local import stack as local_stack
+from cdc.local.processes import stat_fields
 
 ORACLE_LANE_SWITCH = "CDC_TEST_ORACLE_MYSQL"
 LANES = ("mariadb", "oracle")  # MYSQL_SERVERS kinds
@@ -67,15 +68,8 @@ def _pass_on_to_workers(signum: int, frame: object) -> None:
 
 def _children(parent: int) -> list[int]:
     """The pids whose parent is `parent` (from /proc: xdist keeps no public list of its workers' pids)."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process ended meanwhile
-            continue
-        if int(fields[1]) == parent:
-            children.append(int(stat.parent.name))
-    return children
+    pids = (int(entry.name) for entry in Path("/proc").glob("[0-9]*"))
+    return [pid for pid in pids if (fields := stat_fields(pid)) is not None and int(fields[1]) == parent]
 
 
 def _running_stack(mysql: str) -> Iterator[Lane]:
