@@ -4,7 +4,7 @@ DIR/stack.json records every started process (pid + start time) as soon as
 it runs, so `down` can stop a half-started stack too; DIR/stack.env holds the
 settings that point every `cdc` command at this stack (and the URLs of the
 metrics endpoints: the exporter's, and the workers' when the stack runs them,
-each on a free port). Both hold the stack's
+each on a port of its own). Both hold the stack's
 database passwords (generated once per stack): they are created readable by
 their owner only.
 """
@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from cdc.errors import LocalStackError
-from cdc.local import broker, connect, handover, mariadb, mysql_server, oracle_mysql, postgres
+from cdc.local import broker, connect, handover, mariadb, mysql_server, oracle_mysql, ports, postgres
 from cdc.local.handover import Handover
 from cdc.local.mysql_server import MySqlServer
-from cdc.local.processes import ProcessRecord, free_port, kill_now, spawn, stop, tail
+from cdc.local.processes import ProcessRecord, kill_now, spawn, stop, tail
 from connectors.apply import apply_connector
 from connectors.publication import added_tables
 from connectors.settings import ConnectorSettings
@@ -223,16 +223,12 @@ def _choose_mysql(state: StackState, mysql: str | None) -> None:
 
 
 def _port(state: StackState, part: str) -> int:
-    """The part's port from an earlier run of this folder, else a free one that no other part has (recorded).
-
-    A free port is only free until someone listens on it: Kafka Connect's JVM takes seconds to listen on its own
-    while the databases are given theirs, so a port already handed out is never handed out again.
-    """
-    if part not in state.ports:
-        port = free_port()
-        while port in state.ports.values():
-            port = free_port()
-        state.ports[part] = port
+    """The part's port from an earlier run of this folder, else a new one reserved for this folder (recorded);
+    cdc.local.ports says why a port is reserved on the machine for as long as the folder exists."""
+    if part in state.ports:
+        ports.keep(state.folder, state.ports[part])  # a folder from before the registry: others now avoid it
+    else:
+        state.ports[part] = ports.reserve(state.folder)
         state.save()
     return state.ports[part]
 

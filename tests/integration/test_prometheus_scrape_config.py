@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from cdc.local.processes import free_port
+from cdc.local.ports import reserve
 from tests.support.cli import REPOSITORY
 from tests.support.monitoring import URL_VARIABLES
 
@@ -49,7 +49,7 @@ def prometheus(monitored_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     config = tmp_path / "prometheus.yml"
     config.write_text(yaml.safe_dump(local_config({job: monitored_env[variable]
                                                    for job, variable in URL_VARIABLES.items()})))
-    port = free_port()
+    port = reserve(tmp_path)
     log = (tmp_path / "prometheus.log").open("wb")
     process = subprocess.Popen([binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
                                 f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT)

@@ -32,7 +32,8 @@ import pymysql
 from psycopg2 import sql
 
 from cdc.local import broker, connect, mariadb, mysql_server, postgres
-from cdc.local.processes import ProcessRecord, free_port, stop
+from cdc.local.ports import reserve
+from cdc.local.processes import ProcessRecord, stop
 from cdc.local.stack import STOP_ORDER
 from connectors.password_reference import PASSWORD_VARIABLE
 from tests.support.compose import ComposeFileError, Project, Service
@@ -91,13 +92,13 @@ def compose_servers(project: Project, folder: Path) -> Iterator[LocalServers]:
 
 
 def _start_kafka(servers: LocalServers) -> None:
-    port = free_port()
+    port = reserve(servers.folder)
     servers.records.append(broker.start(port, servers.folder / "logs" / "broker.log", die_with_parent=True))
     servers.serve("kafka", port)
 
 
 def _start_connect(service: Service, servers: LocalServers) -> None:
-    port = free_port()
+    port = reserve(servers.folder)
     environment = service.environment
     servers.records.append(connect.start(
         servers.folder / "connect", bootstrap=f"{HOST}:{servers.local_port('kafka')}", rest_port=port,
@@ -110,7 +111,7 @@ def _start_postgres(service: Service, servers: LocalServers) -> None:
     if environment["POSTGRES_USER"] != postgres.SUPERUSER:
         raise ComposeFileError(f"POSTGRES_USER {environment['POSTGRES_USER']!r}: the local cluster's superuser "
                                f"is {postgres.SUPERUSER!r}")
-    port, password = free_port(), environment["POSTGRES_PASSWORD"]
+    port, password = reserve(servers.folder), environment["POSTGRES_PASSWORD"]
     servers.records.append(postgres.start(servers.folder / "postgres", port, servers.folder / "logs" / "postgres.log",
                                           die_with_parent=True, password=password))
     servers.serve("postgres", port)
@@ -156,7 +157,7 @@ def _run_postgres_init_file(script: Path, target: str, environment: dict[str, st
 
 def _start_mysql(service: Service, servers: LocalServers) -> None:
     environment = service.environment
-    port, root_password = free_port(), environment["MYSQL_ROOT_PASSWORD"]
+    port, root_password = reserve(servers.folder), environment["MYSQL_ROOT_PASSWORD"]
     servers.records.append(mariadb.start(servers.folder / "mysql", port, servers.folder / "logs" / "mariadb.log",
                                          die_with_parent=True, password=root_password))
     mysql_server.require_root_password(port, root_password)

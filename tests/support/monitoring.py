@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cdc.local.processes import free_port
+from cdc.local.ports import reserve
 from tests.support.replica import private_replica
 from tests.support.workers import ConsumerProcess
 
@@ -41,8 +41,8 @@ def wait_until_answering(url: str, process: ConsumerProcess, timeout: float = 90
 
 @contextmanager
 def metrics_process(endpoint: str, env: dict[str, str], folder: Path) -> Iterator[tuple[str, ConsumerProcess]]:
-    """`cdc consume|marts|exporter` with its metrics on a free port; its URL once it answers."""
-    port = free_port()
+    """`cdc consume|marts|exporter` with its metrics on a port reserved for `folder`; its URL once it answers."""
+    port = reserve(folder)
     process = ConsumerProcess({**env, PORT_VARIABLES[endpoint]: str(port)}, folder / f"{endpoint}.log",
                               args=COMMANDS[endpoint]).start()
     try:

@@ -15,7 +15,7 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +43,43 @@ class Lane:
     def mysql_part(self) -> str:
         """The stack's MySQL part, as `restart` names it ("mariadb" or "mysql")."""
         return local_stack.MYSQL_SERVERS[self.mysql].part
+
+
+# The folders of this process's running stacks: a failed test's report ends with what they were doing.
+LIVE_STACKS: set[Path] = set()
+ERROR_LINES = 5  # the last ones of each part's log
+DEAD_PART_LINES = 15  # the last lines of the log of a part that is not running
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test's report gets, per running stack of its process, which parts run and their logs' last errors:
+    on CI that report is all there is (the stack's folder is removed after the session)."""
+    report: pytest.TestReport = yield
+    if report.failed:
+        for folder in sorted(LIVE_STACKS):
+            report.sections.append((f"stack {folder}", stack_report(folder)))
+    return report
+
+
+def stack_report(folder: Path) -> str:
+    state = local_stack.StackState.load(folder)
+    lines = []
+    for name, record in state.processes.items():
+        alive = record.alive()
+        lines.append(f"{name} (pid {record.pid}): {'running' if alive else 'NOT RUNNING'}, log {record.log}")
+        text = _read(Path(record.log)).splitlines()
+        errors = [line for line in text if any(word in line for word in ("ERROR", "FATAL", "Traceback", "Error:"))]
+        lines += [f"    {line[:300]}" for line in (text[-DEAD_PART_LINES:] if not alive else errors[-ERROR_LINES:])]
+    return "\n".join(lines)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def _sigterm_as_interrupt(signum: int, frame: object) -> None:
@@ -96,9 +133,11 @@ def stack_folder(prefix: str) -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     folder.chmod(0o755)
     keep = bool(os.environ.get("CDC_KEEP_TEST_STACK"))
+    LIVE_STACKS.add(folder)
     try:
         yield folder
     finally:
+        LIVE_STACKS.discard(folder)
         if (folder / local_stack.STATE_FILE).exists():
             local_stack.down(folder, hand_over=keep)
         if not keep:

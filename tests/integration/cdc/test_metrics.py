@@ -26,7 +26,7 @@ import pymysql
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from cdc.local.processes import free_port
+from cdc.local.ports import reserve
 from core.mysql import connect as mysql_connect
 from core.settings import MySqlSettings
 from tests.support.cli import finish_live_load, run_cdc, start_live_load
@@ -162,7 +162,7 @@ def pipeline(seeded: dict[str, str], tmp_path: Path) -> Iterator[Pipeline]:
     with private_replica(stack_env) as replica_env:
         server = MySqlSettings.from_env(stack_env)
         marts_db = f"marts_{uuid.uuid4().hex[:12]}"
-        consumer_port, marts_port = free_port(), free_port()
+        consumer_port, marts_port = reserve(tmp_path), reserve(tmp_path)
         marts_env = {**stack_env, "MYSQL_URL": server.on_database(marts_db).to_url(),
                      "MARTS_APP_ID": f"test-{marts_db}", "MARTS_DATA_DIR": str(tmp_path / "marts-data"),
                      "MARTS_SESSION_TIMEOUT": "4", "MARTS_DEADLETTER_TOPIC": f"test.marts.deadletter.{marts_db}",

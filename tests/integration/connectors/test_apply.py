@@ -9,7 +9,7 @@ from typing import Any
 import psycopg2
 import pytest
 
-from cdc.local.processes import free_port
+from cdc.local.ports import free_port
 from core.kafka_connect import ConnectClient
 from core.settings import SourceSettings
 from core.source.tables import SOURCE_TABLES

@@ -10,7 +10,7 @@ import pymysql
 import pytest
 
 import consumer.sink
-from cdc.local.processes import free_port
+from cdc.local.ports import free_port
 from consumer.batch import Batch
 from consumer.envelope import ChangeEvent
 from consumer.replica_schema import REPLICA_TABLES

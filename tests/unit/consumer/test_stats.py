@@ -5,7 +5,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from cdc.local.processes import free_port
+from cdc.local.ports import free_port
 from consumer.offsets import PartitionLag, next_offsets, render_lags
 from consumer.stats import Stats, serve_metrics, update_lag
 

@@ -1,0 +1,110 @@
+"""The local stack's ports: reserved on this machine for as long as their stack's folder exists.
+
+A part keeps its port for the life of its folder (`down`/`up`, `restart`), yet at times nothing listens on it:
+between a part's stop and its new start, and for the seconds Kafka Connect's JVM or a worker takes to boot.
+Whoever takes the port meanwhile leaves the part unable to start, or worse, answering in its place: a client
+that reaches another stack's server on that port talks to the wrong pipeline. Two rules close both ways in:
+
+- Ports are chosen outside the kernel's ephemeral range, the one it hands out by itself (a client's local
+  port, a bind to port 0): no connection on the machine is ever given one of them.
+- Every port given is recorded in one registry per user, with the folder it belongs to; a port whose folder
+  still exists is never given to another stack (a second `cdc local up`, the test suite's parallel processes).
+  The registry is read and written under a lock, so two stacks starting at once never choose the same port.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import random
+import socket
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from cdc.errors import LocalStackError
+
+# Below the usual ephemeral range (32768-60999) and above the well-known servers' ports (PostgreSQL's 5432,
+# MySQL's 3306, Kafka's 9092, Connect's 8083).
+LOWEST = 20000
+HIGHEST = 65535
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+DEFAULT_EPHEMERAL = (32768, 60999)
+
+
+def default_registry() -> Path:
+    return Path(tempfile.gettempdir()) / f"cdc-local-ports-{os.getuid()}.json"
+
+
+def reserve(folder: Path, registry: Path | None = None, offered: Iterable[int] | None = None) -> int:
+    """A port for a part of the stack in `folder`: outside the ephemeral range, not listened on now, and not
+    recorded for another existing folder (nor for this one); recorded for `folder`.
+
+    `offered`: the candidates in the order to try them (by default the range's ports in random order).
+    """
+    with _locked(registry or default_registry()) as recorded:
+        for port in offered if offered is not None else candidates():
+            if str(port) not in recorded and bindable(port):
+                recorded[str(port)] = str(folder.resolve())
+                return port
+    low, high = ephemeral_range()
+    raise LocalStackError(f"no free port for the local stack outside the ephemeral range {low}-{high} "
+                          f"(in {LOWEST}-{HIGHEST}): remove the folders of stacks no longer used")
+
+
+def keep(folder: Path, port: int, registry: Path | None = None) -> None:
+    """Record a port that `folder`'s stack already has (chosen before the registry), unless another existing
+    folder holds it."""
+    with _locked(registry or default_registry()) as recorded:
+        recorded.setdefault(str(port), str(folder.resolve()))
+
+
+def candidates() -> list[int]:
+    low, high = ephemeral_range()
+    ports = [port for port in range(LOWEST, HIGHEST + 1) if not low <= port <= high]
+    random.shuffle(ports)
+    return ports
+
+
+def ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = (int(field) for field in EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        return DEFAULT_EPHEMERAL
+    return low, high
+
+
+def bindable(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether nothing holds the port now (a server's listening socket binds with SO_REUSEADDR too)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A port nothing listens on now, chosen by the kernel (from its ephemeral range): for a moment's use, such
+    as a URL where nothing answers; a server the stack keeps running gets a reserved one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _locked(registry: Path) -> Iterator[dict[str, str]]:
+    """The registry's records (port -> folder) of folders that still exist, under its lock; written back after."""
+    with open(registry.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            loaded = json.loads(registry.read_text())
+        except (OSError, ValueError):
+            loaded = {}
+        recorded = {port: folder for port, folder in loaded.items() if Path(folder).is_dir()}
+        yield recorded
+        written = registry.with_suffix(".tmp")
+        written.write_text(json.dumps(recorded, indent=1, sort_keys=True))
+        written.replace(registry)
