@@ -116,14 +116,17 @@ def wait_until(
     record: ProcessRecord | None = None,
     interval: float = 0.3,
 ) -> None:
-    """Poll `check` until it is true; fail early, with the log's tail, if the process died."""
+    """Poll `check` until it is true; fail early, with the log's tail, if the process died (even if `check` is
+    true: then another process answers in its place, on its port)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():
-            return
+        ready = check()
         if record is not None and not record.alive():
-            raise LocalStackError(f"{record.name} exited while starting; "
+            impostor = " (another process answers on its port)" if ready else ""
+            raise LocalStackError(f"{record.name} exited while starting{impostor}; "
                                   f"its log {record.log}:\n{tail(Path(record.log))}")
+        if ready:
+            return
         time.sleep(interval)
     detail = f"; its log {record.log}:\n{tail(Path(record.log))}" if record else ""
     raise LocalStackError(f"{what} not ready after {timeout:.0f}s{detail}")
