@@ -11,6 +11,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from core.settings import HEALTH_FILE_VARIABLES
+
 # The subprocesses' working directory: `python -m cdc` and `python -m tests.…` import this checkout from there.
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -39,9 +41,14 @@ def start_module(module: str, *args: str, env: Mapping[str, str] | None = None,
     if log is None:
         return subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPOSITORY, env=_environment(env),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A worker's health file beside its log unless `env` names one: the default, in /tmp, is shared by every
+    # worker on the machine (the suite's other pytest process's too).
+    health = {variable: str(log.with_name(f"{log.stem}-{worker}-health.json"))
+              for worker, variable in HEALTH_FILE_VARIABLES.items()}
     with log.open("ab") as output:
-        return subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPOSITORY, env=_environment(env),
-                                stdout=output, stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPOSITORY,
+                                env=_environment({**health, **(env or {})}), stdout=output, stderr=subprocess.STDOUT,
+                                text=True)
 
 
 def start_live_load(env: Mapping[str, str], *, seed: int, duration: float = 10,
