@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("bench.consumer_bench", "bench.marts_bench")
+BENCHMARKS = ("bench.consumer_bench", "bench.marts_bench", "bench.idle_cpu")
 
 
 def main() -> int:
