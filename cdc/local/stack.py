@@ -21,6 +21,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from connectors.publication import added_tables
 from connectors.settings import ConnectorSettings
 from connectors.template import render
 from core.errors import CdcError
+from core.health import HealthError, read_heartbeat
 from core.kafka_connect import ConnectClient, ConnectorStatus, first_lines
 from core.settings import SourceSettings
 from core.source.migrate import apply_migrations
@@ -158,7 +160,7 @@ def write_private(path: Path, content: str) -> None:
 
 WORKERS = {"consumer": ("consume",), "marts": ("marts",)}
 PARTS = ("postgres", *MYSQL_PARTS, "broker", "connect", *WORKERS)  # of any stack
-WORKER_SETTLE_SECONDS = 3.0
+WORKER_READY_SECONDS = 120.0  # a worker's start on a busy machine: Faust's import, its MySQL and topics
 EXPORTER = "exporter"  # `cdc exporter`: the slot's and the connector's metrics; runs with or without the workers
 # How `status` lists the parts: along the pipeline (Kafka Connect starts before the databases).
 STATUS_ORDER = ("postgres", *MYSQL_PARTS, "broker", "connect", EXPORTER, *WORKERS)
@@ -336,15 +338,21 @@ def _start_exporter(state: StackState, progress: Progress, die_with_parent: bool
     _wait_for_endpoint(state.env["EXPORTER_METRICS_URL"], record)
 
 
-def _wait_for_endpoint(url: str, record: ProcessRecord) -> None:
-    deadline = time.monotonic() + EXPORTER_READY_SECONDS
+def _wait_for_endpoint(url: str, record: ProcessRecord, seconds: float = EXPORTER_READY_SECONDS,
+                       waits_otherwise: Callable[[], bool] = lambda: False, what: str = "") -> None:
+    """Until `url` answers (or `waits_otherwise` is true); LocalStackError with the process's log if it exits or
+    `seconds` pass."""
+    deadline = time.monotonic() + seconds
     while True:
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
         except (urllib.error.URLError, OSError):
+            if waits_otherwise():
+                return
             if not record.alive() or time.monotonic() >= deadline:
-                raise LocalStackError(f"the {record.name} does not serve {url}; its log {record.log}:\n"
+                why = "exited" if not record.alive() else f"does not serve {url} after {seconds:.0f} s"
+                raise LocalStackError(f"the {what or record.name} {why}; its log {record.log}:\n"
                                       f"{tail(Path(record.log))}") from None
             time.sleep(0.2)
 
@@ -366,14 +374,23 @@ def _start_worker(name: str) -> Callable[[StackState, Progress, bool], None]:
 
 
 def _settle_workers(state: StackState, started: list[str]) -> None:
-    """A worker with a broken setting exits at once: fail with its log instead of reporting success."""
-    if not started:
-        return
-    time.sleep(WORKER_SETTLE_SECONDS)
+    """Until each started worker serves its metrics, or says it waits as a standby (another instance holds its
+    stage's lock): the stack is reported up only once its workers work. A worker with a broken setting exits:
+    fail with its log instead."""
     for name in started:
         record = state.processes[name]
-        if not record.alive():
-            raise LocalStackError(f"the {name} worker exited; its log {record.log}:\n{tail(Path(record.log))}")
+        health = Path(state.env[f"{name.upper()}_HEALTH_FILE"])
+        _wait_for_endpoint(state.env[WORKER_METRICS[name][1]], record, WORKER_READY_SECONDS,
+                           waits_otherwise=partial(_standby, health, record.pid), what=f"{name} worker")
+
+
+def _standby(health: Path, pid: int) -> bool:
+    """Whether process `pid`'s last heartbeat in `health` says it waits as a standby."""
+    try:
+        beat = read_heartbeat(health)
+    except HealthError:
+        return False
+    return beat.standby and beat.pid == pid
 
 
 START_WORKER: dict[str, Callable[[StackState, Progress, bool], None]] = {
