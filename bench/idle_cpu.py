@@ -48,7 +48,9 @@ def shares(groups: Mapping[str, int], seconds: float) -> dict[str, float]:
 
 def set_poll_interval(state: StackState, milliseconds: int) -> None:
     client, name = ConnectClient(state.env["CONNECT_URL"]), ConnectorSettings.from_env(state.env).name
-    config = client.config(name) or {}
+    config = client.config(name)
+    if config is None:
+        raise SystemExit(f"the stack's Kafka Connect has no connector {name}")
     client.put_config(name, {**config, "poll.interval.ms": str(milliseconds)})
     client.wait_until_running(name, timeout=120)
 

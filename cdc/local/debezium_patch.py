@@ -1,10 +1,14 @@
-"""Our fix to Debezium 3.1.1, compiled once into a jar that goes first on Kafka Connect's classpath.
+"""Our two changes to Debezium 3.1.1, compiled once into a jar that goes first on Kafka Connect's classpath.
 
-Debezium 3.1.1 renumbers the rest of a transaction it resumes in the middle of (dbz#633; see the
-Java source under java/). Under that renumbering the transaction assembly (core.transactions)
-cannot tell the copies of one transaction's events apart, and a Connect or PostgreSQL restart
-under load lost rows from the replica and the marts. No wheel brings a fixed Debezium with a Kafka
-Connect that runs here, so the local stack runs 3.1.1 with this one class replaced.
+- Our fix: Debezium 3.1.1 renumbers the rest of a transaction it resumes in the middle of (dbz#633; see
+  PostgresTransactionMonitor.java under java/). Under that renumbering the transaction assembly
+  (core.transactions) cannot tell the copies of one transaction's events apart, and a Connect or
+  PostgreSQL restart under load lost rows from the replica and the marts.
+- Its ChangeEventQueue, whose poll() spun through the last millisecond of every poll interval (see
+  ChangeEventQueue.java): about 6 % of a core per idle Connect (bench/idle_cpu.py).
+
+No wheel brings a fixed Debezium with a Kafka Connect that runs here, so the local stack runs 3.1.1 with
+these two classes replaced.
 
 The jar is built with javac (openjdk-17-jdk-headless) against the jars it patches, into the user's
 cache (one per source and Debezium version: a changed source builds a new one).

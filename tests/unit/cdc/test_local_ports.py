@@ -21,6 +21,7 @@ def folders(parent: Path, *names: str) -> list[Path]:
 
 
 def test_ports_are_chosen_outside_the_kernels_ephemeral_range(tmp_path: Path) -> None:
+    # The kernel hands out ports of that range by itself (a client's local port, a bind to port 0).
     low, high = ports.ephemeral_range()
 
     given = [ports.reserve(tmp_path, registry=tmp_path / "ports.json") for _ in range(50)]
@@ -32,6 +33,13 @@ def test_the_ephemeral_range_is_the_kernels() -> None:
     low, high = (int(field) for field in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
 
     assert ports.ephemeral_range() == (low, high)
+
+
+def test_with_no_port_outside_the_ephemeral_range_ports_inside_it_are_given(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ports, "ephemeral_range", lambda: (1024, 65535))
+
+    assert ports.LOWEST <= ports.reserve(tmp_path, registry=tmp_path / "ports.json") <= ports.HIGHEST
 
 
 def test_every_port_given_is_a_new_one(tmp_path: Path) -> None:
@@ -106,5 +114,5 @@ def test_no_port_left_is_a_clear_error(tmp_path: Path) -> None:
     registry = tmp_path / "ports.json"
     ports.reserve(tmp_path, registry, offered=[first])
 
-    with pytest.raises(LocalStackError, match="no free port for the local stack outside the ephemeral range"):
+    with pytest.raises(LocalStackError, match="no free port for the local stack in 20000-65535"):
         ports.reserve(tmp_path, registry, offered=[first])
