@@ -70,9 +70,11 @@ def test_mariadb_sigkilled_twice_under_load_is_ridden_out_by_both_workers(pipeli
 
 
 def test_workers_sigkilled_three_times_each_resume_exactly(pipeline: Path) -> None:
-    generator = live(pipeline, seed=32, duration=36)
+    # Each restart waits until the new worker serves its metrics: on a busy machine a round takes up to 20 s.
+    generator = live(pipeline, seed=32, duration=70)
     for _ in range(3):
         time.sleep(5)
+        assert generator.poll() is None, "the live load ended before every kill"
         restart(pipeline, "marts", kill=True)
         restart(pipeline, "consumer", kill=True)
     finish(generator)
