@@ -41,11 +41,11 @@ def active_targets(base: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def prometheus(monitored_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    """Prometheus running the rewritten configuration on a free port; its base URL once it is ready."""
+    """Prometheus running the rewritten configuration on a port reserved for the test; its base URL once ready."""
     binary = shutil.which("prometheus")
     if binary is None:
-        pytest.skip("Debian's prometheus package is not installed (scripts/install.sh installs it); "
-                    "compose's scrape configuration was NOT run")
+        pytest.fail("Debian's prometheus package is not installed (scripts/install.sh installs it), so "
+                    "compose's scrape configuration cannot be run")
     config = tmp_path / "prometheus.yml"
     config.write_text(yaml.safe_dump(local_config({job: monitored_env[variable]
                                                    for job, variable in URL_VARIABLES.items()})))

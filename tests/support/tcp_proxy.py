@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import socket
 import threading
+from pathlib import Path
+
+from cdc.local.ports import reserve
 
 
 class TcpProxy:
-    def __init__(self, target_port: int, host: str = "127.0.0.1") -> None:
+    def __init__(self, target_port: int, folder: Path, host: str = "127.0.0.1") -> None:
+        """Its port is reserved for `folder` (cdc.local.ports): nobody else takes it while the proxy is stopped."""
         self.host, self.target_port = host, target_port
-        with socket.socket() as probe:
-            probe.bind((host, 0))
-            self.port = probe.getsockname()[1]
+        self.port = reserve(folder)
         self._listener: socket.socket | None = None
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pymysql
@@ -242,8 +243,8 @@ def _unreachable(mysql: MySqlSettings, proxy: TcpProxy) -> MySqlSettings:
     return MySqlSettings(replace(mysql.url, port=proxy.port))
 
 
-def test_apply_waits_out_a_mysql_outage_and_commits_once_mysql_is_back(mysql: MySqlSettings) -> None:
-    proxy = TcpProxy(mysql.url.port)  # not started: MySQL refuses connections
+def test_apply_waits_out_a_mysql_outage_and_commits_once_mysql_is_back(mysql: MySqlSettings, tmp_path: Path) -> None:
+    proxy = TcpProxy(mysql.url.port, tmp_path)  # not started: MySQL refuses connections
     store = MartStore(_unreachable(mysql, proxy))
     results: list[Any] = []
     worker = threading.Thread(target=lambda: results.append(store.apply([
@@ -264,8 +265,8 @@ def test_apply_waits_out_a_mysql_outage_and_commits_once_mysql_is_back(mysql: My
     assert mart_rows(mysql, USER_ACTIVITY) == [(1, "paid", "Ann", "Lee", 1, Decimal("7.50"))]
 
 
-def test_a_stop_during_an_outage_ends_the_wait_and_commits_nothing(mysql: MySqlSettings) -> None:
-    proxy = TcpProxy(mysql.url.port)
+def test_a_stop_during_an_outage_ends_the_wait_and_commits_nothing(mysql: MySqlSettings, tmp_path: Path) -> None:
+    proxy = TcpProxy(mysql.url.port, tmp_path)
     store = MartStore(_unreachable(mysql, proxy))
     errors: list[BaseException] = []
 
