@@ -29,7 +29,7 @@ from cdc.errors import LocalStackError
 from cdc.local import broker, connect, handover, mariadb, mysql_server, oracle_mysql, ports, postgres
 from cdc.local.handover import Handover
 from cdc.local.mysql_server import MySqlServer
-from cdc.local.processes import ProcessRecord, kill_now, spawn, stop, tail
+from cdc.local.processes import ProcessRecord, kill_now, spawn, stop, tail, wait_until
 from connectors.apply import apply_connector
 from connectors.publication import added_tables
 from connectors.settings import ConnectorSettings
@@ -340,23 +340,19 @@ def _start_exporter(state: StackState, progress: Progress, die_with_parent: bool
 
 
 def _wait_for_endpoint(url: str, record: ProcessRecord, seconds: float = EXPORTER_READY_SECONDS,
-                       settled_otherwise: Callable[[], bool] = lambda: False, what: str = "") -> None:
-    """Until `url` answers (or `settled_otherwise` is true); LocalStackError with the process's log if it exits or
-    `seconds` pass."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                answered = True
-        except (urllib.error.URLError, OSError):
-            answered = False
-        alive = record.alive()  # checked after the answer: an answer while it is gone came from another process
-        if alive and (answered or settled_otherwise()):
-            return
-        if not alive or time.monotonic() >= deadline:
-            why = "exited" if not alive else f"does not serve {url} after {seconds:.0f} s"
-            raise LocalStackError(f"the {what or record.name} {why}; its log {record.log}:\n{tail(Path(record.log))}")
-        time.sleep(0.2)
+                       settled_otherwise: Callable[[], bool] = lambda: False) -> None:
+    """Until `url` answers (or `settled_otherwise` is true) while `record`'s process runs; LocalStackError with
+    its log if it exits or `seconds` pass."""
+    wait_until(f"{record.name} at {url}", lambda: _answers(url) or settled_otherwise(), seconds, record=record,
+               interval=0.2)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def _start_worker(name: str) -> Callable[[StackState, Progress, bool], None]:
@@ -385,7 +381,7 @@ def _settle_workers(state: StackState, started: list[str]) -> None:
         record = state.processes[name]
         health = Path(state.env[f"{name.upper()}_HEALTH_FILE"])
         _wait_for_endpoint(state.env[WORKER_METRICS[name][1]], record, WORKER_READY_SECONDS,
-                           settled_otherwise=partial(_waits_as_standby, health, record.pid), what=f"{name} worker")
+                           settled_otherwise=partial(_waits_as_standby, health, record.pid))
     time.sleep(max(0.0, settled_at - time.monotonic()))
     for name in started:
         record = state.processes[name]

@@ -77,5 +77,5 @@ def test_a_worker_waiting_as_a_standby_has_settled(state: stack.StackState) -> N
 def test_a_worker_that_exits_fails_the_start_with_its_log(state: stack.StackState) -> None:
     start_fake_worker(state, DELAY="0.5", EXIT="1")
 
-    with pytest.raises(LocalStackError, match="the marts worker exited; its log .*\nmarts: cannot read MARTS_BATCH_SIZE"):
+    with pytest.raises(LocalStackError, match="marts exited while starting; its log .*\nmarts: cannot read MARTS_BATCH_SIZE"):
         stack._settle_workers(state, ["marts"])
