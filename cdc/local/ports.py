@@ -41,10 +41,10 @@ def default_registry() -> Path:
 
 
 def reserve(folder: Path, registry: Path | None = None, offered: Iterable[int] | None = None) -> int:
-    """A port for a part of the stack in `folder`: outside the ephemeral range, not listened on now, and not
-    recorded for another existing folder (nor for this one); recorded for `folder`.
+    """A port for a part of the stack in `folder`: outside the ephemeral range if any is left there, not listened
+    on now, and not recorded for another existing folder (nor for this one); recorded for `folder`.
 
-    `offered`: the candidates in the order to try them (by default the range's ports in random order).
+    `offered`: the candidates in the order to try them (by default `candidates()`).
     """
     with _locked(registry or default_registry()) as recorded:
         for port in offered if offered is not None else candidates():
