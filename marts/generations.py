@@ -33,6 +33,10 @@ def check(mysql: MySqlSettings, current: Mapping[str, str]) -> None:
     conn = connect(mysql)
     try:
         with conn.cursor() as cur:
+            # Not SERIALIZABLE, as marts sessions are: there its reads lock the offsets a batch is writing, wait
+            # for them, and can deadlock with it. It sees what is committed; a batch still open is seen by the next
+            # check, as a batch that had not written its offsets yet was before.
+            cur.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             stored, applied = _stored(cur)
             changed = generations.recreated(stored, current, applied)
             if changed:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,10 +20,13 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from consumer.offsets import PartitionLag
+from core.generations import record_ids
 from core.settings import MySqlSettings
 from core.topic_names import source_topics, table_topic
 from core.topics import ensure_topics
+from marts import generations
 from marts.definitions import USER_ACTIVITY
+from marts.schema import OFFSETS, TOPICS, connect, ensure_schema
 from marts.verify import mart_rows
 from tests.support.cli import start_cdc
 from tests.support.kafka import group_lags
@@ -111,3 +115,28 @@ def test_a_recreated_topic_stops_the_worker_and_adopting_it_applies_the_new_topi
     finally:
         worker.terminate()
         worker.wait(timeout=60)
+
+
+def test_the_topic_id_check_does_not_wait_for_the_offsets_a_batch_is_writing(stack_env: dict[str, str]) -> None:
+    # Marts sessions are SERIALIZABLE, where a plain read locks what it reads: the periodic check's scan of the
+    # offsets then waited for a batch's uncommitted offsets and, when each held what the other wanted, deadlocked.
+    mysql = MySqlSettings.from_env(stack_env).on_database(f"marts_genlock_{uuid.uuid4().hex[:10]}")
+    ensure_schema(mysql)
+    batch = connect(mysql)
+    try:
+        with batch.cursor() as cur:
+            cur.execute(f"INSERT INTO {OFFSETS} (topic, partition_id, last_offset, applied_at)"
+                        " VALUES ('t', 0, 5, UTC_TIMESTAMP(6))")
+            record_ids(cur, TOPICS, {"t": "id-1"})
+            batch.commit()
+            cur.execute(f"UPDATE {OFFSETS} SET last_offset = 6 WHERE topic = 't' AND partition_id = 0")
+        check = threading.Thread(target=generations.check, args=(mysql, {"t": "id-1"}), daemon=True)
+
+        check.start()
+        check.join(timeout=5)
+
+        assert not check.is_alive()
+    finally:
+        batch.rollback()
+        batch.close()
+        server_sql(mysql, f"DROP DATABASE IF EXISTS `{mysql.url.database}`")
