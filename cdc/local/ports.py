@@ -103,7 +103,8 @@ def free_port() -> int:
 
 @contextmanager
 def _locked(registry: Path) -> Iterator[dict[str, str]]:
-    """The registry's records (port -> folder) of folders that still exist, under its lock; written back after."""
+    """The registry's records (port -> folder) of folders that still exist, under its lock; written back after if
+    they changed (each part's `up` asks for its port)."""
     registry.parent.mkdir(parents=True, exist_ok=True)
     with open(registry.with_suffix(".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -113,6 +114,8 @@ def _locked(registry: Path) -> Iterator[dict[str, str]]:
             loaded = {}
         recorded = {port: folder for port, folder in loaded.items() if Path(folder).is_dir()}
         yield recorded
+        if recorded == loaded:
+            return
         written = registry.with_suffix(".tmp")
         written.write_text(json.dumps(recorded, indent=1, sort_keys=True))
         written.replace(registry)

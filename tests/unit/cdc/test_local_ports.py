@@ -93,6 +93,17 @@ def test_a_port_another_folder_holds_stays_its_own_when_kept(tmp_path: Path) -> 
     assert json.loads(registry.read_text()) == {str(first): str(holder)}
 
 
+def test_keeping_a_port_already_recorded_for_its_folder_leaves_the_registry_unwritten(tmp_path: Path) -> None:
+    (first,) = free_ports(1)
+    registry, (folder,) = tmp_path / "ports.json", folders(tmp_path, "folder")
+    ports.reserve(folder, registry, offered=[first])
+    written = registry.stat().st_ino
+
+    ports.keep(folder, first, registry)
+
+    assert registry.stat().st_ino == written  # each write replaces the file
+
+
 def _reserve_all(folder: Path, registry: Path, offered: list[int]) -> list[int]:
     return [ports.reserve(folder, registry, offered=offered) for _ in range(len(offered) // 2)]
 
