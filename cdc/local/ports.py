@@ -93,14 +93,6 @@ def bindable(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def free_port() -> int:
-    """A port nothing listens on now, chosen by the kernel (from its ephemeral range): for a moment's use, such
-    as a URL where nothing answers; a server the stack keeps running gets a reserved one."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def _locked(registry: Path) -> Iterator[dict[str, str]]:
     """The registry's records (port -> folder) of folders that still exist, under its lock; written back after if

@@ -1,4 +1,5 @@
-"""Ports that nothing listens on, for unit tests that offer them to cdc.local.ports."""
+"""Ports that nothing listens on now, chosen by the kernel: to offer to cdc.local.ports, or for a moment's use
+such as a URL where nothing answers (a server a test keeps running gets a reserved one: cdc.local.ports.reserve)."""
 from __future__ import annotations
 
 import socket
@@ -12,3 +13,7 @@ def free_ports(count: int) -> list[int]:
         for sock in sockets:
             sock.bind(("127.0.0.1", 0))
         return [int(sock.getsockname()[1]) for sock in sockets]
+
+
+def free_port() -> int:
+    return free_ports(1)[0]

@@ -7,7 +7,7 @@ import pytest
 
 from cdc.errors import LocalStackError
 from cdc.local import debian_packages
-from cdc.local.ports import free_port
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 

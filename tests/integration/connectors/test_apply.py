@@ -9,12 +9,12 @@ from typing import Any
 import psycopg2
 import pytest
 
-from cdc.local.ports import free_port
 from core.kafka_connect import ConnectClient
 from core.settings import SourceSettings
 from core.source.tables import SOURCE_TABLES
 from tests.support.cli import run_cdc
 from tests.support.kafka import TopicReader
+from tests.support.ports import free_port
 from tests.support.scratch_source import row_counts
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,6 @@ import pymysql
 import pytest
 
 import consumer.sink
-from cdc.local.ports import free_port
 from consumer.batch import Batch
 from consumer.envelope import ChangeEvent
 from consumer.replica_schema import REPLICA_TABLES
@@ -19,6 +18,7 @@ from core.deadletter import RawMessage
 from core.errors import MySqlUnavailable
 from core.settings import MySqlSettings
 from tests.support.mysql import mysql_rows
+from tests.support.ports import free_port
 from tests.support.stack import on_both_servers
 
 pytestmark = pytest.mark.integration

@@ -5,9 +5,9 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from cdc.local.ports import free_port
 from consumer.offsets import PartitionLag, next_offsets, render_lags
 from consumer.stats import Stats, serve_metrics, update_lag
+from tests.support.ports import free_port
 
 
 def test_progress_line_and_lag() -> None:

@@ -1,13 +1,13 @@
 """Reading a metrics endpoint: its samples, or the reason it could not be read."""
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from cdc.top.scrape import Sample, fetch, fetch_all, parse
+from tests.support.ports import free_port
 
 
 @pytest.fixture
@@ -18,12 +18,6 @@ def endpoint() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}/metrics"
     server.shutdown()
     thread.join()
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_parse_gives_each_sample_with_its_full_name_and_sorted_labels() -> None:
@@ -43,7 +37,7 @@ def test_fetch_reads_a_live_endpoint(endpoint: str) -> None:
 
 
 def test_fetch_of_a_closed_port_is_an_error_not_an_exception() -> None:
-    url = f"http://127.0.0.1:{closed_port()}/metrics"
+    url = f"http://127.0.0.1:{free_port()}/metrics"
 
     scrape = fetch("marts", url)
 
@@ -58,6 +52,6 @@ def test_fetch_of_a_page_that_is_not_an_exposition_is_an_error() -> None:
 
 
 def test_fetch_all_reads_every_endpoint_under_its_name(endpoint: str) -> None:
-    scrapes = fetch_all({"consumer": endpoint, "marts": f"http://127.0.0.1:{closed_port()}/metrics"})
+    scrapes = fetch_all({"consumer": endpoint, "marts": f"http://127.0.0.1:{free_port()}/metrics"})
 
     assert {name: scrape.up for name, scrape in scrapes.items()} == {"consumer": True, "marts": False}
