@@ -101,7 +101,7 @@ class Service:
     depends_on: dict[str, str]  # dependency -> condition
     healthcheck: tuple[str, ...] | None  # the `test` after CMD (CMD-SHELL as ("sh", "-c", ...))
     restart: str
-    built_here: bool  # `build: .`: the project's own image
+    built_here: bool  # `build: .`: the project's own image (the Python services'), not another image built here
     volumes: tuple[str, ...]  # SOURCE:TARGET[:MODE], as written
 
     @classmethod
@@ -121,7 +121,7 @@ class Service:
             depends_on={dependency: rule["condition"] for dependency, rule in spec.get("depends_on", {}).items()},
             healthcheck=_healthcheck_command(spec.get("healthcheck")),
             restart=str(spec.get("restart", "no")),
-            built_here="build" in spec,
+            built_here=spec.get("build") in (".", {"context": "."}),
             volumes=tuple(str(volume) for volume in spec.get("volumes", [])),
         )
 

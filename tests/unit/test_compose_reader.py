@@ -8,6 +8,7 @@ import pytest
 
 from tests.support.compose import (
     ComposeFileError,
+    Service,
     container_paths_to_local,
     interpolate,
     point_at_local_servers,
@@ -72,3 +73,15 @@ def test_container_paths_move_under_the_private_root() -> None:
 
     assert container_paths_to_local(environment, Path("/run/c")) == {
         "HEALTH": "/run/c/tmp/health.json", "URL": "http://connect:8083/x", "LEVEL": "INFO"}
+
+
+@pytest.mark.parametrize(("build", "own"), [
+    (".", True),
+    ({"context": "."}, True),
+    ({"context": ".", "dockerfile": "docker/connect/Dockerfile"}, False),  # an infrastructure image built here
+    (None, False),
+])
+def test_only_a_service_built_from_the_repositorys_dockerfile_runs_the_projects_image(build: object, own: bool) -> None:
+    spec = {"image": "some:1"} if build is None else {"image": "some:1", "build": build}
+
+    assert Service.of("s", spec).built_here is own
