@@ -7,12 +7,13 @@ at every source commit (cdc/consistency/invariants.py), so no sample may
 break one. Fails until the replica and the marts apply whole source
 transactions (issue 15).
 
-The marts are also held to the stronger claim: in every snapshot they equal
-their SQL definitions evaluated on the source as of the source transaction
-their watermark names. The test's own writer applies the generator's
-transaction kinds one at a time and evaluates the definitions inside each
-transaction, just before its commit: with no other writer, that is the
-source as of that commit.
+Then both stages are held to the stronger claim: in every snapshot, each
+equals the source as of the source transaction its watermark names. The
+test's own writer applies the generator's transaction kinds one at a time and
+reads the source inside each transaction, just before its commit: with no
+other writer, that is the source as of that commit. The marts must equal
+their SQL definitions evaluated there; the replica, views of each table
+(REPLICA_VIEWS) read there.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,11 +32,11 @@ import pytest
 from cdc.consistency.invariants import MARTS_BALANCE, ORDER_TOTALS, REFERENCES
 from cdc.consistency.sampling import snapshot_reader
 from core.settings import MySqlSettings
-from core.watermark import MARTS_STAGE, WATERMARK_TABLE
+from core.verify import compare
+from core.watermark import MARTS_STAGE, REPLICA_STAGE, WATERMARK_TABLE
 from generator import transactions
 from generator.model import Randomness
 from marts.definitions import MARTS
-from marts.verify import report as mart_report
 from tests.support.cli import finish_live_load, run_cdc, start_live_load
 from tests.support.pipeline import assert_exact, env_of, own_pipeline, seed, source_partitions
 
@@ -48,9 +50,46 @@ WARM_UP = 2.0  # seconds of load before the sampling starts
 MIN_SAMPLES = 60  # of the 100 slots: a slow machine may skip some, not most
 SERIAL_WRITES = 15.0  # seconds of the test's own writer, one transaction at a time
 SERIAL_PAUSE = 0.05  # between its transactions
-MIN_MARTS_SAMPLES = 30  # snapshots whose watermark names one of the writer's transactions
+MIN_CHECKED = 30  # snapshots of a stage whose watermark names one of the writer's transactions
 
-MartRows = dict[str, list[tuple[Any, ...]]]  # mart name -> rows of its defined columns
+
+@dataclass(frozen=True)
+class View:
+    """What a stage is compared on: `source_sql` on PostgreSQL, `stage_sql` on MySQL (the same unless given); the
+    first `key_width` columns key a row."""
+
+    source_sql: str
+    columns: tuple[str, ...]
+    key_width: int
+    stage_sql: str = ""
+
+    def on_stage(self) -> str:
+        return self.stage_sql or self.source_sql
+
+
+# The replica's small tables row by row, the large ones in aggregates.
+REPLICA_VIEWS = {
+    "users": View("SELECT user_id, first_name, last_name FROM users", ("user_id", "first_name", "last_name"), 1),
+    "product_categories": View("SELECT category_id, name FROM product_categories", ("category_id", "name"), 1),
+    "products": View("SELECT product_id, category_id, price FROM products", ("product_id", "category_id", "price"), 1),
+    "orders per status": View("SELECT status, COUNT(*), SUM(total_amount), SUM(user_id) FROM orders GROUP BY status",
+                              ("status", "orders", "total_amount", "user_ids"), 1),
+    "order_details": View("SELECT COUNT(*), COALESCE(SUM(quantity), 0), COALESCE(SUM(total_price), 0),"
+                          " COALESCE(SUM(order_id), 0), COALESCE(SUM(product_id), 0) FROM order_details",
+                          ("lines", "quantity", "total_price", "order_ids", "product_ids"), 0),
+}
+# The marts: their definitions on the source, their tables in MySQL.
+MARTS_VIEWS = {spec.name: View(spec.source_sql, spec.defined_columns, len(spec.keys),
+                               f"SELECT {', '.join(spec.defined_columns)} FROM {spec.name}") for spec in MARTS}
+VIEWS = {MARTS_STAGE: MARTS_VIEWS, REPLICA_STAGE: REPLICA_VIEWS}
+Rows = list[tuple[Any, ...]]
+State = dict[str, dict[str, Rows]]  # stage -> view -> rows
+
+
+@dataclass(frozen=True)
+class StageSample:
+    xid: int | None  # the stage's watermark
+    views: dict[str, Rows]
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +139,8 @@ def test_the_pipeline_ends_exact_after_the_load(report: dict[str, Any], pipeline
     assert_exact(env_of(pipeline))
 
 
-def write_serially(dsn: str, seconds: float, expected: dict[int, MartRows]) -> None:
-    """Shop transactions one at a time; each one's xid -> the marts' definitions evaluated just before its commit."""
+def write_serially(dsn: str, seconds: float, expected: dict[int, State]) -> None:
+    """Shop transactions one at a time; each one's xid -> every stage's views read just before its commit."""
     rand = Randomness.stream(23, "serial-writer")
     conn = psycopg2.connect(dsn)
     try:
@@ -111,46 +150,69 @@ def write_serially(dsn: str, seconds: float, expected: dict[int, MartRows]) -> N
                 transactions.apply(transactions.draw_kind(rand), transactions.Tx(cur, rand, datetime.now(UTC)))
                 cur.execute("SELECT txid_current() % 4294967296")  # the 32-bit xid Debezium gives as txId
                 (xid,) = cur.fetchone()
-                state: MartRows = {}
-                for spec in MARTS:
-                    cur.execute(spec.source_sql)
-                    state[spec.name] = [tuple(row) for row in cur.fetchall()]
+                state: State = {}
+                for stage, views in VIEWS.items():
+                    state[stage] = {}
+                    for name, view in views.items():
+                        cur.execute(view.source_sql)
+                        state[stage][name] = [tuple(row) for row in cur.fetchall()]
             expected[xid] = state
             time.sleep(SERIAL_PAUSE)
     finally:
         conn.close()
 
 
-def sample_marts(mysql: MySqlSettings, stop: threading.Event) -> list[tuple[int | None, MartRows]]:
-    """The marts' watermark xid and rows, in one consistent snapshot each, every 0.1 s until `stop`."""
-    queries = [f"SELECT source_txid FROM {WATERMARK_TABLE} WHERE stage = '{MARTS_STAGE}'",
-               *(f"SELECT {', '.join(spec.defined_columns)} FROM {spec.name}" for spec in MARTS)]
-    samples: list[tuple[int | None, MartRows]] = []
+def sample_stages(mysql: MySqlSettings, stop: threading.Event) -> list[dict[str, StageSample]]:
+    """Both stages' watermark xids and views, in one consistent snapshot each, every 0.1 s until `stop`."""
+    queries = [f"SELECT stage, source_txid FROM {WATERMARK_TABLE}",
+               *(view.on_stage() for views in VIEWS.values() for view in views.values())]
+    samples: list[dict[str, StageSample]] = []
     with snapshot_reader(mysql) as reader:
         while not stop.wait(0.1):
-            (_, watermark), *marts = reader.read(queries)
-            xid = watermark[0][0] if watermark else None
-            samples.append((xid, {spec.name: rows for spec, (_, rows) in zip(MARTS, marts, strict=True)}))
+            (_, watermarks), *results = reader.read(queries)
+            xids: dict[str, int] = dict(watermarks)
+            rows = iter(results)
+            samples.append({stage: StageSample(xids.get(stage), {name: next(rows)[1] for name in views})
+                            for stage, views in VIEWS.items()})
     return samples
 
 
-def test_every_marts_snapshot_equals_their_definitions_on_the_source_as_of_their_watermark(
-        report: dict[str, Any], pipeline: Path) -> None:
+@dataclass(frozen=True)
+class SerialRun:
+    expected: dict[int, State]
+    samples: list[dict[str, StageSample]]
+
+
+@pytest.fixture(scope="module")
+def serial_run(report: dict[str, Any], pipeline: Path) -> SerialRun:
+    """The test's own serial writer (after the live load: no other writer) and a reader of both stages."""
     env = env_of(pipeline)
-    expected: dict[int, MartRows] = {}
+    expected: dict[int, State] = {}
+    samples: list[dict[str, StageSample]] = []
     stop = threading.Event()
-    sampled: list[tuple[int | None, MartRows]] = []
     writer = threading.Thread(target=write_serially, args=(env["PG_DSN"], SERIAL_WRITES, expected))
-    sampler = threading.Thread(target=lambda: sampled.extend(sample_marts(MySqlSettings.from_env(env), stop)))
+    sampler = threading.Thread(target=lambda: samples.extend(sample_stages(MySqlSettings.from_env(env), stop)))
     writer.start()
     sampler.start()
     writer.join()
-    time.sleep(2.0)  # the marts catch up with the last transactions
+    time.sleep(2.0)  # the stages catch up with the last transactions
     stop.set()
     sampler.join()
+    return SerialRun(expected, samples)
 
-    checked = [(xid, marts) for xid, marts in sampled if xid in expected]
-    differences = [(xid, mart.name, mart.examples) for xid, marts in checked for spec in MARTS
-                   if not (mart := mart_report(spec, expected[xid][spec.name], marts[spec.name])).matches]
-    assert len(checked) >= MIN_MARTS_SAMPLES, (len(checked), len(sampled), len(expected))
+
+@pytest.mark.parametrize("stage", [MARTS_STAGE, REPLICA_STAGE])
+def test_every_snapshot_of_a_stage_equals_the_source_as_of_the_transaction_its_watermark_names(
+        serial_run: SerialRun, stage: str) -> None:
+    checked = [sample[stage] for sample in serial_run.samples if sample[stage].xid in serial_run.expected]
+    differences = []
+    for sample in checked:
+        assert sample.xid is not None
+        for name, view in VIEWS[stage].items():
+            found = compare(name, view.columns, view.key_width, serial_run.expected[sample.xid][stage][name],
+                            sample.views[name])
+            if not found.matches:
+                differences.append((sample.xid, name, found.examples))
+    print(f"{stage}: {len(checked)} of {len(serial_run.samples)} snapshots checked")
+    assert len(checked) >= MIN_CHECKED, (len(checked), len(serial_run.samples), len(serial_run.expected))
     assert differences == []
