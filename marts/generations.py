@@ -33,11 +33,14 @@ def check(mysql: MySqlSettings, current: Mapping[str, str]) -> None:
     conn = connect(mysql)
     try:
         with conn.cursor() as cur:
-            # Not SERIALIZABLE, as marts sessions are: there its reads lock the offsets a batch is writing, wait
-            # for them, and can deadlock with it. It sees what is committed; a batch still open is seen by the next
-            # check, as a batch that had not written its offsets yet was before.
+            # Not SERIALIZABLE, as marts sessions are: there its scan locks the offsets a batch is writing, waits
+            # for them, and can deadlock with it. It reads what is committed, and locks only where that could
+            # mislead it: a topic whose stored id is about to be replaced, in case a batch is writing its first
+            # offsets from the old topic right now (rare: only after a topic was recreated).
             cur.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             stored, applied = _stored(cur)
+            replaced = [topic for topic in generations.changed(stored, current) if topic in stored]
+            applied |= _applied_now(cur, [topic for topic in replaced if topic not in applied])
             changed = generations.recreated(stored, current, applied)
             if changed:
                 raise TopicsRecreated(explain(changed, stored, current))
@@ -81,6 +84,16 @@ def rebuild(mysql: MySqlSettings) -> None:
         conn.close()
     ensure_schema(mysql)
     log.warning("marts dropped: they are rebuilt from the topics' start")
+
+
+def _applied_now(cur: object, topics: list[str]) -> set[str]:
+    """Those of `topics` applied from, waiting for a batch that is writing their offsets (a locking read)."""
+    found = set()
+    for topic in topics:
+        cur.execute(f"SELECT 1 FROM {OFFSETS} WHERE topic = %s LIMIT 1 LOCK IN SHARE MODE", (topic,))  # type: ignore[attr-defined]
+        if cur.fetchone() is not None:  # type: ignore[attr-defined]
+            found.add(topic)
+    return found
 
 
 def _stored(cur: object) -> tuple[dict[str, str], set[str]]:

@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka import Producer
@@ -26,6 +27,7 @@ from core.topic_names import source_topics, table_topic
 from core.topics import ensure_topics
 from marts import generations
 from marts.definitions import USER_ACTIVITY
+from marts.errors import TopicsRecreated
 from marts.schema import OFFSETS, TOPICS, connect, ensure_schema
 from marts.verify import mart_rows
 from tests.support.cli import start_cdc
@@ -117,26 +119,60 @@ def test_a_recreated_topic_stops_the_worker_and_adopting_it_applies_the_new_topi
         worker.wait(timeout=60)
 
 
-def test_the_topic_id_check_does_not_wait_for_the_offsets_a_batch_is_writing(stack_env: dict[str, str]) -> None:
-    # Marts sessions are SERIALIZABLE, where a plain read locks what it reads: the periodic check's scan of the
-    # offsets then waited for a batch's uncommitted offsets and, when each held what the other wanted, deadlocked.
+@pytest.fixture
+def marts_db(stack_env: dict[str, str]) -> Iterator[MySqlSettings]:
+    """A marts schema of the test's own, with topic t recorded under the id "id-1"."""
     mysql = MySqlSettings.from_env(stack_env).on_database(f"marts_genlock_{uuid.uuid4().hex[:10]}")
     ensure_schema(mysql)
-    batch = connect(mysql)
+    conn = connect(mysql)
     try:
-        with batch.cursor() as cur:
-            cur.execute(f"INSERT INTO {OFFSETS} (topic, partition_id, last_offset, applied_at)"
-                        " VALUES ('t', 0, 5, UTC_TIMESTAMP(6))")
+        with conn.cursor() as cur:
             record_ids(cur, TOPICS, {"t": "id-1"})
-            batch.commit()
-            cur.execute(f"UPDATE {OFFSETS} SET last_offset = 6 WHERE topic = 't' AND partition_id = 0")
-        check = threading.Thread(target=generations.check, args=(mysql, {"t": "id-1"}), daemon=True)
-
-        check.start()
-        check.join(timeout=5)
-
-        assert not check.is_alive()
+        conn.commit()
     finally:
-        batch.rollback()
-        batch.close()
-        server_sql(mysql, f"DROP DATABASE IF EXISTS `{mysql.url.database}`")
+        conn.close()
+    yield mysql
+    server_sql(mysql, f"DROP DATABASE IF EXISTS `{mysql.url.database}`")
+
+
+def save_offset(cur: Any, offset: int) -> None:
+    cur.execute(f"INSERT INTO {OFFSETS} (topic, partition_id, last_offset, applied_at)"
+                " VALUES ('t', 0, %s, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE last_offset = VALUES(last_offset)",
+                (offset,))
+
+
+def test_the_topic_id_check_does_not_wait_for_the_offsets_a_batch_is_writing(marts_db: MySqlSettings) -> None:
+    # Marts sessions are SERIALIZABLE, where a plain read locks what it reads: the periodic check's scan of the
+    # offsets then waited for a batch's uncommitted offsets and, when each held what the other wanted, deadlocked.
+    batch = connect(marts_db)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            with batch.cursor() as cur:
+                save_offset(cur, 5)
+                batch.commit()
+                save_offset(cur, 6)  # uncommitted
+
+            check = pool.submit(generations.check, marts_db, {"t": "id-1"})
+
+            assert check.result(timeout=5) is None
+        finally:
+            batch.rollback()
+            batch.close()
+
+
+def test_a_topic_recreated_while_a_batch_writes_its_first_offsets_from_the_old_one_stops_the_worker(
+        marts_db: MySqlSettings) -> None:
+    batch = connect(marts_db)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            with batch.cursor() as cur:
+                save_offset(cur, 5)  # the first offsets from topic t as "id-1", uncommitted
+            check = pool.submit(generations.check, marts_db, {"t": "id-2"})  # t is now another topic
+            time.sleep(1.0)  # the check waits for the batch
+            batch.commit()
+
+            with pytest.raises(TopicsRecreated, match="id-1 -> id-2"):
+                check.result(timeout=15)
+        finally:
+            batch.rollback()
+            batch.close()
