@@ -13,7 +13,8 @@
 # The local stack compiles the same sources the same way (cdc/local/debezium_patch.py) but puts them first on
 # Connect's classpath instead; tests/integration/cdc/test_debezium_patch.py checks both give the same classes.
 # A class goes into the jar that holds its top-level class; a class none of the jars holds is an error, as it
-# would replace nothing.
+# would replace nothing. `jar uf` adds and replaces entries, never removes one: a nested class of Debezium's
+# that our source no longer has would stay in the jar, unused.
 set -euo pipefail
 
 if [[ $# -lt 3 ]]; then

@@ -121,7 +121,7 @@ class Service:
             depends_on={dependency: rule["condition"] for dependency, rule in spec.get("depends_on", {}).items()},
             healthcheck=_healthcheck_command(spec.get("healthcheck")),
             restart=str(spec.get("restart", "no")),
-            built_here=spec.get("build") in (".", {"context": "."}),
+            built_here=_builds_the_projects_image(spec.get("build")),
             volumes=tuple(str(volume) for volume in spec.get("volumes", [])),
         )
 
@@ -133,6 +133,16 @@ class Service:
             if source.startswith((".", "/")) and target.startswith(under.rstrip("/") + "/"):
                 mounts.append((REPOSITORY / source, target))
         return sorted(mounts, key=lambda mount: mount[1])
+
+
+def _builds_the_projects_image(build: object) -> bool:
+    """`build: .` or its long form: the repository's root Dockerfile (other builds make infrastructure images)."""
+    if isinstance(build, str):
+        build = {"context": build}
+    if not isinstance(build, dict):
+        return False
+    return (str(build.get("context", ".")).rstrip("/") in (".", "")
+            and build.get("dockerfile", "Dockerfile") in ("Dockerfile", "./Dockerfile"))
 
 
 def _healthcheck_command(healthcheck: dict[str, Any] | None) -> tuple[str, ...] | None:

